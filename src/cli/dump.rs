@@ -1,0 +1,9 @@
+//! `sockasm dump`
+use super::Result;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: &Args, _verbose: bool) -> Result<()> {
+    Err("sockasm dump: not implemented yet".into())
+}

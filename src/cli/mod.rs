@@ -1,0 +1,47 @@
+//! The `sockasm` command line: one file per subcommand.
+use clap::{Parser, Subcommand};
+
+pub mod asm;
+pub mod dump;
+pub mod load;
+pub mod status;
+pub mod unload;
+
+/// Errors reaching `main`: each module's own error type, boxed.
+pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Parser, Debug)]
+#[command(name = "sockasm", version, about = "Same-host TCP that skips the TCP/IP stack, and an eBPF assembler to learn the ISA with")]
+pub struct Cli {
+    /// Show whole verifier logs and more detail.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Assemble LLVM pseudo-C eBPF text into raw instruction bytes.
+    Asm(asm::Args),
+    /// Disassemble raw bytes or the built-in programs.
+    Dump(dump::Args),
+    /// Load the bypass and attach it to a cgroup.
+    Load(load::Args),
+    /// Detach the bypass from a cgroup and remove it when no cgroup is left.
+    Unload(unload::Args),
+    /// Show whether the bypass is loaded, its programs, map and counters.
+    Status(status::Args),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let v = cli.verbose;
+    match &cli.command {
+        Command::Asm(a) => asm::run(a, v),
+        Command::Dump(a) => dump::run(a, v),
+        Command::Load(a) => load::run(a, v),
+        Command::Unload(a) => unload::run(a, v),
+        Command::Status(a) => status::run(a, v),
+    }
+}
