@@ -6,5 +6,8 @@
 pub mod asm;
 pub mod cgroup;
 pub mod cli;
+pub mod deploy;
+pub mod json;
 pub mod progs;
 pub mod syscall;
+pub mod workload;

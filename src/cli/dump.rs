@@ -1,9 +1,116 @@
-//! `sockasm dump`
+//! `sockasm dump --disasm`: list raw instruction bytes, or the built-in
+//! programs, in llvm-objdump's syntax with annotations.
 use super::Result;
+use crate::asm::Decoder;
+use crate::asm::listing::{self, ListingOptions, NamedListing};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Disassemble (the only dump mode so far).
+    #[arg(long)]
+    pub disasm: bool,
+    /// A file of raw little-endian eBPF instructions (8 bytes a slot) to
+    /// list instead of the built-in programs; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub raw: Option<PathBuf>,
+    /// Leave out the `; ...` annotations and label lines: the text is then
+    /// what `llvm-objdump -d --no-show-raw-insn` prints.
+    #[arg(long)]
+    pub no_annotate: bool,
+    /// Print JSON: {"insns":[{"slot","text","bytes","annotation"}]} for a raw
+    /// file, {"programs":[{"name","insns":[...]}]} for the built-in programs.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: &Args, _verbose: bool) -> Result<()> {
-    Err("sockasm dump: not implemented yet".into())
+pub fn run(args: &Args, _verbose: bool) -> Result<()> {
+    if !args.disasm {
+        return Err("sockasm dump: say what to dump: --disasm".into());
+    }
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let r = match &args.raw {
+        Some(path) => dump_raw(&mut out, path, args),
+        None => dump_builtin(&mut out, args),
+    };
+    r?;
+    match out.flush() {
+        // `sockasm dump ... | head` is not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn options(args: &Args) -> ListingOptions {
+    ListingOptions { annotate: !args.no_annotate, ..ListingOptions::default() }
+}
+
+fn ignore_broken_pipe(r: io::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn dump_raw(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
+    let bytes = if path.as_os_str() == "-" {
+        let mut v = Vec::new();
+        io::Read::read_to_end(&mut io::stdin().lock(), &mut v).map_err(|e| format!("reading standard input: {e}"))?;
+        v
+    } else {
+        std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?
+    };
+    // Decode everything first so that bad bytes fail the command before any
+    // output: a listing that stops half-way is easy to mistake for a whole one.
+    let mut insns = Vec::with_capacity(bytes.len() / 8);
+    for r in Decoder::new(&bytes) {
+        insns.push(r.map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    let opts = options(args);
+    let r = if args.json {
+        listing::write_json(out, &insns, Some(&bytes), &opts)
+    } else {
+        listing::write_listing(out, &insns, &opts)
+    };
+    ignore_broken_pipe(r)
+}
+
+fn dump_builtin(out: &mut impl Write, args: &Args) -> Result<()> {
+    let progs = crate::progs::builtin()?;
+    if progs.is_empty() {
+        writeln!(out, "no built-in programs yet")?;
+        return Ok(());
+    }
+    let listed: Vec<_> = progs
+        .iter()
+        .map(|p| {
+            let insns = listing::with_slots(&p.asm.insns);
+            let opts = if args.no_annotate {
+                options(args)
+            } else {
+                ListingOptions { annotate: true, labels: p.asm.labels.clone(), comments: p.notes.clone() }
+            };
+            (p.name, insns, opts)
+        })
+        .collect();
+    let r = if args.json {
+        let named: Vec<_> =
+            listed.iter().map(|(name, insns, opts)| NamedListing { name, insns, opts }).collect();
+        listing::write_json_programs(out, &named)
+    } else {
+        (|| {
+            for (i, (name, insns, opts)) in listed.iter().enumerate() {
+                // llvm-objdump's function header: blank line, address, <name>:.
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "{:016x} <{name}>:", 0)?;
+                listing::write_listing(out, insns, opts)?;
+            }
+            Ok(())
+        })()
+    };
+    ignore_broken_pipe(r)
 }

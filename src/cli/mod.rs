@@ -6,6 +6,7 @@ pub mod dump;
 pub mod load;
 pub mod status;
 pub mod unload;
+mod worker;
 
 /// Errors reaching `main`: each module's own error type, boxed.
 pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -33,6 +34,8 @@ pub enum Command {
     Unload(unload::Args),
     /// Show whether the bypass is loaded, its programs, map and counters.
     Status(status::Args),
+    #[command(hide = true)]
+    Worker(worker::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -43,5 +46,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Load(a) => load::run(a, v),
         Command::Unload(a) => unload::run(a, v),
         Command::Status(a) => status::run(a, v),
+        Command::Worker(a) => worker::run(a, v),
+    }
+}
+
+/// `1.2 ms`, `35 µs`, `2.1 s`.
+pub fn fmt_duration(d: std::time::Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 {
+        format!("{us:.0} µs")
+    } else if us < 1e6 {
+        format!("{:.1} ms", us / 1000.0)
+    } else {
+        format!("{:.2} s", us / 1e6)
     }
 }

@@ -1,0 +1,173 @@
+//! The built-in programs, written with sockasm's own assembler DSL.
+//!
+//! - [`sockops`]: on every established TCP connection of the cgroup, puts the
+//!   socket into the SOCKHASH under its [`key`].
+//! - [`skmsg`]: on every write of such a socket, looks up the peer's key and
+//!   redirects the bytes into the peer's receive queue; on a miss the write
+//!   goes over normal TCP, and that connection stays on TCP from then on.
+
+pub mod counters;
+pub mod key;
+pub mod skmsg;
+pub mod sockops;
+
+use crate::asm::*;
+use std::collections::BTreeMap;
+
+/// Map names the programs refer to; the loader binds them to fds.
+pub const MAP_SOCKHASH: &str = "sock_hash";
+pub const MAP_COUNTERS: &str = "counters";
+pub const MAP_SK_STATE: &str = "sk_state";
+
+/// Helper ids (include/uapi/linux/bpf.h).
+pub mod helper {
+    pub const MAP_LOOKUP_ELEM: i32 = 1;
+    pub const SOCK_HASH_UPDATE: i32 = 70;
+    pub const MSG_REDIRECT_HASH: i32 = 71;
+    pub const SK_STORAGE_GET: i32 = 107;
+    pub const GET_NETNS_COOKIE: i32 = 122;
+}
+
+pub const BPF_NOEXIST: i32 = 1;
+pub const BPF_F_INGRESS: i32 = 1;
+pub const BPF_SK_STORAGE_GET_F_CREATE: i32 = 1;
+pub const SK_PASS: i32 = 1;
+pub const AF_INET: i32 = 2;
+pub const AF_INET6: i32 = 10;
+
+/// `sk_state` value: the connection has sent bytes over normal TCP.
+pub const STATE_TCP_USED: i32 = 1;
+
+/// A program with per-instruction notes for listings (ctx field names).
+pub struct Builder {
+    pub prog: Program,
+    notes: BTreeMap<usize, String>,
+    next_label: usize,
+}
+
+/// An assembled built-in program with its listing annotations.
+pub struct Builtin {
+    pub name: &'static str,
+    pub asm: Assembled,
+    /// Per-slot annotations: context fields, maps, helpers.
+    pub notes: BTreeMap<usize, String>,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder { prog: Program::new(), notes: BTreeMap::new(), next_label: 0 }
+    }
+    fn push(&mut self, item: impl Into<Item>) {
+        self.prog.push(item);
+    }
+    fn note(&mut self, item: impl Into<Item>, note: impl Into<String>) {
+        self.notes.insert(self.prog.items.len(), note.into());
+        self.prog.push(item);
+    }
+    fn label(&mut self, name: &str) {
+        self.prog.label(name);
+    }
+    fn fresh(&mut self, stem: &str) -> String {
+        self.next_label += 1;
+        format!("{stem}_{}", self.next_label)
+    }
+
+    /// `dst = *(u32 *)(ctx + off)`, annotated with the context field.
+    fn ctx_load(&mut self, size: Size, dst: Reg, ctx: Reg, off: i16, field: &str) {
+        self.note(load(size, dst, ctx, off), field.to_string());
+    }
+
+    /// Adds 1 to counter `msgs` and, if given, `bytes_reg` to counter `bytes`.
+    /// Clobbers r0-r5.
+    fn count(&mut self, msgs: counters::Counter, bytes: Option<(counters::Counter, Reg)>) {
+        let skip = self.fresh("no_counters");
+        self.push(store_imm(Size::W, R10, STACK_KEY_COUNTER, 0));
+        self.note(ld_map(R1, MAP_COUNTERS), format!("map {MAP_COUNTERS}"));
+        self.push(Alu::Mov.reg(R2, R10));
+        self.push(Alu::Add.imm(R2, STACK_KEY_COUNTER as i32));
+        self.push(call(helper::MAP_LOOKUP_ELEM));
+        self.push(Jmp::Jeq.imm(R0, 0, skip.as_str()));
+        self.push(Alu::Mov.imm(R1, 1));
+        // Atomic: a program can be preempted by another on the same CPU.
+        self.note(atomic(Size::DW, AtomicOp::Add, R0, msgs.offset(), R1), msgs.name());
+        if let Some((c, reg)) = bytes {
+            self.note(atomic(Size::DW, AtomicOp::Add, R0, c.offset(), reg), c.name());
+        }
+        self.label(&skip);
+    }
+
+    /// Stores the 16-byte v4-mapped form of the IPv4 address in `ip4` (as
+    /// loaded from the context: network byte order in memory) at `r10 + at`.
+    fn store_v4_mapped(&mut self, at: i16, ip4: Reg) {
+        self.push(store_imm(Size::DW, R10, at, 0));
+        // Bytes 00 00 ff ff as a little-endian u32.
+        self.push(store_imm(Size::W, R10, at + 8, 0xffff_0000u32 as i32));
+        self.push(store(Size::W, R10, at + 12, ip4));
+    }
+
+    /// Copies a 16-byte IPv6 address from the context to `r10 + at`, word by word.
+    fn copy_v6(&mut self, ctx: Reg, from: i16, at: i16, field: &str) {
+        for i in 0..4 {
+            self.ctx_load(Size::W, R3, ctx, from + 4 * i, &format!("{field}[{i}]"));
+            self.push(store(Size::W, R10, at + 4 * i, R3));
+        }
+    }
+
+    fn finish(self, name: &'static str) -> Result<Builtin, AsmError> {
+        let asm = self.prog.assemble()?;
+        let item_slots = item_slots(&self.prog);
+        let mut notes = BTreeMap::new();
+        for (item, note) in self.notes {
+            if let Some(&slot) = item_slots.get(item) {
+                notes.insert(slot, note);
+            }
+        }
+        Ok(Builtin { name, asm, notes })
+    }
+}
+
+/// Where the counters key (a u32 0) lives on the stack, below the SOCKHASH key.
+const STACK_KEY_COUNTER: i16 = key::STACK_KEY - 8;
+
+/// Slot of every item (labels get the slot of what follows them).
+fn item_slots(p: &Program) -> Vec<usize> {
+    let mut slot = 0;
+    p.items
+        .iter()
+        .map(|it| {
+            let at = slot;
+            slot += match it {
+                Item::Label(_) => 0,
+                Item::Map { .. } => 2,
+                Item::Insn(i) | Item::Branch { insn: i, .. } => i.slots(),
+            };
+            at
+        })
+        .collect()
+}
+
+/// Both built-in programs, assembled, with annotations.
+pub fn builtin() -> Result<Vec<Builtin>, AsmError> {
+    Ok(vec![sockops::program()?, skmsg::program()?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_assemble_with_notes_on_context_loads() {
+        let progs = builtin().unwrap();
+        assert_eq!(progs.len(), 2);
+        for p in &progs {
+            let slots = p.asm.slot_of();
+            // Every annotated slot starts an instruction.
+            for slot in p.notes.keys() {
+                assert!(slots.contains(slot), "{}: note on slot {slot} inside an instruction", p.name);
+            }
+            assert_eq!(p.asm.map_refs.iter().filter(|m| m.name == MAP_SOCKHASH).count(), 1);
+            assert!(p.notes.values().any(|n| n.ends_with(".remote_port")), "{}", p.name);
+            assert_eq!(p.asm.insns.last(), Some(&Insn::Exit));
+        }
+    }
+}

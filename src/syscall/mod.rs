@@ -16,6 +16,7 @@ pub mod attach;
 pub mod btf;
 pub mod error;
 pub mod info;
+pub mod ioctl;
 pub mod map;
 pub mod pin;
 pub mod prog;
@@ -111,7 +112,7 @@ pub trait BpfAttr: sealed::Sealed {}
 
 macro_rules! bpf_attr {
     ($($t:ty),* $(,)?) => {
-        $(impl sealed::Sealed for $t {} impl BpfAttr for $t {})*
+        $(impl $crate::syscall::sealed::Sealed for $t {} impl $crate::syscall::BpfAttr for $t {})*
     };
 }
 pub(crate) use bpf_attr;
@@ -128,7 +129,10 @@ pub(crate) use bpf_attr;
 /// that is valid for reads and/or writes of the length stated next to it in
 /// the struct (or implied by the object, e.g. a map's key/value size) for the
 /// whole duration of the call.
-pub(crate) unsafe fn sys_bpf<T: BpfAttr>(cmd: Cmd, attr: &mut T) -> std::result::Result<i64, Errno> {
+pub(crate) unsafe fn sys_bpf<T: BpfAttr>(
+    cmd: Cmd,
+    attr: &mut T,
+) -> std::result::Result<i64, Errno> {
     let size = std::mem::size_of::<T>() as libc::c_uint;
     let ptr = attr as *mut T as *mut libc::c_void;
     // SAFETY: `ptr` points to a live, exclusively borrowed, fully initialised
@@ -175,12 +179,20 @@ pub(crate) fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
 
 /// Address of a slice's data as the `u64` the UAPI wants (0 for empty).
 pub(crate) fn ptr_u64<T>(s: &[T]) -> u64 {
-    if s.is_empty() { 0 } else { s.as_ptr() as usize as u64 }
+    if s.is_empty() {
+        0
+    } else {
+        s.as_ptr() as usize as u64
+    }
 }
 
 /// Mutable counterpart of [`ptr_u64`].
 pub(crate) fn mut_ptr_u64<T>(s: &mut [T]) -> u64 {
-    if s.is_empty() { 0 } else { s.as_mut_ptr() as usize as u64 }
+    if s.is_empty() {
+        0
+    } else {
+        s.as_mut_ptr() as usize as u64
+    }
 }
 
 /// Copy `name` into a 16-byte, NUL-terminated object-name buffer
@@ -192,7 +204,10 @@ pub(crate) fn obj_name(name: &str) -> std::result::Result<[u8; 16], String> {
             name.len()
         ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.')) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.'))
+    {
         return Err(format!(
             "object name '{name}' contains '{c}'; only [A-Za-z0-9_.] is allowed"
         ));

@@ -1,0 +1,174 @@
+//! `sockasm worker` (hidden): one side of a checked traffic workload, for the
+//! kernel tests and benchmarks. Joins a cgroup and/or network namespace first
+//! (in that order), then creates its sockets, so they are charged to that
+//! cgroup and live in that namespace. Prints one JSON line with the result
+//! (servers print `{"listening": PORT}` before it) and exits non-zero with a
+//! message on any data mismatch.
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Result;
+use crate::json::Json;
+use crate::workload::{self, ClientConfig, ClientMode, Endpoint, Listener, ReaderKind, ServeConfig, ServeMode};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Move this process into this cgroup v2 directory first.
+    #[arg(long)]
+    pub cgroup: Option<PathBuf>,
+    /// Then enter the network namespace /run/netns/NAME.
+    #[arg(long)]
+    pub netns: Option<String>,
+    /// Exit with an error after this many seconds, whatever happens.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    #[command(subcommand)]
+    pub role: Role,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Role {
+    /// Accept N connections and echo or sink each until EOF.
+    Serve(ServeArgs),
+    /// Open N connections (C at a time), send a checked pattern, verify.
+    Client(ClientArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// ADDR:PORT (port 0 picks one), [::]:PORT (dual-stack), or unix:PATH.
+    #[arg(long)]
+    pub listen: Endpoint,
+    #[arg(long, default_value_t = 1)]
+    pub conns: u64,
+    /// blocking | epoll-lt | epoll-et | fionread
+    #[arg(long, default_value = "blocking")]
+    pub reader: ReaderKind,
+    /// echo | sink
+    #[arg(long, default_value = "echo")]
+    pub mode: ServeMode,
+    /// Reject streams whose header carries another tag (label).
+    #[arg(long)]
+    pub expect_tag: Option<String>,
+    /// Keep each finished connection open this many ms before closing.
+    #[arg(long, default_value_t = 0)]
+    pub hold_ms: u64,
+    #[arg(long, default_value_t = 65536)]
+    pub buf_size: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ClientArgs {
+    /// ADDR:PORT or unix:PATH.
+    #[arg(long)]
+    pub connect: Endpoint,
+    #[arg(long, default_value_t = 1)]
+    pub conns: u64,
+    #[arg(long, default_value_t = 1)]
+    pub concurrent: u64,
+    /// Bytes per connection (stream header included).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub bytes: u64,
+    #[arg(long, default_value_t = 65536)]
+    pub write_size: usize,
+    /// shutdown(SHUT_WR) after sending and read the echo to EOF.
+    #[arg(long)]
+    pub half_close: bool,
+    /// echo | stream | pingpong
+    #[arg(long, default_value = "echo")]
+    pub mode: ClientMode,
+    /// Ping-pong message size.
+    #[arg(long, default_value_t = 64)]
+    pub msg_size: usize,
+    /// Ping-pong rounds per connection.
+    #[arg(long, default_value_t = 1000)]
+    pub rounds: u64,
+    /// Label hashed into every stream header (e.g. the namespace).
+    #[arg(long, default_value = "")]
+    pub tag: String,
+    /// Index of the first connection.
+    #[arg(long, default_value_t = 0)]
+    pub first_conn: u64,
+    /// Bind to this local ADDR:PORT (SO_REUSEADDR) before connecting.
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
+    /// Set TCP_NODELAY.
+    #[arg(long)]
+    pub nodelay: bool,
+}
+
+fn print_line(j: &Json) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{j}");
+    let _ = out.flush();
+}
+
+pub fn run(args: &Args, _verbose: bool) -> Result<()> {
+    if let Some(cg) = &args.cgroup {
+        workload::enter_cgroup(cg)?;
+    }
+    if let Some(ns) = &args.netns {
+        workload::enter_netns(ns)?;
+    }
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    // Watchdog: whatever hangs, the process ends.
+    let secs = args.timeout.max(1) + 5;
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        eprintln!("sockasm worker: watchdog: still running after {secs} s, exiting");
+        std::process::exit(3);
+    });
+    let res = match &args.role {
+        Role::Serve(a) => serve(a, timeout),
+        Role::Client(a) => client(a, timeout),
+    };
+    if let Err(e) = &res {
+        print_line(&Json::obj([("ok", Json::from(false)), ("error", Json::from(e.to_string()))]));
+    }
+    res
+}
+
+fn serve(a: &ServeArgs, timeout: Duration) -> Result<()> {
+    workload::raise_nofile(a.conns * 2 + 64)?;
+    let listener = Listener::bind(&a.listen)?;
+    print_line(&Json::obj([("listening", listener.port().map(|p| p as u64).into())]));
+    let cfg = ServeConfig {
+        conns: a.conns,
+        reader: a.reader,
+        mode: a.mode,
+        expect_tag: a.expect_tag.as_deref().map(workload::tag_hash),
+        hold: Duration::from_millis(a.hold_ms),
+        timeout,
+        buf_size: a.buf_size.max(1),
+    };
+    let r = workload::serve(&listener, &cfg)?;
+    print_line(&r.to_json());
+    Ok(())
+}
+
+fn client(a: &ClientArgs, timeout: Duration) -> Result<()> {
+    workload::raise_nofile(a.concurrent.min(a.conns) * 2 + 64)?;
+    let mode = match a.mode {
+        ClientMode::PingPong { .. } => ClientMode::PingPong { msg_size: a.msg_size, rounds: a.rounds },
+        m => m,
+    };
+    let cfg = ClientConfig {
+        connect: a.connect.clone(),
+        conns: a.conns,
+        concurrent: a.concurrent,
+        bytes: a.bytes,
+        write_size: a.write_size.max(1),
+        half_close: a.half_close,
+        mode,
+        tag: a.tag.clone(),
+        first_conn: a.first_conn,
+        bind: a.bind,
+        nodelay: a.nodelay,
+        timeout,
+    };
+    let r = workload::run_client(&cfg)?;
+    print_line(&r.to_json());
+    Ok(())
+}

@@ -1,0 +1,553 @@
+//! The bypass's life cycle: `load` (create maps, load, attach, pin), `unload`
+//! and `status`. Data flows one way: this module → progs (DSL) → syscall.
+//!
+//! Pins in the pin directory (mode 0600):
+//! `sock_hash`, `sk_state`, `counters` (maps), `sockops`, `skmsg` (programs).
+//! Which cgroups the bypass is attached to is not stored anywhere: it is read
+//! back from the kernel (PROG_QUERY on each cgroup), so it cannot go stale.
+
+use crate::asm::AsmError;
+use crate::cgroup::{self, Cgroup, CgroupError};
+use crate::json::Json;
+use crate::progs::{self, counters, Builtin};
+use crate::syscall::{self, AttachType, LoadError, Map, MapSpec, MapType, ProgSpec, ProgType, SysError};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/sockasm";
+pub const DEFAULT_MAX_ENTRIES: u32 = 65_535;
+
+const PIN_SOCKHASH: &str = "sock_hash";
+const PIN_SK_STATE: &str = "sk_state";
+const PIN_COUNTERS: &str = "counters";
+const PIN_SOCKOPS: &str = "sockops";
+const PIN_SKMSG: &str = "skmsg";
+const ALL_PINS: [&str; 5] = [PIN_SOCKOPS, PIN_SKMSG, PIN_SOCKHASH, PIN_SK_STATE, PIN_COUNTERS];
+
+/// Cgroups visited at most when looking for attachments.
+const MAX_CGROUP_WALK: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("{step}: {source}")]
+    Step { step: String, source: SysError },
+    #[error("the verifier rejected {name}: {source}")]
+    Rejected { name: &'static str, source: LoadError, verbose: bool },
+    #[error("built-in program does not assemble (a bug in sockasm): {0}")]
+    Asm(#[from] AsmError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "{} holds only some of sockasm's pins ({present}); remove the directory or run `sockasm unload --pin-dir {}`",
+        dir.display(), dir.display()
+    )]
+    PartialPins { dir: PathBuf, present: String },
+}
+
+impl DeployError {
+    fn step(step: impl Into<String>) -> impl FnOnce(SysError) -> DeployError {
+        let step = step.into();
+        move |source| DeployError::Step { step, source }
+    }
+    /// The whole verifier log, when the error is a rejection.
+    pub fn verifier_log(&self) -> Option<&str> {
+        match self {
+            DeployError::Rejected { source, .. } => Some(source.log()),
+            _ => None,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, DeployError>;
+
+/// What `load` needs.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// The cgroup whose sockets get the bypass; `None` = the cgroup2 root (whole host).
+    pub cgroup: Option<PathBuf>,
+    pub pin_dir: PathBuf,
+    pub max_entries: u32,
+    /// Keep the verifier log of successful loads (stats and sizes).
+    pub verifier_stats: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            cgroup: None,
+            pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
+            max_entries: DEFAULT_MAX_ENTRIES,
+            verifier_stats: false,
+        }
+    }
+}
+
+/// One loaded program, as `load` and `status` report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgStatus {
+    pub name: String,
+    pub id: u32,
+    pub prog_type: String,
+    pub xlated_bytes: u32,
+    pub jited_bytes: u32,
+    /// "processed N insns", when the program was loaded by this call with stats.
+    pub verifier_insns: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoadReport {
+    pub cgroup: PathBuf,
+    pub pin_dir: PathBuf,
+    /// False when pinned objects from an earlier `load` were reused.
+    pub created: bool,
+    /// False when the program was already attached to this cgroup.
+    pub attached: bool,
+    pub mounted_bpffs: bool,
+    pub programs: Vec<ProgStatus>,
+    /// Wall time of the whole load.
+    pub elapsed: Duration,
+}
+
+/// Undo log: what a failing `load` must take back, newest first.
+#[derive(Default)]
+struct Undo {
+    actions: Vec<UndoAction>,
+}
+
+enum UndoAction {
+    Unpin(PathBuf),
+    RemoveDir(PathBuf),
+    DetachCgroup { prog: OwnedFd, cgroup: OwnedFd },
+    DetachMap { prog: OwnedFd, map: OwnedFd },
+}
+
+impl Undo {
+    fn commit(mut self) {
+        self.actions.clear();
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        // Best effort: the original error is what the user needs to see.
+        while let Some(a) = self.actions.pop() {
+            let _ = match a {
+                UndoAction::Unpin(p) => syscall::unpin(&p),
+                UndoAction::RemoveDir(p) => {
+                    remove_dir_if_empty(&p);
+                    Ok(())
+                }
+                UndoAction::DetachCgroup { prog, cgroup } => {
+                    syscall::detach_cgroup(prog.as_fd(), cgroup.as_fd(), AttachType::CGROUP_SOCK_OPS)
+                }
+                UndoAction::DetachMap { prog, map } => {
+                    syscall::detach_map(prog.as_fd(), map.as_fd(), AttachType::SK_MSG_VERDICT)
+                }
+            };
+        }
+    }
+}
+
+fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    fd.try_clone_to_owned()
+        .map_err(|e| DeployError::Invalid(format!("cannot duplicate a file descriptor: {e}")))
+}
+
+/// The objects of a loaded bypass.
+struct Objects {
+    sock_hash: Map,
+    sk_state: Map,
+    counters: Map,
+    sockops: OwnedFd,
+    skmsg: OwnedFd,
+    stats: [Option<u64>; 2],
+}
+
+fn resolve_cgroup(path: Option<&Path>) -> Result<Cgroup> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => cgroup::cgroup2_mount()?,
+    };
+    Ok(Cgroup::open(path)?)
+}
+
+fn pins_present(dir: &Path) -> Vec<&'static str> {
+    ALL_PINS.iter().copied().filter(|p| dir.join(p).exists()).collect()
+}
+
+/// Load the bypass (or reuse the pinned one) and attach it to a cgroup.
+/// On any error, everything this call did is undone.
+pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
+    let start = Instant::now();
+    if opts.max_entries == 0 {
+        return Err(DeployError::Invalid("--max-entries must be at least 1".into()));
+    }
+    let cg = resolve_cgroup(opts.cgroup.as_deref())?;
+    let mounted_bpffs = ensure_pin_fs(&opts.pin_dir)?;
+    let mut undo = Undo::default();
+
+    let present = pins_present(&opts.pin_dir);
+    let created = present.is_empty();
+    let objs = if created {
+        create_objects(opts, &mut undo)?
+    } else if present.len() == ALL_PINS.len() {
+        open_objects(&opts.pin_dir)?
+    } else {
+        return Err(DeployError::PartialPins { dir: opts.pin_dir.clone(), present: present.join(", ") });
+    };
+
+    let sockops_id = syscall::prog_info(objs.sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
+    let attached_ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
+        .map_err(DeployError::step(format!("querying cgroup {}", cg.path().display())))?;
+    let attached = !attached_ids.contains(&sockops_id);
+    if attached {
+        syscall::attach_cgroup(objs.sockops.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS, syscall::BPF_F_ALLOW_MULTI)
+            .map_err(DeployError::step(format!("attaching sock_ops to cgroup {}", cg.path().display())))?;
+        undo.actions.push(UndoAction::DetachCgroup { prog: dup(objs.sockops.as_fd())?, cgroup: dup(cg.fd())? });
+    }
+    let programs = vec![
+        prog_status(objs.sockops.as_fd(), objs.stats[0])?,
+        prog_status(objs.skmsg.as_fd(), objs.stats[1])?,
+    ];
+    undo.commit();
+    Ok(LoadReport {
+        cgroup: cg.path().to_path_buf(),
+        pin_dir: opts.pin_dir.clone(),
+        created,
+        attached,
+        mounted_bpffs,
+        programs,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Makes sure the pin directory's parent is on bpffs (mounting bpffs at
+/// /sys/fs/bpf if that is where it should be).
+fn ensure_pin_fs(pin_dir: &Path) -> Result<bool> {
+    let parent = pin_dir.parent().unwrap_or(Path::new("/"));
+    if parent == Path::new(cgroup::BPFFS_DEFAULT) {
+        return Ok(cgroup::ensure_bpffs(parent)?);
+    }
+    if !cgroup::is_bpffs(parent) {
+        return Err(DeployError::Invalid(format!(
+            "the pin directory must be inside a bpffs mount, and {} is not on bpffs; use a directory under {}",
+            parent.display(),
+            cgroup::BPFFS_DEFAULT
+        )));
+    }
+    Ok(false)
+}
+
+fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
+    let dir = &opts.pin_dir;
+    let sock_hash = Map::create(
+        &MapSpec::new(MapType::SOCKHASH, progs::key::KEY_SIZE as u32, 8, opts.max_entries).with_name("sockasm_hash"),
+    )
+    .map_err(DeployError::step("creating the SOCKHASH map"))?;
+    let sk_state =
+        Map::create(&MapSpec::sk_storage("sockasm_state", 8)).map_err(DeployError::step("creating the SK_STORAGE map"))?;
+    let counters = Map::create(
+        &MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count"),
+    )
+    .map_err(DeployError::step("creating the counters map"))?;
+
+    let fd_of = |name: &str| -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        match name {
+            progs::MAP_SOCKHASH => Some(sock_hash.as_fd().as_raw_fd()),
+            progs::MAP_SK_STATE => Some(sk_state.as_fd().as_raw_fd()),
+            progs::MAP_COUNTERS => Some(counters.as_fd().as_raw_fd()),
+            _ => None,
+        }
+    };
+    let mut built = progs::builtin()?;
+    let log_level = if opts.verifier_stats { syscall::BPF_LOG_STATS } else { 0 };
+    let mut fds = Vec::new();
+    let mut stats = [None, None];
+    for (i, (b, (ptype, attach))) in built
+        .iter_mut()
+        .zip([
+            (ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS),
+            (ProgType::SK_MSG, AttachType::SK_MSG_VERDICT),
+        ])
+        .enumerate()
+    {
+        b.asm.bind_maps(fd_of)?;
+        let bytes = b.asm.to_bytes().map_err(|e| DeployError::Invalid(format!("encoding {}: {e}", b.name)))?;
+        let loaded = ProgSpec::new(ptype, b.name, &bytes)
+            .with_expected_attach_type(attach)
+            .with_log_level(log_level)
+            .load()
+            .map_err(|source| DeployError::Rejected { name: b.name, source, verbose: false })?;
+        stats[i] = loaded.verifier_stats.as_ref().map(|s| s.processed_insns);
+        fds.push(loaded.fd);
+    }
+    let skmsg = fds.pop().expect("two programs");
+    let sockops = fds.pop().expect("two programs");
+
+    syscall::attach_map(skmsg.as_fd(), sock_hash.as_fd(), AttachType::SK_MSG_VERDICT)
+        .map_err(DeployError::step("attaching sk_msg to the SOCKHASH"))?;
+    undo.actions.push(UndoAction::DetachMap { prog: dup(skmsg.as_fd())?, map: dup(sock_hash.as_fd())? });
+
+    if !dir.exists() {
+        std::fs::create_dir(dir).map_err(|e| {
+            DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display()))
+        })?;
+        undo.actions.push(UndoAction::RemoveDir(dir.clone()));
+    }
+    let to_pin: [(&str, BorrowedFd<'_>); 5] = [
+        (PIN_SOCKHASH, sock_hash.as_fd()),
+        (PIN_SK_STATE, sk_state.as_fd()),
+        (PIN_COUNTERS, counters.as_fd()),
+        (PIN_SOCKOPS, sockops.as_fd()),
+        (PIN_SKMSG, skmsg.as_fd()),
+    ];
+    for (name, fd) in to_pin {
+        let path = dir.join(name);
+        syscall::pin(fd, &path).map_err(DeployError::step(format!("pinning {}", path.display())))?;
+        undo.actions.push(UndoAction::Unpin(path));
+    }
+    Ok(Objects { sock_hash, sk_state, counters, sockops, skmsg, stats })
+}
+
+fn open_objects(dir: &Path) -> Result<Objects> {
+    let get = |name: &str| {
+        let p = dir.join(name);
+        syscall::get_pinned(&p).map_err(DeployError::step(format!("opening pin {}", p.display())))
+    };
+    let map = |name: &str| {
+        let p = dir.join(name);
+        Map::from_pinned(&p).map_err(DeployError::step(format!("opening pinned map {}", p.display())))
+    };
+    Ok(Objects {
+        sock_hash: map(PIN_SOCKHASH)?,
+        sk_state: map(PIN_SK_STATE)?,
+        counters: map(PIN_COUNTERS)?,
+        sockops: get(PIN_SOCKOPS)?,
+        skmsg: get(PIN_SKMSG)?,
+        stats: [None, None],
+    })
+}
+
+fn prog_status(fd: BorrowedFd<'_>, verifier_insns: Option<u64>) -> Result<ProgStatus> {
+    let info = syscall::prog_info(fd).map_err(DeployError::step("reading program info"))?;
+    Ok(ProgStatus {
+        name: info.name,
+        id: info.id,
+        prog_type: info.prog_type.name().map_or_else(|| info.prog_type.0.to_string(), |n| n.to_ascii_lowercase()),
+        xlated_bytes: info.xlated_prog_len,
+        jited_bytes: info.jited_prog_len,
+        verifier_insns: verifier_insns.or(if info.verified_insns > 0 { Some(info.verified_insns as u64) } else { None }),
+    })
+}
+
+/// Every cgroup under the cgroup2 mount that has program `prog_id` attached
+/// directly for sock_ops.
+pub fn cgroups_with_prog(prog_id: u32) -> Result<Vec<PathBuf>> {
+    let root = cgroup::cgroup2_mount()?;
+    let mut found = Vec::new();
+    let mut stack = vec![root];
+    let mut visited = 0;
+    while let Some(dir) = stack.pop() {
+        visited += 1;
+        if visited > MAX_CGROUP_WALK {
+            break;
+        }
+        if let Ok(cg) = Cgroup::open(&dir) {
+            if syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS).is_ok_and(|ids| ids.contains(&prog_id)) {
+                found.push(dir.clone());
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnloadOutcome {
+    /// Nothing was loaded at this pin directory.
+    NotLoaded,
+    /// Detached (or was not attached) from the cgroup; still attached elsewhere.
+    StillAttached(Vec<PathBuf>),
+    /// No cgroup is left, but connections still use the bypass: the map and
+    /// sk_msg stay pinned so their queued bytes are not lost.
+    Draining { connections: usize },
+    /// Everything removed.
+    Removed,
+}
+
+#[derive(Clone, Debug)]
+pub struct UnloadReport {
+    pub cgroup: PathBuf,
+    /// Whether this call detached sock_ops from the cgroup.
+    pub detached: bool,
+    pub outcome: UnloadOutcome,
+}
+
+/// Detach from a cgroup; when no cgroup and no connection is left, remove
+/// everything. Idempotent.
+pub fn unload(cgroup_path: Option<&Path>, pin_dir: &Path) -> Result<UnloadReport> {
+    let cg = resolve_cgroup(cgroup_path)?;
+    let cgroup = cg.path().to_path_buf();
+    let present = pins_present(pin_dir);
+    if present.is_empty() {
+        remove_dir_if_empty(pin_dir);
+        return Ok(UnloadReport { cgroup, detached: false, outcome: UnloadOutcome::NotLoaded });
+    }
+    let mut detached = false;
+    let mut sockops_id = None;
+    if present.contains(&PIN_SOCKOPS) {
+        let sockops = syscall::get_pinned(pin_dir.join(PIN_SOCKOPS))
+            .map_err(DeployError::step(format!("opening pin {}", pin_dir.join(PIN_SOCKOPS).display())))?;
+        let id = syscall::prog_info(sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
+        sockops_id = Some(id);
+        let ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
+            .map_err(DeployError::step(format!("querying cgroup {}", cgroup.display())))?;
+        if ids.contains(&id) {
+            syscall::detach_cgroup(sockops.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS)
+                .map_err(DeployError::step(format!("detaching sock_ops from cgroup {}", cgroup.display())))?;
+            detached = true;
+        }
+        let left = cgroups_with_prog(id)?;
+        if !left.is_empty() {
+            return Ok(UnloadReport { cgroup, detached, outcome: UnloadOutcome::StillAttached(left) });
+        }
+    }
+    let _ = sockops_id;
+    if present.contains(&PIN_SOCKHASH) {
+        let map = Map::from_pinned(pin_dir.join(PIN_SOCKHASH))
+            .map_err(DeployError::step(format!("opening pinned map {}", pin_dir.join(PIN_SOCKHASH).display())))?;
+        let connections = map.count_entries().map_err(DeployError::step("counting SOCKHASH entries"))?;
+        if connections > 0 {
+            return Ok(UnloadReport { cgroup, detached, outcome: UnloadOutcome::Draining { connections } });
+        }
+        if present.contains(&PIN_SKMSG) {
+            let skmsg = syscall::get_pinned(pin_dir.join(PIN_SKMSG))
+                .map_err(DeployError::step(format!("opening pin {}", pin_dir.join(PIN_SKMSG).display())))?;
+            // ENOENT: already detached by an earlier, interrupted unload.
+            match syscall::detach_map(skmsg.as_fd(), map.as_fd(), AttachType::SK_MSG_VERDICT) {
+                Err(e) if e.errno() != Some(nix::errno::Errno::ENOENT) => {
+                    return Err(DeployError::Step { step: "detaching sk_msg from the SOCKHASH".into(), source: e });
+                }
+                _ => {}
+            }
+        }
+    }
+    for name in present {
+        let p = pin_dir.join(name);
+        syscall::unpin(&p).map_err(DeployError::step(format!("removing pin {}", p.display())))?;
+    }
+    remove_dir_if_empty(pin_dir);
+    Ok(UnloadReport { cgroup, detached, outcome: UnloadOutcome::Removed })
+}
+
+fn remove_dir_if_empty(dir: &Path) {
+    // Fails harmlessly if the directory is missing or holds other files.
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// The SOCKHASH as `status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapStatus {
+    pub id: u32,
+    pub max_entries: u32,
+    pub entries: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Status {
+    pub loaded: bool,
+    pub pin_dir: PathBuf,
+    pub cgroups: Vec<PathBuf>,
+    pub programs: Vec<ProgStatus>,
+    pub map: Option<MapStatus>,
+    pub counters: counters::Totals,
+}
+
+/// Reads the state of the bypass pinned at `pin_dir`.
+pub fn status(pin_dir: &Path) -> Result<Status> {
+    let mut st = Status {
+        loaded: false,
+        pin_dir: pin_dir.to_path_buf(),
+        cgroups: vec![],
+        programs: vec![],
+        map: None,
+        counters: counters::Totals::default(),
+    };
+    let present = pins_present(pin_dir);
+    if present.is_empty() {
+        return Ok(st);
+    }
+    if present.len() != ALL_PINS.len() {
+        return Err(DeployError::PartialPins { dir: pin_dir.to_path_buf(), present: present.join(", ") });
+    }
+    let objs = open_objects(pin_dir)?;
+    st.loaded = true;
+    st.programs = vec![prog_status(objs.sockops.as_fd(), None)?, prog_status(objs.skmsg.as_fd(), None)?];
+    st.cgroups = cgroups_with_prog(st.programs[0].id)?;
+    let info = syscall::map_info(objs.sock_hash.as_fd()).map_err(DeployError::step("reading SOCKHASH info"))?;
+    let entries = objs.sock_hash.count_entries().map_err(DeployError::step("counting SOCKHASH entries"))?;
+    st.map = Some(MapStatus { id: info.id, max_entries: info.max_entries, entries });
+    st.counters = read_counters(&objs.counters)?;
+    let _ = &objs.sk_state;
+    Ok(st)
+}
+
+fn read_counters(map: &Map) -> Result<counters::Totals> {
+    let per_cpu = map
+        .lookup_percpu(&0u32.to_ne_bytes())
+        .map_err(DeployError::step("reading counters"))?
+        .unwrap_or_default();
+    Ok(counters::Totals::sum(per_cpu.iter().map(Vec::as_slice)))
+}
+
+impl ProgStatus {
+    pub fn to_json(&self) -> Json {
+        Json::obj([
+            ("name", Json::from(self.name.as_str())),
+            ("id", self.id.into()),
+            ("type", self.prog_type.as_str().into()),
+            ("xlated_bytes", self.xlated_bytes.into()),
+            ("jited_bytes", self.jited_bytes.into()),
+        ])
+    }
+}
+
+impl Status {
+    pub fn to_json(&self) -> Json {
+        let map = match &self.map {
+            Some(m) => Json::obj([
+                ("id", Json::from(m.id)),
+                ("max_entries", m.max_entries.into()),
+                ("entries", m.entries.into()),
+            ]),
+            None => Json::Null,
+        };
+        Json::obj([
+            ("loaded", Json::from(self.loaded)),
+            ("pin_dir", self.pin_dir.display().to_string().into()),
+            ("cgroups", Json::Arr(self.cgroups.iter().map(|c| c.display().to_string().into()).collect())),
+            ("programs", Json::Arr(self.programs.iter().map(ProgStatus::to_json).collect())),
+            ("map", map),
+            (
+                "counters",
+                Json::Obj(counters::Counter::ALL.iter().map(|c| (c.name().to_string(), self.counters.get(*c).into())).collect()),
+            ),
+        ])
+    }
+}
+
+/// The built-in programs, for listings.
+pub fn builtin_programs() -> Result<Vec<Builtin>> {
+    Ok(progs::builtin()?)
+}

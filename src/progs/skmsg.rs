@@ -1,0 +1,94 @@
+//! sk_msg: redirect each write of a socket in the SOCKHASH into its peer.
+//!
+//! ```text
+//! st = sk_storage_get(&sk_state, msg->sk, 0, 0);
+//! if (!st || *st == TCP_USED) goto pass;
+//! key = { netns_cookie(msg), remote ip, local ip, remote port, local port };  // the peer's key
+//! if (msg_redirect_hash(msg, &sock_hash, &key, BPF_F_INGRESS) == SK_PASS) { redirected++; return SK_PASS; }
+//! *st = TCP_USED;
+//! pass: passed++; return SK_PASS;      // never SK_DROP: the write goes over TCP
+//! ```
+//! Ordering: once a connection sent a byte over TCP (the peer was not in the
+//! map yet, or never will be), it must never switch to the redirect: TCP bytes
+//! may still be in flight when a redirected write lands in the peer's queue,
+//! and the reader would see them out of order. The per-socket `sk_state`
+//! remembers that decision in the kernel. The other switch, redirect to TCP,
+//! is safe: redirected bytes are already queued ahead of anything TCP brings.
+
+use super::counters::Counter;
+use super::key::*;
+use super::*;
+
+/// sk_msg_md field offsets (include/uapi/linux/bpf.h).
+pub mod ctx {
+    pub const FAMILY: i16 = 16;
+    pub const REMOTE_IP4: i16 = 20;
+    pub const LOCAL_IP4: i16 = 24;
+    pub const REMOTE_IP6: i16 = 28;
+    pub const LOCAL_IP6: i16 = 44;
+    /// Network byte order, as a u32 (so `be32` gives the port).
+    pub const REMOTE_PORT: i16 = 60;
+    /// Host byte order.
+    pub const LOCAL_PORT: i16 = 64;
+    pub const SIZE: i16 = 68;
+    pub const SK: i16 = 72;
+}
+
+pub const NAME: &str = "sockasm_skmsg";
+
+pub fn program() -> Result<Builtin, AsmError> {
+    let mut b = Builder::new();
+    let k = STACK_KEY;
+    b.push(Alu::Mov.reg(R6, R1));
+    b.ctx_load(Size::W, R8, R6, ctx::SIZE, "sk_msg_md.size");
+    b.ctx_load(Size::DW, R2, R6, ctx::SK, "sk_msg_md.sk");
+    b.push(Jmp::Jeq.imm(R2, 0, "pass"));
+    b.note(ld_map(R1, MAP_SK_STATE), format!("map {MAP_SK_STATE}"));
+    b.push(Alu::Mov.imm(R3, 0));
+    b.push(Alu::Mov.imm(R4, 0));
+    b.push(call(helper::SK_STORAGE_GET));
+    b.push(Jmp::Jeq.imm(R0, 0, "pass"));
+    b.push(Alu::Mov.reg(R7, R0));
+    b.push(load(Size::DW, R1, R7, 0));
+    b.push(Jmp::Jne.imm(R1, 0, "pass"));
+
+    // The peer's key: our remote is its local, and the other way round.
+    b.ctx_load(Size::W, R2, R6, ctx::FAMILY, "sk_msg_md.family");
+    b.push(Jmp::Jeq.imm(R2, AF_INET6, "ipv6"));
+    b.push(Jmp::Jne.imm(R2, AF_INET, "pass"));
+    b.ctx_load(Size::W, R3, R6, ctx::REMOTE_IP4, "sk_msg_md.remote_ip4");
+    b.store_v4_mapped(k + OFF_LOCAL_IP, R3);
+    b.ctx_load(Size::W, R3, R6, ctx::LOCAL_IP4, "sk_msg_md.local_ip4");
+    b.store_v4_mapped(k + OFF_REMOTE_IP, R3);
+    b.push(ja("ports"));
+    b.label("ipv6");
+    b.copy_v6(R6, ctx::REMOTE_IP6, k + OFF_LOCAL_IP, "sk_msg_md.remote_ip6");
+    b.copy_v6(R6, ctx::LOCAL_IP6, k + OFF_REMOTE_IP, "sk_msg_md.local_ip6");
+    b.label("ports");
+    b.ctx_load(Size::W, R3, R6, ctx::REMOTE_PORT, "sk_msg_md.remote_port");
+    b.push(Insn::Endian { op: Endian::Be, bits: 32, dst: R3 });
+    b.push(store(Size::W, R10, k + OFF_LOCAL_PORT, R3));
+    b.ctx_load(Size::W, R3, R6, ctx::LOCAL_PORT, "sk_msg_md.local_port");
+    b.push(store(Size::W, R10, k + OFF_REMOTE_PORT, R3));
+    b.push(Alu::Mov.reg(R1, R6));
+    b.note(call(helper::GET_NETNS_COOKIE), "bpf_get_netns_cookie");
+    b.push(store(Size::DW, R10, k + OFF_NETNS, R0));
+
+    b.push(Alu::Mov.reg(R1, R6));
+    b.note(ld_map(R2, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));
+    b.push(Alu::Mov.reg(R3, R10));
+    b.push(Alu::Add.imm(R3, k as i32));
+    b.push(Alu::Mov.imm(R4, BPF_F_INGRESS));
+    b.push(call(helper::MSG_REDIRECT_HASH));
+    b.push(Jmp::Jne.imm(R0, SK_PASS, "miss"));
+    b.count(Counter::RedirectedMsgs, Some((Counter::RedirectedBytes, R8)));
+    b.push(ja("out"));
+    b.label("miss");
+    b.push(store_imm(Size::DW, R7, 0, STATE_TCP_USED));
+    b.label("pass");
+    b.count(Counter::PassedMsgs, Some((Counter::PassedBytes, R8)));
+    b.label("out");
+    b.push(Alu::Mov.imm(R0, SK_PASS));
+    b.push(exit());
+    b.finish(NAME)
+}

@@ -1,0 +1,20 @@
+//! Socket ioctls the workload needs; the only `unsafe` here is the raw call.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// `ioctl(fd, FIONREAD)`: bytes the kernel says are ready to read now
+/// (for TCP: `SIOCINQ`). A socket whose bytes arrive by sk_msg redirect may
+/// report 0 here although `read` returns data; readers must not trust 0.
+pub fn fionread(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: `fd` is a valid open descriptor for the borrow's lifetime, and
+    // FIONREAD writes exactly one `c_int` through the pointer, which points to
+    // a live, properly aligned local.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n as *mut libc::c_int) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n.max(0) as usize)
+}

@@ -1,0 +1,395 @@
+//! Kernel tests of `sockasm load/unload/status` with real traffic, driven
+//! through `sockasm worker` processes that check every byte.
+//!
+//! They need root, cgroup v2 and bpffs; without them every test returns early
+//! with a note. Each test has its own child cgroup under the cgroup2 mount,
+//! its own pin dir and its own network namespaces, all removed on drop (also
+//! when the test panics). Traffic stays on loopback. Run with
+//! `cargo test --test integration kernel -- --test-threads=2`.
+
+mod harness;
+mod json;
+
+use std::time::{Duration, Instant};
+
+use harness::{Counters, Env, Worker, cgroup_attachments, show, status_of, tcp_out_segs};
+use json::Value;
+
+const MIB: u64 = 1 << 20;
+
+/// Root, cgroup2 and bpffs are there; otherwise the test is skipped.
+fn kernel_ok() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let cg2 = std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.contains(" - cgroup2 "));
+    let bpffs = std::path::Path::new("/sys/fs/bpf").is_dir();
+    if !(root && cg2 && bpffs) {
+        eprintln!("skipping kernel test: need root ({root}), cgroup2 ({cg2}) and /sys/fs/bpf ({bpffs})");
+    }
+    root && cg2 && bpffs
+}
+
+fn s(n: u64) -> String {
+    n.to_string()
+}
+
+/// Runs one echo server + client pair and returns both result lines.
+fn echo_pair(env: &Env, listen: &str, connect_host: &str, server: &[&str], client: &[&str]) -> (Value, Value) {
+    let (mut srv, port) = env.server(true, None, &[&["--listen", listen], server].concat());
+    let target = format!("{connect_host}:{port}");
+    let mut cli = env.client(true, None, &[&["--connect", target.as_str()], client].concat());
+    let c = cli.finish();
+    let sv = srv.finish();
+    (sv, c)
+}
+
+fn assert_entries_drain(env: &Env) {
+    let left = env.wait_entries_zero(Duration::from_secs(5));
+    assert_eq!(left, 0, "SOCKHASH still holds {left} sockets after every connection closed: {}", env.status());
+}
+
+/// 1. Echo through the bypass over 127.0.0.1, ::1, and AF_INET client to a
+/// dual-stack `[::]` listener; counters show the redirect; map drains.
+#[test]
+fn kernel_echo_v4_v6_dualstack() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let conns = 4u64;
+    let bytes = 2 * MIB;
+    for (name, listen, host) in [("ipv4", "127.0.0.1:0", "127.0.0.1"), ("ipv6", "[::1]:0", "[::1]"), ("v4-to-dualstack", "[::]:0", "127.0.0.1")] {
+        let before = env.counters();
+        let t = Instant::now();
+        let (sv, c) = echo_pair(
+            &env,
+            listen,
+            host,
+            &["--conns", &s(conns), "--reader", "epoll-lt"],
+            &["--conns", &s(conns), "--concurrent", &s(conns), "--bytes", &s(bytes), "--write-size", "65536", "--half-close", "--tag", name],
+        );
+        let d = env.counters().since(&before);
+        eprintln!("[echo {name}] {:?}: client {c}\n  counters delta {d:?}", t.elapsed());
+        assert_eq!(c.u64("bytes_received"), conns * bytes);
+        assert_eq!(sv.u64("bytes_in"), conns * bytes);
+        assert_eq!(sv.u64("distinct_streams"), conns);
+        assert_eq!(d.sockets_added, 2 * conns, "{name}: every socket (both ends) should enter the map: {d:?}");
+        assert_eq!(d.insert_failures, 0, "{name}: {d:?}");
+        // Both directions go through the bypass: client's bytes and the echo.
+        assert!(d.redirected_bytes >= 2 * conns * bytes, "{name}: redirected {} < {} bytes sent: {d:?}", d.redirected_bytes, 2 * conns * bytes);
+        assert_eq!(d.passed_bytes, 0, "{name}: bytes fell back to TCP: {d:?}");
+        assert_entries_drain(&env);
+    }
+}
+
+/// 2. 1 GiB one way, 64 KiB writes, checksummed at both ends.
+#[test]
+fn kernel_bulk_1gib_stream() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let bytes = 1024 * MIB;
+    let before = env.counters();
+    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
+    let target = format!("127.0.0.1:{port}");
+    let mut cli = env.client(true, None, &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", "bulk"]);
+    let c = cli.finish();
+    let sv = srv.finish();
+    let d = env.counters().since(&before);
+    eprintln!("[bulk] client {c}\n  server {sv}\n  counters delta {d:?}");
+    assert_eq!(c.u64("bytes_sent"), bytes);
+    assert_eq!(sv.u64("bytes_in"), bytes);
+    assert!(d.redirected_bytes >= bytes, "{d:?}");
+    assert_entries_drain(&env);
+}
+
+/// 3. 1000 connections open at once, then 10 000 short ones in a row.
+#[test]
+fn kernel_many_connections() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&["--max-entries", "65536"]);
+    let before = env.counters();
+    let t = Instant::now();
+    let (sv, c) = echo_pair(
+        &env,
+        "127.0.0.1:0",
+        "127.0.0.1",
+        &["--conns", "1000", "--reader", "epoll-et"],
+        &["--conns", "1000", "--concurrent", "1000", "--bytes", "4096", "--write-size", "1024", "--half-close", "--tag", "wide"],
+    );
+    let d = env.counters().since(&before);
+    eprintln!("[1000 concurrent] {:?}: client {c}\n  counters {d:?}", t.elapsed());
+    assert_eq!(c.u64("conns"), 1000);
+    assert_eq!(c.u64("peak_open"), 1000, "not all 1000 connections were open at once");
+    assert_eq!(sv.u64("distinct_streams"), 1000);
+    assert_eq!(d.sockets_added, 2000, "{d:?}");
+    assert_eq!(d.insert_failures, 0, "{d:?}");
+    assert_entries_drain(&env);
+
+    let before = env.counters();
+    let t = Instant::now();
+    let (sv, c) = echo_pair(
+        &env,
+        "127.0.0.1:0",
+        "127.0.0.1",
+        &["--conns", "10000", "--reader", "epoll-lt"],
+        &["--conns", "10000", "--concurrent", "1", "--bytes", "100", "--write-size", "100", "--half-close", "--tag", "short"],
+    );
+    let d = env.counters().since(&before);
+    eprintln!("[10000 sequential] {:?}: client {c}\n  counters {d:?}", t.elapsed());
+    assert_eq!(c.u64("conns"), 10_000);
+    assert_eq!(c.u64("bytes_received"), 1_000_000);
+    assert_eq!(sv.u64("distinct_streams"), 10_000);
+    assert_eq!(d.sockets_added + d.insert_failures, 20_000, "{d:?}");
+    assert_entries_drain(&env);
+}
+
+/// 4. A map of 8 entries and 50 connections: the rest fall back to TCP.
+#[test]
+fn kernel_full_map_falls_back_to_tcp() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&["--max-entries", "8"]);
+    let st = env.status();
+    assert_eq!(st.u64("map.max_entries"), 8, "{st}");
+    let (sv, c) = echo_pair(
+        &env,
+        "127.0.0.1:0",
+        "127.0.0.1",
+        &["--conns", "50", "--reader", "blocking"],
+        &["--conns", "50", "--concurrent", "50", "--bytes", &s(256 * 1024), "--write-size", "8192", "--half-close", "--tag", "full"],
+    );
+    let d = env.counters();
+    eprintln!("[max-entries 8] client {c}\n  counters {d:?}");
+    assert_eq!(c.u64("bytes_received"), 50 * 256 * 1024);
+    assert_eq!(sv.u64("distinct_streams"), 50);
+    assert!(d.sockets_added <= 8, "{d:?}");
+    assert!(d.insert_failures > 0, "{d:?}");
+    assert_eq!(d.sockets_added + d.insert_failures, 100, "{d:?}");
+    assert!(d.passed_bytes > 0, "{d:?}");
+    assert_entries_drain(&env);
+}
+
+/// 5. The same 4-tuple in two namespaces at once: keys differ by the netns
+/// cookie, and no byte crosses over.
+#[test]
+fn kernel_two_netns_same_tuple() {
+    if !kernel_ok() {
+        return;
+    }
+    let mut env = Env::new();
+    let ns = [env.add_netns(), env.add_netns()];
+    env.load(&[]);
+    let bytes = 16 * MIB;
+    let mut servers: Vec<Worker> = Vec::new();
+    for n in &ns {
+        let (w, port) = env.server(true, Some(n), &["--listen", "127.0.0.1:7777", "--reader", "epoll-et", "--expect-tag", n, "--hold-ms", "1500"]);
+        assert_eq!(port, 7777);
+        servers.push(w);
+    }
+    let mut clients: Vec<Worker> = ns
+        .iter()
+        .map(|n| {
+            env.client(true, Some(n), &["--connect", "127.0.0.1:7777", "--bind", "127.0.0.1:40001", "--bytes", &s(bytes), "--write-size", "16384", "--half-close", "--tag", n])
+        })
+        .collect();
+    // Both connections are held open by the servers for 1.5 s after the
+    // echo: the map must hold all four sockets at some point.
+    let end = Instant::now() + Duration::from_secs(8);
+    let mut peak = 0;
+    while Instant::now() < end {
+        peak = peak.max(env.entries());
+        if peak >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let r = c.finish();
+        eprintln!("[netns {}] client {r}", ns[i]);
+        assert_eq!(r.u64("bytes_received"), bytes);
+        assert_eq!(r.u64("first_local_port"), 40001);
+    }
+    for s in servers.iter_mut() {
+        let r = s.finish();
+        assert_eq!(r.u64("bytes_in"), bytes);
+        assert_eq!(r.u64("distinct_streams"), 1);
+    }
+    let d = env.counters();
+    eprintln!("[netns] peak map entries {peak}, counters {d:?}");
+    assert_eq!(peak, 4, "both namespaces' sockets (same 4-tuple) should be in the map at once");
+    assert_eq!(d.sockets_added, 4, "{d:?}");
+    assert_eq!(d.insert_failures, 0, "{d:?}");
+    assert!(d.redirected_bytes >= 4 * bytes, "{d:?}");
+    assert_entries_drain(&env);
+}
+
+/// 6. Every reader kind gets every byte and a clean EOF after the client's
+/// half-close, echoing and sinking, with odd write sizes.
+#[test]
+fn kernel_reader_kinds() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    for reader in ["blocking", "epoll-lt", "epoll-et", "fionread"] {
+        let before = env.counters();
+        let (sv, c) = echo_pair(
+            &env,
+            "127.0.0.1:0",
+            "127.0.0.1",
+            &["--conns", "6", "--reader", reader, "--buf-size", "3000"],
+            &["--conns", "6", "--concurrent", "3", "--bytes", &s(3 * MIB + 7), "--write-size", "1000", "--half-close", "--tag", reader],
+        );
+        assert_eq!(c.u64("bytes_received"), 6 * (3 * MIB + 7));
+        let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "4", "--reader", reader, "--mode", "sink"]);
+        let target = format!("127.0.0.1:{port}");
+        let mut cli = env.client(true, None, &["--connect", &target, "--conns", "4", "--concurrent", "4", "--mode", "stream", "--bytes", &s(5 * MIB + 3), "--write-size", "70000", "--tag", reader]);
+        let c2 = cli.finish();
+        let sv2 = srv.finish();
+        let d = env.counters().since(&before);
+        eprintln!("[reader {reader}] echo server {sv}\n  sink server {sv2}\n  counters {d:?}");
+        assert_eq!(c2.u64("bytes_sent"), 4 * (5 * MIB + 3));
+        assert_eq!(sv2.u64("bytes_in"), 4 * (5 * MIB + 3));
+        assert_eq!(d.passed_bytes, 0, "{reader}: {d:?}");
+        assert!(d.redirected_bytes >= 2 * 6 * (3 * MIB + 7) + 4 * (5 * MIB + 3), "{reader}: {d:?}");
+    }
+    assert_entries_drain(&env);
+}
+
+/// 7. Processes outside the cgroup are untouched; a server inside talking to
+/// a client outside stays on TCP.
+#[test]
+fn kernel_outside_cgroup_unaffected() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let before = env.counters();
+    let (mut srv, port) = env.server(false, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
+    let target = format!("127.0.0.1:{port}");
+    let mut cli = env.client(false, None, &["--connect", &target, "--conns", "4", "--concurrent", "4", "--bytes", &s(MIB), "--half-close", "--tag", "outside"]);
+    let c = cli.finish();
+    srv.finish();
+    assert_eq!(c.u64("bytes_received"), 4 * MIB);
+    let after = env.counters();
+    assert_eq!(after, before, "counters moved for processes outside the cgroup");
+    assert_eq!(env.entries(), 0);
+
+    // Server inside, client outside: the server's sockets enter the map, but
+    // its writes find no peer and go over TCP.
+    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
+    let target = format!("127.0.0.1:{port}");
+    let mut cli = env.client(false, None, &["--connect", &target, "--conns", "4", "--concurrent", "4", "--bytes", &s(MIB), "--half-close", "--tag", "half"]);
+    let c = cli.finish();
+    srv.finish();
+    assert_eq!(c.u64("bytes_received"), 4 * MIB);
+    let d = env.counters().since(&after);
+    eprintln!("[half inside] counters {d:?}");
+    assert_eq!(d.sockets_added, 4, "{d:?}");
+    assert_eq!(d.redirected_msgs, 0, "{d:?}");
+    assert_eq!(d.redirected_bytes, 0, "{d:?}");
+    assert!(d.passed_bytes >= 4 * MIB, "{d:?}");
+    assert_entries_drain(&env);
+}
+
+/// 8. The TCP stack is really skipped: a 256 MiB redirected transfer in a
+/// fresh namespace sends far fewer TCP segments than the bytes would need.
+#[test]
+fn kernel_stack_is_skipped() {
+    if !kernel_ok() {
+        return;
+    }
+    let mut env = Env::new();
+    let ns = env.add_netns();
+    env.load(&[]);
+    // The largest segment loopback's MTU (65536) allows.
+    const MSS: u64 = 65483;
+    let run = |in_cg: bool, bytes: u64, tag: &str| -> u64 {
+        let before = tcp_out_segs(Some(&ns));
+        let (mut srv, port) = env.server(in_cg, Some(&ns), &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
+        let target = format!("127.0.0.1:{port}");
+        let mut cli = env.client(in_cg, Some(&ns), &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", tag]);
+        let c = cli.finish();
+        srv.finish();
+        assert_eq!(c.u64("bytes_sent"), bytes);
+        tcp_out_segs(Some(&ns)) - before
+    };
+    let before = env.counters();
+    let bytes = 256 * MIB;
+    let segs = run(true, bytes, "bypass");
+    let d = env.counters().since(&before);
+    let min_needed = bytes / MSS;
+    // Plain TCP in the same namespace for contrast.
+    let plain_bytes = 64 * MIB;
+    let plain = run(false, plain_bytes, "plain");
+    eprintln!(
+        "[outsegs] bypass: {segs} segments for {bytes} bytes (TCP would need >= {min_needed}); plain TCP: {plain} segments for {plain_bytes} bytes (>= {}); counters {d:?}",
+        plain_bytes / MSS
+    );
+    assert!(d.redirected_bytes >= bytes, "{d:?}");
+    assert!(plain >= plain_bytes / MSS, "plain TCP sent only {plain} segments?");
+    assert!(segs * 10 < min_needed, "{segs} TCP segments for a redirected {bytes}-byte transfer: the stack was not skipped (TCP needs >= {min_needed})");
+    assert_entries_drain(&env);
+}
+
+/// 9. unload removes pins and the attachment, twice is fine; a failing load
+/// leaves nothing behind; load is idempotent.
+#[test]
+fn kernel_load_unload_lifecycle() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    env.load(&[]);
+    let st = env.status();
+    assert!(st.bool("loaded"), "{st}");
+    let cgs: Vec<&str> = st.arr("cgroups").iter().filter_map(Value::as_str).collect();
+    assert_eq!(cgs.len(), 1, "{st}");
+    assert!(cgs[0].ends_with(&env.name), "{st}");
+    assert_eq!(st.arr("programs").len(), 2, "{st}");
+    for p in st.arr("programs") {
+        assert!(p.u64("xlated_bytes") > 0, "{p}");
+    }
+    assert!(env.pin.is_dir());
+    if let Some(att) = cgroup_attachments(&env.cg) {
+        assert_eq!(att.len(), 1, "after two loads, exactly one program attached: {att:?}");
+        assert!(att[0].contains("sock_ops"), "{att:?}");
+    }
+
+    let o = env.unload();
+    assert!(o.status.success(), "unload: {}", show(&o));
+    assert!(!env.pin.exists(), "pin dir {} left after unload", env.pin.display());
+    if let Some(att) = cgroup_attachments(&env.cg) {
+        assert!(att.is_empty(), "still attached after unload: {att:?}");
+    }
+    let st = env.status();
+    assert!(!st.bool("loaded"), "{st}");
+    let o = env.unload();
+    assert!(o.status.success(), "second unload: {}", show(&o));
+
+    // Not a cgroup2 directory.
+    let pin2 = std::path::PathBuf::from(format!("{}-bad", env.pin_str()));
+    let o = harness::sockasm(&["load", "--cgroup", "/tmp", "--pin-dir", pin2.to_str().unwrap_or_default()]);
+    assert!(!o.status.success(), "load on /tmp succeeded: {}", show(&o));
+    assert!(!pin2.exists(), "failed load left {}", pin2.display());
+    // An impossible map.
+    let o = env.try_load(&["--max-entries", "0"]);
+    assert!(!o.status.success(), "load --max-entries 0 succeeded: {}", show(&o));
+    assert!(!env.pin.exists(), "failed load left {}", env.pin.display());
+    if let Some(att) = cgroup_attachments(&env.cg) {
+        assert!(att.is_empty(), "failed load left an attachment: {att:?}");
+    }
+    assert!(!status_of(&env.pin).bool("loaded"));
+    let _ = Counters::default();
+}

@@ -1,0 +1,4 @@
+mod disasm;
+mod strategy;
+mod asm_text;
+mod kernel;
