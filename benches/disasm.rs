@@ -63,9 +63,17 @@ pub fn generate(n: usize) -> Vec<Insn> {
             }
             8..=10 => {
                 let size = Size::ALL[r.below(4) as usize];
-                Insn::Load { size, signed: size != Size::DW && r.below(8) == 0, dst: r.reg(), src: r.any_reg(), off: r.off() }
+                Insn::Load {
+                    size,
+                    signed: size != Size::DW && r.below(8) == 0,
+                    dst: r.reg(),
+                    src: r.any_reg(),
+                    off: r.off(),
+                }
             }
-            11..=12 => Insn::Store { size: Size::ALL[r.below(4) as usize], dst: r.any_reg(), src: r.any_reg(), off: r.off() },
+            11..=12 => {
+                Insn::Store { size: Size::ALL[r.below(4) as usize], dst: r.any_reg(), src: r.any_reg(), off: r.off() }
+            }
             13 => Insn::StoreImm { size: Size::ALL[r.below(4) as usize], dst: r.any_reg(), off: r.off(), imm: r.imm() },
             14 => Insn::LdImm64 { dst: r.reg(), value: Imm64::Const(r.next()) },
             15 => Insn::Call(Call::Helper(1 + r.below(211) as i32)),
@@ -75,7 +83,11 @@ pub fn generate(n: usize) -> Vec<Insn> {
                 Insn::Atomic { size: Size::DW, op, dst: r.any_reg(), src: r.reg(), off: r.off() }
             }
             18 => match r.below(4) {
-                0 => Insn::Endian { op: [Endian::Le, Endian::Be, Endian::Swap][r.below(3) as usize], bits: 16 << r.below(3), dst: r.reg() },
+                0 => Insn::Endian {
+                    op: [Endian::Le, Endian::Be, Endian::Swap][r.below(3) as usize],
+                    bits: 16 << r.below(3),
+                    dst: r.reg(),
+                },
                 1 => Insn::Neg { width: r.width(), dst: r.reg() },
                 2 => Alu::Movsx16.reg(r.reg(), r.any_reg()),
                 _ => Insn::MayGoto { off: r.off() },
@@ -123,29 +135,49 @@ fn main() {
     let insns = decode_all(&bytes).unwrap();
     let n = insns.len();
     println!("{slots} slots, {n} instructions, best of {rounds}");
-    report("decode", n, best_of(&mut || {
-        black_box(decode_all(black_box(&bytes)).unwrap());
-    }));
+    report(
+        "decode",
+        n,
+        best_of(&mut || {
+            black_box(decode_all(black_box(&bytes)).unwrap());
+        }),
+    );
     let mut buf = Vec::with_capacity(slots * 48);
-    report("listing (no annotations)", n, best_of(&mut || {
-        buf.clear();
-        listing::write_listing(&mut buf, &insns, &ListingOptions::plain()).unwrap();
-        black_box(&buf);
-    }));
-    report("listing (annotated)", n, best_of(&mut || {
-        buf.clear();
-        listing::write_listing(&mut buf, &insns, &ListingOptions::default()).unwrap();
-        black_box(&buf);
-    }));
-    report("decode + annotated listing", n, best_of(&mut || {
-        buf.clear();
-        let insns = decode_all(&bytes).unwrap();
-        listing::write_listing(&mut buf, &insns, &ListingOptions::default()).unwrap();
-        black_box(&buf);
-    }));
-    report("json", n, best_of(&mut || {
-        buf.clear();
-        listing::write_json(&mut buf, &insns, Some(&bytes), &ListingOptions::default()).unwrap();
-        black_box(&buf);
-    }));
+    report(
+        "listing (no annotations)",
+        n,
+        best_of(&mut || {
+            buf.clear();
+            listing::write_listing(&mut buf, &insns, &ListingOptions::plain()).unwrap();
+            black_box(&buf);
+        }),
+    );
+    report(
+        "listing (annotated)",
+        n,
+        best_of(&mut || {
+            buf.clear();
+            listing::write_listing(&mut buf, &insns, &ListingOptions::default()).unwrap();
+            black_box(&buf);
+        }),
+    );
+    report(
+        "decode + annotated listing",
+        n,
+        best_of(&mut || {
+            buf.clear();
+            let insns = decode_all(&bytes).unwrap();
+            listing::write_listing(&mut buf, &insns, &ListingOptions::default()).unwrap();
+            black_box(&buf);
+        }),
+    );
+    report(
+        "json",
+        n,
+        best_of(&mut || {
+            buf.clear();
+            listing::write_json(&mut buf, &insns, Some(&bytes), &ListingOptions::default()).unwrap();
+            black_box(&buf);
+        }),
+    );
 }

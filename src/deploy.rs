@@ -69,7 +69,9 @@ pub struct LoadOptions {
     /// The cgroup whose sockets get the bypass; `None` = the cgroup2 root (whole host).
     pub cgroup: Option<PathBuf>,
     pub pin_dir: PathBuf,
-    pub max_entries: u32,
+    /// SOCKHASH capacity; `None` = [`DEFAULT_MAX_ENTRIES`] for a new load, and
+    /// whatever the pinned map has when reusing.
+    pub max_entries: Option<u32>,
     /// Keep the verifier log of successful loads (stats and sizes).
     pub verifier_stats: bool,
 }
@@ -79,7 +81,7 @@ impl Default for LoadOptions {
         LoadOptions {
             cgroup: None,
             pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
-            max_entries: DEFAULT_MAX_ENTRIES,
+            max_entries: None,
             verifier_stats: false,
         }
     }
@@ -103,12 +105,23 @@ pub struct LoadReport {
     pub pin_dir: PathBuf,
     /// False when pinned objects from an earlier `load` were reused.
     pub created: bool,
-    /// False when the program was already attached to this cgroup.
-    pub attached: bool,
+    pub attach: Attach,
     pub mounted_bpffs: bool,
     pub programs: Vec<ProgStatus>,
     /// Wall time of the whole load.
     pub elapsed: Duration,
+}
+
+/// What `load` did on the cgroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// Attached now.
+    Attached,
+    /// It was attached to this cgroup already.
+    Already,
+    /// An ancestor cgroup has it attached, so it already runs for this
+    /// cgroup's sockets; attaching again would run it twice.
+    Inherited(PathBuf),
 }
 
 /// Undo log: what a failing `load` must take back, newest first.
@@ -182,7 +195,7 @@ fn pins_present(dir: &Path) -> Vec<&'static str> {
 /// On any error, everything this call did is undone.
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let start = Instant::now();
-    if opts.max_entries == 0 {
+    if opts.max_entries == Some(0) {
         return Err(DeployError::Invalid("--max-entries must be at least 1".into()));
     }
     let cg = resolve_cgroup(opts.cgroup.as_deref())?;
@@ -194,16 +207,23 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let objs = if created {
         create_objects(opts, &mut undo)?
     } else if present.len() == ALL_PINS.len() {
-        open_objects(&opts.pin_dir)?
+        let objs = open_objects(&opts.pin_dir)?;
+        let have = objs.sock_hash.spec().max_entries;
+        if let Some(want) = opts.max_entries.filter(|w| *w != have) {
+            return Err(DeployError::Invalid(format!(
+                "sockasm is already loaded at {} with --max-entries {have}; to change it to {want}, \
+                 unload it from every cgroup first (`sockasm status` lists them)",
+                opts.pin_dir.display()
+            )));
+        }
+        objs
     } else {
         return Err(DeployError::PartialPins { dir: opts.pin_dir.clone(), present: present.join(", ") });
     };
 
     let sockops_id = syscall::prog_info(objs.sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
-    let attached_ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
-        .map_err(DeployError::step(format!("querying cgroup {}", cg.path().display())))?;
-    let attached = !attached_ids.contains(&sockops_id);
-    if attached {
+    let attach = attach_state(&cg, sockops_id)?;
+    if attach == Attach::Attached {
         syscall::attach_cgroup(objs.sockops.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS, syscall::BPF_F_ALLOW_MULTI)
             .map_err(DeployError::step(format!("attaching sock_ops to cgroup {}", cg.path().display())))?;
         undo.actions.push(UndoAction::DetachCgroup { prog: dup(objs.sockops.as_fd())?, cgroup: dup(cg.fd())? });
@@ -217,11 +237,37 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         cgroup: cg.path().to_path_buf(),
         pin_dir: opts.pin_dir.clone(),
         created,
-        attached,
+        attach,
         mounted_bpffs,
         programs,
         elapsed: start.elapsed(),
     })
+}
+
+/// Whether `prog_id` still needs attaching to `cg` (`Attached` means "do it").
+fn attach_state(cg: &Cgroup, prog_id: u32) -> Result<Attach> {
+    let query = |flags| {
+        syscall::query_cgroup_full(cg.fd(), AttachType::CGROUP_SOCK_OPS, flags)
+            .map_err(DeployError::step(format!("querying cgroup {}", cg.path().display())))
+    };
+    if query(0)?.prog_ids.contains(&prog_id) {
+        return Ok(Attach::Already);
+    }
+    if !query(syscall::BPF_F_QUERY_EFFECTIVE)?.prog_ids.contains(&prog_id) {
+        return Ok(Attach::Attached);
+    }
+    // Effective but not attached here: some ancestor has it.
+    let ancestor = cg
+        .path()
+        .ancestors()
+        .skip(1)
+        .find(|p| {
+            Cgroup::open(p).is_ok_and(|a| {
+                syscall::query_cgroup(a.fd(), AttachType::CGROUP_SOCK_OPS).is_ok_and(|ids| ids.contains(&prog_id))
+            })
+        })
+        .map_or_else(|| PathBuf::from("an ancestor cgroup"), Path::to_path_buf);
+    Ok(Attach::Inherited(ancestor))
 }
 
 /// Makes sure the pin directory's parent is on bpffs (mounting bpffs at
@@ -243,8 +289,9 @@ fn ensure_pin_fs(pin_dir: &Path) -> Result<bool> {
 
 fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
     let dir = &opts.pin_dir;
+    let max_entries = opts.max_entries.unwrap_or(DEFAULT_MAX_ENTRIES);
     let sock_hash = Map::create(
-        &MapSpec::new(MapType::SOCKHASH, progs::key::KEY_SIZE as u32, 8, opts.max_entries).with_name("sockasm_hash"),
+        &MapSpec::new(MapType::SOCKHASH, progs::key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_hash"),
     )
     .map_err(DeployError::step("creating the SOCKHASH map"))?;
     let sk_state =
@@ -397,33 +444,39 @@ pub struct UnloadReport {
 /// Detach from a cgroup; when no cgroup and no connection is left, remove
 /// everything. Idempotent.
 pub fn unload(cgroup_path: Option<&Path>, pin_dir: &Path) -> Result<UnloadReport> {
-    let cg = resolve_cgroup(cgroup_path)?;
-    let cgroup = cg.path().to_path_buf();
+    // A removed cgroup took its attachments with it: nothing to detach there.
+    let cg = match cgroup_path {
+        Some(p) if !p.exists() => None,
+        _ => Some(resolve_cgroup(cgroup_path)?),
+    };
+    let cgroup = match (&cg, cgroup_path) {
+        (Some(c), _) => c.path().to_path_buf(),
+        (None, p) => p.map(Path::to_path_buf).unwrap_or_default(),
+    };
     let present = pins_present(pin_dir);
     if present.is_empty() {
         remove_dir_if_empty(pin_dir);
         return Ok(UnloadReport { cgroup, detached: false, outcome: UnloadOutcome::NotLoaded });
     }
     let mut detached = false;
-    let mut sockops_id = None;
     if present.contains(&PIN_SOCKOPS) {
         let sockops = syscall::get_pinned(pin_dir.join(PIN_SOCKOPS))
             .map_err(DeployError::step(format!("opening pin {}", pin_dir.join(PIN_SOCKOPS).display())))?;
         let id = syscall::prog_info(sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
-        sockops_id = Some(id);
-        let ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
-            .map_err(DeployError::step(format!("querying cgroup {}", cgroup.display())))?;
-        if ids.contains(&id) {
-            syscall::detach_cgroup(sockops.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS)
-                .map_err(DeployError::step(format!("detaching sock_ops from cgroup {}", cgroup.display())))?;
-            detached = true;
+        if let Some(cg) = &cg {
+            let ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
+                .map_err(DeployError::step(format!("querying cgroup {}", cgroup.display())))?;
+            if ids.contains(&id) {
+                syscall::detach_cgroup(sockops.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS)
+                    .map_err(DeployError::step(format!("detaching sock_ops from cgroup {}", cgroup.display())))?;
+                detached = true;
+            }
         }
         let left = cgroups_with_prog(id)?;
         if !left.is_empty() {
             return Ok(UnloadReport { cgroup, detached, outcome: UnloadOutcome::StillAttached(left) });
         }
     }
-    let _ = sockops_id;
     if present.contains(&PIN_SOCKHASH) {
         let map = Map::from_pinned(pin_dir.join(PIN_SOCKHASH))
             .map_err(DeployError::step(format!("opening pinned map {}", pin_dir.join(PIN_SOCKHASH).display())))?;

@@ -224,7 +224,7 @@ pub static HELPERS: [&str; 211] = [
 
 /// The name of helper `id` (`1` → `bpf_map_lookup_elem`), if there is one.
 pub fn helper_name(id: i32) -> Option<&'static str> {
-    if id >= 1 && id <= MAX_HELPER_ID { Some(HELPERS[(id - 1) as usize]) } else { None }
+    if (1..=MAX_HELPER_ID).contains(&id) { Some(HELPERS[(id - 1) as usize]) } else { None }
 }
 
 /// The id of the helper named `name`, with or without the `bpf_` prefix.

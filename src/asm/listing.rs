@@ -38,45 +38,112 @@
 use super::helpers::helper_name;
 use super::insn::*;
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io;
 
 /// Separates an instruction's text from its annotations in a listing.
 pub const ANNOTATION_SEP: &str = " ; ";
 
-/// A register printed as its 32-bit half, `wN`.
-struct W(Reg);
-impl fmt::Display for W {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "w{}", self.0.index())
+// ---------------------------------------------------------------------------
+// Text output goes through a byte sink with hand-written integer formatting:
+// `core::fmt` machinery costs several times more per instruction, and the
+// listing must stay well ahead of llvm-objdump on big inputs.
+
+/// Where instruction text is written.
+trait Sink {
+    fn put(&mut self, s: &[u8]);
+    fn str(&mut self, s: &str) {
+        self.put(s.as_bytes())
     }
 }
 
-/// A register printed `rN` or `wN` by width.
-struct R(Width, Reg);
-impl fmt::Display for R {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = if self.0 == Width::W32 { 'w' } else { 'r' };
-        write!(f, "{c}{}", self.1.index())
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, s: &[u8]) {
+        self.extend_from_slice(s);
     }
 }
 
-/// `(rN + off)` / `(rN - off)`.
-struct Mem(Reg, i16);
-impl fmt::Display for Mem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let off = self.1 as i32;
-        if off < 0 { write!(f, "({} - {})", self.0, -off) } else { write!(f, "({} + {})", self.0, off) }
+/// A fixed stack buffer, for `Display` (no instruction text is near 128 bytes).
+struct StackBuf {
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl Sink for StackBuf {
+    #[inline]
+    fn put(&mut self, s: &[u8]) {
+        let end = (self.len + s.len()).min(self.buf.len());
+        self.buf[self.len..end].copy_from_slice(&s[..end - self.len]);
+        self.len = end;
     }
 }
 
-/// `rN + off` without parentheses (xchg/cmpxchg operands).
-struct Addr(Reg, i16);
-impl fmt::Display for Addr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let off = self.1 as i32;
-        if off < 0 { write!(f, "{} - {}", self.0, -off) } else { write!(f, "{} + {}", self.0, off) }
+/// Decimal digits of `u`, right-aligned in a 20-byte buffer; returns the start.
+#[inline]
+fn digits(mut u: u64, tmp: &mut [u8; 20]) -> usize {
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            return i;
+        }
     }
+}
+
+#[inline]
+fn int<S: Sink>(s: &mut S, v: i64) {
+    let mut tmp = [0u8; 20];
+    if v < 0 {
+        s.put(b"-");
+    }
+    let i = digits(v.unsigned_abs(), &mut tmp);
+    s.put(&tmp[i..]);
+}
+
+/// `+N` / `-N`: branch offsets.
+#[inline]
+fn signed<S: Sink>(s: &mut S, v: i64) {
+    if v >= 0 {
+        s.put(b"+");
+    }
+    int(s, v);
+}
+
+/// `rN`, or `wN` for 32-bit operations.
+#[inline]
+fn reg<S: Sink>(s: &mut S, width: Width, r: Reg) {
+    let n = r.index();
+    let c = if width == Width::W32 { b'w' } else { b'r' };
+    if n < 10 { s.put(&[c, b'0' + n]) } else { s.put(&[c, b'1', b'0' + n - 10]) }
+}
+
+#[inline]
+fn r64<S: Sink>(s: &mut S, r: Reg) {
+    reg(s, Width::W64, r)
+}
+
+/// `rN + off` / `rN - off`.
+fn addr<S: Sink>(s: &mut S, r: Reg, off: i64) {
+    r64(s, r);
+    if off < 0 {
+        s.put(b" - ");
+        int(s, -off);
+    } else {
+        s.put(b" + ");
+        int(s, off);
+    }
+}
+
+/// `*(u32 *)(rN + off)`.
+fn mem<S: Sink>(s: &mut S, size: &str, r: Reg, off: i16) {
+    s.put(b"*(");
+    s.str(size);
+    s.put(b" *)(");
+    addr(s, r, off as i64);
+    s.put(b")");
 }
 
 fn size_name(size: Size, signed: bool) -> &'static str {
@@ -130,130 +197,228 @@ pub fn jmp_op_text(op: Jmp) -> &'static str {
     }
 }
 
-/// The operator of a non-fetching atomic (`lock *(u64 *)(r1 + 8) += r2`).
-fn atomic_op_text(op: AtomicOp) -> &'static str {
+fn src_operand<S: Sink>(s: &mut S, width: Width, src: Src) {
+    match src {
+        Src::Imm(i) => int(s, i as i64),
+        Src::Reg(r) => reg(s, width, r),
+    }
+}
+
+/// Writes the llvm-objdump text of `insn`.
+fn write_insn<S: Sink>(s: &mut S, insn: &Insn) {
+    match *insn {
+        Insn::Alu { width, op, dst, src } => {
+            reg(s, width, dst);
+            match op {
+                Alu::Movsx8 | Alu::Movsx16 | Alu::Movsx32 => {
+                    s.put(match op {
+                        Alu::Movsx8 => b" = (s8)",
+                        Alu::Movsx16 => b" = (s16)",
+                        _ => b" = (s32)",
+                    });
+                }
+                _ => {
+                    s.put(b" ");
+                    s.str(alu_op_text(op).unwrap_or("="));
+                    s.put(b" ");
+                }
+            }
+            src_operand(s, width, src);
+        }
+        Insn::Neg { width, dst } => {
+            reg(s, width, dst);
+            s.put(b" = -");
+            reg(s, width, dst);
+        }
+        Insn::Endian { op, bits, dst } => {
+            r64(s, dst);
+            s.put(match op {
+                Endian::Le => b" = le",
+                Endian::Be => b" = be",
+                Endian::Swap => b" = bswap",
+            });
+            int(s, bits as i64);
+            s.put(b" ");
+            r64(s, dst);
+        }
+        Insn::Ja { off } => {
+            s.put(b"goto ");
+            signed(s, off as i64);
+        }
+        Insn::Gotol { imm } => {
+            s.put(b"gotol ");
+            signed(s, imm as i64);
+        }
+        Insn::JmpCond { width, op, dst, src, off } => {
+            s.put(b"if ");
+            reg(s, width, dst);
+            s.put(b" ");
+            s.str(jmp_op_text(op));
+            s.put(b" ");
+            src_operand(s, width, src);
+            s.put(b" goto ");
+            signed(s, off as i64);
+        }
+        Insn::Call(c) => {
+            s.put(b"call ");
+            match c {
+                Call::Helper(id) => int(s, id as i64),
+                Call::Local(rel) => {
+                    s.put(b"func(");
+                    signed(s, rel as i64);
+                    s.put(b")");
+                }
+                Call::Kfunc { btf_id, module } => {
+                    s.put(b"kfunc(");
+                    int(s, btf_id as i64);
+                    if module != 0 {
+                        s.put(b", ");
+                        int(s, module as i64);
+                    }
+                    s.put(b")");
+                }
+            }
+        }
+        Insn::Exit => s.put(b"exit"),
+        Insn::MayGoto { off } => {
+            s.put(b"may_goto ");
+            signed(s, off as i64);
+        }
+        Insn::Load { size, signed, dst, src, off } => {
+            r64(s, dst);
+            s.put(b" = ");
+            mem(s, size_name(size, signed), src, off);
+        }
+        Insn::StoreImm { size, dst, off, imm } => {
+            mem(s, size_name(size, false), dst, off);
+            s.put(b" = ");
+            int(s, imm as i64);
+        }
+        Insn::Store { size, dst, src, off } => {
+            mem(s, size_name(size, false), dst, off);
+            s.put(b" = ");
+            r64(s, src);
+        }
+        Insn::Atomic { size, op, dst, src, off } => write_atomic(s, size, op, dst, src, off),
+        Insn::LdImm64 { dst, value } => {
+            r64(s, dst);
+            s.put(b" = ");
+            let pair = |s: &mut S, name: &[u8], a: i32, b: i32| {
+                s.put(name);
+                int(s, a as i64);
+                s.put(b", ");
+                int(s, b as i64);
+                s.put(b")");
+            };
+            match value {
+                Imm64::Const(v) => int(s, v as i64),
+                Imm64::MapFd(fd) => {
+                    s.put(b"map_fd(");
+                    int(s, fd as i64);
+                    s.put(b")");
+                }
+                Imm64::MapValue { fd, off } => pair(s, b"map_value(", fd, off),
+                Imm64::BtfId { id, btf_fd } => pair(s, b"btf_id(", id, btf_fd),
+                Imm64::Func(rel) => {
+                    s.put(b"func(");
+                    signed(s, rel as i64);
+                    s.put(b")");
+                }
+                Imm64::MapIdx(i) => {
+                    s.put(b"map_idx(");
+                    int(s, i as i64);
+                    s.put(b")");
+                }
+                Imm64::MapIdxValue { idx, off } => pair(s, b"map_idx_value(", idx, off),
+            }
+            s.put(b" ll");
+        }
+        Insn::LdAbs { size, imm } => {
+            s.put(b"r0 = *(");
+            s.str(size_name(size, false));
+            s.put(b" *)skb[");
+            int(s, imm as i64);
+            s.put(b"]");
+        }
+        Insn::LdInd { size, src, imm } => {
+            s.put(b"r0 = *(");
+            s.str(size_name(size, false));
+            s.put(b" *)skb[");
+            if imm == 0 {
+                r64(s, src);
+            } else {
+                addr(s, src, imm as i64);
+            }
+            s.put(b"]");
+        }
+    }
+}
+
+fn write_atomic<S: Sink>(s: &mut S, size: Size, op: AtomicOp, dst: Reg, src: Reg, off: i16) {
+    let sz = size_name(size, false);
+    // DW: llvm-objdump-19's text. W: its default text for the non-fetching
+    // add, else its `--mcpu=v4` (alu32) forms; see the table in the module docs.
+    let w = if size == Size::DW { Width::W64 } else { Width::W32 };
+    let lock = |s: &mut S, op: &[u8], v: Width| {
+        s.put(b"lock ");
+        mem(s, sz, dst, off);
+        s.put(op);
+        reg(s, v, src);
+    };
+    let fetch = |s: &mut S, name: &[u8]| {
+        reg(s, w, src);
+        s.put(name);
+        s.str(sz);
+        s.put(b" *)(");
+        addr(s, dst, off as i64);
+        s.put(b"), ");
+        reg(s, w, src);
+        s.put(b")");
+    };
     match op {
-        AtomicOp::Add | AtomicOp::FetchAdd => "+=",
-        AtomicOp::Or | AtomicOp::FetchOr => "|=",
-        AtomicOp::And | AtomicOp::FetchAnd => "&=",
-        AtomicOp::Xor | AtomicOp::FetchXor => "^=",
-        AtomicOp::Xchg | AtomicOp::Cmpxchg => "=",
+        AtomicOp::Add => lock(s, b" += ", Width::W64),
+        AtomicOp::Or => lock(s, b" |= ", w),
+        AtomicOp::And => lock(s, b" &= ", w),
+        AtomicOp::Xor => lock(s, b" ^= ", w),
+        AtomicOp::FetchAdd => fetch(s, b" = atomic_fetch_add(("),
+        AtomicOp::FetchOr => fetch(s, b" = atomic_fetch_or(("),
+        AtomicOp::FetchAnd => fetch(s, b" = atomic_fetch_and(("),
+        AtomicOp::FetchXor => fetch(s, b" = atomic_fetch_xor(("),
+        AtomicOp::Xchg => {
+            reg(s, w, src);
+            s.put(if w == Width::W64 { b" = xchg_64(" as &[u8] } else { b" = xchg32_32(" });
+            addr(s, dst, off as i64);
+            s.put(b", ");
+            reg(s, w, src);
+            s.put(b")");
+        }
+        AtomicOp::Cmpxchg => {
+            s.put(if w == Width::W64 { b"r0 = cmpxchg_64(" as &[u8] } else { b"w0 = cmpxchg32_32(" });
+            addr(s, dst, off as i64);
+            s.put(if w == Width::W64 { b", r0, " as &[u8] } else { b", w0, " });
+            reg(s, w, src);
+            s.put(b")");
+        }
     }
 }
 
 impl fmt::Display for Insn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Insn::Alu { width, op, dst, src } => {
-                let d = R(width, dst);
-                match (op, src) {
-                    (Alu::Movsx8 | Alu::Movsx16 | Alu::Movsx32, Src::Reg(s)) => {
-                        let bits = match op {
-                            Alu::Movsx8 => 8,
-                            Alu::Movsx16 => 16,
-                            _ => 32,
-                        };
-                        write!(f, "{d} = (s{bits}){}", R(width, s))
-                    }
-                    _ => {
-                        let o = alu_op_text(op).unwrap_or("=");
-                        match src {
-                            Src::Imm(i) => write!(f, "{d} {o} {i}"),
-                            Src::Reg(s) => write!(f, "{d} {o} {}", R(width, s)),
-                        }
-                    }
-                }
-            }
-            Insn::Neg { width, dst } => write!(f, "{0} = -{0}", R(width, dst)),
-            Insn::Endian { op, bits, dst } => {
-                let name = match op {
-                    Endian::Le => "le",
-                    Endian::Be => "be",
-                    Endian::Swap => "bswap",
-                };
-                write!(f, "{dst} = {name}{bits} {dst}")
-            }
-            Insn::Ja { off } => write!(f, "goto {off:+}"),
-            Insn::Gotol { imm } => write!(f, "gotol {imm:+}"),
-            Insn::JmpCond { width, op, dst, src, off } => {
-                let o = jmp_op_text(op);
-                match src {
-                    Src::Imm(i) => write!(f, "if {} {o} {i} goto {off:+}", R(width, dst)),
-                    Src::Reg(s) => write!(f, "if {} {o} {} goto {off:+}", R(width, dst), R(width, s)),
-                }
-            }
-            Insn::Call(Call::Helper(id)) => write!(f, "call {id}"),
-            Insn::Call(Call::Local(rel)) => write!(f, "call func({rel:+})"),
-            Insn::Call(Call::Kfunc { btf_id, module: 0 }) => write!(f, "call kfunc({btf_id})"),
-            Insn::Call(Call::Kfunc { btf_id, module }) => write!(f, "call kfunc({btf_id}, {module})"),
-            Insn::Exit => f.write_str("exit"),
-            Insn::MayGoto { off } => write!(f, "may_goto {off:+}"),
-            Insn::Load { size, signed, dst, src, off } => {
-                write!(f, "{dst} = *({} *){}", size_name(size, signed), Mem(src, off))
-            }
-            Insn::StoreImm { size, dst, off, imm } => {
-                write!(f, "*({} *){} = {imm}", size_name(size, false), Mem(dst, off))
-            }
-            Insn::Store { size, dst, src, off } => {
-                write!(f, "*({} *){} = {src}", size_name(size, false), Mem(dst, off))
-            }
-            Insn::Atomic { size, op, dst, src, off } => fmt_atomic(f, size, op, dst, src, off),
-            Insn::LdImm64 { dst, value } => match value {
-                Imm64::Const(v) => write!(f, "{dst} = {} ll", v as i64),
-                Imm64::MapFd(fd) => write!(f, "{dst} = map_fd({fd}) ll"),
-                Imm64::MapValue { fd, off } => write!(f, "{dst} = map_value({fd}, {off}) ll"),
-                Imm64::BtfId { id, btf_fd } => write!(f, "{dst} = btf_id({id}, {btf_fd}) ll"),
-                Imm64::Func(rel) => write!(f, "{dst} = func({rel:+}) ll"),
-                Imm64::MapIdx(i) => write!(f, "{dst} = map_idx({i}) ll"),
-                Imm64::MapIdxValue { idx, off } => write!(f, "{dst} = map_idx_value({idx}, {off}) ll"),
-            },
-            Insn::LdAbs { size, imm } => write!(f, "r0 = *({} *)skb[{imm}]", size_name(size, false)),
-            Insn::LdInd { size, src, imm } => {
-                let s = size_name(size, false);
-                let imm = imm as i64;
-                if imm == 0 {
-                    write!(f, "r0 = *({s} *)skb[{src}]")
-                } else if imm < 0 {
-                    write!(f, "r0 = *({s} *)skb[{src} - {}]", -imm)
-                } else {
-                    write!(f, "r0 = *({s} *)skb[{src} + {imm}]")
-                }
-            }
-        }
+        let mut b = StackBuf { buf: [0; 128], len: 0 };
+        write_insn(&mut b, self);
+        // Only ASCII is ever written.
+        f.write_str(std::str::from_utf8(&b.buf[..b.len]).map_err(|_| fmt::Error)?)
     }
 }
 
-fn fmt_atomic(f: &mut fmt::Formatter<'_>, size: Size, op: AtomicOp, dst: Reg, src: Reg, off: i16) -> fmt::Result {
-    let sz = size_name(size, false);
-    let mem = Mem(dst, off);
-    if size == Size::DW {
-        return match op {
-            AtomicOp::Add | AtomicOp::Or | AtomicOp::And | AtomicOp::Xor => {
-                write!(f, "lock *({sz} *){mem} {} {src}", atomic_op_text(op))
-            }
-            AtomicOp::FetchAdd => write!(f, "{src} = atomic_fetch_add(({sz} *){mem}, {src})"),
-            AtomicOp::FetchOr => write!(f, "{src} = atomic_fetch_or(({sz} *){mem}, {src})"),
-            AtomicOp::FetchAnd => write!(f, "{src} = atomic_fetch_and(({sz} *){mem}, {src})"),
-            AtomicOp::FetchXor => write!(f, "{src} = atomic_fetch_xor(({sz} *){mem}, {src})"),
-            AtomicOp::Xchg => write!(f, "{src} = xchg_64({}, {src})", Addr(dst, off)),
-            AtomicOp::Cmpxchg => write!(f, "r0 = cmpxchg_64({}, r0, {src})", Addr(dst, off)),
-        };
-    }
-    // 32-bit (and, for robustness, any other size the decoder might one day
-    // accept): llvm-objdump-19's default output for the non-fetching add,
-    // else its `--mcpu=v4` (alu32) forms. See the table in the module docs.
-    let s = W(src);
-    match op {
-        AtomicOp::Add => write!(f, "lock *({sz} *){mem} += {src}"),
-        AtomicOp::Or | AtomicOp::And | AtomicOp::Xor => write!(f, "lock *({sz} *){mem} {} {s}", atomic_op_text(op)),
-        AtomicOp::FetchAdd => write!(f, "{s} = atomic_fetch_add(({sz} *){mem}, {s})"),
-        AtomicOp::FetchOr => write!(f, "{s} = atomic_fetch_or(({sz} *){mem}, {s})"),
-        AtomicOp::FetchAnd => write!(f, "{s} = atomic_fetch_and(({sz} *){mem}, {s})"),
-        AtomicOp::FetchXor => write!(f, "{s} = atomic_fetch_xor(({sz} *){mem}, {s})"),
-        AtomicOp::Xchg => write!(f, "{s} = xchg32_32({}, {s})", Addr(dst, off)),
-        AtomicOp::Cmpxchg => write!(f, "w0 = cmpxchg32_32({}, w0, {s})", Addr(dst, off)),
-    }
+/// Appends the text of `insn` to `out` (what `Display` prints, without the
+/// formatting machinery: for bulk output).
+pub fn push_insn(out: &mut Vec<u8>, insn: &Insn) {
+    write_insn(out, insn);
 }
+
+// ---------------------------------------------------------------------------
+// Listings.
 
 /// What a listing shows besides the instructions.
 #[derive(Clone, Debug)]
@@ -281,133 +446,138 @@ impl ListingOptions {
     }
 }
 
-/// Where a branch at `slot` lands, and whether that is an instruction start.
-struct Target {
-    slot: i64,
-    valid: bool,
+/// Answers "does an instruction start at this slot?" for branch targets.
+enum Starts<'a> {
+    /// One bit per slot: for whole listings.
+    Bits(Vec<u64>, usize),
+    /// Binary search: for a single lookup.
+    Search(&'a [(usize, Insn)]),
 }
 
-fn branch_target(insns: &[(usize, Insn)], slot: usize, insn: &Insn) -> Option<Target> {
-    let rel = insn.branch_offset()?;
-    let to = slot as i64 + 1 + rel;
-    let valid = to >= 0 && insns.binary_search_by_key(&(to as u64), |(s, _)| *s as u64).is_ok();
-    Some(Target { slot: to, valid })
+impl Starts<'_> {
+    fn bits(insns: &[(usize, Insn)]) -> Starts<'static> {
+        let end = insns.last().map_or(0, |(s, i)| s + i.slots());
+        let mut bits = vec![0u64; end.div_ceil(64)];
+        for (s, _) in insns {
+            bits[s / 64] |= 1 << (s % 64);
+        }
+        Starts::Bits(bits, end)
+    }
+    fn contains(&self, slot: i64) -> bool {
+        if slot < 0 {
+            return false;
+        }
+        match self {
+            Starts::Bits(bits, end) => {
+                let s = slot as usize;
+                s < *end && bits[s / 64] & (1 << (s % 64)) != 0
+            }
+            Starts::Search(insns) => insns.binary_search_by_key(&(slot as u64), |(s, _)| *s as u64).is_ok(),
+        }
+    }
 }
 
-/// Writes the annotation text of one instruction (without the leading
-/// separator); returns whether anything was written.
-fn write_annotation<W: fmt::Write>(
-    w: &mut W,
+/// Writes the annotation of one instruction (without the leading separator);
+/// returns whether anything was written.
+fn write_annotation(
+    out: &mut Vec<u8>,
     insns: &[(usize, Insn)],
+    starts: &Starts<'_>,
     slot: usize,
     insn: &Insn,
     opts: &ListingOptions,
-) -> Result<bool, fmt::Error> {
+) -> bool {
     let mut any = false;
-    if let Some(t) = branch_target(insns, slot, insn) {
-        let label = if t.slot >= 0 { opts.labels.get(&(t.slot as usize)) } else { None };
-        match label {
-            Some(name) => write!(w, "-> {name}")?,
-            None => write!(w, "-> {}", t.slot)?,
+    if let Some(rel) = insn.branch_offset() {
+        let to = slot as i64 + 1 + rel;
+        out.put(b"-> ");
+        match opts.labels.get(&(to as usize)).filter(|_| to >= 0) {
+            Some(name) => out.str(name),
+            None => int(out, to),
         }
-        if !t.valid {
+        if !starts.contains(to) {
             let end = insns.last().map_or(0, |(s, i)| s + i.slots()) as i64;
-            let why = if t.slot >= 0 && t.slot < end { "middle of lddw" } else { "outside the program" };
-            write!(w, " ({why})")?;
+            out.str(if to >= 0 && to < end { " (middle of lddw)" } else { " (outside the program)" });
         }
         any = true;
     }
     let mut helper = None;
-    if let Insn::Call(Call::Helper(id)) = insn {
-        if let Some(name) = helper_name(*id) {
-            w.write_str(name)?;
-            helper = Some(name);
-            any = true;
-        }
+    if let Insn::Call(Call::Helper(id)) = insn
+        && let Some(name) = helper_name(*id)
+    {
+        out.str(name);
+        helper = Some(name);
+        any = true;
     }
     // A caller's comment that repeats the helper name adds nothing.
     if let Some(c) = opts.comments.get(&slot).filter(|c| Some(c.as_str()) != helper) {
         if any {
-            w.write_str(", ")?;
+            out.put(b", ");
         }
-        w.write_str(c)?;
+        out.str(c);
         any = true;
     }
-    Ok(any)
+    any
 }
 
 /// The annotation of the instruction at `slot` (what follows ` ; `), if any.
 pub fn annotation(insns: &[(usize, Insn)], slot: usize, insn: &Insn, opts: &ListingOptions) -> Option<String> {
-    let mut s = String::new();
-    match write_annotation(&mut s, insns, slot, insn, opts) {
-        Ok(true) => Some(s),
-        _ => None,
+    let mut v = Vec::new();
+    if write_annotation(&mut v, insns, &Starts::Search(insns), slot, insn, opts) {
+        String::from_utf8(v).ok()
+    } else {
+        None
     }
 }
 
-/// Adapts an `io::Write` to `fmt::Write`, keeping the first I/O error.
-struct IoFmt<'a, W: io::Write> {
-    inner: &'a mut W,
-    error: Option<io::Error>,
+/// Right-aligns `slot` in 8 columns, like llvm-objdump's `%8u:`.
+fn slot_prefix(out: &mut Vec<u8>, slot: usize) {
+    let mut tmp = [0u8; 20];
+    let i = digits(slot as u64, &mut tmp);
+    let n = tmp.len() - i;
+    for _ in n..8 {
+        out.push(b' ');
+    }
+    out.extend_from_slice(&tmp[i..]);
+    out.extend_from_slice(b":\t");
 }
 
-impl<W: io::Write> fmt::Write for IoFmt<'_, W> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.inner.write_all(s.as_bytes()).map_err(|e| {
-            self.error = Some(e);
-            fmt::Error
-        })
-    }
-}
-
-impl<W: io::Write> IoFmt<'_, W> {
-    fn finish(self, r: fmt::Result) -> io::Result<()> {
-        match (r, self.error) {
-            (Ok(()), _) => Ok(()),
-            (Err(_), Some(e)) => Err(e),
-            (Err(_), None) => Err(io::Error::other("formatting failed")),
-        }
-    }
-}
-
-fn fmt_listing<W: fmt::Write>(w: &mut W, insns: &[(usize, Insn)], opts: &ListingOptions) -> fmt::Result {
-    for (slot, insn) in insns {
-        if let Some(name) = opts.labels.get(slot) {
-            writeln!(w, "{name}:")?;
-        }
-        write!(w, "{slot:>8}:\t{insn}")?;
-        if opts.annotate {
-            // Annotations are rare enough that a probe into a scratch String
-            // costs little; write straight through when there are none.
-            if insn.branch_offset().is_some()
-                || matches!(insn, Insn::Call(Call::Helper(_)))
-                || opts.comments.contains_key(slot)
-            {
-                let mut ann = String::new();
-                if write_annotation(&mut ann, insns, *slot, insn, opts)? {
-                    w.write_str(ANNOTATION_SEP)?;
-                    w.write_str(&ann)?;
-                }
-            }
-        }
-        w.write_char('\n')?;
-    }
-    Ok(())
-}
+/// Output is built in a buffer and handed to the writer in large pieces.
+const FLUSH_AT: usize = 1 << 16;
 
 /// Writes a listing: one line per instruction in llvm-objdump's
 /// `--no-show-raw-insn` format (`{slot:>8}:\t{text}`), with annotations.
 pub fn write_listing<W: io::Write>(out: &mut W, insns: &[(usize, Insn)], opts: &ListingOptions) -> io::Result<()> {
-    let mut a = IoFmt { inner: out, error: None };
-    let r = fmt_listing(&mut a, insns, opts);
-    a.finish(r)
+    let mut buf = Vec::with_capacity(FLUSH_AT + 256);
+    let starts = if opts.annotate { Starts::bits(insns) } else { Starts::Search(insns) };
+    for (slot, insn) in insns {
+        if let Some(name) = opts.labels.get(slot) {
+            buf.str(name);
+            buf.put(b":\n");
+        }
+        slot_prefix(&mut buf, *slot);
+        write_insn(&mut buf, insn);
+        if opts.annotate {
+            let mark = buf.len();
+            buf.put(ANNOTATION_SEP.as_bytes());
+            if !write_annotation(&mut buf, insns, &starts, *slot, insn, opts) {
+                buf.truncate(mark);
+            }
+        }
+        buf.push(b'\n');
+        if buf.len() >= FLUSH_AT {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf)
 }
 
 /// A listing as a string (see [`write_listing`]).
 pub fn listing(insns: &[(usize, Insn)], opts: &ListingOptions) -> String {
-    let mut s = String::with_capacity(insns.len() * 40);
-    fmt_listing(&mut s, insns, opts).expect("formatting into a String cannot fail");
-    s
+    let mut v = Vec::with_capacity(insns.len() * 40);
+    write_listing(&mut v, insns, opts).expect("writing to a Vec cannot fail");
+    String::from_utf8(v).expect("listings are UTF-8")
 }
 
 /// Pairs each instruction of an assembled program with its slot.
@@ -423,73 +593,89 @@ pub fn with_slots(insns: &[Insn]) -> Vec<(usize, Insn)> {
         .collect()
 }
 
+// ---------------------------------------------------------------------------
+// JSON (hand-written; no serde).
+
 /// Writes `s` as a JSON string literal.
-fn json_str<W: fmt::Write>(w: &mut W, s: &str) -> fmt::Result {
-    w.write_char('"')?;
-    for c in s.chars() {
+fn json_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
         match c {
-            '"' => w.write_str("\\\"")?,
-            '\\' => w.write_str("\\\\")?,
-            '\n' => w.write_str("\\n")?,
-            '\r' => w.write_str("\\r")?,
-            '\t' => w.write_str("\\t")?,
-            c if (c as u32) < 0x20 => write!(w, "\\u{:04x}", c as u32)?,
-            c => w.write_char(c)?,
+            b'"' => out.put(b"\\\""),
+            b'\\' => out.put(b"\\\\"),
+            b'\n' => out.put(b"\\n"),
+            b'\r' => out.put(b"\\r"),
+            b'\t' => out.put(b"\\t"),
+            c if c < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.put(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+            }
+            c => out.push(c),
         }
     }
-    w.write_char('"')
+    out.push(b'"');
 }
 
-fn fmt_json_insns<W: fmt::Write>(
+fn hex_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.put(&[HEX[(x >> 4) as usize], HEX[(x & 15) as usize]]);
+    }
+    out.push(b'"');
+}
+
+fn json_insns<W: io::Write>(
     w: &mut W,
+    buf: &mut Vec<u8>,
     insns: &[(usize, Insn)],
     bytes: Option<&[u8]>,
     opts: &ListingOptions,
-) -> fmt::Result {
-    w.write_str("[")?;
-    let mut text = String::new();
-    let mut ann = String::new();
+) -> io::Result<()> {
+    buf.push(b'[');
+    let mut scratch = Vec::with_capacity(128);
+    let starts = if opts.annotate { Starts::bits(insns) } else { Starts::Search(insns) };
     for (n, (slot, insn)) in insns.iter().enumerate() {
         if n > 0 {
-            w.write_char(',')?;
+            buf.push(b',');
         }
-        text.clear();
-        write!(text, "{insn}")?;
-        write!(w, "{{\"slot\":{slot},\"text\":")?;
-        json_str(w, &text)?;
-        w.write_str(",\"bytes\":")?;
+        buf.put(b"{\"slot\":");
+        int(buf, *slot as i64);
+        buf.put(b",\"text\":");
+        scratch.clear();
+        write_insn(&mut scratch, insn);
+        json_str(buf, &scratch);
+        buf.put(b",\"bytes\":");
         let width = insn.slots() * 8;
-        let raw: Option<Vec<u8>> = match bytes.and_then(|b| b.get(slot * 8..slot * 8 + width)) {
-            Some(b) => Some(b.to_vec()),
-            None => insn.to_bytes().ok(),
-        };
-        match raw {
-            Some(b) => {
-                w.write_char('"')?;
-                for (i, x) in b.iter().enumerate() {
-                    if i > 0 {
-                        w.write_char(' ')?;
-                    }
-                    write!(w, "{x:02x}")?;
-                }
-                w.write_char('"')?;
-            }
-            None => w.write_str("null")?,
+        match bytes.and_then(|b| b.get(slot * 8..slot * 8 + width)) {
+            Some(b) => hex_bytes(buf, b),
+            None => match insn.to_bytes() {
+                Ok(b) => hex_bytes(buf, &b),
+                Err(_) => buf.put(b"null"),
+            },
         }
         if let Some(l) = opts.labels.get(slot) {
-            w.write_str(",\"label\":")?;
-            json_str(w, l)?;
+            buf.put(b",\"label\":");
+            json_str(buf, l.as_bytes());
         }
-        w.write_str(",\"annotation\":")?;
-        ann.clear();
-        if opts.annotate && write_annotation(&mut ann, insns, *slot, insn, opts)? {
-            json_str(w, &ann)?;
+        buf.put(b",\"annotation\":");
+        scratch.clear();
+        if opts.annotate && write_annotation(&mut scratch, insns, &starts, *slot, insn, opts) {
+            json_str(buf, &scratch);
         } else {
-            w.write_str("null")?;
+            buf.put(b"null");
         }
-        w.write_char('}')?;
+        buf.push(b'}');
+        if buf.len() >= FLUSH_AT {
+            w.write_all(buf)?;
+            buf.clear();
+        }
     }
-    w.write_str("]")
+    buf.push(b']');
+    Ok(())
 }
 
 /// Writes `{"insns":[{"slot":0,"text":"...","bytes":"b7 00 ...","annotation":null}, ...]}`.
@@ -504,13 +690,11 @@ pub fn write_json<W: io::Write>(
     bytes: Option<&[u8]>,
     opts: &ListingOptions,
 ) -> io::Result<()> {
-    let mut a = IoFmt { inner: out, error: None };
-    let r = (|| {
-        a.write_str("{\"insns\":")?;
-        fmt_json_insns(&mut a, insns, bytes, opts)?;
-        a.write_str("}\n")
-    })();
-    a.finish(r)
+    let mut buf = Vec::with_capacity(FLUSH_AT + 512);
+    buf.put(b"{\"insns\":");
+    json_insns(out, &mut buf, insns, bytes, opts)?;
+    buf.put(b"}\n");
+    out.write_all(&buf)
 }
 
 /// [`write_json`] into a string.
@@ -529,22 +713,20 @@ pub struct NamedListing<'a> {
 
 /// Writes `{"programs":[{"name":"...","insns":[...]}, ...]}`.
 pub fn write_json_programs<W: io::Write>(out: &mut W, progs: &[NamedListing<'_>]) -> io::Result<()> {
-    let mut a = IoFmt { inner: out, error: None };
-    let r = (|| {
-        a.write_str("{\"programs\":[")?;
-        for (i, p) in progs.iter().enumerate() {
-            if i > 0 {
-                a.write_char(',')?;
-            }
-            a.write_str("{\"name\":")?;
-            json_str(&mut a, p.name)?;
-            a.write_str(",\"insns\":")?;
-            fmt_json_insns(&mut a, p.insns, None, p.opts)?;
-            a.write_char('}')?;
+    let mut buf = Vec::with_capacity(FLUSH_AT + 512);
+    buf.put(b"{\"programs\":[");
+    for (i, p) in progs.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
         }
-        a.write_str("]}\n")
-    })();
-    a.finish(r)
+        buf.put(b"{\"name\":");
+        json_str(&mut buf, p.name.as_bytes());
+        buf.put(b",\"insns\":");
+        json_insns(out, &mut buf, p.insns, None, p.opts)?;
+        buf.push(b'}');
+    }
+    buf.put(b"]}\n");
+    out.write_all(&buf)
 }
 
 #[cfg(test)]
@@ -676,7 +858,12 @@ mod tests {
         let insns = with_slots(&a.insns);
         let opts = ListingOptions { labels: a.labels.clone(), ..ListingOptions::default() };
         let j = json(&insns, None, &opts);
-        assert!(j.starts_with("{\"insns\":[{\"slot\":0,\"text\":\"r0 = 0\",\"bytes\":\"b7 00 00 00 00 00 00 00\",\"annotation\":null}"), "{j}");
+        assert!(
+            j.starts_with(
+                "{\"insns\":[{\"slot\":0,\"text\":\"r0 = 0\",\"bytes\":\"b7 00 00 00 00 00 00 00\",\"annotation\":null}"
+            ),
+            "{j}"
+        );
         assert!(j.contains("{\"slot\":2,\"text\":\"r2 = 1 ll\",\"bytes\":\"18 02 00 00 01 00 00 00 00 00 00 00 00 00 00 00\",\"annotation\":null}"), "{j}");
         assert!(j.contains("\"label\":\"out\""), "{j}");
         assert!(j.contains("\"annotation\":\"bpf_msg_redirect_hash\""), "{j}");
@@ -686,8 +873,8 @@ mod tests {
         let d = decode_all(&raw).unwrap();
         assert!(json(&d, Some(&raw), &opts).contains("\"bytes\":\"b7 0a 00 00 00 00 00 00\""));
         assert!(json(&d, None, &opts).contains("\"bytes\":null"));
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\n\u{1}").unwrap();
-        assert_eq!(s, r#""a\"b\\c\n\u0001""#);
+        let mut s = Vec::new();
+        json_str(&mut s, "a\"b\\c\n\u{1}".as_bytes());
+        assert_eq!(String::from_utf8(s).unwrap(), r#""a\"b\\c\n\u0001""#);
     }
 }

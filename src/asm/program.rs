@@ -250,6 +250,7 @@ impl Program {
         let err = |item: usize, kind| AsmError { item, insn: self.items[item].describe(), kind };
         // Pass 1: the slot of every label.
         let mut by_name: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut out = Assembled::default();
         let mut slot = 0usize;
         for (i, item) in self.items.iter().enumerate() {
             match item {
@@ -258,15 +259,14 @@ impl Program {
                         return Err(err(i, AsmErrorKind::DuplicateLabel(name.clone(), first)));
                     }
                     by_name.insert(name, (slot, i));
+                    // Several labels on one slot: the first in program order
+                    // names it (deterministically, unlike HashMap order).
+                    out.labels.entry(slot).or_insert_with(|| name.clone());
                 }
                 other => slot += other.insn().slots(),
             }
         }
         // Pass 2: patch offsets and validate.
-        let mut out = Assembled::default();
-        for (&name, &(slot, _)) in &by_name {
-            out.labels.entry(slot).or_insert_with(|| name.to_string());
-        }
         let mut slot = 0usize;
         for (i, item) in self.items.iter().enumerate() {
             let mut insn = item.insn();
@@ -366,6 +366,11 @@ mod tests {
         assert_eq!(a.insns[0], Insn::JmpCond { width: Width::W64, op: Jmp::Jeq, dst: R1, src: Src::Imm(0), off: 3 });
         assert_eq!(a.insns[2], Insn::Ja { off: -4 });
         assert_eq!(a.labels.get(&4).map(String::as_str), Some("out"));
+
+        // Two labels on one slot: the first one names it, every time.
+        let mut p = Program::new();
+        p.label("a").label("b").label("c").push(exit());
+        assert_eq!(p.assemble().unwrap().labels.get(&0).map(String::as_str), Some("a"));
         assert_eq!(a.slots(), 5);
     }
 

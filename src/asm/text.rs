@@ -53,6 +53,12 @@
 //! `bar`), trailing `<sym+0x10>` annotations, and the `file format` and
 //! `Disassembly of section` headers and relocation lines (skipped).
 //!
+//! Also accepted beyond llvm-mc: `(r1)` for `(r1 + 0)`, `(r1 + -8)`, and `r2`
+//! for `w2` in every 32-bit `lock` operation (llvm-mc only in `+=`).
+//! Rejected although llvm-mc takes them: writes to `r10`, `r11`..`r15`
+//! (llvm-mc encodes them), out-of-range numbers (llvm-mc truncates), `1ll`
+//! (llvm-mc reads a 32-bit `1`, not a `ll` load), upper-case `R1`.
+//!
 //! Directives `.text .globl .global .type .size .file .p2align .align
 //! .addrsig .local .weak .hidden` are accepted and ignored; any other
 //! directive is an error.
@@ -93,8 +99,12 @@ impl fmt::Display for TextError {
         writeln!(f, "{file}:{}:{}: error: {}", self.line, self.col, self.message)?;
         writeln!(f, "{}", self.source_line)?;
         // Keep tabs so the caret lines up however the terminal expands them.
-        let pad: String =
-            self.source_line.chars().take(self.col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let pad: String = self
+            .source_line
+            .chars()
+            .take(self.col.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
         write!(f, "{pad}^")
     }
 }
@@ -134,6 +144,12 @@ pub fn assemble(src: &str) -> Result<Assembled, TextError> {
 /// Parses `src`, keeping source positions (see [`ParsedText::assemble`]).
 pub fn parse_text(src: &str) -> Result<ParsedText, TextError> {
     let mut out = ParsedText::default();
+    // One item per line is the common case; reserving avoids re-copying a
+    // large program's items as the vectors grow.
+    let lines = src.len() / 8 + 1;
+    let lines = lines.min(src.bytes().filter(|&b| b == b'\n').count() + 1);
+    out.program.items.reserve(lines);
+    out.positions.reserve(lines);
     let mut toks = Vec::with_capacity(24);
     let mut in_block = false;
     let mut scratch = String::new();
@@ -151,11 +167,18 @@ pub fn parse_text(src: &str) -> Result<ParsedText, TextError> {
                 continue;
             }
         };
-        if let Err(e) = lex(line, start, &mut toks) {
+        let before = out.program.items.len();
+        let res = lex(line, start, &mut toks)
+            .and_then(|()| LineParser { line, toks: &toks, i: 0, line_no: line_no as u32, out: &mut out }.statement());
+        if let Err(e) = res {
+            // Checked only on failure, to keep the common path fast.
+            if is_objdump_header(line) {
+                out.program.items.truncate(before);
+                out.positions.truncate(before);
+                continue;
+            }
             return Err(fail(e.col, e.msg));
         }
-        let mut p = LineParser { line, toks: &toks, i: 0, line_no: line_no as u32, out: &mut out };
-        p.statement().map_err(|e| fail(e.col, e.msg))?;
     }
     resolve_helper_names(&mut out.program);
     if in_block {
@@ -171,21 +194,18 @@ pub fn parse_text(src: &str) -> Result<ParsedText, TextError> {
 /// llvm-mc), else a helper call when `NAME` is a helper (`bpf_map_lookup_elem`
 /// or `map_lookup_elem`); otherwise it stays an undefined label.
 fn resolve_helper_names(p: &mut Program) {
-    let is_helper_call = |item: &Item| {
-        matches!(item, Item::Branch { insn: Insn::Call(Call::Local(_)), target: Target::Label(l) } if helper_id(l).is_some())
-    };
+    let is_helper_call = |item: &Item| matches!(item, Item::Branch { insn: Insn::Call(Call::Local(_)), target: Target::Label(l) } if helper_id(l).is_some());
     if !p.items.iter().any(is_helper_call) {
         return;
     }
     let labels: HashSet<String> =
         p.items.iter().filter_map(|i| if let Item::Label(l) = i { Some(l.clone()) } else { None }).collect();
     for item in &mut p.items {
-        if let Item::Branch { insn: Insn::Call(Call::Local(_)), target: Target::Label(l) } = item {
-            if !labels.contains(l.as_str()) {
-                if let Some(id) = helper_id(l) {
-                    *item = Item::Insn(Insn::Call(Call::Helper(id)));
-                }
-            }
+        if let Item::Branch { insn: Insn::Call(Call::Local(_)), target: Target::Label(l) } = item
+            && !labels.contains(l.as_str())
+            && let Some(id) = helper_id(l)
+        {
+            *item = Item::Insn(Insn::Call(Call::Helper(id)));
         }
     }
 }
@@ -294,12 +314,15 @@ enum LineKind {
     Symbol(usize, usize),
 }
 
+/// `x.o:\tfile format elf64-bpf` and `Disassembly of section .text:`.
+fn is_objdump_header(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("Disassembly of section ") || t.contains(":\tfile format ") || t.contains(": file format ")
+}
+
 fn classify(line: &str) -> LineKind {
     let t = line.trim_start();
     if t.is_empty() {
-        return LineKind::Skip;
-    }
-    if t.starts_with("Disassembly of section ") || t.contains(":\tfile format ") || t.contains(": file format ") {
         return LineKind::Skip;
     }
     let lead = line.len() - t.len();
@@ -308,11 +331,12 @@ fn classify(line: &str) -> LineKind {
         return LineKind::Parse(0);
     }
     let rest = &t[digits..];
-    if let Some(inner) = rest.strip_prefix(" <").and_then(|r| r.trim_end().strip_suffix(">:")) {
-        if !inner.is_empty() && !inner.contains(char::is_whitespace) {
-            let start = lead + digits + 2;
-            return LineKind::Symbol(start, start + inner.len());
-        }
+    if let Some(inner) = rest.strip_prefix(" <").and_then(|r| r.trim_end().strip_suffix(">:"))
+        && !inner.is_empty()
+        && !inner.contains(char::is_whitespace)
+    {
+        let start = lead + digits + 2;
+        return LineKind::Symbol(start, start + inner.len());
     }
     // `  12:\t85 00 ...\tcall 1`: address, bytes, instruction.
     let decimal = t[..digits].bytes().all(|b| b.is_ascii_digit());
@@ -351,33 +375,33 @@ enum Tk {
 
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 enum P {
-    Eq,      // =
-    EqEq,    // ==
-    Ne,      // !=
-    Gt,      // >
-    Ge,      // >=
-    Lt,      // <
-    Le,      // <=
-    Amp,     // &
-    Plus,    // +
-    Minus,   // -
-    Star,    // *
-    LParen,  // (
-    RParen,  // )
-    LBrack,  // [
-    RBrack,  // ]
-    Comma,   // ,
-    Colon,   // :
-    AddEq,   // +=
-    SubEq,   // -=
-    MulEq,   // *=
-    DivEq,   // /=
-    ModEq,   // %=
-    OrEq,    // |=
-    AndEq,   // &=
-    XorEq,   // ^=
-    ShlEq,   // <<=
-    ShrEq,   // >>=
+    Eq,     // =
+    EqEq,   // ==
+    Ne,     // !=
+    Gt,     // >
+    Ge,     // >=
+    Lt,     // <
+    Le,     // <=
+    Amp,    // &
+    Plus,   // +
+    Minus,  // -
+    Star,   // *
+    LParen, // (
+    RParen, // )
+    LBrack, // [
+    RBrack, // ]
+    Comma,  // ,
+    Colon,  // :
+    AddEq,  // +=
+    SubEq,  // -=
+    MulEq,  // *=
+    DivEq,  // /=
+    ModEq,  // %=
+    OrEq,   // |=
+    AndEq,  // &=
+    XorEq,  // ^=
+    ShlEq,  // <<=
+    ShrEq,  // >>=
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -470,6 +494,11 @@ fn lex(line: &str, start: usize, toks: &mut Vec<Tok>) -> PResult<()> {
 
 /// Parses an unsigned literal: decimal, 0x hex, 0b binary, 0-prefixed octal.
 fn parse_literal(t: &str) -> Option<u128> {
+    // Fast path: short decimal without a leading zero.
+    let b = t.as_bytes();
+    if b.len() <= 18 && !b.is_empty() && (b[0] != b'0' || b.len() == 1) && b.iter().all(u8::is_ascii_digit) {
+        return Some(b.iter().fold(0u128, |v, d| v * 10 + (d - b'0') as u128));
+    }
     let (digits, radix) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         (h, 16)
     } else if let Some(bin) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
@@ -525,22 +554,24 @@ impl RegTok {
 }
 
 fn reg_name(t: &str) -> Option<(u8, bool)> {
-    let (w, num) = match t.as_bytes().first()? {
-        b'r' => (false, &t[1..]),
-        b'w' => (true, &t[1..]),
+    let w = match t.as_bytes() {
+        [b'r', ..] => false,
+        [b'w', ..] => true,
         _ => return None,
     };
-    if num.is_empty() || num.len() > 3 || !num.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    // r0..r9, r10..r99 (r11 and up are reported as unknown registers).
+    match t.as_bytes()[1..] {
+        [d @ b'0'..=b'9'] => Some((d - b'0', w)),
+        [a @ b'1'..=b'9', b @ b'0'..=b'9'] => Some(((a - b'0') * 10 + (b - b'0'), w)),
+        [b'1'..=b'9', b'0'..=b'9', b'0'..=b'9'] => Some((255, w)),
+        _ => None,
     }
-    if num.len() > 1 && num.starts_with('0') {
-        return None;
-    }
-    Some((num.parse().ok()?, w))
 }
 
-const IGNORED_DIRECTIVES: &[&str] =
-    &[".text", ".globl", ".global", ".type", ".size", ".file", ".p2align", ".align", ".addrsig", ".local", ".weak", ".hidden"];
+const IGNORED_DIRECTIVES: &[&str] = &[
+    ".text", ".globl", ".global", ".type", ".size", ".file", ".p2align", ".align", ".addrsig", ".local", ".weak",
+    ".hidden",
+];
 
 struct LineParser<'a, 'o> {
     line: &'a str,
@@ -631,13 +662,14 @@ impl<'a> LineParser<'a, '_> {
             self.i += 1;
             return Ok(r);
         }
-        if let Some(t) = self.peek() {
-            if t.kind == Tk::Ident && reg_name(self.text(t)).is_some() {
-                return perr(
-                    t.start as usize,
-                    format!("no register `{}`: registers are r0..r10 (w0..w10 for 32 bits)", self.text(t)),
-                );
-            }
+        if let Some(t) = self.peek()
+            && t.kind == Tk::Ident
+            && reg_name(self.text(t)).is_some()
+        {
+            return perr(
+                t.start as usize,
+                format!("no register `{}`: registers are r0..r10 (w0..w10 for 32 bits)", self.text(t)),
+            );
         }
         self.expected("register")
     }
@@ -880,11 +912,13 @@ impl<'a> LineParser<'a, '_> {
             self.push(Item::Insn(Insn::Call(Call::Helper(id))), col, tcol);
             return Ok(());
         }
-        let is_fn = |p: &Self, name: &str| p.is_ident(name) && matches!(p.peek_at(1), Some(Tok { kind: Tk::P(P::LParen), .. }));
+        let is_fn =
+            |p: &Self, name: &str| p.is_ident(name) && matches!(p.peek_at(1), Some(Tok { kind: Tk::P(P::LParen), .. }));
         if is_fn(self, "kfunc") {
             self.i += 2;
             let id = self.imm32("a BTF id")?;
-            let module = if self.eat_p(P::Comma) { self.number(Field::Off16, "a module BTF fd index")?.0 as i16 } else { 0 };
+            let module =
+                if self.eat_p(P::Comma) { self.number(Field::Off16, "a module BTF fd index")?.0 as i16 } else { 0 };
             self.expect_p(P::RParen, "`)`")?;
             self.end()?;
             self.push(Item::Insn(Insn::Call(Call::Kfunc { btf_id: id, module })), col, tcol);
@@ -949,7 +983,8 @@ impl<'a> LineParser<'a, '_> {
             }
         };
         self.i += 1;
-        let src = if self.is_number_start() { Src::Imm(self.imm32("a register or number")?) } else { self.src_reg(dst)? };
+        let src =
+            if self.is_number_start() { Src::Imm(self.imm32("a register or number")?) } else { self.src_reg(dst)? };
         self.expect_ident("goto")?;
         let (target, tcol) = self.target()?;
         self.end()?;
@@ -960,7 +995,9 @@ impl<'a> LineParser<'a, '_> {
 
     /// A register source of the same width as `dst`, or an error naming both options.
     fn src_reg(&mut self, dst: RegTok) -> PResult<Src> {
-        if self.peek_reg().is_none() && !matches!(self.peek(), Some(t) if t.kind == Tk::Ident && reg_name(self.text(t)).is_some()) {
+        if self.peek_reg().is_none()
+            && !matches!(self.peek(), Some(t) if t.kind == Tk::Ident && reg_name(self.text(t)).is_some())
+        {
             return self.expected("a register or number");
         }
         Ok(Src::Reg(self.reg_like(dst)?.reg))
@@ -970,7 +1007,13 @@ impl<'a> LineParser<'a, '_> {
         self.expect_p(P::Star, "`*`")?;
         let (size, signed, scol) = self.size_cast()?;
         if signed || !matches!(size, Size::W | Size::DW) {
-            return perr(scol, format!("atomic operations exist only for u32 and u64, found `{}`", &self.line[scol..self.toks[self.i - 3].end as usize]));
+            return perr(
+                scol,
+                format!(
+                    "atomic operations exist only for u32 and u64, found `{}`",
+                    &self.line[scol..self.toks[self.i - 3].end as usize]
+                ),
+            );
         }
         let (dst, off) = self.mem()?;
         let ocol = self.col();
@@ -1077,7 +1120,8 @@ impl<'a> LineParser<'a, '_> {
         };
         self.i += 1;
         self.check_write(dst)?;
-        let src = if self.is_number_start() { Src::Imm(self.imm32("a register or number")?) } else { self.src_reg(dst)? };
+        let src =
+            if self.is_number_start() { Src::Imm(self.imm32("a register or number")?) } else { self.src_reg(dst)? };
         self.end()?;
         self.push(Item::Insn(Insn::Alu { width: dst.width(), op, dst: dst.reg, src }), col, dst.col);
         Ok(())
@@ -1096,7 +1140,10 @@ impl<'a> LineParser<'a, '_> {
             self.i += 1;
             let src = self.reg_like(dst)?;
             if src.reg != dst.reg {
-                return perr(src.col, format!("negation is in place: expected `{}`, found `{}`", dst.name(), src.name()));
+                return perr(
+                    src.col,
+                    format!("negation is in place: expected `{}`, found `{}`", dst.name(), src.name()),
+                );
             }
             self.end()?;
             self.check_write(dst)?;
@@ -1112,7 +1159,10 @@ impl<'a> LineParser<'a, '_> {
             };
             if is_ll {
                 if dst.w {
-                    return perr(dst.col, format!("a 64-bit constant (`ll`) needs a 64-bit register, found `{}`", dst.name()));
+                    return perr(
+                        dst.col,
+                        format!("a 64-bit constant (`ll`) needs a 64-bit register, found `{}`", dst.name()),
+                    );
                 }
                 let (v, _) = self.number(Field::Imm64, "a number")?;
                 self.i += 1; // ll
@@ -1126,7 +1176,11 @@ impl<'a> LineParser<'a, '_> {
             let imm = self.imm32("a number")?;
             self.end()?;
             self.check_write(dst)?;
-            self.push(Item::Insn(Insn::Alu { width: dst.width(), op: Alu::Mov, dst: dst.reg, src: Src::Imm(imm) }), col, dst.col);
+            self.push(
+                Item::Insn(Insn::Alu { width: dst.width(), op: Alu::Mov, dst: dst.reg, src: Src::Imm(imm) }),
+                col,
+                dst.col,
+            );
             return Ok(());
         }
         // `(s8)r2`.
@@ -1169,7 +1223,10 @@ impl<'a> LineParser<'a, '_> {
             }
             let src = self.reg_like(dst)?;
             if src.reg != dst.reg {
-                return perr(src.col, format!("`{word}` is in place: expected `{}`, found `{}`", dst.name(), src.name()));
+                return perr(
+                    src.col,
+                    format!("`{word}` is in place: expected `{}`, found `{}`", dst.name(), src.name()),
+                );
             }
             self.end()?;
             self.check_write(dst)?;
@@ -1214,7 +1271,14 @@ impl<'a> LineParser<'a, '_> {
                 self.expect_p(P::Comma, "`,`")?;
                 let src = self.reg_like(dst)?;
                 if src.reg != dst.reg {
-                    return perr(src.col, format!("`{word}` returns the old value in its source: expected `{}`, found `{}`", dst.name(), src.name()));
+                    return perr(
+                        src.col,
+                        format!(
+                            "`{word}` returns the old value in its source: expected `{}`, found `{}`",
+                            dst.name(),
+                            src.name()
+                        ),
+                    );
                 }
                 self.expect_p(P::RParen, "`)`")?;
                 self.end()?;
@@ -1228,7 +1292,10 @@ impl<'a> LineParser<'a, '_> {
                 if dst.w != want_w {
                     let bits = if want_w { 32 } else { 64 };
                     let want = if want_w { 'w' } else { 'r' };
-                    return perr(dst.col, format!("`{word}` is {bits}-bit: expected a {want}N register, found `{}`", dst.name()));
+                    return perr(
+                        dst.col,
+                        format!("`{word}` is {bits}-bit: expected a {want}N register, found `{}`", dst.name()),
+                    );
                 }
                 let (base, off) = self.addr()?;
                 self.expect_p(P::Comma, "`,`")?;
@@ -1246,7 +1313,14 @@ impl<'a> LineParser<'a, '_> {
                 }
                 let src = self.reg_like(dst)?;
                 if !cmp && src.reg != dst.reg {
-                    return perr(src.col, format!("`{word}` returns the old value in its source: expected `{}`, found `{}`", dst.name(), src.name()));
+                    return perr(
+                        src.col,
+                        format!(
+                            "`{word}` returns the old value in its source: expected `{}`, found `{}`",
+                            dst.name(),
+                            src.name()
+                        ),
+                    );
                 }
                 self.expect_p(P::RParen, "`)`")?;
                 self.end()?;
@@ -1366,7 +1440,11 @@ impl<'a> LineParser<'a, '_> {
             let s = s.split(')').next().unwrap_or("").trim_end_matches([' ', '*']);
             return perr(
                 dst.col,
-                format!("a `{s}` load writes the whole 64-bit register: use `r{}`, not `{}`", dst.reg.index(), dst.name()),
+                format!(
+                    "a `{s}` load writes the whole 64-bit register: use `r{}`, not `{}`",
+                    dst.reg.index(),
+                    dst.name()
+                ),
             );
         }
         if signed && size == Size::DW {
@@ -1476,8 +1554,14 @@ mod tests {
         assert_eq!(one("call map_lookup_elem"), call(1));
         assert_eq!(one("exit"), Insn::Exit);
         assert_eq!(one("r1 = map_fd(5) ll"), Insn::LdImm64 { dst: R1, value: Imm64::MapFd(5) });
-        assert_eq!(one("r1 = map_value(5, 16) ll"), Insn::LdImm64 { dst: R1, value: Imm64::MapValue { fd: 5, off: 16 } });
-        assert_eq!(one("r1 = btf_id(123, 0) ll"), Insn::LdImm64 { dst: R1, value: Imm64::BtfId { id: 123, btf_fd: 0 } });
+        assert_eq!(
+            one("r1 = map_value(5, 16) ll"),
+            Insn::LdImm64 { dst: R1, value: Imm64::MapValue { fd: 5, off: 16 } }
+        );
+        assert_eq!(
+            one("r1 = btf_id(123, 0) ll"),
+            Insn::LdImm64 { dst: R1, value: Imm64::BtfId { id: 123, btf_fd: 0 } }
+        );
         assert_eq!(one("r1 = func(+3) ll"), Insn::LdImm64 { dst: R1, value: Imm64::Func(3) });
         assert_eq!(one("r1 = map_idx(0) ll"), Insn::LdImm64 { dst: R1, value: Imm64::MapIdx(0) });
         assert_eq!(
@@ -1539,7 +1623,10 @@ Disassembly of section .text:
     #[test]
     fn error_rendering() {
         let e = err("r0 = 1\n\n\tr0 = x1\n").with_file("prog.s");
-        assert_eq!(e.to_string(), "prog.s:3:7: error: expected a register, number or memory operand, found `x1`\n\tr0 = x1\n\t     ^");
+        assert_eq!(
+            e.to_string(),
+            "prog.s:3:7: error: expected a register, number or memory operand, found `x1`\n\tr0 = x1\n\t     ^"
+        );
         let e = err("r0 = r11");
         assert!(e.message.contains("no register `r11`"), "{e}");
         assert_eq!(e.col, 6);

@@ -96,8 +96,7 @@ fn dump_builtin(out: &mut impl Write, args: &Args) -> Result<()> {
         })
         .collect();
     let r = if args.json {
-        let named: Vec<_> =
-            listed.iter().map(|(name, insns, opts)| NamedListing { name, insns, opts }).collect();
+        let named: Vec<_> = listed.iter().map(|(name, insns, opts)| NamedListing { name, insns, opts }).collect();
         listing::write_json_programs(out, &named)
     } else {
         (|| {

@@ -1,6 +1,6 @@
 //! `sockasm load`: create, load, attach and pin the bypass.
 use super::Result;
-use crate::deploy::{self, LoadOptions};
+use crate::deploy::{self, Attach, LoadOptions};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -11,9 +11,9 @@ pub struct Args {
     /// bpffs directory for the pinned programs and maps
     #[arg(long, default_value = deploy::DEFAULT_PIN_DIR)]
     pub pin_dir: PathBuf,
-    /// Capacity of the SOCKHASH (sockets); connections beyond it stay on plain TCP
-    #[arg(long, default_value_t = deploy::DEFAULT_MAX_ENTRIES)]
-    pub max_entries: u32,
+    /// Capacity of the SOCKHASH (sockets; default 65535); connections beyond it stay on plain TCP
+    #[arg(long)]
+    pub max_entries: Option<u32>,
 }
 
 pub fn run(args: &Args, verbose: bool) -> Result<()> {
@@ -35,13 +35,20 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     if r.mounted_bpffs {
         println!("mounted bpffs at {}", crate::cgroup::BPFFS_DEFAULT);
     }
+    let attach = match &r.attach {
+        Attach::Attached => format!("attached to cgroup {}", r.cgroup.display()),
+        Attach::Already => format!("already attached to cgroup {}", r.cgroup.display()),
+        Attach::Inherited(a) => format!(
+            "not attached to cgroup {}: its ancestor {} has it attached, which covers it",
+            r.cgroup.display(),
+            a.display()
+        ),
+    };
     println!(
-        "{} sockasm ({}) in {}; {} cgroup {}",
+        "{} sockasm ({}) in {}; {attach}",
         if r.created { "loaded" } else { "reused" },
         r.pin_dir.display(),
         super::fmt_duration(r.elapsed),
-        if r.attached { "attached to" } else { "already attached to" },
-        r.cgroup.display()
     );
     for p in &r.programs {
         let insns = p.verifier_insns.map(|n| format!(", verifier processed {n} insns")).unwrap_or_default();

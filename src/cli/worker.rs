@@ -46,7 +46,7 @@ pub struct ServeArgs {
     /// blocking | epoll-lt | epoll-et | fionread
     #[arg(long, default_value = "blocking")]
     pub reader: ReaderKind,
-    /// echo | sink
+    /// echo | sink | drain
     #[arg(long, default_value = "echo")]
     pub mode: ServeMode,
     /// Reject streams whose header carries another tag (label).
@@ -76,7 +76,7 @@ pub struct ClientArgs {
     /// shutdown(SHUT_WR) after sending and read the echo to EOF.
     #[arg(long)]
     pub half_close: bool,
-    /// echo | stream | pingpong
+    /// echo | stream | pingpong | send-close
     #[arg(long, default_value = "echo")]
     pub mode: ClientMode,
     /// Ping-pong message size.

@@ -35,8 +35,12 @@ pub const SK_PASS: i32 = 1;
 pub const AF_INET: i32 = 2;
 pub const AF_INET6: i32 = 10;
 
-/// `sk_state` value: the connection has sent bytes over normal TCP.
+/// `sk_state` values. 0: just created, not yet in the map.
+/// The connection has sent bytes over normal TCP: it never redirects again.
 pub const STATE_TCP_USED: i32 = 1;
+/// sock_ops has handled the socket (so a second attachment on a nested
+/// cgroup, which runs the program again for the same socket, does nothing).
+pub const STATE_IN_MAP: i32 = 2;
 
 /// A program with per-instruction notes for listings (ctx field names).
 pub struct Builder {

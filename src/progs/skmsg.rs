@@ -50,7 +50,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Jmp::Jeq.imm(R0, 0, "pass"));
     b.push(Alu::Mov.reg(R7, R0));
     b.push(load(Size::DW, R1, R7, 0));
-    b.push(Jmp::Jne.imm(R1, 0, "pass"));
+    b.push(Jmp::Jeq.imm(R1, STATE_TCP_USED, "pass"));
 
     // The peer's key: our remote is its local, and the other way round.
     b.ctx_load(Size::W, R2, R6, ctx::FAMILY, "sk_msg_md.family");
@@ -71,7 +71,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.ctx_load(Size::W, R3, R6, ctx::LOCAL_PORT, "sk_msg_md.local_port");
     b.push(store(Size::W, R10, k + OFF_REMOTE_PORT, R3));
     b.push(Alu::Mov.reg(R1, R6));
-    b.note(call(helper::GET_NETNS_COOKIE), "bpf_get_netns_cookie");
+    b.push(call(helper::GET_NETNS_COOKIE));
     b.push(store(Size::DW, R10, k + OFF_NETNS, R0));
 
     b.push(Alu::Mov.reg(R1, R6));

@@ -4,6 +4,8 @@
 //! if (op != ACTIVE_ESTABLISHED && op != PASSIVE_ESTABLISHED) return 1;
 //! key = { netns_cookie(ctx), local ip, remote ip (v4 as ::ffff:a.b.c.d), ports };
 //! st = sk_storage_get(&sk_state, ctx->sk, 0, F_CREATE);   // "may redirect"
+//! if (st && *st != 0) return 1;      // already handled (program attached twice)
+//! if (st) *st = IN_MAP;
 //! if (!st || sock_hash_update(ctx, &sock_hash, &key, BPF_NOEXIST)) failures++;
 //! else added++;
 //! return 1;
@@ -62,7 +64,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Insn::Endian { op: Endian::Be, bits: 32, dst: R3 });
     b.push(store(Size::W, R10, k + OFF_REMOTE_PORT, R3));
     b.push(Alu::Mov.reg(R1, R6));
-    b.note(call(helper::GET_NETNS_COOKIE), "bpf_get_netns_cookie");
+    b.push(call(helper::GET_NETNS_COOKIE));
     b.push(store(Size::DW, R10, k + OFF_NETNS, R0));
 
     // Mark the socket as allowed to redirect, before it can be looked up.
@@ -73,6 +75,10 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Alu::Mov.imm(R4, BPF_SK_STORAGE_GET_F_CREATE));
     b.push(call(helper::SK_STORAGE_GET));
     b.push(Jmp::Jeq.imm(R0, 0, "failed"));
+    // A cgroup and its ancestor can both run this program for one socket.
+    b.push(load(Size::DW, R1, R0, 0));
+    b.push(Jmp::Jne.imm(R1, 0, "out"));
+    b.push(store_imm(Size::DW, R0, 0, STATE_IN_MAP));
 
     b.push(Alu::Mov.reg(R1, R6));
     b.note(ld_map(R2, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));

@@ -25,6 +25,9 @@ pub enum ClientMode {
     /// `rounds` request/response exchanges of `msg_size` bytes each (server in
     /// echo mode), timing each round trip.
     PingPong { msg_size: usize, rounds: u64 },
+    /// Send the bytes and close at once, reading nothing (server in drain
+    /// mode checks what arrived): bytes still queued at close must not be lost.
+    SendClose,
 }
 
 impl ClientMode {
@@ -33,6 +36,7 @@ impl ClientMode {
             ClientMode::Echo => "echo",
             ClientMode::Stream => "stream",
             ClientMode::PingPong { .. } => "pingpong",
+            ClientMode::SendClose => "send-close",
         }
     }
 }
@@ -45,7 +49,8 @@ impl FromStr for ClientMode {
             "echo" => Ok(ClientMode::Echo),
             "stream" => Ok(ClientMode::Stream),
             "pingpong" => Ok(ClientMode::PingPong { msg_size: 64, rounds: 1000 }),
-            _ => Err(format!("unknown mode {s:?} (echo, stream, pingpong)")),
+            "send-close" => Ok(ClientMode::SendClose),
+            _ => Err(format!("unknown mode {s:?} (echo, stream, pingpong, send-close)")),
         }
     }
 }
@@ -314,12 +319,16 @@ fn one_conn(s: &mut Stream, cfg: &ClientConfig, idx: u64, deadline: Instant) -> 
                 Err(e) => return Err(io("write", e)),
             }
         }
+        if sent == b && cfg.mode == ClientMode::SendClose {
+            break;
+        }
         if sent == b && shut_after && !shut {
             s.shutdown_write().map_err(|e| io("shutdown(SHUT_WR)", e))?;
             shut = true;
         }
         let mut eof = false;
-        loop {
+        // Send-close reads nothing.
+        while cfg.mode != ClientMode::SendClose && !eof {
             match s.read(&mut rbuf) {
                 Ok(0) => {
                     eof = true;
@@ -375,6 +384,7 @@ fn one_conn(s: &mut Stream, cfg: &ClientConfig, idx: u64, deadline: Instant) -> 
                 });
             }
         }
+        ClientMode::SendClose => {}
         _ if recvd != b => {
             return Err(WorkloadError::Protocol { conn: name, msg: format!("echo has {recvd} bytes, sent {b}") });
         }

@@ -8,10 +8,14 @@
 //!      0     4  magic "SKA1"
 //!      4     4  tag: FNV-1a of a free-form label (e.g. a namespace name), LE
 //!      8     8  connection index, LE
-//!     16     …  body: byte p is byte p % 8 of splitmix64(seed + p / 8 · γ)
+//!     16     …  body, in 4 KiB blocks; block j is
+//!               [stamp_j = splitmix64(seed ^ j·γ), 8 bytes LE] ++ TABLE[stamp_j % 64][8..4096]
 //! ```
-//! So a receiver that knows nothing in advance can read the header, rebuild the
-//! body and check every byte: bytes from another connection or another
+//! The stamp makes every block unique to (stream, position); the table (64
+//! pseudo-random 4 KiB blocks, fixed) makes a shift by any number of bytes
+//! visible. Generating and comparing is memcpy/memcmp, fast even in debug
+//! builds. A receiver that knows nothing in advance reads the header, rebuilds
+//! the body and checks every byte: bytes from another connection or another
 //! namespace (cross-talk), reordered, lost or duplicated bytes all show up as a
 //! [`Mismatch`] at a precise offset.
 
@@ -75,6 +79,21 @@ impl StreamId {
     }
 }
 
+/// Body block size.
+pub const BLOCK: usize = 4096;
+const TABLE_BLOCKS: usize = 64;
+
+fn table() -> &'static [u8] {
+    static T: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = vec![0u8; BLOCK * TABLE_BLOCKS];
+        for (i, c) in t.chunks_exact_mut(8).enumerate() {
+            c.copy_from_slice(&splitmix64(0x5eed_0000 ^ i as u64).to_le_bytes());
+        }
+        t
+    })
+}
+
 /// The byte stream of one [`StreamId`].
 #[derive(Clone, Copy, Debug)]
 pub struct Pattern {
@@ -88,80 +107,86 @@ impl Pattern {
         Pattern { id, header: id.header(), seed: id.seed() }
     }
 
-    fn word(&self, w: u64) -> [u8; 8] {
-        splitmix64(self.seed.wrapping_add(w.wrapping_mul(GAMMA))).to_le_bytes()
+    fn stamp(&self, block: u64) -> u64 {
+        splitmix64(self.seed ^ block.wrapping_mul(GAMMA))
     }
 
     /// Fills `buf` with stream bytes `[offset, offset + buf.len())`.
     pub fn fill(&self, offset: u64, buf: &mut [u8]) {
         let mut pos = offset;
         let mut out = &mut buf[..];
-        // Header bytes.
-        while !out.is_empty() && pos < HEADER_LEN as u64 {
-            out[0] = self.header[pos as usize];
-            out = &mut out[1..];
-            pos += 1;
+        if pos < HEADER_LEN as u64 {
+            let n = (HEADER_LEN - pos as usize).min(out.len());
+            out[..n].copy_from_slice(&self.header[pos as usize..pos as usize + n]);
+            out = &mut out[n..];
+            pos += n as u64;
         }
-        // Unaligned head of the body.
-        while !out.is_empty() && pos % 8 != 0 {
-            out[0] = self.word(pos / 8)[(pos % 8) as usize];
-            out = &mut out[1..];
-            pos += 1;
-        }
-        // Whole words.
-        let mut chunks = out.chunks_exact_mut(8);
-        for c in &mut chunks {
-            c.copy_from_slice(&self.word(pos / 8));
-            pos += 8;
-        }
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let w = self.word(pos / 8);
-            let n = rest.len();
-            rest.copy_from_slice(&w[..n]);
+        let table = table();
+        while !out.is_empty() {
+            let q = pos - HEADER_LEN as u64;
+            let j = q / BLOCK as u64;
+            let mut r = (q % BLOCK as u64) as usize;
+            let stamp = self.stamp(j);
+            let n = (BLOCK - r).min(out.len());
+            let (now, rest) = out.split_at_mut(n);
+            let mut w = 0;
+            if r < 8 {
+                let k = (8 - r).min(n);
+                now[..k].copy_from_slice(&stamp.to_le_bytes()[r..r + k]);
+                w = k;
+                r += k;
+            }
+            if w < n {
+                let base = (stamp % TABLE_BLOCKS as u64) as usize * BLOCK;
+                now[w..].copy_from_slice(&table[base + r..base + r + (n - w)]);
+            }
+            out = rest;
+            pos += n as u64;
         }
     }
 }
 
 /// A streaming, position-sensitive 64-bit checksum, independent of how the
-/// bytes were split into reads.
+/// bytes were split into reads: a Fletcher-style pair of sums over 16-byte
+/// little-endian words (mod 2^128), mixed at the end. Cheap enough for
+/// gigabytes in a debug build.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Checksum {
-    h: u64,
+    a: u128,
+    b: u128,
     len: u64,
-    tail: [u8; 8],
+    tail: [u8; 16],
     tail_len: usize,
 }
 
 impl Checksum {
     pub fn new() -> Checksum {
-        Checksum { h: 0x6a09_e667_f3bc_c908, ..Default::default() }
+        Checksum { a: 0x6a09_e667_f3bc_c908, ..Default::default() }
     }
 
-    fn word(&mut self, w: u64) {
-        self.h = (self.h ^ w).wrapping_mul(GAMMA).rotate_left(29);
+    fn word(&mut self, w: u128) {
+        self.a = self.a.wrapping_add(w);
+        self.b = self.b.wrapping_add(self.a);
     }
 
     pub fn update(&mut self, mut data: &[u8]) {
         self.len += data.len() as u64;
         if self.tail_len > 0 {
-            let n = (8 - self.tail_len).min(data.len());
+            let n = (16 - self.tail_len).min(data.len());
             self.tail[self.tail_len..self.tail_len + n].copy_from_slice(&data[..n]);
             self.tail_len += n;
             data = &data[n..];
-            if self.tail_len < 8 {
+            if self.tail_len < 16 {
                 return;
             }
-            let w = u64::from_le_bytes(self.tail);
+            let w = u128::from_le_bytes(self.tail);
             self.word(w);
             self.tail_len = 0;
         }
-        let mut chunks = data.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-            self.word(w);
+        let (words, rest) = data.as_chunks::<16>();
+        for w in words {
+            self.word(u128::from_le_bytes(*w));
         }
-        let rest = chunks.remainder();
         self.tail[..rest.len()].copy_from_slice(rest);
         self.tail_len = rest.len();
     }
@@ -176,10 +201,11 @@ impl Checksum {
 
     pub fn finish(&self) -> u64 {
         let mut c = *self;
-        let mut last = [0u8; 8];
+        let mut last = [0u8; 16];
         last[..c.tail_len].copy_from_slice(&c.tail[..c.tail_len]);
-        c.word(u64::from_le_bytes(last) ^ (c.tail_len as u64) << 56);
-        splitmix64(c.h ^ c.len)
+        c.word(u128::from_le_bytes(last));
+        let fold = |x: u128| (x as u64) ^ splitmix64((x >> 64) as u64);
+        splitmix64(fold(c.a) ^ splitmix64(fold(c.b) ^ c.len))
     }
 }
 
@@ -284,14 +310,17 @@ mod tests {
     #[test]
     fn fill_is_split_invariant_and_checker_accepts_it() {
         let p = Pattern::new(StreamId::new("ns-a", 3));
-        let mut whole = vec![0u8; 1000];
+        const LEN: usize = 3 * BLOCK + 1000;
+        let mut whole = vec![0u8; LEN];
         p.fill(0, &mut whole);
         assert_eq!(&whole[..4], b"SKA1");
-        for split in [1usize, 7, 16, 17, 333] {
-            let mut parts = vec![0u8; 1000];
+        // Blocks differ from each other, and not only in the stamp.
+        assert_ne!(whole[16..16 + BLOCK], whole[16 + BLOCK..16 + 2 * BLOCK]);
+        for split in [1usize, 7, 16, 17, 333, BLOCK - 1, BLOCK, BLOCK + 9, LEN] {
+            let mut parts = vec![0u8; LEN];
             let mut off = 0;
-            while off < 1000 {
-                let n = split.min(1000 - off);
+            while off < LEN {
+                let n = split.min(LEN - off);
                 p.fill(off as u64, &mut parts[off..off + n]);
                 off += n;
             }
@@ -325,6 +354,14 @@ mod tests {
         a.fill(0, &mut mixed[..16]);
         c1.fill(16, &mut mixed[16..]);
         assert!(StreamChecker::new(None).feed(&mixed).is_err());
+        // A shift by one whole block is caught by the stamps.
+        let mut one = vec![0u8; 2 * BLOCK];
+        a.fill(16 + BLOCK as u64, &mut one);
+        let mut c = StreamChecker::new(None);
+        let mut h = vec![0u8; 16];
+        a.fill(0, &mut h);
+        c.feed(&h).unwrap();
+        assert!(c.feed(&one).is_err());
         let mut x = Checksum::new();
         x.update(b"abcdefghij");
         let mut y = Checksum::new();

@@ -60,6 +60,9 @@ pub enum ServeMode {
     Echo,
     /// Check and count, answer EOF with `[len, checksum]`.
     Sink,
+    /// Check and count, close at EOF without answering (for clients that
+    /// close right after writing).
+    Drain,
 }
 
 impl ServeMode {
@@ -67,6 +70,7 @@ impl ServeMode {
         match self {
             ServeMode::Echo => "echo",
             ServeMode::Sink => "sink",
+            ServeMode::Drain => "drain",
         }
     }
 }
@@ -77,7 +81,8 @@ impl FromStr for ServeMode {
         match s {
             "echo" => Ok(ServeMode::Echo),
             "sink" => Ok(ServeMode::Sink),
-            _ => Err(format!("unknown mode {s:?} (echo, sink)")),
+            "drain" => Ok(ServeMode::Drain),
+            _ => Err(format!("unknown mode {s:?} (echo, sink, drain)")),
         }
     }
 }

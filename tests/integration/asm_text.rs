@@ -20,12 +20,27 @@ fn tool(name: &str) -> String {
     }
 }
 
-/// A fresh scratch directory for one test.
-fn scratch(test: &str) -> PathBuf {
+/// A fresh scratch directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(test: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("sockasm-asm-text-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 fn run(cmd: &mut Command) -> std::process::Output {
@@ -545,7 +560,7 @@ proptest! {
         ch in prop::sample::select(vec![' ', '\t', '-', '+', '(', ')', '*', '[', ']', ':', ',', '<', '>', '=', '/', '#', 'r', 'w', '0', '9', 'x', 'l', 's', 'é', '\n']),
     ) {
         let lines = corpus_sample();
-        let line = pick.get(&lines);
+        let line = pick.get(lines);
         let mut chars: Vec<char> = line.chars().collect();
         let i = at.index(chars.len() + 1);
         match kind {

@@ -133,7 +133,12 @@ fn differential(name: &str, bytes: &[u8], obj: &Path, dir: &Path) -> Vec<(usize,
             writeln!(reasm, "{}", byte_directive(&bytes[slot * 8..slot * 8 + insn.slots() * 8])).unwrap();
         }
     }
-    assert!(failures.is_empty(), "{name}: {} lines differ from llvm-objdump-19:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{name}: {} lines differ from llvm-objdump-19:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     let (_, back) = assemble(dir, &format!("{name}-reassembled"), &reasm);
     if back != bytes {

@@ -12,7 +12,7 @@ mod json;
 
 use std::time::{Duration, Instant};
 
-use harness::{Counters, Env, Worker, cgroup_attachments, show, status_of, tcp_out_segs};
+use harness::{Env, Worker, cgroup_attachments, show, status_of, tcp_out_segs};
 use json::Value;
 
 const MIB: u64 = 1 << 20;
@@ -22,10 +22,15 @@ fn kernel_ok() -> bool {
     let root = nix::unistd::geteuid().is_root();
     let cg2 = std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.contains(" - cgroup2 "));
     let bpffs = std::path::Path::new("/sys/fs/bpf").is_dir();
-    if !(root && cg2 && bpffs) {
-        eprintln!("skipping kernel test: need root ({root}), cgroup2 ({cg2}) and /sys/fs/bpf ({bpffs})");
+    if root && cg2 && bpffs {
+        return true;
     }
-    root && cg2 && bpffs
+    // Skipping silently would let CI pass without testing the kernel path.
+    if std::env::var_os("SOCKASM_SKIP_KERNEL_TESTS").is_some() {
+        eprintln!("skipping kernel test (SOCKASM_SKIP_KERNEL_TESTS is set)");
+        return false;
+    }
+    panic!("kernel tests need root ({root}), cgroup2 ({cg2}) and /sys/fs/bpf ({bpffs}); set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them");
 }
 
 fn s(n: u64) -> String {
@@ -47,7 +52,7 @@ fn assert_entries_drain(env: &Env) {
     assert_eq!(left, 0, "SOCKHASH still holds {left} sockets after every connection closed: {}", env.status());
 }
 
-/// 1. Echo through the bypass over 127.0.0.1, ::1, and AF_INET client to a
+/// Case 1: Echo through the bypass over 127.0.0.1, ::1, and AF_INET client to a
 /// dual-stack `[::]` listener; counters show the redirect; map drains.
 #[test]
 fn kernel_echo_v4_v6_dualstack() {
@@ -82,7 +87,7 @@ fn kernel_echo_v4_v6_dualstack() {
     }
 }
 
-/// 2. 1 GiB one way, 64 KiB writes, checksummed at both ends.
+/// Case 2: 1 GiB one way, 64 KiB writes, checksummed at both ends.
 #[test]
 fn kernel_bulk_1gib_stream() {
     if !kernel_ok() {
@@ -105,7 +110,7 @@ fn kernel_bulk_1gib_stream() {
     assert_entries_drain(&env);
 }
 
-/// 3. 1000 connections open at once, then 10 000 short ones in a row.
+/// Case 3: 1000 connections open at once, then 10 000 short ones in a row.
 #[test]
 fn kernel_many_connections() {
     if !kernel_ok() {
@@ -149,7 +154,7 @@ fn kernel_many_connections() {
     assert_entries_drain(&env);
 }
 
-/// 4. A map of 8 entries and 50 connections: the rest fall back to TCP.
+/// Case 4: A map of 8 entries and 50 connections: the rest fall back to TCP.
 #[test]
 fn kernel_full_map_falls_back_to_tcp() {
     if !kernel_ok() {
@@ -173,11 +178,13 @@ fn kernel_full_map_falls_back_to_tcp() {
     assert!(d.sockets_added <= 8, "{d:?}");
     assert!(d.insert_failures > 0, "{d:?}");
     assert_eq!(d.sockets_added + d.insert_failures, 100, "{d:?}");
-    assert!(d.passed_bytes > 0, "{d:?}");
+    // Sockets outside the map never run sk_msg: their bytes go over TCP
+    // uncounted; at most the 8 sockets in the map redirect.
+    assert!(d.redirected_bytes <= 8 * 256 * 1024, "{d:?}");
     assert_entries_drain(&env);
 }
 
-/// 5. The same 4-tuple in two namespaces at once: keys differ by the netns
+/// Case 5: The same 4-tuple in two namespaces at once: keys differ by the netns
 /// cookie, and no byte crosses over.
 #[test]
 fn kernel_two_netns_same_tuple() {
@@ -231,7 +238,7 @@ fn kernel_two_netns_same_tuple() {
     assert_entries_drain(&env);
 }
 
-/// 6. Every reader kind gets every byte and a clean EOF after the client's
+/// Case 6: Every reader kind gets every byte and a clean EOF after the client's
 /// half-close, echoing and sinking, with odd write sizes.
 #[test]
 fn kernel_reader_kinds() {
@@ -265,7 +272,7 @@ fn kernel_reader_kinds() {
     assert_entries_drain(&env);
 }
 
-/// 7. Processes outside the cgroup are untouched; a server inside talking to
+/// Case 7: Processes outside the cgroup are untouched; a server inside talking to
 /// a client outside stays on TCP.
 #[test]
 fn kernel_outside_cgroup_unaffected() {
@@ -302,7 +309,7 @@ fn kernel_outside_cgroup_unaffected() {
     assert_entries_drain(&env);
 }
 
-/// 8. The TCP stack is really skipped: a 256 MiB redirected transfer in a
+/// Case 8: The TCP stack is really skipped: a 256 MiB redirected transfer in a
 /// fresh namespace sends far fewer TCP segments than the bytes would need.
 #[test]
 fn kernel_stack_is_skipped() {
@@ -342,7 +349,7 @@ fn kernel_stack_is_skipped() {
     assert_entries_drain(&env);
 }
 
-/// 9. unload removes pins and the attachment, twice is fine; a failing load
+/// Case 9: unload removes pins and the attachment, twice is fine; a failing load
 /// leaves nothing behind; load is idempotent.
 #[test]
 fn kernel_load_unload_lifecycle() {
@@ -391,5 +398,151 @@ fn kernel_load_unload_lifecycle() {
         assert!(att.is_empty(), "failed load left an attachment: {att:?}");
     }
     assert!(!status_of(&env.pin).bool("loaded"));
-    let _ = Counters::default();
+}
+
+/// Case 10: bytes still queued when the sender closes are not lost: clients
+/// write and close at once, the server reads everything afterwards.
+#[test]
+fn kernel_send_then_close_loses_nothing() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    for reader in ["blocking", "fionread"] {
+        let before = env.counters();
+        let per = 256 * 1024 + 5;
+        let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "100", "--reader", reader, "--mode", "drain"]);
+        let target = format!("127.0.0.1:{port}");
+        let mut cli = env.client(true, None, &["--connect", &target, "--conns", "100", "--concurrent", "10", "--mode", "send-close", "--bytes", &s(per), "--write-size", "32768", "--tag", "close"]);
+        let c = cli.finish();
+        let sv = srv.finish();
+        let d = env.counters().since(&before);
+        eprintln!("[send-close {reader}] server {sv}\n  counters {d:?}");
+        assert_eq!(c.u64("bytes_sent"), 100 * per);
+        assert_eq!(sv.u64("bytes_in"), 100 * per, "bytes lost when senders closed");
+        assert_eq!(sv.u64("distinct_streams"), 100);
+        assert!(d.redirected_bytes >= 100 * per, "{d:?}");
+    }
+    assert_entries_drain(&env);
+}
+
+/// Case 11: one pin dir, two cgroups: both get the bypass; unloading one
+/// keeps the other working; the last unload removes everything.
+#[test]
+fn kernel_shared_pin_dir_two_cgroups() {
+    if !kernel_ok() {
+        return;
+    }
+    let a = Env::new();
+    let b = Env::new_with_pin(&a.pin);
+    a.load(&[]);
+    b.load(&[]);
+    let st = a.status();
+    assert_eq!(st.arr("cgroups").len(), 2, "{st}");
+    let o = a.unload();
+    assert!(o.status.success(), "{}", show(&o));
+    let st = a.status();
+    assert!(st.bool("loaded"), "unloading one of two cgroups removed the bypass: {st}");
+    assert_eq!(st.arr("cgroups").len(), 1, "{st}");
+    let before = b.counters();
+    let (sv, c) = echo_pair(&b, "127.0.0.1:0", "127.0.0.1", &["--conns", "2"], &["--conns", "2", "--concurrent", "2", "--bytes", &s(MIB), "--half-close", "--tag", "b"]);
+    let _ = sv;
+    assert_eq!(c.u64("bytes_received"), 2 * MIB);
+    let d = b.counters().since(&before);
+    assert!(d.redirected_bytes >= 4 * MIB, "the remaining cgroup lost the bypass: {d:?}");
+    // Workers in the detached cgroup are not touched any more.
+    let before = a.counters();
+    let (_, c) = echo_pair(&a, "127.0.0.1:0", "127.0.0.1", &["--conns", "1"], &["--bytes", &s(MIB), "--half-close", "--tag", "a"]);
+    assert_eq!(c.u64("bytes_received"), MIB);
+    assert_eq!(a.counters(), before, "detached cgroup still uses the bypass");
+    assert_eq!(b.wait_entries_zero(Duration::from_secs(5)), 0);
+    let o = b.unload();
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(!a.pin.exists(), "last unload left {}", a.pin.display());
+}
+
+/// Case 12: sockasm loaded on a cgroup and on its child with the same pin
+/// dir: sock_ops runs once per attachment (ALLOW_MULTI), the socket enters
+/// the map once, and traffic is intact.
+#[test]
+fn kernel_nested_cgroups_same_pin_dir() {
+    if !kernel_ok() {
+        return;
+    }
+    let parent = Env::new();
+    let child = Env::new_child(&parent);
+    parent.load(&[]);
+    child.load(&[]);
+    let (_, c) = echo_pair(&child, "127.0.0.1:0", "127.0.0.1", &["--conns", "2"], &["--conns", "2", "--concurrent", "2", "--bytes", &s(MIB), "--half-close", "--tag", "nested"]);
+    assert_eq!(c.u64("bytes_received"), 2 * MIB);
+    let d = child.counters();
+    eprintln!("[nested] counters {d:?} status {}", child.status());
+    assert_eq!(d.sockets_added, 4, "{d:?}");
+    assert!(d.redirected_bytes >= 4 * MIB, "{d:?}");
+    assert_eq!(d.insert_failures, 0, "nested attachment double-runs sock_ops: every socket also counts as an insert failure: {d:?}");
+}
+
+/// Case 13: unload while a transfer is running: the running connection
+/// keeps every byte; the pins go when the last socket has left.
+#[test]
+fn kernel_unload_during_transfer() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let bytes = 256 * MIB;
+    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
+    let target = format!("127.0.0.1:{port}");
+    let mut cli = env.client(true, None, &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", "unload"]);
+    let end = Instant::now() + Duration::from_secs(10);
+    while env.counters().redirected_bytes < 16 * MIB && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = env.unload();
+    let mid = env.status();
+    eprintln!("[unload mid-transfer] {}\n  status {mid}", show(&o));
+    assert!(o.status.success(), "unload during a transfer failed: {}", show(&o));
+    let c = cli.finish();
+    let sv = srv.finish();
+    assert_eq!(c.u64("bytes_sent"), bytes);
+    assert_eq!(sv.u64("bytes_in"), bytes);
+    if mid.bool("loaded") {
+        assert_eq!(mid.arr("cgroups").len(), 0, "{mid}");
+        assert_eq!(env.wait_entries_zero(Duration::from_secs(5)), 0);
+        let o = env.unload();
+        assert!(o.status.success(), "{}", show(&o));
+    }
+    assert!(!env.pin.exists(), "pins left after the last socket closed and unload ran");
+}
+
+/// Case 14: the workload's ping-pong mode through the bypass (TCP_NODELAY),
+/// and AF_UNIX (for the benchmark's comparison).
+#[test]
+fn kernel_pingpong_and_unix() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let before = env.counters();
+    let (_, c) = echo_pair(&env, "127.0.0.1:0", "127.0.0.1", &["--conns", "2", "--reader", "epoll-lt"], &["--conns", "2", "--concurrent", "2", "--mode", "pingpong", "--msg-size", "100", "--rounds", "2000", "--nodelay", "--tag", "pp"]);
+    let d = env.counters().since(&before);
+    eprintln!("[pingpong] {c}\n  counters {d:?}");
+    assert_eq!(c.u64("rounds"), 4000);
+    assert!(d.redirected_msgs >= 8000, "{d:?}");
+    struct RmOnDrop(std::path::PathBuf);
+    impl Drop for RmOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let sock = RmOnDrop(std::env::temp_dir().join(format!("{}.sock", env.name)));
+    let ep = format!("unix:{}", sock.0.display());
+    let (mut srv, _) = env.server(false, None, &["--listen", &ep, "--conns", "3", "--reader", "epoll-et"]);
+    let mut cli = env.client(false, None, &["--connect", &ep, "--conns", "3", "--concurrent", "3", "--bytes", &s(4 * MIB), "--half-close", "--tag", "unix"]);
+    let c = cli.finish();
+    srv.finish();
+    assert_eq!(c.u64("bytes_received"), 12 * MIB);
 }

@@ -114,6 +114,22 @@ impl Env {
         Env { name, cg, pin, netns: Vec::new() }
     }
 
+    /// Another cgroup (directly under the mount) sharing `pin`.
+    pub fn new_with_pin(pin: &Path) -> Env {
+        let mut e = Env::new();
+        e.pin = pin.to_path_buf();
+        e
+    }
+
+    /// A cgroup inside `parent`'s cgroup, sharing its pin dir. Drop it before
+    /// the parent (declare it after).
+    pub fn new_child(parent: &Env) -> Env {
+        let name = unique("sockasm-test-child");
+        let cg = parent.cg.join(&name);
+        std::fs::create_dir(&cg).unwrap_or_else(|e| panic!("mkdir {}: {e}", cg.display()));
+        Env { name, cg, pin: parent.pin.clone(), netns: Vec::new() }
+    }
+
     pub fn cg_str(&self) -> &str {
         self.cg.to_str().expect("utf-8 cgroup path")
     }
@@ -300,10 +316,6 @@ impl Worker {
         Worker { child, lines, stderr, args: args.join(" "), last: None }
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -324,6 +336,8 @@ impl Worker {
         let v = parse(&line).unwrap_or_else(|e| panic!("worker `{}`: {e}", self.args));
         match v.get("listening") {
             Some(Value::Num(_)) => v.u64("listening") as u16,
+            // AF_UNIX: no port.
+            Some(Value::Null) => 0,
             _ => panic!("worker `{}`: want a listening line, got {line}; stderr:\n{}", self.args, self.stderr()),
         }
     }

@@ -34,6 +34,7 @@ impl Value {
             v => panic!("{path:?} is not a number: {v}"),
         }
     }
+    #[allow(dead_code)]
     pub fn f64(&self, path: &str) -> f64 {
         match self.at(path) {
             Value::Num(s) => s.parse().unwrap_or(f64::NAN),
