@@ -117,6 +117,8 @@ pub struct ClientResult {
     pub first_local_port: Option<u16>,
     /// Ping-pong round trips, sorted.
     pub rtts: Vec<Duration>,
+    /// EAGAIN returned by a blocking read before its timeout (see `net::read_retrying`).
+    pub spurious_eagain: u64,
 }
 
 impl ClientResult {
@@ -152,6 +154,7 @@ impl ClientResult {
             ("rtt_us_p99", self.rtt_us(0.99)),
             ("rtt_us_max", self.rtt_us(1.0)),
             ("rtt_us_mean", mean),
+            ("spurious_eagain", self.spurious_eagain.into()),
         ])
     }
 }
@@ -427,7 +430,7 @@ fn ping_pong(
         pat.fill(off, &mut msg);
         let t = Instant::now();
         s.write_all(&msg).map_err(|e| io("write", e))?;
-        s.read_exact(&mut back).map_err(|e| io("read", e))?;
+        super::net::read_exact_retrying(s, &mut back, deadline, &mut r.spurious_eagain).map_err(|e| io("read", e))?;
         r.rtts.push(t.elapsed());
         check(pat, off, &back, &mut scratch).map_err(|m| WorkloadError::Mismatch { conn: name.to_string(), mismatch: m })?;
         off += size as u64;
@@ -437,7 +440,7 @@ fn ping_pong(
     }
     s.shutdown_write().map_err(|e| io("shutdown(SHUT_WR)", e))?;
     let mut one = [0u8; 1];
-    match s.read(&mut one) {
+    match super::net::read_retrying(s, &mut one, deadline, &mut r.spurious_eagain) {
         Ok(0) => {}
         Ok(_) => return Err(WorkloadError::Protocol { conn: name.to_string(), msg: "bytes after the last echo".into() }),
         Err(e) => return Err(io("read EOF", e)),

@@ -252,3 +252,32 @@ pub fn raise_nofile(want: u64) -> Result<u64, WorkloadError> {
     setrlimit(Resource::RLIMIT_NOFILE, new, hard).map_err(WorkloadError::sys("setrlimit"))?;
     Ok(new)
 }
+
+/// Reads from a blocking socket (with SO_RCVTIMEO set to reach `deadline`),
+/// retrying an EAGAIN that arrives before the deadline.
+///
+/// Linux's sockmap receive path (`tcp_bpf_recvmsg`) returns EAGAIN from a
+/// *blocking* `recv()` when it is woken without data: by a write on the same
+/// socket from another thread, or by the ACK of the socket's own FIN after
+/// `shutdown(SHUT_WR)`. A blocking reader on a bypassed socket must retry;
+/// each retry is counted in `spurious`, so tests and reports can show it.
+pub fn read_retrying(s: &mut impl Read, buf: &mut [u8], deadline: std::time::Instant, spurious: &mut u64) -> io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => *spurious += 1,
+            other => return other,
+        }
+    }
+}
+
+/// [`read_retrying`] until `buf` is full.
+pub fn read_exact_retrying(s: &mut impl Read, mut buf: &mut [u8], deadline: std::time::Instant, spurious: &mut u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match read_retrying(s, buf, deadline, spurious)? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => buf = &mut buf[n..],
+        }
+    }
+    Ok(())
+}

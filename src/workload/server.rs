@@ -137,6 +137,8 @@ pub struct ServerResult {
     pub fionread_zero_eof: u64,
     /// FIONREAD said 0 and the read would block.
     pub fionread_zero_eagain: u64,
+    /// EAGAIN returned by a blocking read before its timeout (see `net::read_retrying`).
+    pub spurious_eagain: u64,
 }
 
 impl ServerResult {
@@ -157,6 +159,7 @@ impl ServerResult {
             ("fionread_zero_data", self.fionread_zero_data.into()),
             ("fionread_zero_eof", self.fionread_zero_eof.into()),
             ("fionread_zero_eagain", self.fionread_zero_eagain.into()),
+            ("spurious_eagain", self.spurious_eagain.into()),
         ])
     }
 }
@@ -169,11 +172,12 @@ struct Core {
     bytes_in: u64,
     bytes_out: u64,
     reads: u64,
+    spurious_eagain: u64,
 }
 
 impl Core {
     fn new(accept_no: u64, cfg: &ServeConfig) -> Core {
-        Core { accept_no, mode: cfg.mode, checker: StreamChecker::new(cfg.expect_tag), bytes_in: 0, bytes_out: 0, reads: 0 }
+        Core { accept_no, mode: cfg.mode, checker: StreamChecker::new(cfg.expect_tag), bytes_in: 0, bytes_out: 0, reads: 0, spurious_eagain: 0 }
     }
     fn name(&self) -> String {
         match self.checker.stream() {
@@ -203,6 +207,7 @@ impl Core {
         r.bytes_in += self.bytes_in;
         r.bytes_out += self.bytes_out;
         r.reads += self.reads;
+        r.spurious_eagain += self.spurious_eagain;
         if let Some(StreamId { tag, conn }) = self.checker.stream() {
             streams.insert((tag, conn));
         }
@@ -299,9 +304,8 @@ fn blocking_conn(mut s: Stream, mut core: Core, cfg: &ServeConfig, deadline: Ins
     let mut buf = vec![0u8; cfg.buf_size];
     let mut out = Vec::with_capacity(cfg.buf_size);
     loop {
-        let n = match s.read(&mut buf) {
+        let n = match super::net::read_retrying(&mut s, &mut buf, deadline, &mut core.spurious_eagain) {
             Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(io("read", e, &core)),
         };
         out.clear();
