@@ -34,8 +34,8 @@ pub enum DeployError {
     Cgroup(#[from] CgroupError),
     #[error("{step}: {source}")]
     Step { step: String, source: SysError },
-    #[error("the verifier rejected {name}: {source}")]
-    Rejected { name: &'static str, source: LoadError, verbose: bool },
+    #[error("the verifier rejected the built-in program {name} (a bug in sockasm, or a kernel without a feature it needs)")]
+    Rejected { name: &'static str, source: LoadError },
     #[error("built-in program does not assemble (a bug in sockasm): {0}")]
     Asm(#[from] AsmError),
     #[error("{0}")]
@@ -295,7 +295,7 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
     )
     .map_err(DeployError::step("creating the SOCKHASH map"))?;
     let sk_state =
-        Map::create(&MapSpec::sk_storage("sockasm_state", 8)).map_err(DeployError::step("creating the SK_STORAGE map"))?;
+        Map::create(&MapSpec::sk_storage("sockasm_state", progs::STATE_VALUE_SIZE)).map_err(DeployError::step("creating the SK_STORAGE map"))?;
     let counters = Map::create(
         &MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count"),
     )
@@ -328,7 +328,7 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
             .with_expected_attach_type(attach)
             .with_log_level(log_level)
             .load()
-            .map_err(|source| DeployError::Rejected { name: b.name, source, verbose: false })?;
+            .map_err(|source| DeployError::Rejected { name: b.name, source })?;
         stats[i] = loaded.verifier_stats.as_ref().map(|s| s.processed_insns);
         fds.push(loaded.fd);
     }

@@ -4,10 +4,13 @@
 #![deny(unsafe_code)]
 
 pub mod asm;
+pub mod bench;
 pub mod cgroup;
 pub mod cli;
 pub mod deploy;
+pub mod elf;
 pub mod json;
 pub mod progs;
 pub mod syscall;
+pub mod verify;
 pub mod workload;

@@ -1,5 +1,5 @@
-//! `sockasm dump --disasm`: list raw instruction bytes, or the built-in
-//! programs, in llvm-objdump's syntax with annotations.
+//! `sockasm dump --disasm`: list raw instruction bytes, a BPF ELF object, or
+//! the built-in programs, in llvm-objdump's syntax with annotations.
 use super::Result;
 use crate::asm::Decoder;
 use crate::asm::listing::{self, ListingOptions, NamedListing};
@@ -8,6 +8,11 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// A BPF ELF object (`clang -O2 -g -target bpf -c x.c`): its program
+    /// sections with their program types, functions, relocations, license
+    /// and maps.
+    #[arg(value_name = "FILE.o", conflicts_with = "raw")]
+    pub file: Option<PathBuf>,
     /// Disassemble (the only dump mode so far).
     #[arg(long)]
     pub disasm: bool,
@@ -31,9 +36,10 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let r = match &args.raw {
-        Some(path) => dump_raw(&mut out, path, args),
-        None => dump_builtin(&mut out, args),
+    let r = match (&args.file, &args.raw) {
+        (Some(path), _) => dump_elf(&mut out, path, args),
+        (None, Some(path)) => dump_raw(&mut out, path, args),
+        (None, None) => dump_builtin(&mut out, args),
     };
     r?;
     match out.flush() {
@@ -75,6 +81,22 @@ fn dump_raw(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
         listing::write_listing(out, &insns, &opts)
     };
     ignore_broken_pipe(r)
+}
+
+fn dump_elf(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    if !crate::elf::is_elf(&bytes) {
+        return Err(format!(
+            "{}: not an ELF object (no \\x7fELF magic); for raw instruction bytes use `--raw {}`",
+            path.display(),
+            path.display()
+        )
+        .into());
+    }
+    let obj = crate::elf::Object::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path.display().to_string();
+    let text = if args.json { format!("{}\n", obj.to_json(&name)) } else { obj.dump(&name, !args.no_annotate) };
+    ignore_broken_pipe(out.write_all(text.as_bytes()))
 }
 
 fn dump_builtin(out: &mut impl Write, args: &Args) -> Result<()> {

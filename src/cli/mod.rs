@@ -2,10 +2,13 @@
 use clap::{Parser, Subcommand};
 
 pub mod asm;
+pub mod bench;
 pub mod dump;
 pub mod load;
+pub mod run;
 pub mod status;
 pub mod unload;
+pub mod verify;
 mod worker;
 
 /// Errors reaching `main`: each module's own error type, boxed.
@@ -34,6 +37,12 @@ pub enum Command {
     Unload(unload::Args),
     /// Show whether the bypass is loaded, its programs, map and counters.
     Status(status::Args),
+    /// Load a program without attaching it and show the verifier's verdict.
+    Verify(verify::Args),
+    /// Run a program with BPF_PROG_TEST_RUN and print its return value.
+    Run(run::Args),
+    /// Measure TCP through the bypass against plain loopback TCP and AF_UNIX (temporary cgroup, root needed).
+    Bench(bench::Args),
     #[command(hide = true)]
     Worker(worker::Args),
 }
@@ -46,6 +55,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Load(a) => load::run(a, v),
         Command::Unload(a) => unload::run(a, v),
         Command::Status(a) => status::run(a, v),
+        Command::Verify(a) => verify::run(a, v),
+        Command::Run(a) => run::run(a, v),
+        Command::Bench(a) => bench::run(a, v),
         Command::Worker(a) => worker::run(a, v),
     }
 }

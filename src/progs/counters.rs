@@ -9,16 +9,19 @@ pub enum Counter {
     RedirectedBytes = 3,
     PassedMsgs = 4,
     PassedBytes = 5,
+    /// Connections moved to TCP because they streamed small writes.
+    SmallWriteFallbacks = 6,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 6] = [
+    pub const ALL: [Counter; 7] = [
         Counter::SocketsAdded,
         Counter::InsertFailures,
         Counter::RedirectedMsgs,
         Counter::RedirectedBytes,
         Counter::PassedMsgs,
         Counter::PassedBytes,
+        Counter::SmallWriteFallbacks,
     ];
     /// Byte offset in the map value.
     pub const fn offset(self) -> i16 {
@@ -33,6 +36,7 @@ impl Counter {
             Counter::RedirectedBytes => "redirected_bytes",
             Counter::PassedMsgs => "passed_msgs",
             Counter::PassedBytes => "passed_bytes",
+            Counter::SmallWriteFallbacks => "small_write_fallbacks",
         }
     }
 }
@@ -41,7 +45,7 @@ pub const VALUE_SIZE: u32 = 8 * Counter::ALL.len() as u32;
 
 /// Counter totals summed over CPUs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub struct Totals(pub [u64; 6]);
+pub struct Totals(pub [u64; Counter::ALL.len()]);
 
 impl Totals {
     pub fn get(&self, c: Counter) -> u64 {
@@ -49,7 +53,7 @@ impl Totals {
     }
     /// Sums per-CPU values (each `VALUE_SIZE` bytes, native endian).
     pub fn sum<'a>(per_cpu: impl IntoIterator<Item = &'a [u8]>) -> Totals {
-        let mut t = [0u64; 6];
+        let mut t = [0u64; Counter::ALL.len()];
         for v in per_cpu {
             for (i, slot) in t.iter_mut().enumerate() {
                 if let Some(b) = v.get(i * 8..i * 8 + 8) {

@@ -25,6 +25,7 @@ pub mod helper {
     pub const SOCK_HASH_UPDATE: i32 = 70;
     pub const MSG_REDIRECT_HASH: i32 = 71;
     pub const SK_STORAGE_GET: i32 = 107;
+    pub const KTIME_GET_NS: i32 = 5;
     pub const GET_NETNS_COOKIE: i32 = 122;
 }
 
@@ -41,6 +42,12 @@ pub const STATE_TCP_USED: i32 = 1;
 /// sock_ops has handled the socket (so a second attachment on a nested
 /// cgroup, which runs the program again for the same socket, does nothing).
 pub const STATE_IN_MAP: i32 = 2;
+/// `sk_state` value layout: the state above, the run of small writes, the
+/// time of the last write.
+pub const STATE_OFF_FLAGS: i16 = 0;
+pub const STATE_OFF_RUN: i16 = 8;
+pub const STATE_OFF_LAST_NS: i16 = 16;
+pub const STATE_VALUE_SIZE: u32 = 24;
 
 /// A program with per-instruction notes for listings (ctx field names).
 pub struct Builder {

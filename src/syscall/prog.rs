@@ -319,7 +319,7 @@ impl fmt::Display for LoadError {
             let last = self.decisive_lines(5);
             write!(
                 f,
-                "\nverifier log (last {} of {} lines{}; full log via LoadError::log()):",
+                "\nverifier log (last {} of {} lines{}; run with --verbose for the whole log):",
                 last.len(),
                 total,
                 if self.log_truncated {

@@ -2,3 +2,4 @@ mod disasm;
 mod strategy;
 mod asm_text;
 mod kernel;
+mod bench;

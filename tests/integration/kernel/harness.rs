@@ -68,6 +68,7 @@ pub struct Counters {
     pub redirected_bytes: u64,
     pub passed_msgs: u64,
     pub passed_bytes: u64,
+    pub small_write_fallbacks: u64,
 }
 
 impl Counters {
@@ -79,6 +80,7 @@ impl Counters {
             redirected_bytes: s.u64("counters.redirected_bytes"),
             passed_msgs: s.u64("counters.passed_msgs"),
             passed_bytes: s.u64("counters.passed_bytes"),
+            small_write_fallbacks: s.u64("counters.small_write_fallbacks"),
         }
     }
     pub fn since(&self, before: &Counters) -> Counters {
@@ -89,6 +91,7 @@ impl Counters {
             redirected_bytes: self.redirected_bytes - before.redirected_bytes,
             passed_msgs: self.passed_msgs - before.passed_msgs,
             passed_bytes: self.passed_bytes - before.passed_bytes,
+            small_write_fallbacks: self.small_write_fallbacks - before.small_write_fallbacks,
         }
     }
 }

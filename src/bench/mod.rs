@@ -1,0 +1,640 @@
+//! `sockasm bench`: the bypass against plain loopback TCP and AF_UNIX.
+//!
+//! The run owns everything it touches: a temporary child cgroup directly
+//! under the cgroup2 mount (`sockasm-bench-<pid>-…`) and a pin directory
+//! (`/sys/fs/bpf/sockasm-bench-<pid>-…`). It loads the built-in programs
+//! there ([`deploy::load`], timed, with verifier statistics), runs every cell
+//! (workload × size × transport, `repeat` times, interleaved so drift hits all
+//! transports alike), then unloads and removes both directories, on every
+//! exit path ([`Sandbox`]'s `Drop`), Ctrl-C included ([`Interrupt`]).
+//!
+//! Each cell is two child processes ([`endpoint`]) of the same executable:
+//! a server and a client. For the bypass rows both first join the
+//! benchmark's cgroup; for TCP and AF_UNIX neither does. The benchmark
+//! process itself never joins. After each cell the bypass's counters
+//! ([`deploy::status`]) and the endpoints' own `/proc/self/cgroup` must show
+//! it: bytes redirected (and none passed to TCP) for bypass rows, no counter
+//! moved at all for the others. Anything else fails the run.
+
+pub mod endpoint;
+pub mod proc;
+mod report;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::cgroup::{self, CgroupError, TempCgroup, TempPinDir};
+use crate::deploy::{self, DeployError, LoadOptions, ProgStatus, UnloadOutcome};
+use crate::progs::counters::{Counter, Totals};
+use crate::workload::Transport;
+
+pub use endpoint::Workload;
+pub use proc::Interrupt;
+use proc::{Proc, num, text};
+
+/// Prefix of the cgroup and pin directory names.
+pub const NAME_PREFIX: &str = "sockasm-bench";
+pub const DEFAULT_SIZES: [usize; 5] = [64, 1024, 16 * 1024, 64 * 1024, 1 << 20];
+const MAX_SIZE: usize = 64 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("interrupted")]
+    Interrupted,
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("cannot start a benchmark endpoint: {0}")]
+    Spawn(String),
+    #[error("benchmark endpoint failed: {0}")]
+    Endpoint(String),
+    #[error("the benchmark's processes are not where they should be: {0}")]
+    Placement(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Measured seconds per cell.
+    pub seconds: f64,
+    /// Runs per cell; the median is reported.
+    pub repeat: u32,
+    pub sizes: Vec<usize>,
+    /// Connections in parallel per cell.
+    pub conns: u32,
+    pub workloads: Vec<Workload>,
+    /// The executable that has the hidden `bench endpoint` subcommand.
+    pub exe: PathBuf,
+    /// Progress line on stderr.
+    pub progress: bool,
+    /// One line per cell on stderr.
+    pub verbose: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            seconds: 1.0,
+            repeat: 3,
+            sizes: DEFAULT_SIZES.to_vec(),
+            conns: 1,
+            workloads: Workload::ALL.to_vec(),
+            exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sockasm")),
+            progress: true,
+            verbose: false,
+        }
+    }
+}
+
+impl Config {
+    /// Warm-up before each measured window: a fifth of it, 10 ms to 0.5 s.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64((self.seconds / 5.0).clamp(0.01, 0.5))
+    }
+
+    pub fn measure(&self) -> Duration {
+        Duration::from_secs_f64(self.seconds)
+    }
+
+    pub fn validate(&self) -> Result<(), BenchError> {
+        let bad = |m: String| Err(BenchError::Invalid(m));
+        if !(self.seconds.is_finite() && self.seconds >= 0.001 && self.seconds <= 600.0) {
+            return bad(format!("--seconds must be between 0.001 and 600, not {}", self.seconds));
+        }
+        if !(1..=100).contains(&self.repeat) {
+            return bad(format!("--repeat must be between 1 and 100, not {}", self.repeat));
+        }
+        if !(1..=512).contains(&self.conns) {
+            return bad(format!("--conns must be between 1 and 512, not {}", self.conns));
+        }
+        if self.sizes.is_empty() || self.sizes.len() > 32 {
+            return bad("--sizes needs 1 to 32 sizes".into());
+        }
+        if let Some(s) = self.sizes.iter().find(|s| **s == 0 || **s > MAX_SIZE) {
+            return bad(format!("size {s} out of range (1 B to 64 MiB)"));
+        }
+        if self.workloads.is_empty() {
+            return bad("no workload selected".into());
+        }
+        Ok(())
+    }
+
+    /// Cells in one full run.
+    pub fn cells(&self) -> usize {
+        self.repeat as usize * self.workloads.len() * self.sizes.len() * Transport::ALL.len()
+    }
+}
+
+/// The name of a transport in the report.
+pub fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::TcpBypass => "bypass",
+        Transport::Tcp => "tcp",
+        Transport::Unix => "unix",
+    }
+}
+
+/// Counter deltas a cell caused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delta(pub [u64; Counter::ALL.len()]);
+
+impl Delta {
+    fn between(before: &Totals, after: &Totals) -> Delta {
+        let mut d = [0u64; Counter::ALL.len()];
+        for (i, v) in d.iter_mut().enumerate() {
+            *v = after.0[i].saturating_sub(before.0[i]);
+        }
+        Delta(d)
+    }
+    pub fn get(&self, c: Counter) -> u64 {
+        self.0[c as usize]
+    }
+    fn add(&mut self, o: &Delta) {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a += b;
+        }
+    }
+    fn is_zero(&self) -> bool {
+        self.0.iter().all(|v| *v == 0)
+    }
+}
+
+/// One measured cell (one run).
+#[derive(Clone, Debug)]
+pub struct Measurement {
+    pub workload: Workload,
+    pub size: usize,
+    pub transport: Transport,
+    pub run: u32,
+    pub tps: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub gbps: f64,
+    /// Bytes the receiving ends checked against the pattern.
+    pub verified_bytes: u64,
+    pub counters: Delta,
+    pub spurious_eagain: u64,
+}
+
+/// The median of a cell over its runs.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub workload: Workload,
+    pub size: usize,
+    pub conns: u32,
+    pub transport: Transport,
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub tps: Option<f64>,
+    pub gbps: Option<f64>,
+    pub verified_bytes: u64,
+    pub counters: Delta,
+    /// tps (rr) or Gbit/s (stream) of each run.
+    pub runs: Vec<f64>,
+}
+
+/// The machine the numbers come from.
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub kernel: String,
+}
+
+impl Machine {
+    pub fn probe() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+            .unwrap_or_else(|| "unknown".into());
+        Machine {
+            cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            cpu_model,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+        }
+    }
+}
+
+/// Everything `sockasm bench` prints.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub config: Config,
+    pub machine: Machine,
+    pub rows: Vec<Row>,
+    pub measurements: Vec<Measurement>,
+    /// Wall time of `deploy::load`: create maps, load and verify both programs, attach, pin.
+    pub load: Duration,
+    pub unload: Duration,
+    pub programs: Vec<ProgStatus>,
+    pub cgroup: PathBuf,
+    pub pin_dir: PathBuf,
+    /// Both directories were gone at the end.
+    pub cleaned_up: bool,
+    pub total: Duration,
+}
+
+/// The temporary cgroup and pin directory with the bypass loaded: unloaded
+/// and removed on drop, whatever happened.
+struct Sandbox {
+    intr: Arc<Interrupt>,
+    loaded: bool,
+    // Dropped in this order after `drop` ran: the cgroup, then the pins.
+    cg: TempCgroup,
+    pin: TempPinDir,
+}
+
+impl Sandbox {
+    fn unload(&mut self) -> Result<Duration, BenchError> {
+        let t = Instant::now();
+        // Sockets leave the map as their owners close them; give that a moment.
+        let end = t + Duration::from_secs(5);
+        loop {
+            let r = deploy::unload(Some(self.cg.path()), self.pin.path())?;
+            match r.outcome {
+                UnloadOutcome::Draining { connections } if Instant::now() < end => {
+                    let _ = connections;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                UnloadOutcome::Removed | UnloadOutcome::NotLoaded => {
+                    self.loaded = false;
+                    return Ok(t.elapsed());
+                }
+                other => {
+                    return Err(BenchError::Invalid(format!("unload of {} did not remove everything: {other:?}", self.pin.path().display())));
+                }
+            }
+        }
+    }
+
+    fn counters(&self) -> Result<Totals, BenchError> {
+        Ok(deploy::status(self.pin.path())?.counters)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = &self.intr;
+        if self.loaded
+            && let Err(e) = self.unload()
+        {
+            eprintln!("sockasm bench: warning: unload during cleanup: {e}");
+        }
+    }
+}
+
+static SOCK_SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn size_arg(d: Duration) -> String {
+    d.as_micros().to_string()
+}
+
+/// `/x/y` relative to the cgroup2 mount, as /proc/PID/cgroup shows it.
+fn cgroup_rel(path: &Path) -> Result<String, BenchError> {
+    let mount = cgroup::cgroup2_mount()?;
+    let rel = path.strip_prefix(&mount).map_err(|_| BenchError::Invalid(format!("{} is not under {}", path.display(), mount.display())))?;
+    Ok(format!("/{}", rel.display()))
+}
+
+struct Runner<'a> {
+    cfg: &'a Config,
+    intr: &'a Arc<Interrupt>,
+    cg_path: PathBuf,
+    cg_rel: String,
+    done: usize,
+    total: usize,
+    tty: bool,
+    started: Instant,
+}
+
+impl Runner<'_> {
+    fn progress(&mut self, w: Workload, size: usize, t: Transport, run: u32) {
+        if !self.cfg.progress {
+            return;
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let eta = if self.done > 0 { elapsed / self.done as f64 * (self.total - self.done) as f64 } else { 0.0 };
+        let line = format!(
+            "sockasm bench [{:>3}/{}] {:<6} {:>7} {:<6} run {}/{}  ({:.0} s, ~{:.0} s left)",
+            self.done + 1,
+            self.total,
+            w.name(),
+            report::fmt_size(size),
+            transport_name(t),
+            run,
+            self.cfg.repeat,
+            elapsed,
+            eta
+        );
+        if self.tty {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn endpoint_args(&self, t: Transport, role: &str, ep: &str, w: Workload, size: usize) -> Vec<String> {
+        let timeout = (self.cfg.warmup() + self.cfg.measure()).as_secs() + 30;
+        let mut a: Vec<String> = vec!["bench".into(), "endpoint".into(), "--timeout".into(), timeout.to_string()];
+        if t == Transport::TcpBypass {
+            a.push("--cgroup".into());
+            a.push(self.cg_path.display().to_string());
+        }
+        a.push(role.into());
+        a.push(if role == "serve" { "--listen" } else { "--connect" }.into());
+        a.push(ep.into());
+        for (k, v) in [("--workload", w.name().to_string()), ("--size", size.to_string()), ("--conns", self.cfg.conns.to_string())] {
+            a.push(k.into());
+            a.push(v);
+        }
+        if role == "client" {
+            a.extend(["--warmup-us".into(), size_arg(self.cfg.warmup()), "--measure-us".into(), size_arg(self.cfg.measure())]);
+        }
+        a
+    }
+
+    fn check_cgroup(&self, who: &str, line: &proc::Line, t: Transport) -> Result<(), BenchError> {
+        let got = text(line, "cgroup");
+        let inside = got == self.cg_rel || got.starts_with(&format!("{}/", self.cg_rel));
+        if (t == Transport::TcpBypass) != inside {
+            return Err(BenchError::Placement(format!(
+                "the {} {who} of a {} row runs in cgroup {got:?}; it should be {} {}",
+                transport_name(t),
+                transport_name(t),
+                if t == Transport::TcpBypass { "in" } else { "outside" },
+                self.cg_rel
+            )));
+        }
+        Ok(())
+    }
+
+    fn cell(&mut self, sb: &Sandbox, w: Workload, size: usize, t: Transport, run: u32) -> Result<Measurement, BenchError> {
+        self.intr.check()?;
+        let sock_path;
+        let listen = match t {
+            Transport::Unix => {
+                sock_path = Some(PathBuf::from(format!("/tmp/{NAME_PREFIX}-{}-{}.sock", std::process::id(), SOCK_SEQ.fetch_add(1, Ordering::Relaxed))));
+                format!("unix:{}", sock_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
+            }
+            _ => {
+                sock_path = None;
+                "127.0.0.1:0".to_string()
+            }
+        };
+        struct RmSock(Option<PathBuf>);
+        impl Drop for RmSock {
+            fn drop(&mut self) {
+                if let Some(p) = &self.0 {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+        }
+        let _rm = RmSock(sock_path);
+        let before = sb.counters()?;
+        let label = format!("{} {} {}", w.name(), report::fmt_size(size), transport_name(t));
+        let mut srv = Proc::spawn(&self.cfg.exe, &self.endpoint_args(t, "serve", &listen, w, size), format!("{label} server"), self.intr)?;
+        let hello = srv.next_line(Duration::from_secs(20))?;
+        let connect = match t {
+            Transport::Unix => listen.clone(),
+            _ => match hello.get("listening") {
+                Some(proc::Scalar::Num(p)) if *p > 0.0 => format!("127.0.0.1:{}", *p as u16),
+                _ => return Err(BenchError::Endpoint(format!("{label} server: no port in its first line {hello:?}"))),
+            },
+        };
+        let mut cli = Proc::spawn(&self.cfg.exe, &self.endpoint_args(t, "client", &connect, w, size), format!("{label} client"), self.intr)?;
+        let within = self.cfg.warmup() + self.cfg.measure() + Duration::from_secs(40);
+        let c = cli.next_line(within)?;
+        let s = srv.next_line(Duration::from_secs(20))?;
+        cli.finish(Duration::from_secs(10))?;
+        srv.finish(Duration::from_secs(10))?;
+        self.check_cgroup("client", &c, t)?;
+        self.check_cgroup("server", &s, t)?;
+        let d = Delta::between(&before, &sb.counters()?);
+        let sent = num(&c, "bytes_sent") as u64;
+        let verified = num(&s, "verified_bytes") as u64 + num(&c, "bytes_received") as u64;
+        if num(&s, "verified_bytes") as u64 != sent {
+            return Err(BenchError::Endpoint(format!("{label}: the client sent {sent} bytes, the server checked {}", num(&s, "verified_bytes"))));
+        }
+        let conns = self.cfg.conns as u64;
+        if t == Transport::TcpBypass {
+            // Both ends of every connection entered the map (so both were in
+            // the cgroup), and sk_msg saw every byte: rr requests and
+            // echoes, or the stream and its 16-byte trailers. Bytes it passed
+            // to TCP are not an error (the small-write fallback does that on
+            // purpose) but the row reports them.
+            let want = match w {
+                Workload::Rr => 2 * sent,
+                Workload::Stream => sent + 16 * conns,
+            };
+            let (redir, passed, added) = (d.get(Counter::RedirectedBytes), d.get(Counter::PassedBytes), d.get(Counter::SocketsAdded));
+            if redir == 0 || redir + passed < want || added < 2 * conns {
+                return Err(BenchError::Placement(format!(
+                    "{label}: the bypass saw {} of {want} bytes ({redir} redirected, {passed} passed to TCP) and {added} sockets for {conns} connection(s): \
+                     the endpoints were not both in {}; counters {d:?}",
+                    redir + passed,
+                    sb.cg.path().display()
+                )));
+            }
+        } else if !d.is_zero() {
+            return Err(BenchError::Placement(format!(
+                "{label}: the bypass's counters moved ({d:?}) for a row whose endpoints should be outside {}",
+                sb.cg.path().display()
+            )));
+        }
+        let m = Measurement {
+            workload: w,
+            size,
+            transport: t,
+            run,
+            tps: num(&c, "tps"),
+            p50_us: num(&c, "p50_us"),
+            p99_us: num(&c, "p99_us"),
+            gbps: num(&c, "gbps"),
+            verified_bytes: verified,
+            counters: d,
+            spurious_eagain: (num(&c, "spurious_eagain") + num(&s, "spurious_eagain")) as u64,
+        };
+        if self.cfg.verbose {
+            if self.tty && self.cfg.progress {
+                eprintln!();
+            }
+            eprintln!(
+                "  {label} run {run}: {} (verified {} bytes, redirected {} bytes, spurious EAGAIN {})",
+                match w {
+                    Workload::Rr => format!("{:.0} tps, p50 {:.1} µs, p99 {:.1} µs", m.tps, m.p50_us, m.p99_us),
+                    Workload::Stream => format!("{:.2} Gbit/s", m.gbps),
+                },
+                m.verified_bytes,
+                d.get(Counter::RedirectedBytes),
+                m.spurious_eagain
+            );
+        }
+        Ok(m)
+    }
+}
+
+/// The median (mean of the two middle values for an even count).
+pub fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+}
+
+fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
+    let mut groups: BTreeMap<(usize, usize, usize), Vec<&Measurement>> = BTreeMap::new();
+    for m in ms {
+        let wi = cfg.workloads.iter().position(|w| *w == m.workload).unwrap_or(0);
+        let si = cfg.sizes.iter().position(|s| *s == m.size).unwrap_or(0);
+        let ti = Transport::ALL.iter().position(|t| *t == m.transport).unwrap_or(0);
+        groups.entry((wi, si, ti)).or_default().push(m);
+    }
+    groups
+        .into_values()
+        .map(|g| {
+            let f = |x: fn(&Measurement) -> f64| median(&g.iter().map(|m| x(m)).collect::<Vec<_>>());
+            let rr = g[0].workload == Workload::Rr;
+            let mut counters = Delta::default();
+            for m in &g {
+                counters.add(&m.counters);
+            }
+            Row {
+                workload: g[0].workload,
+                size: g[0].size,
+                conns: cfg.conns,
+                transport: g[0].transport,
+                p50_us: rr.then(|| f(|m| m.p50_us)),
+                p99_us: rr.then(|| f(|m| m.p99_us)),
+                tps: rr.then(|| f(|m| m.tps)),
+                gbps: (!rr).then(|| f(|m| m.gbps)),
+                verified_bytes: g.iter().map(|m| m.verified_bytes).sum(),
+                counters,
+                runs: g.iter().map(|m| if rr { m.tps } else { m.gbps }).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Warns when the benchmark's own cgroup already runs sock_ops programs
+/// (another bypass on the host would make the "plain TCP" rows something else).
+fn foreign_sock_ops_warning() -> Option<String> {
+    let mount = cgroup::cgroup2_mount().ok()?;
+    let own = endpoint::own_cgroup();
+    let path = mount.join(own.trim_start_matches('/'));
+    let cg = cgroup::Cgroup::open(&path).ok()?;
+    let q = crate::syscall::query_cgroup_full(cg.fd(), crate::syscall::AttachType::CGROUP_SOCK_OPS, crate::syscall::BPF_F_QUERY_EFFECTIVE).ok()?;
+    (!q.prog_ids.is_empty()).then(|| {
+        format!(
+            "warning: {} sock_ops program(s) already run for this process's cgroup {} (ids {:?}); the tcp and unix rows may not be plain",
+            q.prog_ids.len(),
+            path.display(),
+            q.prog_ids
+        )
+    })
+}
+
+/// Runs the whole benchmark. Whatever happens (error, Ctrl-C through
+/// `intr`), the children are killed, the bypass unloaded, and the cgroup and
+/// pin directory removed before this returns.
+pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
+    cfg.validate()?;
+    if !nix::unistd::geteuid().is_root() {
+        return Err(BenchError::Invalid("sockasm bench needs root (it creates a cgroup and loads BPF programs)".into()));
+    }
+    let started = Instant::now();
+    if let Some(w) = foreign_sock_ops_warning() {
+        eprintln!("sockasm bench: {w}");
+    }
+    intr.check()?;
+    let cg = TempCgroup::create(NAME_PREFIX)?;
+    let pin = TempPinDir::create(NAME_PREFIX)?;
+    let mut sb = Sandbox { intr: intr.clone(), loaded: false, cg, pin };
+    let (cg_path, pin_path) = (sb.cg.path().to_path_buf(), sb.pin.path().to_path_buf());
+    if cfg.progress {
+        eprintln!("sockasm bench: cgroup {}, pins {}", cg_path.display(), pin_path.display());
+    }
+    intr.check()?;
+    let opts = LoadOptions { cgroup: Some(cg_path.clone()), pin_dir: pin_path.clone(), max_entries: None, verifier_stats: true };
+    let lr = deploy::load(&opts);
+    let lr = match lr {
+        Ok(r) => {
+            sb.loaded = true;
+            r
+        }
+        Err(e) => return Err(e.into()),
+    };
+    intr.check()?;
+    let mut runner = Runner {
+        cfg,
+        intr,
+        cg_rel: cgroup_rel(&cg_path)?,
+        cg_path: cg_path.clone(),
+        done: 0,
+        total: cfg.cells(),
+        tty: std::io::stderr().is_terminal(),
+        started: Instant::now(),
+    };
+    let mut ms = Vec::with_capacity(runner.total);
+    for run in 1..=cfg.repeat {
+        for &w in &cfg.workloads {
+            for &size in &cfg.sizes {
+                for t in Transport::ALL {
+                    runner.progress(w, size, t, run);
+                    ms.push(runner.cell(&sb, w, size, t, run)?);
+                    runner.done += 1;
+                }
+            }
+        }
+    }
+    if cfg.progress && runner.tty {
+        eprintln!();
+    }
+    let unload = sb.unload()?;
+    drop(sb);
+    let cleaned_up = !cg_path.exists() && !pin_path.exists();
+    if !cleaned_up {
+        return Err(BenchError::Invalid(format!("could not remove {} or {}", cg_path.display(), pin_path.display())));
+    }
+    Ok(Report {
+        config: cfg.clone(),
+        machine: Machine::probe(),
+        rows: rows(cfg, &ms),
+        measurements: ms,
+        load: lr.elapsed,
+        unload,
+        programs: lr.programs,
+        cgroup: cg_path,
+        pin_dir: pin_path,
+        cleaned_up,
+        total: started.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_config() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.cells(), 3 * 2 * 5 * 3);
+        assert_eq!(c.warmup(), Duration::from_millis(200));
+        assert!(Config { seconds: 0.0, ..Config::default() }.validate().is_err());
+        assert!(Config { sizes: vec![0], ..Config::default() }.validate().is_err());
+        assert!(Config { conns: 0, ..Config::default() }.validate().is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! The benchmark's output: a Markdown table (readable in a terminal, pasteable
+//! into docs) and one JSON object with the same data.
+
+use std::fmt::Write;
+
+use super::{Report, Row, Workload, transport_name};
+use crate::json::Json;
+use crate::progs::counters::Counter;
+use crate::workload::Transport;
+
+/// `64 B`, `16 KiB`, `1 MiB`, or plain bytes when not a round power.
+pub fn fmt_size(n: usize) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} B")
+    }
+}
+
+fn fmt_count(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if v >= 1e3 {
+        format!("{:.2}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn fmt_us(v: f64) -> String {
+    if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.1}") }
+}
+
+fn fmt_gbps(v: f64) -> String {
+    if v >= 10.0 { format!("{v:.1}") } else { format!("{v:.2}") }
+}
+
+/// The figure ratios compare: tps (rr) or Gbit/s (stream); higher is better.
+fn figure(r: &Row) -> f64 {
+    r.tps.or(r.gbps).unwrap_or(0.0)
+}
+
+fn cell(r: &Row) -> String {
+    match r.workload {
+        Workload::Rr => format!(
+            "{} tps ({} / {} µs)",
+            fmt_count(r.tps.unwrap_or(0.0)),
+            fmt_us(r.p50_us.unwrap_or(0.0)),
+            fmt_us(r.p99_us.unwrap_or(0.0))
+        ),
+        Workload::Stream => format!("{} Gbit/s", fmt_gbps(r.gbps.unwrap_or(0.0))),
+    }
+}
+
+/// Share of the bytes sk_msg saw that it redirected (bypass rows).
+pub fn redirected_share(r: &Row) -> Option<f64> {
+    let redir = r.counters.get(Counter::RedirectedBytes) as f64;
+    let total = redir + r.counters.get(Counter::PassedBytes) as f64;
+    (r.transport == Transport::TcpBypass && total > 0.0).then(|| redir / total)
+}
+
+/// More than 1% of a bypass row's bytes went over TCP (small-write fallback or a miss).
+fn mostly_tcp(r: &Row) -> bool {
+    redirected_share(r).is_some_and(|s| s < 0.99)
+}
+
+/// The bypass loses to plain TCP on this row's figure.
+pub fn loses(bypass: &Row, tcp: &Row) -> bool {
+    figure(bypass) < figure(tcp)
+}
+
+impl Report {
+    fn row(&self, w: Workload, size: usize, t: Transport) -> Option<&Row> {
+        self.rows.iter().find(|r| r.workload == w && r.size == size && r.transport == t)
+    }
+
+    /// The whole human-readable report.
+    pub fn table(&self) -> String {
+        let c = &self.config;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "sockasm bench: {} s per cell after {} s warm-up, median of {} run{}, {} connection{} per cell; {} CPUs ({}), Linux {}",
+            c.seconds,
+            c.warmup().as_secs_f64(),
+            c.repeat,
+            if c.repeat == 1 { "" } else { "s" },
+            c.conns,
+            if c.conns == 1 { "" } else { "s in parallel, aggregate figures" },
+            self.machine.cpus,
+            self.machine.cpu_model,
+            self.machine.kernel
+        );
+        let _ = writeln!(out, "rr: request/response ping-pong, TCP_NODELAY; transactions/s (p50 / p99 round trip). stream: one-way writes of SIZE, reader buffer 64 KiB; Gbit/s.");
+        let _ = writeln!(out, "✗: the bypass is slower than plain TCP. †: sk_msg passed more than 1% of the row's bytes to TCP (share redirected in brackets). Every byte was checked against the workload pattern.");
+        let _ = writeln!(out);
+        let _ = writeln!(out, "| workload | size | bypass | tcp | unix | bypass/tcp | bypass/unix |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+        for &w in &c.workloads {
+            for &size in &c.sizes {
+                let (Some(b), Some(t), Some(u)) =
+                    (self.row(w, size, Transport::TcpBypass), self.row(w, size, Transport::Tcp), self.row(w, size, Transport::Unix))
+                else {
+                    continue;
+                };
+                let lose = loses(b, t);
+                let mark = if lose { " ✗" } else { "" };
+                let dagger = match redirected_share(b) {
+                    Some(sh) if mostly_tcp(b) => format!(" † [{:.0}% redirected]", sh * 100.0),
+                    _ => String::new(),
+                };
+                let ratio = |x: &Row| {
+                    let d = figure(x);
+                    if d > 0.0 { format!("{:.2}", figure(b) / d) } else { "-".into() }
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {}{dagger}{mark} | {} | {} | {}{mark} | {} |",
+                    w.name(),
+                    fmt_size(size),
+                    cell(b),
+                    cell(t),
+                    cell(u),
+                    ratio(t),
+                    ratio(u)
+                );
+            }
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Cost of sockasm: load {:.1} ms (create 3 maps, load and verify 2 programs, attach, pin), unload {:.1} ms.",
+            self.load.as_secs_f64() * 1e3,
+            self.unload.as_secs_f64() * 1e3
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(out, "| program | type | verifier: processed insns | xlated bytes | jited bytes |");
+        let _ = writeln!(out, "|---|---|---:|---:|---:|");
+        for p in &self.programs {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                p.name,
+                p.prog_type,
+                p.verifier_insns.map_or_else(|| "-".into(), |n| n.to_string()),
+                p.xlated_bytes,
+                p.jited_bytes
+            );
+        }
+        let redirected: u64 = self.rows.iter().map(|r| r.counters.get(Counter::RedirectedBytes)).sum();
+        let verified: u64 = self.rows.iter().map(|r| r.verified_bytes).sum();
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Checked: {verified} bytes verified; {redirected} bytes redirected, all on bypass rows (tcp and unix rows moved no counter). \
+             Cgroup {} and pins {} removed. Total {:.0} s.",
+            self.cgroup.display(),
+            self.pin_dir.display(),
+            self.total.as_secs_f64()
+        );
+        out
+    }
+
+    pub fn to_json(&self) -> Json {
+        let c = &self.config;
+        let opt = |v: Option<f64>| v.map_or(Json::Null, Json::Float);
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                Json::obj([
+                    ("workload", Json::from(r.workload.name())),
+                    ("size", (r.size as u64).into()),
+                    ("conns", (r.conns as u64).into()),
+                    ("transport", transport_name(r.transport).into()),
+                    ("p50_us", opt(r.p50_us)),
+                    ("p99_us", opt(r.p99_us)),
+                    ("tps", opt(r.tps)),
+                    ("gbps", opt(r.gbps)),
+                    ("runs", Json::Arr(r.runs.iter().map(|v| Json::Float(*v)).collect())),
+                    ("verified_bytes", r.verified_bytes.into()),
+                    ("redirected_share", opt(redirected_share(r))),
+                    (
+                        "counters",
+                        Json::Obj(Counter::ALL.iter().map(|k| (k.name().to_string(), r.counters.get(*k).into())).collect()),
+                    ),
+                ])
+            })
+            .collect();
+        let programs = self
+            .programs
+            .iter()
+            .map(|p| {
+                Json::obj([
+                    ("name", Json::from(p.name.as_str())),
+                    ("type", p.prog_type.as_str().into()),
+                    ("verifier_insns", p.verifier_insns.into()),
+                    ("xlated_bytes", p.xlated_bytes.into()),
+                    ("jited_bytes", p.jited_bytes.into()),
+                ])
+            })
+            .collect();
+        Json::obj([
+            ("rows", Json::Arr(rows)),
+            ("load_ms", Json::Float(self.load.as_secs_f64() * 1e3)),
+            ("unload_ms", Json::Float(self.unload.as_secs_f64() * 1e3)),
+            ("programs", Json::Arr(programs)),
+            ("seconds", Json::Float(c.seconds)),
+            ("warmup_s", Json::Float(c.warmup().as_secs_f64())),
+            ("repeat", (c.repeat as u64).into()),
+            ("conns", (c.conns as u64).into()),
+            ("sizes", Json::Arr(c.sizes.iter().map(|s| (*s as u64).into()).collect())),
+            (
+                "machine",
+                Json::obj([
+                    ("cpus", Json::from(self.machine.cpus)),
+                    ("cpu_model", self.machine.cpu_model.as_str().into()),
+                    ("kernel", self.machine.kernel.as_str().into()),
+                ]),
+            ),
+            ("cgroup", self.cgroup.display().to_string().into()),
+            ("pin_dir", self.pin_dir.display().to_string().into()),
+            ("cleaned_up", self.cleaned_up.into()),
+            ("total_s", Json::Float(self.total.as_secs_f64())),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_numbers() {
+        assert_eq!(fmt_size(64), "64 B");
+        assert_eq!(fmt_size(1024), "1 KiB");
+        assert_eq!(fmt_size(65536), "64 KiB");
+        assert_eq!(fmt_size(1 << 20), "1 MiB");
+        assert_eq!(fmt_size(1000), "1000 B");
+        assert_eq!(fmt_count(52_123.0), "52.1k");
+        assert_eq!(fmt_count(1_234.0), "1.23k");
+        assert_eq!(fmt_count(2_500_000.0), "2.50M");
+        assert_eq!(fmt_us(17.26), "17.3");
+        assert_eq!(fmt_gbps(31.27), "31.3");
+    }
+}

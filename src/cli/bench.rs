@@ -1,0 +1,205 @@
+//! `sockasm bench`: TCP through the bypass against plain loopback TCP and
+//! AF_UNIX, in a temporary cgroup and pin directory it removes again (also on
+//! Ctrl-C). The hidden `sockasm bench endpoint …` is one end of one cell.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::{SigSet, Signal};
+
+use super::Result;
+use crate::bench::endpoint::{self, ClientSpec, ServeSpec, Workload};
+use crate::bench::{self as lib, BenchError, Config, Interrupt};
+use crate::json::Json;
+use crate::workload::{self, Endpoint, Listener};
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    /// Measured seconds per cell (each after a warm-up of a fifth of that, 10 ms to 0.5 s).
+    #[arg(long, default_value_t = 1.0)]
+    pub seconds: f64,
+    /// Runs per cell; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Message (rr) and write (stream) sizes in bytes; k and m suffixes mean KiB and MiB.
+    #[arg(long, value_delimiter = ',', value_parser = parse_size, default_value = "64,1024,16384,65536,1048576")]
+    pub sizes: Vec<usize>,
+    /// Connections in parallel per cell (aggregate figures).
+    #[arg(long, default_value_t = 1)]
+    pub conns: u32,
+    /// Only these workloads (rr, stream).
+    #[arg(long, value_delimiter = ',', default_value = "rr,stream")]
+    pub workloads: Vec<Workload>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub endpoint: Option<Hidden>,
+}
+
+fn parse_size(s: &str) -> std::result::Result<usize, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mul) = if let Some(n) = t.strip_suffix("kib").or_else(|| t.strip_suffix('k')) {
+        (n, 1024)
+    } else if let Some(n) = t.strip_suffix("mib").or_else(|| t.strip_suffix('m')) {
+        (n, 1 << 20)
+    } else {
+        (t.strip_suffix('b').unwrap_or(&t), 1)
+    };
+    num.trim().parse::<usize>().ok().and_then(|n| n.checked_mul(mul)).ok_or_else(|| format!("{s:?} is not a size (e.g. 64, 16k, 1m)"))
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Hidden {
+    /// One end of one benchmark cell (started by `sockasm bench`).
+    #[command(hide = true)]
+    Endpoint(EndpointArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EndpointArgs {
+    /// Join this cgroup v2 directory before creating any socket.
+    #[arg(long)]
+    pub cgroup: Option<PathBuf>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    #[command(subcommand)]
+    pub role: EndpointRole,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EndpointRole {
+    Serve {
+        #[arg(long)]
+        listen: Endpoint,
+        #[arg(long)]
+        workload: Workload,
+        #[arg(long)]
+        size: usize,
+        #[arg(long, default_value_t = 1)]
+        conns: u64,
+    },
+    Client {
+        #[arg(long)]
+        connect: Endpoint,
+        #[arg(long)]
+        workload: Workload,
+        #[arg(long)]
+        size: usize,
+        #[arg(long, default_value_t = 1)]
+        conns: u64,
+        #[arg(long)]
+        warmup_us: u64,
+        #[arg(long)]
+        measure_us: u64,
+    },
+}
+
+fn print_line(j: &Json) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{j}");
+    let _ = out.flush();
+}
+
+fn run_endpoint(a: &EndpointArgs) -> Result<()> {
+    // If the benchmark dies, so do its endpoints.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let res = (|| -> Result<()> {
+        if let Some(cg) = &a.cgroup {
+            workload::enter_cgroup(cg)?;
+        }
+        let secs = a.timeout.max(1);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(secs + 5));
+            eprintln!("sockasm bench endpoint: watchdog: still running after {} s, exiting", secs + 5);
+            std::process::exit(3);
+        });
+        let timeout = Duration::from_secs(secs);
+        match &a.role {
+            EndpointRole::Serve { listen, workload, size, conns } => {
+                let l = Listener::bind(listen)?;
+                print_line(&Json::obj([("listening", l.port().map(|p| p as u64).into())]));
+                let r = endpoint::serve(&l, &ServeSpec { workload: *workload, size: *size, conns: *conns, timeout })?;
+                print_line(&r.to_json());
+            }
+            EndpointRole::Client { connect, workload, size, conns, warmup_us, measure_us } => {
+                let spec = ClientSpec {
+                    workload: *workload,
+                    size: *size,
+                    conns: *conns,
+                    warmup: Duration::from_micros(*warmup_us),
+                    measure: Duration::from_micros(*measure_us),
+                    timeout,
+                };
+                let r = endpoint::run_client(connect, &spec)?;
+                print_line(&r.to_json());
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = &res {
+        print_line(&Json::obj([("ok", Json::from(false)), ("error", Json::from(e.to_string()))]));
+    }
+    res
+}
+
+pub fn run(args: &Args, verbose: bool) -> Result<()> {
+    if let Some(Hidden::Endpoint(a)) = &args.endpoint {
+        return run_endpoint(a);
+    }
+    // Ctrl-C and SIGTERM: blocked here, before any other thread exists, so
+    // every thread inherits the mask and only the waiting thread sees them.
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.thread_block()?;
+    let intr = Interrupt::new();
+    {
+        let intr = intr.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while let Ok(sig) = set.wait() {
+                n += 1;
+                if n == 1 {
+                    eprintln!("\nsockasm bench: {sig}: stopping the endpoints, unloading, removing the cgroup and pins…");
+                }
+                intr.trigger();
+            }
+        });
+    }
+    let mut sizes = args.sizes.clone();
+    let mut seen = std::collections::HashSet::new();
+    sizes.retain(|s| seen.insert(*s));
+    let mut workloads = args.workloads.clone();
+    workloads.dedup();
+    let cfg = Config {
+        seconds: args.seconds,
+        repeat: args.repeat,
+        sizes,
+        conns: args.conns,
+        workloads,
+        exe: std::env::current_exe()?,
+        progress: !args.quiet,
+        verbose,
+    };
+    match lib::run(&cfg, &intr) {
+        Ok(rep) => {
+            if args.json {
+                println!("{}", rep.to_json());
+            } else {
+                print!("{}", rep.table());
+            }
+            Ok(())
+        }
+        Err(e) if matches!(e, BenchError::Interrupted) || intr.is_set() => {
+            eprintln!("sockasm bench: interrupted; endpoints stopped, bypass unloaded, cgroup and pins removed");
+            std::process::exit(130);
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,160 @@
+//! `sockasm verify`: load a program without attaching it and show the
+//! verifier's verdict (the logic is in [`crate::verify`]).
+use super::Result;
+use crate::syscall::{AttachType, ProgType};
+use crate::verify::{self, Verdict};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A text program (`.s`, needs --type) or a BPF ELF object (`.o`).
+    #[arg(value_name = "FILE", required_unless_present = "prog", conflicts_with = "prog")]
+    pub file: Option<PathBuf>,
+    /// A built-in program: `sockops` or `sk_msg` (`all` for both).
+    #[arg(long, value_name = "NAME")]
+    pub prog: Option<String>,
+    /// Program type of a text program (socket_filter, xdp, sched_cls, ...);
+    /// for an ELF object it overrides what the section name says.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub prog_type: Option<String>,
+    /// Expected attach type (e.g. cgroup_sock_ops), for types that need one.
+    #[arg(long, value_name = "TYPE")]
+    pub attach_type: Option<String>,
+    /// Only the programs of this ELF section (or the program of this name).
+    #[arg(long, value_name = "NAME")]
+    pub section: Option<String>,
+    /// A map for a text program's `map_fd(NAME)` references:
+    /// NAME=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES[,FLAGS]. Repeatable.
+    #[arg(long = "map", value_name = "SPEC")]
+    pub maps: Vec<String>,
+    /// Print the verifier log: 1 (the path that failed, or every path) or
+    /// 2 (the register state at every instruction).
+    #[arg(long, value_name = "1|2", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub log_level: Option<u8>,
+    /// Print the verifier's statistics (processed insns, states, stack depth).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// The program type named by `--type`, with its default expected attach type.
+pub fn parse_types(t: Option<&str>, a: Option<&str>) -> Result<(Option<ProgType>, Option<AttachType>)> {
+    let pt = match t {
+        None => None,
+        Some(s) => Some(match s.to_ascii_lowercase().as_str() {
+            "socket" => ProgType::SOCKET_FILTER,
+            "tc" | "classifier" => ProgType::SCHED_CLS,
+            "sockops" => ProgType::SOCK_OPS,
+            "skmsg" => ProgType::SK_MSG,
+            _ => ProgType::from_name(s).ok_or_else(|| format!("unknown program type `{s}` (e.g. socket_filter, xdp, sched_cls, sock_ops, sk_msg)"))?,
+        }),
+    };
+    let at = match a {
+        Some(s) => Some(AttachType::from_name(s).ok_or_else(|| format!("unknown attach type `{s}`"))?),
+        None => match pt {
+            Some(ProgType::SOCK_OPS) => Some(AttachType::CGROUP_SOCK_OPS),
+            Some(ProgType::SK_MSG) => Some(AttachType::SK_MSG_VERDICT),
+            Some(ProgType::XDP) => Some(AttachType::XDP),
+            _ => None,
+        },
+    };
+    Ok((pt, at))
+}
+
+/// Rejected programs: the details are on stdout already.
+#[derive(Debug, thiserror::Error)]
+#[error("the verifier rejected {0}")]
+pub struct Rejected(pub String);
+
+pub fn run(args: &Args, verbose: bool) -> Result<()> {
+    let inputs = match (&args.prog, &args.file) {
+        (Some(p), _) => verify::builtin(if p == "all" { None } else { Some(p.as_str()) })?,
+        (None, Some(f)) => {
+            let (t, a) = parse_types(args.prog_type.as_deref(), args.attach_type.as_deref())?;
+            let maps = args.maps.iter().map(|m| verify::parse_map_arg(m)).collect::<std::result::Result<Vec<_>, _>>()?;
+            verify::from_file(f, t, a, args.section.as_deref(), &maps)?
+        }
+        (None, None) => return Err("sockasm verify: give a FILE or --prog sockops|sk_msg".into()),
+    };
+    let level = verify::log_level(args.log_level.unwrap_or(1));
+    for (name, why) in &inputs.skipped {
+        println!("program {name}: skipped: {why}\n");
+    }
+    let mut rejected = Vec::new();
+    for (i, c) in inputs.programs.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        let attach = c.expected_attach_type.map_or(String::new(), |a| format!(", expected attach type {a}"));
+        println!("program {} ({}{attach}): {} instructions", c.name, c.prog_type, c.bytes.len() / 8);
+        let (log, stats) = match verify::verify(c, level) {
+            Verdict::Accepted(a) => {
+                println!("verdict: accepted");
+                if let Some(s) = &a.stats {
+                    let states = s.total_states.map_or(String::new(), |t| format!(", {t} states"));
+                    let peak = s.peak_states.map_or(String::new(), |p| format!(" (peak {p})"));
+                    println!("verifier: processed {} insns{states}{peak}", s.processed_insns);
+                }
+                if let Some(info) = &a.info {
+                    println!(
+                        "size: {} bytes translated ({} insns), {} bytes JITed",
+                        info.xlated_prog_len,
+                        info.xlated_prog_len / 8,
+                        info.jited_prog_len
+                    );
+                }
+                (a.prog.log.clone(), a.stats.clone())
+            }
+            Verdict::Rejected(r) => {
+                rejected.push(c.name.clone());
+                let why = if r.error.is_verifier_rejection() { "rejected by the verifier" } else { "load failed" };
+                println!("verdict: {why} ({})", r.error.errno);
+                if let Some(reason) = &r.error.reason {
+                    println!("reason: {reason}");
+                }
+                if !r.analysis.message.is_empty() {
+                    println!("message: {}", r.analysis.message.replace('\n', "\n         "));
+                }
+                if let Some(line) = &r.analysis.insn_line {
+                    println!("verifier at: {line}");
+                }
+                if let (Some(i), Some(ctx)) = (r.analysis.insn, &r.context) {
+                    println!("instruction {i} in the listing:");
+                    print!("{ctx}");
+                }
+                if let Some(regs) = &r.analysis.regs {
+                    println!("registers there: {regs}");
+                }
+                if !r.error.is_verifier_rejection()
+                    && let Some(h) = crate::syscall::error::hint_for(crate::syscall::Cmd::ProgLoad, r.error.errno, &c.name)
+                {
+                    println!("hint: {h}");
+                }
+                let stats = crate::syscall::parse_verifier_stats(r.error.log());
+                (r.error.log.clone(), stats)
+            }
+        };
+        if args.stats {
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| l.starts_with("processed ") || l.starts_with("verification time") || l.starts_with("stack depth"))
+                .collect();
+            if lines.is_empty() {
+                if let Some(s) = stats {
+                    println!("stats: {}", s.line);
+                }
+            }
+            for l in lines {
+                println!("stats: {l}");
+            }
+        }
+        if args.log_level.is_some() || verbose {
+            println!("--- verifier log ---");
+            print!("{log}");
+            if !log.ends_with('\n') && !log.is_empty() {
+                println!();
+            }
+            println!("--- end of log ---");
+        }
+    }
+    if rejected.is_empty() { Ok(()) } else { Err(Rejected(rejected.join(", ")).into()) }
+}

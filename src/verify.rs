@@ -1,0 +1,674 @@
+//! Load a program into the kernel without attaching it and explain the
+//! verifier's verdict: on rejection the decisive message, the instruction it
+//! names in its listing context and the register state there; on success the
+//! statistics and the translated/JITed sizes. Also runs programs with
+//! BPF_PROG_TEST_RUN.
+//!
+//! Inputs ([`Inputs`]): the built-in programs (with their three maps created
+//! as `sockasm load` creates them), a text file in LLVM's syntax, or a BPF
+//! ELF object (its maps created, its relocations applied by
+//! [`crate::elf::Object::link`]). Nothing is attached or pinned: every fd is
+//! closed when the [`Inputs`] and the loaded program are dropped.
+
+use crate::asm::listing::{self, ListingOptions};
+use crate::asm::{Insn, decode_all, text};
+use crate::elf::{self, Object};
+use crate::progs;
+use crate::syscall::{
+    self, AttachType, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, BPF_LOG_STATS, LoadError, LoadedProg, Map, MapSpec, MapType,
+    ProgInfo, ProgSpec, ProgType, SysError, TestRun, TestRunResult, VerifierStats,
+};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::os::fd::{AsFd, AsRawFd};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{step}: {source}")]
+    Sys { step: String, source: SysError },
+    #[error(transparent)]
+    Elf(#[from] elf::ElfError),
+    #[error("{0}")]
+    Text(#[from] text::TextError),
+}
+
+fn sys(step: impl Into<String>) -> impl FnOnce(SysError) -> VerifyError {
+    let step = step.into();
+    move |source| VerifyError::Sys { step, source }
+}
+
+/// A program ready to load, with what its listing needs.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub name: String,
+    pub prog_type: ProgType,
+    pub expected_attach_type: Option<AttachType>,
+    pub license: String,
+    /// Little-endian instruction bytes, map fds bound.
+    pub bytes: Vec<u8>,
+    pub insns: Vec<(usize, Insn)>,
+    /// Function or label names by slot.
+    pub labels: BTreeMap<usize, String>,
+    /// Per-slot notes (relocations, context fields).
+    pub comments: BTreeMap<usize, String>,
+}
+
+/// Programs and the maps they reference (kept open until dropped).
+pub struct Inputs {
+    pub programs: Vec<Candidate>,
+    pub maps: Vec<(String, Map)>,
+    /// Programs of an object that were not chosen explicitly and cannot be
+    /// loaded (unknown section name, needs BTF attach target): (name, why).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// A program name the kernel accepts: `[A-Za-z0-9_.]`, at most 15 bytes.
+pub fn kernel_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' }).take(15).collect()
+}
+
+/// The program and expected attach type of each built-in program.
+/// (`sockops`, `sk_msg` and `skmsg` name them too.)
+pub fn builtin_kind(name: &str) -> Option<(ProgType, AttachType)> {
+    let n = name.strip_prefix("sockasm_").unwrap_or(name);
+    match n {
+        "sockops" | "sock_ops" => Some((ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS)),
+        "skmsg" | "sk_msg" => Some((ProgType::SK_MSG, AttachType::SK_MSG_VERDICT)),
+        _ => None,
+    }
+}
+
+/// The three maps of the bypass, as `deploy` creates them (SOCKHASH key 48
+/// value 8, SK_STORAGE value 8, PERCPU_ARRAY key 4 value 48), unpinned.
+///
+/// A local equivalent of the map creation in `deploy::create_objects`; see
+/// the report for the shared helper proposed for deploy.rs.
+pub fn create_builtin_maps(max_entries: u32) -> Result<Vec<(String, Map)>, VerifyError> {
+    let sock_hash = Map::create(
+        &MapSpec::new(MapType::SOCKHASH, progs::key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_v_hash"),
+    )
+    .map_err(sys("creating the SOCKHASH map"))?;
+    let sk_state = Map::create(&MapSpec::sk_storage("sockasm_v_state", progs::STATE_VALUE_SIZE)).map_err(sys("creating the SK_STORAGE map"))?;
+    let counters = Map::create(
+        &MapSpec::new(MapType::PERCPU_ARRAY, 4, progs::counters::VALUE_SIZE, 1).with_name("sockasm_v_count"),
+    )
+    .map_err(sys("creating the counters map"))?;
+    Ok(vec![
+        (progs::MAP_SOCKHASH.to_string(), sock_hash),
+        (progs::MAP_SK_STATE.to_string(), sk_state),
+        (progs::MAP_COUNTERS.to_string(), counters),
+    ])
+}
+
+fn fd_of(maps: &[(String, Map)], name: &str) -> Option<i32> {
+    maps.iter().find(|(n, _)| n == name).map(|(_, m)| m.as_fd().as_raw_fd())
+}
+
+/// The built-in programs (`which`: `sockops`, `sk_msg`/`skmsg`, or all).
+pub fn builtin(which: Option<&str>) -> Result<Inputs, VerifyError> {
+    let mut built = progs::builtin().map_err(|e| VerifyError::Input(format!("built-in program does not assemble: {e}")))?;
+    if let Some(w) = which {
+        let kind = builtin_kind(w).map(|k| k.0);
+        built.retain(|b| b.name == w || (kind.is_some() && builtin_kind(b.name).map(|k| k.0) == kind));
+        if built.is_empty() {
+            return Err(VerifyError::Input(format!("no built-in program `{w}` (there are: sockops, sk_msg)")));
+        }
+    }
+    let maps = create_builtin_maps(crate::deploy::DEFAULT_MAX_ENTRIES)?;
+    let mut programs = Vec::new();
+    for mut b in built {
+        let (prog_type, attach) =
+            builtin_kind(b.name).ok_or_else(|| VerifyError::Input(format!("unknown built-in program {}", b.name)))?;
+        b.asm.bind_maps(|n| fd_of(&maps, n)).map_err(|e| VerifyError::Input(e.to_string()))?;
+        let bytes = b.asm.to_bytes().map_err(|e| VerifyError::Input(format!("encoding {}: {e}", b.name)))?;
+        programs.push(Candidate {
+            name: b.name.to_string(),
+            prog_type,
+            expected_attach_type: Some(attach),
+            license: "GPL".into(),
+            insns: listing::with_slots(&b.asm.insns),
+            bytes,
+            labels: b.asm.labels.clone(),
+            comments: b.notes.clone(),
+        });
+    }
+    Ok(Inputs { programs, maps, skipped: Vec::new() })
+}
+
+/// A map to create for a text program: `NAME=TYPE,KEY,VALUE,MAX[,FLAGS]`.
+pub fn parse_map_arg(s: &str) -> Result<(String, MapSpec), VerifyError> {
+    let bad = || VerifyError::Input(format!("--map `{s}`: expected NAME=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES[,FLAGS] (e.g. counts=array,4,8,1)"));
+    let (name, rest) = s.split_once('=').ok_or_else(bad)?;
+    let f: Vec<&str> = rest.split(',').map(str::trim).collect();
+    if f.len() < 4 || f.len() > 5 {
+        return Err(bad());
+    }
+    let t = MapType::from_name(f[0]).ok_or_else(|| VerifyError::Input(format!("--map `{s}`: unknown map type `{}`", f[0])))?;
+    let num = |x: &str| -> Result<u32, VerifyError> {
+        let r = match x.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => x.parse(),
+        };
+        r.map_err(|_| bad())
+    };
+    let mut spec = MapSpec::new(t, num(f[1])?, num(f[2])?, num(f[3])?).with_name(kernel_name(name.trim()));
+    if let Some(fl) = f.get(4) {
+        spec = spec.with_flags(num(fl)?);
+    }
+    Ok((name.trim().to_string(), spec))
+}
+
+/// A program in LLVM's text syntax. Named map references (`map_fd(NAME)`)
+/// are bound to maps created from `maps` (see [`parse_map_arg`]).
+pub fn from_text(
+    src: &str,
+    file: &str,
+    prog_type: ProgType,
+    attach: Option<AttachType>,
+    maps: &[(String, MapSpec)],
+) -> Result<Inputs, VerifyError> {
+    let parsed = text::parse_text(src).map_err(|e| e.with_file(file))?;
+    let mut asm = parsed.assemble(src).map_err(|e| e.with_file(file))?;
+    let mut created = Vec::new();
+    for (name, spec) in maps {
+        let m = Map::create(spec).map_err(sys(format!("creating map `{name}`")))?;
+        created.push((name.clone(), m));
+    }
+    if let Some(r) = asm.map_refs.iter().find(|r| fd_of(&created, &r.name).is_none()) {
+        return Err(VerifyError::Input(format!(
+            "{file}: map `{}` is not defined: pass `--map {}=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES`",
+            r.name, r.name
+        )));
+    }
+    asm.bind_maps(|n| fd_of(&created, n)).map_err(|e| VerifyError::Input(e.to_string()))?;
+    let bytes = asm.to_bytes().map_err(|e| VerifyError::Input(format!("{file}: {e}")))?;
+    if bytes.is_empty() {
+        return Err(VerifyError::Input(format!("{file}: no instructions")));
+    }
+    let stem = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("prog");
+    Ok(Inputs {
+        programs: vec![Candidate {
+            name: kernel_name(stem),
+            prog_type,
+            expected_attach_type: attach,
+            license: "GPL".into(),
+            insns: listing::with_slots(&asm.insns),
+            bytes,
+            labels: asm.labels.clone(),
+            comments: BTreeMap::new(),
+        }],
+        maps: created,
+        skipped: Vec::new(),
+    })
+}
+
+/// Creates the maps an object defines.
+pub fn create_object_maps(obj: &Object) -> Result<Vec<(String, Map)>, VerifyError> {
+    let mut out = Vec::new();
+    for m in &obj.maps {
+        if matches!(m.map_type, MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS) {
+            return Err(VerifyError::Input(format!("map `{}`: map-in-map ({}) is not supported", m.name, m.map_type)));
+        }
+        if m.map_type == MapType::STRUCT_OPS {
+            return Err(VerifyError::Input(format!("map `{}`: struct_ops maps are not supported", m.name)));
+        }
+        if m.map_type.needs_btf() && m.key_size != 4 {
+            return Err(VerifyError::Input(format!(
+                "map `{}`: {} needs an `int` key (key_size 4), has {}",
+                m.name, m.map_type, m.key_size
+            )));
+        }
+        let spec = MapSpec::new(m.map_type, m.key_size, m.value_size, m.max_entries)
+            .with_flags(m.map_flags)
+            .with_name(kernel_name(&m.name));
+        let map = Map::create(&spec).map_err(sys(format!("creating map `{}` ({})", m.name, elf::describe_map(m))))?;
+        out.push((m.name.clone(), map));
+    }
+    Ok(out)
+}
+
+/// The programs of an object (only those of `section` if given), linked
+/// against freshly created maps.
+pub fn from_object(
+    obj: &Object,
+    section: Option<&str>,
+    prog_type: Option<ProgType>,
+    attach: Option<AttachType>,
+) -> Result<Inputs, VerifyError> {
+    let progs = obj.programs();
+    let chosen: Vec<_> = match section {
+        Some(s) => progs.iter().filter(|p| obj.sections[p.section].name == s || p.name == s).collect(),
+        None => progs.iter().collect(),
+    };
+    if chosen.is_empty() {
+        let secs: Vec<&str> = obj.sections.iter().filter(|s| !s.is_text).map(|s| s.name.as_str()).collect();
+        return Err(VerifyError::Input(match section {
+            Some(s) => format!("no program section or program named `{s}` (program sections: {})", secs.join(", ")),
+            None => "the object has no programs (only .text)".into(),
+        }));
+    }
+    // Without --section, programs that cannot be loaded are reported and
+    // skipped; naming one explicitly makes it an error (from `link`).
+    let mut skipped = Vec::new();
+    let chosen: Vec<_> = if section.is_some() {
+        chosen
+    } else {
+        chosen
+            .into_iter()
+            .filter(|p| {
+                let s = &obj.sections[p.section];
+                let why = match (prog_type.or(s.kind.prog_type), s.kind.unloadable) {
+                    (None, _) => Some(format!("section `{}` names no program type sockasm knows (use --section {} --type TYPE)", s.name, s.name)),
+                    (Some(_), Some(w)) => Some(format!("section `{}`: {w}", s.name)),
+                    _ => None,
+                };
+                match why {
+                    Some(w) => {
+                        skipped.push((p.name.clone(), w));
+                        false
+                    }
+                    None => true,
+                }
+            })
+            .collect()
+    };
+    if chosen.is_empty() {
+        let why: Vec<String> = skipped.iter().map(|(n, w)| format!("{n}: {w}")).collect();
+        return Err(VerifyError::Input(format!("no program of the object can be loaded ({})", why.join("; "))));
+    }
+    let maps = create_object_maps(obj)?;
+    let mut programs = Vec::new();
+    for p in chosen {
+        let fd = |i: usize| obj.maps.get(i).and_then(|m| fd_of(&maps, &m.name));
+        let l = obj.link(p, &fd, prog_type)?;
+        let expected_attach_type = match prog_type {
+            Some(_) => attach,
+            None => l.kind.expected_attach_type,
+        };
+        programs.push(Candidate {
+            name: kernel_name(&l.name),
+            prog_type: l.prog_type,
+            expected_attach_type,
+            license: l.license,
+            bytes: l.bytes,
+            insns: l.insns,
+            labels: l.labels,
+            comments: l.comments,
+        });
+    }
+    Ok(Inputs { programs, maps, skipped })
+}
+
+/// Reads `path`: an ELF object (by its magic) or a text program.
+pub fn from_file(
+    path: &std::path::Path,
+    prog_type: Option<ProgType>,
+    attach: Option<AttachType>,
+    section: Option<&str>,
+    maps: &[(String, MapSpec)],
+) -> Result<Inputs, VerifyError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| VerifyError::Input(format!("reading {file}: {e}")))?;
+    if elf::is_elf(&bytes) {
+        let obj = Object::parse(&bytes).map_err(|e| VerifyError::Input(format!("{file}: {e}")))?;
+        return from_object(&obj, section, prog_type, attach);
+    }
+    if section.is_some() {
+        return Err(VerifyError::Input(format!("{file}: --section applies to ELF objects only")));
+    }
+    let src = String::from_utf8(bytes).map_err(|_| {
+        VerifyError::Input(format!("{file}: neither an ELF object nor UTF-8 text (for raw instruction bytes, `sockasm dump --disasm --raw` lists them)"))
+    })?;
+    let t = prog_type.ok_or_else(|| {
+        VerifyError::Input(format!("{file}: a text program needs its program type: --type socket_filter|xdp|sched_cls|..."))
+    })?;
+    from_text(&src, &file, t, attach, maps)
+}
+
+/// What the verifier log says about a rejection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogAnalysis {
+    /// The decisive message (one or more lines).
+    pub message: String,
+    /// The instruction (slot) it is about, if the log names one.
+    pub insn: Option<usize>,
+    /// The verifier's own line for that instruction: `12: (61) r0 = *(u32 *)(r1 +0)`.
+    pub insn_line: Option<String>,
+    /// The register state at that instruction: `R1=ctx() R10=fp0`.
+    pub regs: Option<String>,
+}
+
+fn is_stats_line(t: &str) -> bool {
+    t.starts_with("processed ") || t.starts_with("verification time") || t.starts_with("stack depth")
+}
+
+/// `12: (61) r0 = ...` → 12.
+fn insn_line_index(l: &str) -> Option<usize> {
+    let (n, rest) = l.split_once(": ")?;
+    let idx = n.trim().parse().ok()?;
+    (rest.starts_with('(') && rest.get(3..4) == Some(")")).then_some(idx)
+}
+
+/// `12: R1=ctx() R10=fp0` → (12, "R1=ctx() R10=fp0"); also `from 3 to 5: R1=...`.
+fn state_line(l: &str) -> Option<(usize, &str)> {
+    let (head, rest) = l.split_once(": ")?;
+    let rest = rest.trim();
+    let is_state = |s: &str| s.starts_with('R') && s.as_bytes().get(1).is_some_and(u8::is_ascii_digit) || s.starts_with("frame");
+    if let Ok(n) = head.trim().parse::<usize>() {
+        return is_state(rest).then_some((n, rest));
+    }
+    let mut w = head.split_whitespace();
+    if let (Some("from"), Some(_), Some("to"), Some(to), None) = (w.next(), w.next(), w.next(), w.next(), w.next()) {
+        let to: usize = to.parse().ok()?;
+        return is_state(rest).then_some((to, rest));
+    }
+    None
+}
+
+/// Splits `R1=ctx() R2_w=scalar(smin=0,var_off=(0x0; 0xff)) fp-8=mmmm` at
+/// top-level spaces.
+fn state_tokens(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ' ' if depth <= 0 => {
+                if i > start {
+                    out.push(&s[start..i]);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < s.len() {
+        out.push(&s[start..]);
+    }
+    out
+}
+
+/// `R1_w` → `R1`, `fp-8_rw` → `fp-8`.
+fn reg_key(tok: &str) -> Option<String> {
+    let (k, _) = tok.split_once('=')?;
+    let k = k.strip_suffix("_w").or_else(|| k.strip_suffix("_rw")).or_else(|| k.strip_suffix("_r")).unwrap_or(k);
+    (k.starts_with('R') || k.starts_with("fp")).then(|| k.to_string())
+}
+
+fn reg_order(k: &str) -> (u8, i64) {
+    if let Some(n) = k.strip_prefix('R').and_then(|n| n.parse::<i64>().ok()) {
+        (0, n)
+    } else if let Some(n) = k.strip_prefix("fp").and_then(|n| n.parse::<i64>().ok()) {
+        (1, -n)
+    } else {
+        (2, 0)
+    }
+}
+
+/// Registers as the verifier printed them, in order.
+struct RegState(Vec<(String, String)>);
+
+impl RegState {
+    fn replace(&mut self, s: &str) {
+        self.0.clear();
+        self.merge(s);
+    }
+    fn merge(&mut self, s: &str) {
+        for tok in state_tokens(s) {
+            let Some(k) = reg_key(tok) else { continue };
+            let v = tok.split_once('=').map_or("", |(_, v)| v).to_string();
+            match self.0.iter_mut().find(|(rk, _)| *rk == k) {
+                Some(e) => e.1 = v,
+                None => self.0.push((k, v)),
+            }
+        }
+        self.0.sort_by_key(|(k, _)| reg_order(k));
+    }
+    fn clobber_call(&mut self) {
+        self.0.retain(|(k, _)| !matches!(k.as_str(), "R0" | "R1" | "R2" | "R3" | "R4" | "R5"));
+    }
+    fn render(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Finds the decisive message, the instruction it is about and the register
+/// state there, in a verifier log (level 1 or 2).
+pub fn analyze_log(log: &str) -> LogAnalysis {
+    let lines: Vec<&str> = log.lines().map(|l| l.trim_end()).filter(|l| !l.trim().is_empty()).collect();
+    let body_end = lines.iter().rposition(|l| !is_stats_line(l.trim())).map_or(0, |i| i + 1);
+    let body = &lines[..body_end];
+    let last_insn = body.iter().rposition(|l| insn_line_index(l).is_some());
+    // The message: what follows the last instruction line (skipping the
+    // state lines the verifier prints before it, and its own `; R1=..`
+    // suffixes), or the last line when no instruction was processed.
+    let message_lines: Vec<&str> = match last_insn {
+        Some(i) => body[i + 1..].iter().copied().filter(|l| state_line(l).is_none()).collect(),
+        None => body.last().copied().into_iter().collect(),
+    };
+    let mut message = message_lines.join("\n");
+    if message.is_empty() {
+        message = body.last().map_or(String::new(), |l| l.to_string());
+    }
+    let mut out = LogAnalysis { message, ..Default::default() };
+    if let Some(i) = last_insn {
+        let line = body[i];
+        let idx = insn_line_index(line);
+        out.insn = idx;
+        // Strip the verifier's `; R1_w=0` suffix (the state after the insn).
+        let shown = match line.find("  ; ").or_else(|| line.find("\t; ")).or_else(|| line.find(" ; R")) {
+            Some(p) => line[..p].trim_end(),
+            None => line,
+        };
+        out.insn_line = Some(shown.to_string());
+        // Register state before insn `idx`: the last full state line, with
+        // the changes each following instruction line reported merged in.
+        let mut st = RegState(Vec::new());
+        let mut seen = false;
+        for l in &body[..i] {
+            if let Some((_, s)) = state_line(l) {
+                st.replace(s);
+                seen = true;
+            } else if insn_line_index(l).is_some() {
+                if l.contains(") call ") {
+                    st.clobber_call();
+                }
+                if let Some(p) = l.find("; ") {
+                    st.merge(&l[p + 2..]);
+                    seen = true;
+                }
+            }
+        }
+        // A state line for this very instruction right before it wins.
+        if let Some((n, s)) = body[..i].last().and_then(|l| state_line(l))
+            && Some(n) == idx
+        {
+            st.replace(s);
+        }
+        if seen {
+            out.regs = Some(st.render());
+        }
+    } else {
+        // check_cfg errors name the instruction in the message.
+        let words: Vec<&str> = out.message.split_whitespace().collect();
+        out.insn = words
+            .windows(2)
+            .rev()
+            .find(|w| w[0] == "insn" && w[1].trim_end_matches([',', ':']).parse::<usize>().is_ok())
+            .and_then(|w| w[1].trim_end_matches([',', ':']).parse().ok());
+        if out.message.starts_with("back-edge from insn") {
+            // "back-edge from insn 3 to 1": the jump is the culprit.
+            out.insn = words.get(3).and_then(|w| w.parse().ok());
+        }
+    }
+    out
+}
+
+/// Our listing of the instructions around `slot`, the one at `slot` marked `=>`.
+pub fn context_listing(c: &Candidate, slot: usize, radius: usize) -> String {
+    let Some(pos) = c.insns.iter().position(|(s, _)| *s >= slot) else {
+        return format!("(instruction {slot} is beyond the program's {} slots)\n", c.bytes.len() / 8);
+    };
+    let lo = pos.saturating_sub(radius);
+    let hi = (pos + radius + 1).min(c.insns.len());
+    let opts = ListingOptions { annotate: true, labels: c.labels.clone(), comments: c.comments.clone() };
+    let mut out = String::new();
+    for (k, (s, insn)) in c.insns[lo..hi].iter().enumerate() {
+        if let Some(name) = c.labels.get(s) {
+            let _ = writeln!(out, "{name}:");
+        }
+        let mark = if lo + k == pos && *s == slot { "=>" } else { "  " };
+        let _ = write!(out, "{mark}{s:>6}:\t{insn}");
+        if let Some(a) = listing::annotation(&c.insns, *s, insn, &opts) {
+            let _ = write!(out, "{}{a}", listing::ANNOTATION_SEP);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A successful load.
+pub struct Accepted {
+    pub prog: LoadedProg,
+    pub info: Option<ProgInfo>,
+    pub stats: Option<VerifierStats>,
+}
+
+/// A rejection, explained.
+pub struct Rejected {
+    pub error: LoadError,
+    pub analysis: LogAnalysis,
+    /// [`context_listing`] at the failing instruction, when the log names one.
+    pub context: Option<String>,
+}
+
+pub enum Verdict {
+    Accepted(Accepted),
+    Rejected(Box<Rejected>),
+}
+
+/// The `log_level` for `--log-level N`: 1 or 2, always with statistics.
+pub fn log_level(level: u8) -> u32 {
+    (if level >= 2 { BPF_LOG_LEVEL2 } else { BPF_LOG_LEVEL1 }) | BPF_LOG_STATS
+}
+
+/// Loads `c` (never attaches it) with `log_level` and explains the verdict.
+pub fn verify(c: &Candidate, log_level: u32) -> Verdict {
+    let mut spec = ProgSpec::new(c.prog_type, &c.name, &c.bytes).with_log_level(log_level);
+    spec.license = &c.license;
+    spec.expected_attach_type = c.expected_attach_type;
+    match spec.load() {
+        Ok(prog) => {
+            let info = syscall::prog_info(prog.fd()).ok();
+            let stats = prog.verifier_stats.clone();
+            Verdict::Accepted(Accepted { prog, info, stats })
+        }
+        Err(error) => {
+            let analysis = analyze_log(error.log());
+            let context = analysis.insn.map(|i| context_listing(c, i, 3));
+            Verdict::Rejected(Box::new(Rejected { error, analysis, context }))
+        }
+    }
+}
+
+/// Program types whose test runs take packet data and give it back.
+pub fn takes_packet(t: ProgType) -> bool {
+    matches!(
+        t,
+        ProgType::SOCKET_FILTER
+            | ProgType::SCHED_CLS
+            | ProgType::SCHED_ACT
+            | ProgType::XDP
+            | ProgType::CGROUP_SKB
+            | ProgType::LWT_IN
+            | ProgType::LWT_OUT
+            | ProgType::LWT_XMIT
+            | ProgType::LWT_SEG6LOCAL
+            | ProgType::FLOW_DISSECTOR
+    )
+}
+
+/// Parses `--data` hex: `00ff10`, `00 ff 10`, `00:ff:10`, optional `0x`.
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.trim();
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    let digits: Vec<u8> = s.bytes().filter(|b| !matches!(b, b' ' | b':' | b'\n' | b'\t' | b'-' | b'_')).collect();
+    if digits.len() % 2 != 0 {
+        return Err(format!("odd number of hex digits ({})", digits.len()));
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            let h = std::str::from_utf8(p).map_err(|_| "not hex".to_string())?;
+            u8::from_str_radix(h, 16).map_err(|_| format!("`{h}` is not a hex byte"))
+        })
+        .collect()
+}
+
+/// Runs a loaded program once (or `repeat` times) on `data`.
+pub fn run(prog: &LoadedProg, prog_type: ProgType, data: &[u8], repeat: u32) -> Result<TestRunResult, VerifyError> {
+    let packet = takes_packet(prog_type);
+    let opts = TestRun {
+        data_in: data,
+        data_out_len: packet.then_some(data.len() + 256),
+        repeat,
+        ..Default::default()
+    };
+    prog.test_run(&opts).map_err(|e| {
+        // 524 is the kernel-internal ENOTSUPP test runs return for types without a test-run hook.
+        let hint = match e.errno().map(|e| e as i32) {
+            Some(95) | Some(524) => format!(" (the kernel cannot test-run {prog_type} programs)"),
+            Some(libc::EINVAL) if packet && data.len() < 14 => {
+                format!(" ({prog_type} test runs need at least 14 bytes of data, an Ethernet header; got {})", data.len())
+            }
+            _ => String::new(),
+        };
+        VerifyError::Input(format!("BPF_PROG_TEST_RUN: {e}{hint}"))
+    })
+}
+
+/// Decodes bytes back to instructions (for callers holding raw bytes).
+pub fn listing_of(bytes: &[u8]) -> Option<Vec<(usize, Insn)>> {
+    decode_all(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_with_bad_deref() {
+        let log = "func#0 @0\n0: R1=ctx() R10=fp0\n0: (61) r1 = *(u32 *)(r1 +8)          ; R1_w=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))\n1: (61) r0 = *(u32 *)(r1 +0)\nR1 invalid mem access 'scalar'\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+        let a = analyze_log(log);
+        assert_eq!(a.message, "R1 invalid mem access 'scalar'");
+        assert_eq!(a.insn, Some(1));
+        assert_eq!(a.insn_line.as_deref(), Some("1: (61) r0 = *(u32 *)(r1 +0)"));
+        assert_eq!(
+            a.regs.as_deref(),
+            Some("R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0")
+        );
+    }
+
+    #[test]
+    fn log_without_insns() {
+        let a = analyze_log("unreachable insn 2\nverification time 5 usec\n");
+        assert_eq!(a.message, "unreachable insn 2");
+        assert_eq!(a.insn, Some(2));
+        let a = analyze_log("back-edge from insn 3 to 1\n");
+        assert_eq!(a.insn, Some(3));
+        let a = analyze_log("0: R1=ctx() R10=fp0\n0: (95) exit\nR0 !read_ok\n");
+        assert_eq!((a.message.as_str(), a.insn, a.regs.as_deref()), ("R0 !read_ok", Some(0), Some("R1=ctx() R10=fp0")));
+    }
+
+    #[test]
+    fn hex_and_maps() {
+        assert_eq!(parse_hex("00 ff:10").unwrap(), vec![0, 255, 16]);
+        assert!(parse_hex("abc").is_err());
+        let (n, s) = parse_map_arg("counts=array,4,8,1").unwrap();
+        assert_eq!((n.as_str(), s.map_type, s.value_size), ("counts", MapType::ARRAY, 8));
+        assert!(parse_map_arg("x=nope,4,8,1").is_err());
+    }
+}
