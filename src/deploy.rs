@@ -32,8 +32,13 @@ const MAX_CGROUP_WALK: usize = 100_000;
 pub enum DeployError {
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
-    #[error("{step}: {source}")]
+    #[error("{step} failed")]
     Step { step: String, source: SysError },
+    #[error(
+        "sockasm {command} needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN \
+         (running as uid {uid}); try: sudo sockasm {command}"
+    )]
+    NotPrivileged { command: &'static str, uid: u32 },
     #[error("the verifier rejected the built-in program {name} (a bug in sockasm, or a kernel without a feature it needs)")]
     Rejected { name: &'static str, source: LoadError },
     #[error("built-in program does not assemble (a bug in sockasm): {0}")]
@@ -195,6 +200,7 @@ fn pins_present(dir: &Path) -> Vec<&'static str> {
 /// On any error, everything this call did is undone.
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let start = Instant::now();
+    check_privileges("load")?;
     if opts.max_entries == Some(0) {
         return Err(DeployError::Invalid("--max-entries must be at least 1".into()));
     }
@@ -242,6 +248,25 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         programs,
         elapsed: start.elapsed(),
     })
+}
+
+/// Fails early, with a clear message, when the kernel would refuse us.
+pub fn check_privileges(command: &'static str) -> Result<()> {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return Ok(());
+    }
+    // CapEff bits: CAP_NET_ADMIN 12, CAP_SYS_ADMIN 21, CAP_BPF 39.
+    let caps = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0);
+    let need = (1u64 << 12) | (1 << 21) | (1 << 39);
+    if caps & need == need {
+        return Ok(());
+    }
+    Err(DeployError::NotPrivileged { command, uid: uid.as_raw() })
 }
 
 /// Whether `prog_id` still needs attaching to `cg` (`Attached` means "do it").
@@ -444,6 +469,7 @@ pub struct UnloadReport {
 /// Detach from a cgroup; when no cgroup and no connection is left, remove
 /// everything. Idempotent.
 pub fn unload(cgroup_path: Option<&Path>, pin_dir: &Path) -> Result<UnloadReport> {
+    check_privileges("unload")?;
     // A removed cgroup took its attachments with it: nothing to detach there.
     let cg = match cgroup_path {
         Some(p) if !p.exists() => None,

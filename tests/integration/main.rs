@@ -3,3 +3,5 @@ mod strategy;
 mod asm_text;
 mod kernel;
 mod bench;
+mod elf;
+mod verify_run;
