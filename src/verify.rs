@@ -624,6 +624,12 @@ pub fn run(prog: &LoadedProg, prog_type: ProgType, data: &[u8], repeat: u32) -> 
             Some(libc::EINVAL) if packet && data.len() < 14 => {
                 format!(" ({prog_type} test runs need at least 14 bytes of data, an Ethernet header; got {})", data.len())
             }
+            Some(libc::EINVAL) if packet && data.get(12..14) == Some(&[0x08, 0x00]) && data.len() < 34 => {
+                format!(" (the Ethernet type says IPv4: the kernel wants a whole IPv4 header after it, 34 bytes in all; got {})", data.len())
+            }
+            Some(libc::EINVAL) if packet && data.get(12..14) == Some(&[0x86, 0xdd]) && data.len() < 54 => {
+                format!(" (the Ethernet type says IPv6: the kernel wants a whole IPv6 header after it, 54 bytes in all; got {})", data.len())
+            }
             _ => String::new(),
         };
         VerifyError::Input(format!("BPF_PROG_TEST_RUN: {e}{hint}"))

@@ -221,7 +221,7 @@ fn dump_names_types_maps_license_and_callees() {
     assert!(out.contains("maps: none"), "{out}");
     assert_eq!(m["socket"].header, "program type: SOCKET_FILTER");
     assert!(m["mystery/thing"].header.starts_with("program type: unknown"), "{out}");
-    assert!(m["socket"].text.values().any(|t| t == "r0 = *(u16 *)skb[12]"), "{out}");
+    assert!(m["socket"].text.values().any(|t| t == "r0 = *(u8 *)skb[0]"), "{out}");
 }
 
 #[test]

@@ -588,3 +588,30 @@ fn kernel_small_write_stream_falls_back_to_tcp() {
     assert_eq!(d.small_write_fallbacks, 0, "request/response must keep the redirect: {d:?}");
     assert_eq!(d.passed_bytes, 0, "{d:?}");
 }
+
+/// Case 17: a `load` that fails after creating, loading and pinning (the
+/// cgroup holds another tool's exclusive sock_ops program, so the attach is
+/// refused) undoes everything: no pins, no attachment, the other program stays.
+#[test]
+fn kernel_failed_attach_rolls_back() {
+    use sockasm::syscall::{self, AttachType, ProgSpec, ProgType};
+    use std::os::fd::AsFd;
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    let cg = sockasm::cgroup::Cgroup::open(&env.cg).expect("open test cgroup");
+    // r0 = 1; exit
+    let insns = [0xb7u8, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let other = ProgSpec::new(ProgType::SOCK_OPS, "other_tool", &insns).load().expect("load other program");
+    syscall::attach_cgroup(other.fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS, 0).expect("exclusive attach");
+    let o = env.try_load(&[]);
+    let ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS).expect("query");
+    let other_id = syscall::prog_info(other.fd.as_fd()).expect("info").id;
+    syscall::detach_cgroup(other.fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS).expect("detach other program");
+    assert!(!o.status.success(), "load must fail: {}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("attaching sock_ops to cgroup"), "the error names the step: {err}");
+    assert!(!env.pin.exists(), "a failed load left its pin dir {}", env.pin.display());
+    assert_eq!(ids, vec![other_id], "only the other tool's program is attached");
+}

@@ -295,11 +295,15 @@ fn run_options_and_objects() {
     let o = sockasm(&["run", xdp.to_str().unwrap(), "--data-file", f.to_str().unwrap()]);
     assert!(stdout(&o).contains("retval: 3\n"), "{}", show(&o));
     // The socket filter: IPv4 → 64.
-    let mut ip = vec![0u8; 20];
+    let mut ip = vec![0u8; 34];
     ip[12] = 0x08;
+    ip[14] = 0x45;
     let hex: String = ip.iter().map(|b| format!("{b:02x}")).collect();
     let o = sockasm(&["run", object("socket").to_str().unwrap(), "--section", "socket", "--data", &hex]);
     assert!(stdout(&o).contains("retval: 64\n"), "{}", show(&o));
+    // IPv4 Ethernet type with a short packet: the kernel refuses, we say why.
+    let o = sockasm(&["run", object("socket").to_str().unwrap(), "--section", "socket", "--data", &hex[..40]]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a whole IPv4 header"), "{}", show(&o));
     // A program that writes the packet shows the data.
     let p = text_file("wr", "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 1\nif r4 > r3 goto out\n*(u8 *)(r2 + 0) = 171\nout:\nr0 = 2\nexit\n");
     let o = sockasm(&["run", p.to_str().unwrap(), "--type", "xdp", "--data", "00 11 22 33 44 55 66 77 88 99 aa bb cc dd"]);
