@@ -10,7 +10,7 @@ use crate::asm::AsmError;
 use crate::cgroup::{self, Cgroup, CgroupError};
 use crate::json::Json;
 use crate::progs::{self, counters, Builtin};
-use crate::syscall::{self, AttachType, LoadError, Map, MapSpec, MapType, ProgSpec, ProgType, SysError};
+use crate::syscall::{self, AttachType, LoadError, Map, MapSpec, ProgSpec, SysError};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -314,43 +314,20 @@ fn ensure_pin_fs(pin_dir: &Path) -> Result<bool> {
 
 fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
     let dir = &opts.pin_dir;
-    let max_entries = opts.max_entries.unwrap_or(DEFAULT_MAX_ENTRIES);
-    let sock_hash = Map::create(
-        &MapSpec::new(MapType::SOCKHASH, progs::key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_hash"),
-    )
-    .map_err(DeployError::step("creating the SOCKHASH map"))?;
-    let sk_state =
-        Map::create(&MapSpec::sk_storage("sockasm_state", progs::STATE_VALUE_SIZE)).map_err(DeployError::step("creating the SK_STORAGE map"))?;
-    let counters = Map::create(
-        &MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count"),
-    )
-    .map_err(DeployError::step("creating the counters map"))?;
-
+    let maps = create_maps(opts.max_entries.unwrap_or(DEFAULT_MAX_ENTRIES))?;
     let fd_of = |name: &str| -> Option<i32> {
         use std::os::fd::AsRawFd;
-        match name {
-            progs::MAP_SOCKHASH => Some(sock_hash.as_fd().as_raw_fd()),
-            progs::MAP_SK_STATE => Some(sk_state.as_fd().as_raw_fd()),
-            progs::MAP_COUNTERS => Some(counters.as_fd().as_raw_fd()),
-            _ => None,
-        }
+        maps.iter().find(|(n, _)| *n == name).map(|(_, m)| m.as_fd().as_raw_fd())
     };
     let mut built = progs::builtin()?;
     let log_level = if opts.verifier_stats { syscall::BPF_LOG_STATS } else { 0 };
     let mut fds = Vec::new();
     let mut stats = [None, None];
-    for (i, (b, (ptype, attach))) in built
-        .iter_mut()
-        .zip([
-            (ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS),
-            (ProgType::SK_MSG, AttachType::SK_MSG_VERDICT),
-        ])
-        .enumerate()
-    {
+    for (i, b) in built.iter_mut().enumerate() {
         b.asm.bind_maps(fd_of)?;
         let bytes = b.asm.to_bytes().map_err(|e| DeployError::Invalid(format!("encoding {}: {e}", b.name)))?;
-        let loaded = ProgSpec::new(ptype, b.name, &bytes)
-            .with_expected_attach_type(attach)
+        let loaded = ProgSpec::new(b.prog_type, b.name, &bytes)
+            .with_expected_attach_type(b.expected_attach_type)
             .with_log_level(log_level)
             .load()
             .map_err(|source| DeployError::Rejected { name: b.name, source })?;
@@ -359,6 +336,7 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
     }
     let skmsg = fds.pop().expect("two programs");
     let sockops = fds.pop().expect("two programs");
+    let [(_, sock_hash), (_, sk_state), (_, counters)] = maps;
 
     syscall::attach_map(skmsg.as_fd(), sock_hash.as_fd(), AttachType::SK_MSG_VERDICT)
         .map_err(DeployError::step("attaching sk_msg to the SOCKHASH"))?;
@@ -383,6 +361,15 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
         undo.actions.push(UndoAction::Unpin(path));
     }
     Ok(Objects { sock_hash, sk_state, counters, sockops, skmsg, stats })
+}
+
+/// Creates the programs' maps (unpinned), named as the programs refer to them.
+pub fn create_maps(max_entries: u32) -> Result<[(&'static str, Map); 3]> {
+    let create = |(name, spec): (&'static str, MapSpec)| {
+        Map::create(&spec).map(|m| (name, m)).map_err(DeployError::step(format!("creating the {name} map ({})", spec.map_type)))
+    };
+    let [a, b, c] = progs::map_specs(max_entries);
+    Ok([create(a)?, create(b)?, create(c)?])
 }
 
 fn open_objects(dir: &Path) -> Result<Objects> {

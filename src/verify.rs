@@ -69,37 +69,10 @@ pub fn kernel_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' }).take(15).collect()
 }
 
-/// The program and expected attach type of each built-in program.
-/// (`sockops`, `sk_msg` and `skmsg` name them too.)
-pub fn builtin_kind(name: &str) -> Option<(ProgType, AttachType)> {
-    let n = name.strip_prefix("sockasm_").unwrap_or(name);
-    match n {
-        "sockops" | "sock_ops" => Some((ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS)),
-        "skmsg" | "sk_msg" => Some((ProgType::SK_MSG, AttachType::SK_MSG_VERDICT)),
-        _ => None,
-    }
-}
-
-/// The three maps of the bypass, as `deploy` creates them (SOCKHASH key 48
-/// value 8, SK_STORAGE value 8, PERCPU_ARRAY key 4 value 48), unpinned.
-///
-/// A local equivalent of the map creation in `deploy::create_objects`; see
-/// the report for the shared helper proposed for deploy.rs.
+/// The three maps of the bypass, as `load` creates them, unpinned.
 pub fn create_builtin_maps(max_entries: u32) -> Result<Vec<(String, Map)>, VerifyError> {
-    let sock_hash = Map::create(
-        &MapSpec::new(MapType::SOCKHASH, progs::key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_v_hash"),
-    )
-    .map_err(sys("creating the SOCKHASH map"))?;
-    let sk_state = Map::create(&MapSpec::sk_storage("sockasm_v_state", progs::STATE_VALUE_SIZE)).map_err(sys("creating the SK_STORAGE map"))?;
-    let counters = Map::create(
-        &MapSpec::new(MapType::PERCPU_ARRAY, 4, progs::counters::VALUE_SIZE, 1).with_name("sockasm_v_count"),
-    )
-    .map_err(sys("creating the counters map"))?;
-    Ok(vec![
-        (progs::MAP_SOCKHASH.to_string(), sock_hash),
-        (progs::MAP_SK_STATE.to_string(), sk_state),
-        (progs::MAP_COUNTERS.to_string(), counters),
-    ])
+    let maps = crate::deploy::create_maps(max_entries).map_err(|e| VerifyError::Input(e.to_string()))?;
+    Ok(maps.into_iter().map(|(n, m)| (n.to_string(), m)).collect())
 }
 
 fn fd_of(maps: &[(String, Map)], name: &str) -> Option<i32> {
@@ -108,10 +81,15 @@ fn fd_of(maps: &[(String, Map)], name: &str) -> Option<i32> {
 
 /// The built-in programs (`which`: `sockops`, `sk_msg`/`skmsg`, or all).
 pub fn builtin(which: Option<&str>) -> Result<Inputs, VerifyError> {
-    let mut built = progs::builtin().map_err(|e| VerifyError::Input(format!("built-in program does not assemble: {e}")))?;
+    let mut built =
+        progs::builtin().map_err(|e| VerifyError::Input(format!("built-in program does not assemble: {e}")))?;
     if let Some(w) = which {
-        let kind = builtin_kind(w).map(|k| k.0);
-        built.retain(|b| b.name == w || (kind.is_some() && builtin_kind(b.name).map(|k| k.0) == kind));
+        let want = match w.strip_prefix("sockasm_").unwrap_or(w) {
+            "sockops" | "sock_ops" => Some(ProgType::SOCK_OPS),
+            "skmsg" | "sk_msg" => Some(ProgType::SK_MSG),
+            _ => None,
+        };
+        built.retain(|b| b.name == w || want == Some(b.prog_type));
         if built.is_empty() {
             return Err(VerifyError::Input(format!("no built-in program `{w}` (there are: sockops, sk_msg)")));
         }
@@ -119,8 +97,7 @@ pub fn builtin(which: Option<&str>) -> Result<Inputs, VerifyError> {
     let maps = create_builtin_maps(crate::deploy::DEFAULT_MAX_ENTRIES)?;
     let mut programs = Vec::new();
     for mut b in built {
-        let (prog_type, attach) =
-            builtin_kind(b.name).ok_or_else(|| VerifyError::Input(format!("unknown built-in program {}", b.name)))?;
+        let (prog_type, attach) = (b.prog_type, b.expected_attach_type);
         b.asm.bind_maps(|n| fd_of(&maps, n)).map_err(|e| VerifyError::Input(e.to_string()))?;
         let bytes = b.asm.to_bytes().map_err(|e| VerifyError::Input(format!("encoding {}: {e}", b.name)))?;
         programs.push(Candidate {
@@ -139,13 +116,18 @@ pub fn builtin(which: Option<&str>) -> Result<Inputs, VerifyError> {
 
 /// A map to create for a text program: `NAME=TYPE,KEY,VALUE,MAX[,FLAGS]`.
 pub fn parse_map_arg(s: &str) -> Result<(String, MapSpec), VerifyError> {
-    let bad = || VerifyError::Input(format!("--map `{s}`: expected NAME=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES[,FLAGS] (e.g. counts=array,4,8,1)"));
+    let bad = || {
+        VerifyError::Input(format!(
+            "--map `{s}`: expected NAME=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES[,FLAGS] (e.g. counts=array,4,8,1)"
+        ))
+    };
     let (name, rest) = s.split_once('=').ok_or_else(bad)?;
     let f: Vec<&str> = rest.split(',').map(str::trim).collect();
     if f.len() < 4 || f.len() > 5 {
         return Err(bad());
     }
-    let t = MapType::from_name(f[0]).ok_or_else(|| VerifyError::Input(format!("--map `{s}`: unknown map type `{}`", f[0])))?;
+    let t = MapType::from_name(f[0])
+        .ok_or_else(|| VerifyError::Input(format!("--map `{s}`: unknown map type `{}`", f[0])))?;
     let num = |x: &str| -> Result<u32, VerifyError> {
         let r = match x.strip_prefix("0x") {
             Some(h) => u32::from_str_radix(h, 16),
@@ -260,7 +242,10 @@ pub fn from_object(
             .filter(|p| {
                 let s = &obj.sections[p.section];
                 let why = match (prog_type.or(s.kind.prog_type), s.kind.unloadable) {
-                    (None, _) => Some(format!("section `{}` names no program type sockasm knows (use --section {} --type TYPE)", s.name, s.name)),
+                    (None, _) => Some(format!(
+                        "section `{}` names no program type sockasm knows (use --section {} --type TYPE)",
+                        s.name, s.name
+                    )),
                     (Some(_), Some(w)) => Some(format!("section `{}`: {w}", s.name)),
                     _ => None,
                 };
@@ -322,7 +307,9 @@ pub fn from_file(
         VerifyError::Input(format!("{file}: neither an ELF object nor UTF-8 text (for raw instruction bytes, `sockasm dump --disasm --raw` lists them)"))
     })?;
     let t = prog_type.ok_or_else(|| {
-        VerifyError::Input(format!("{file}: a text program needs its program type: --type socket_filter|xdp|sched_cls|..."))
+        VerifyError::Input(format!(
+            "{file}: a text program needs its program type: --type socket_filter|xdp|sched_cls|..."
+        ))
     })?;
     from_text(&src, &file, t, attach, maps)
 }
@@ -355,7 +342,8 @@ fn insn_line_index(l: &str) -> Option<usize> {
 fn state_line(l: &str) -> Option<(usize, &str)> {
     let (head, rest) = l.split_once(": ")?;
     let rest = rest.trim();
-    let is_state = |s: &str| s.starts_with('R') && s.as_bytes().get(1).is_some_and(u8::is_ascii_digit) || s.starts_with("frame");
+    let is_state =
+        |s: &str| s.starts_with('R') && s.as_bytes().get(1).is_some_and(u8::is_ascii_digit) || s.starts_with("frame");
     if let Ok(n) = head.trim().parse::<usize>() {
         return is_state(rest).then_some((n, rest));
     }
@@ -546,7 +534,7 @@ pub struct Rejected {
 }
 
 pub enum Verdict {
-    Accepted(Accepted),
+    Accepted(Box<Accepted>),
     Rejected(Box<Rejected>),
 }
 
@@ -564,7 +552,7 @@ pub fn verify(c: &Candidate, log_level: u32) -> Verdict {
         Ok(prog) => {
             let info = syscall::prog_info(prog.fd()).ok();
             let stats = prog.verifier_stats.clone();
-            Verdict::Accepted(Accepted { prog, info, stats })
+            Verdict::Accepted(Box::new(Accepted { prog, info, stats }))
         }
         Err(error) => {
             let analysis = analyze_log(error.log());
@@ -596,7 +584,7 @@ pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let s = s.trim();
     let s = s.strip_prefix("0x").unwrap_or(s);
     let digits: Vec<u8> = s.bytes().filter(|b| !matches!(b, b' ' | b':' | b'\n' | b'\t' | b'-' | b'_')).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", digits.len()));
     }
     digits
@@ -611,12 +599,8 @@ pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
 /// Runs a loaded program once (or `repeat` times) on `data`.
 pub fn run(prog: &LoadedProg, prog_type: ProgType, data: &[u8], repeat: u32) -> Result<TestRunResult, VerifyError> {
     let packet = takes_packet(prog_type);
-    let opts = TestRun {
-        data_in: data,
-        data_out_len: packet.then_some(data.len() + 256),
-        repeat,
-        ..Default::default()
-    };
+    let opts =
+        TestRun { data_in: data, data_out_len: packet.then_some(data.len() + 256), repeat, ..Default::default() };
     prog.test_run(&opts).map_err(|e| {
         // 524 is the kernel-internal ENOTSUPP test runs return for types without a test-run hook.
         let hint = match e.errno().map(|e| e as i32) {
@@ -652,10 +636,7 @@ mod tests {
         assert_eq!(a.message, "R1 invalid mem access 'scalar'");
         assert_eq!(a.insn, Some(1));
         assert_eq!(a.insn_line.as_deref(), Some("1: (61) r0 = *(u32 *)(r1 +0)"));
-        assert_eq!(
-            a.regs.as_deref(),
-            Some("R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0")
-        );
+        assert_eq!(a.regs.as_deref(), Some("R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0"));
     }
 
     #[test]

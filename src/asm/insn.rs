@@ -425,7 +425,8 @@ pub enum Insn {
     JmpCond { width: Width, op: Jmp, dst: Reg, src: Src, off: i16 },
     Call(Call),
     Exit,
-    /// `may_goto +off`: jump unless the loop budget is exhausted (kernel 6.9).
+    /// `may_goto +off`: fall through while the loop budget lasts, jump once it is
+    /// exhausted (kernel 6.9).
     MayGoto { off: i16 },
     /// `dst = *(size *)(src + off)`; `signed` is LDX MEMSX (`*(s8 *)`, v4).
     Load { size: Size, signed: bool, dst: Reg, src: Reg, off: i16 },

@@ -4,7 +4,8 @@
 //! --no-print-imm-hex` prints for the same bytes (without the ` <.text+0x..>`
 //! branch-target suffix objdump adds), except where LLVM's text is wrong,
 //! `<unknown>`, or does not assemble back to the same bytes. Those deviations
-//! are listed below (and in `docs/isa-deviations.md`); every other form is
+//! are listed below (and in docs/isa.md, "Where sockasm's listing differs
+//! from llvm-objdump-19"); every other form is
 //! checked line by line against llvm-objdump-19 and reassembled with
 //! llvm-mc-19 by `tests/integration/disasm.rs`.
 //!

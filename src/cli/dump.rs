@@ -68,6 +68,14 @@ fn dump_raw(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
     } else {
         std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?
     };
+    if crate::elf::is_elf(&bytes) {
+        return Err(format!(
+            "{}: an ELF file, not raw instructions: list it with `sockasm dump --disasm {}`",
+            path.display(),
+            path.display()
+        )
+        .into());
+    }
     // Decode everything first so that bad bytes fail the command before any
     // output: a listing that stops half-way is easy to mistake for a whole one.
     let mut insns = Vec::with_capacity(bytes.len() / 8);

@@ -44,7 +44,13 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     let inputs = verify::from_file(&args.file, t, a, args.section.as_deref(), &maps)?;
     if inputs.programs.len() > 1 {
         let names: Vec<&str> = inputs.programs.iter().map(|p| p.name.as_str()).collect();
-        return Err(format!("{} holds {} programs ({}): choose one with --section", args.file.display(), names.len(), names.join(", ")).into());
+        return Err(format!(
+            "{} holds {} programs ({}): choose one with --section",
+            args.file.display(),
+            names.len(),
+            names.join(", ")
+        )
+        .into());
     }
     let c = &inputs.programs[0];
     let data = match (&args.data, &args.data_file) {
@@ -69,7 +75,11 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     if signed < 0 || res.retval > 9 {
         println!("retval (hex): {:#x}, as i32: {signed}", res.retval);
     }
-    println!("duration: {} ns{}", res.duration_ns, if args.repeat > 1 { format!(" (average of {} runs)", args.repeat) } else { String::new() });
+    println!(
+        "duration: {} ns{}",
+        res.duration_ns,
+        if args.repeat > 1 { format!(" (average of {} runs)", args.repeat) } else { String::new() }
+    );
     if verify::takes_packet(c.prog_type) {
         if res.data_out == data {
             println!("data out: unchanged ({} bytes)", data.len());

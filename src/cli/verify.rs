@@ -45,7 +45,9 @@ pub fn parse_types(t: Option<&str>, a: Option<&str>) -> Result<(Option<ProgType>
             "tc" | "classifier" => ProgType::SCHED_CLS,
             "sockops" => ProgType::SOCK_OPS,
             "skmsg" => ProgType::SK_MSG,
-            _ => ProgType::from_name(s).ok_or_else(|| format!("unknown program type `{s}` (e.g. socket_filter, xdp, sched_cls, sock_ops, sk_msg)"))?,
+            _ => ProgType::from_name(s).ok_or_else(|| {
+                format!("unknown program type `{s}` (e.g. socket_filter, xdp, sched_cls, sock_ops, sk_msg)")
+            })?,
         }),
     };
     let at = match a {
@@ -70,7 +72,8 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         (Some(p), _) => verify::builtin(if p == "all" { None } else { Some(p.as_str()) })?,
         (None, Some(f)) => {
             let (t, a) = parse_types(args.prog_type.as_deref(), args.attach_type.as_deref())?;
-            let maps = args.maps.iter().map(|m| verify::parse_map_arg(m)).collect::<std::result::Result<Vec<_>, _>>()?;
+            let maps =
+                args.maps.iter().map(|m| verify::parse_map_arg(m)).collect::<std::result::Result<Vec<_>, _>>()?;
             verify::from_file(f, t, a, args.section.as_deref(), &maps)?
         }
         (None, None) => return Err("sockasm verify: give a FILE or --prog sockops|sk_msg".into()),
@@ -125,7 +128,8 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
                     println!("registers there: {regs}");
                 }
                 if !r.error.is_verifier_rejection()
-                    && let Some(h) = crate::syscall::error::hint_for(crate::syscall::Cmd::ProgLoad, r.error.errno, &c.name)
+                    && let Some(h) =
+                        crate::syscall::error::hint_for(crate::syscall::Cmd::ProgLoad, r.error.errno, &c.name)
                 {
                     println!("hint: {h}");
                 }
@@ -136,12 +140,14 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         if args.stats {
             let lines: Vec<&str> = log
                 .lines()
-                .filter(|l| l.starts_with("processed ") || l.starts_with("verification time") || l.starts_with("stack depth"))
+                .filter(|l| {
+                    l.starts_with("processed ") || l.starts_with("verification time") || l.starts_with("stack depth")
+                })
                 .collect();
-            if lines.is_empty() {
-                if let Some(s) = stats {
-                    println!("stats: {}", s.line);
-                }
+            if lines.is_empty()
+                && let Some(s) = stats
+            {
+                println!("stats: {}", s.line);
             }
             for l in lines {
                 println!("stats: {l}");

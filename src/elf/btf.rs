@@ -94,12 +94,14 @@ impl Btf {
         let range = |off: usize, len: usize, what: &str| -> Result<&[u8], String> {
             let start = hdr_len.checked_add(off).ok_or_else(|| format!("BTF {what} offset overflows"))?;
             let end = start.checked_add(len).ok_or_else(|| format!("BTF {what} length overflows"))?;
-            b.get(start..end).ok_or_else(|| format!("BTF {what} ({start}..{end}) lies outside the section ({} bytes)", b.len()))
+            b.get(start..end)
+                .ok_or_else(|| format!("BTF {what} ({start}..{end}) lies outside the section ({} bytes)", b.len()))
         };
         let types_b = range(type_off, type_len, "type section")?;
         let strs = range(str_off, str_len, "string section")?;
         let name_at = |off: u32| -> Result<String, String> {
-            let rest = strs.get(off as usize..).ok_or_else(|| format!("BTF name offset {off} is outside the strings"))?;
+            let rest =
+                strs.get(off as usize..).ok_or_else(|| format!("BTF name offset {off} is outside the strings"))?;
             let end = rest.iter().position(|&c| c == 0).ok_or("BTF string is not NUL-terminated")?;
             Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
         };
@@ -189,7 +191,9 @@ impl Btf {
         let id = self.skip_mods(id)?;
         let t = self.get(id)?;
         match t.kind {
-            KIND_INT | KIND_STRUCT | KIND_UNION | KIND_ENUM | KIND_ENUM64 | KIND_FLOAT | KIND_DATASEC => Ok(t.size_or_type),
+            KIND_INT | KIND_STRUCT | KIND_UNION | KIND_ENUM | KIND_ENUM64 | KIND_FLOAT | KIND_DATASEC => {
+                Ok(t.size_or_type)
+            }
             KIND_PTR => Ok(8),
             KIND_ARRAY => {
                 let (elem, n) = t.array.unwrap_or((0, 0));
@@ -243,11 +247,7 @@ impl Btf {
                             return Err(err("is not __type(..) (a pointer)"));
                         }
                         let size = self.size_of(ptr.size_or_type).map_err(|e| err(&e))?;
-                        if m == "key" {
-                            key_size = Some(size)
-                        } else {
-                            value_size = Some(size)
-                        }
+                        if m == "key" { key_size = Some(size) } else { value_size = Some(size) }
                     }
                     "values" => {
                         return Err(format!(

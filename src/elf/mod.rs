@@ -205,7 +205,9 @@ fn precheck(b: &[u8]) -> Result<(), ElfError> {
         return Err(ElfError::NotBpf("32-bit ELF (BPF objects are ELF64)".into()));
     }
     if b[5] != 1 {
-        return Err(ElfError::NotBpf("big-endian ELF (only little-endian `-target bpfel`/`bpf` objects are supported)".into()));
+        return Err(ElfError::NotBpf(
+            "big-endian ELF (only little-endian `-target bpfel`/`bpf` objects are supported)".into(),
+        ));
     }
     let e_type = rd_u16(b, 16).unwrap_or(0);
     let machine = rd_u16(b, 18).unwrap_or(0);
@@ -265,8 +267,10 @@ fn precheck(b: &[u8]) -> Result<(), ElfError> {
             _ => None,
         };
         if let Some(w) = want {
-            if entsize != w || size % w != 0 {
-                return Err(corrupt(format!("section {i}: entry size {entsize} / size {size} (expected entries of {w})")));
+            if entsize != w || !size.is_multiple_of(w) {
+                return Err(corrupt(format!(
+                    "section {i}: entry size {entsize} / size {size} (expected entries of {w})"
+                )));
             }
             if link >= shnum {
                 return Err(corrupt(format!("section {i}: sh_link {link} is not below {shnum}")));
@@ -301,11 +305,7 @@ impl Object {
         let elf = Elf::parse(bytes).map_err(|e| corrupt(e.to_string()))?;
         let shnum = elf.section_headers.len();
         let sec_name = |i: usize| -> String {
-            elf.section_headers
-                .get(i)
-                .and_then(|h| elf.shdr_strtab.get_at(h.sh_name))
-                .unwrap_or("")
-                .to_string()
+            elf.section_headers.get(i).and_then(|h| elf.shdr_strtab.get_at(h.sh_name)).unwrap_or("").to_string()
         };
         let sec_data = |i: usize| -> &[u8] {
             let Some(h) = elf.section_headers.get(i) else { return &[] };
@@ -345,7 +345,8 @@ impl Object {
         let mut maps = Vec::new();
         if let Some(mi) = find_section("maps") {
             let data = sec_data(mi);
-            let mut ms: Vec<&Sym> = syms.iter().filter(|s| s.shndx == mi && s.st_type != STT_SECTION && !s.name.is_empty()).collect();
+            let mut ms: Vec<&Sym> =
+                syms.iter().filter(|s| s.shndx == mi && s.st_type != STT_SECTION && !s.name.is_empty()).collect();
             ms.sort_by_key(|s| s.value);
             let def_size = if ms.is_empty() { 0 } else { data.len() / ms.len() };
             for s in ms {
@@ -406,9 +407,7 @@ impl Object {
 
         // Functions.
         let is_code = |i: usize| {
-            elf.section_headers
-                .get(i)
-                .is_some_and(|h| h.sh_type == SHT_PROGBITS && h.sh_flags & SHF_EXECINSTR != 0)
+            elf.section_headers.get(i).is_some_and(|h| h.sh_type == SHT_PROGBITS && h.sh_flags & SHF_EXECINSTR != 0)
         };
         let mut functions: Vec<Function> = syms
             .iter()
@@ -421,12 +420,17 @@ impl Object {
                 global: s.bind == STB_GLOBAL || s.bind == STB_WEAK,
             })
             .collect();
-        functions.sort_by(|a, b| (a.shndx, a.offset).cmp(&(b.shndx, b.offset)));
+        functions.sort_by_key(|f| (f.shndx, f.offset));
 
         let mut data_sections = Vec::new();
         for i in 0..shnum {
             let n = sec_name(i);
-            if n == ".data" || n.starts_with(".data.") || n.starts_with(".rodata") || n == ".bss" || n.starts_with(".bss.") {
+            if n == ".data"
+                || n.starts_with(".data.")
+                || n.starts_with(".rodata")
+                || n == ".bss"
+                || n.starts_with(".bss.")
+            {
                 data_sections.push((n, elf.section_headers[i].sh_size));
             }
         }
@@ -454,14 +458,21 @@ impl Object {
                     }
                     let slot = (r.r_offset / 8) as usize;
                     let sym = syms.get(r.r_sym).ok_or_else(|| {
-                        corrupt(format!("section `{name}`: relocation at slot {slot} names symbol {} (of {})", r.r_sym, syms.len()))
+                        corrupt(format!(
+                            "section `{name}`: relocation at slot {slot} names symbol {} (of {})",
+                            r.r_sym,
+                            syms.len()
+                        ))
                     })?;
                     if sym.shndx != 0 && sym.shndx < 0xff00 && sym.shndx >= shnum {
                         return Err(corrupt(format!("symbol `{}` is in section {} (of {shnum})", sym.name, sym.shndx)));
                     }
                     let target = if sym.shndx == 0 {
                         RelocTarget::Extern
-                    } else if let Some(m) = maps.iter().position(|m| m.shndx == sym.shndx && m.offset == sym.value && sym.st_type != STT_SECTION) {
+                    } else if let Some(m) = maps
+                        .iter()
+                        .position(|m| m.shndx == sym.shndx && m.offset == sym.value && sym.st_type != STT_SECTION)
+                    {
                         RelocTarget::Map(m)
                     } else if is_code(sym.shndx) {
                         RelocTarget::Code { shndx: sym.shndx, value: sym.value }
@@ -475,7 +486,11 @@ impl Object {
             }
             relocs.sort_by_key(|r| r.slot);
             let is_text = name == ".text";
-            let kind = if is_text { SectionKind { prog_type: None, expected_attach_type: None, unloadable: None } } else { infer(&name) };
+            let kind = if is_text {
+                SectionKind { prog_type: None, expected_attach_type: None, unloadable: None }
+            } else {
+                infer(&name)
+            };
             sections.push(CodeSection { shndx: i, name, is_text, kind, bytes: data.to_vec(), insns, relocs });
         }
         if sections.is_empty() {
@@ -604,7 +619,13 @@ impl Object {
     pub fn dump(&self, file: &str, annotate: bool) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{file}:\tfile format elf64-bpf");
-        let _ = writeln!(out, "license: {}", self.license.as_deref().map_or("(none: GPL-only helpers will be refused)".to_string(), |l| format!("{l:?}")));
+        let _ = writeln!(
+            out,
+            "license: {}",
+            self.license
+                .as_deref()
+                .map_or("(none: GPL-only helpers will be refused)".to_string(), |l| format!("{l:?}"))
+        );
         if self.maps.is_empty() {
             let _ = writeln!(out, "maps: none");
         } else {
@@ -627,7 +648,11 @@ impl Object {
                         out.push('\n');
                     }
                     None => {
-                        let _ = writeln!(out, "; program type: unknown (sockasm knows no program type named by `{}`)", s.name);
+                        let _ = writeln!(
+                            out,
+                            "; program type: unknown (sockasm knows no program type named by `{}`)",
+                            s.name
+                        );
                     }
                 }
             }
@@ -669,14 +694,18 @@ impl Object {
                             Some(r) => Some(self.reloc_note(r, insn)),
                             None => listing::annotation(&s.insns, *slot, insn, &opts),
                         };
-                        let mut o = vec![("slot".to_string(), Json::from(*slot)), ("text".into(), Json::str(insn.to_string()))];
+                        let mut o =
+                            vec![("slot".to_string(), Json::from(*slot)), ("text".into(), Json::str(insn.to_string()))];
                         if let Some(l) = labels.get(slot) {
                             o.push(("label".into(), Json::str(l)));
                         }
                         if let Some(r) = reloc {
                             o.push((
                                 "reloc".into(),
-                                Json::obj([("type", Json::str(reloc_type_name(r.rtype))), ("symbol", Json::str(&r.symbol))]),
+                                Json::obj([
+                                    ("type", Json::str(reloc_type_name(r.rtype))),
+                                    ("symbol", Json::str(&r.symbol)),
+                                ]),
                             ));
                         }
                         o.push(("annotation".into(), note.map_or(Json::Null, Json::Str)));
@@ -687,9 +716,16 @@ impl Object {
                     ("name", Json::str(&s.name)),
                     (
                         "program_type",
-                        if s.is_text { Json::Null } else { Json::str(s.kind.prog_type.map_or("unknown".to_string(), |t| t.to_string())) },
+                        if s.is_text {
+                            Json::Null
+                        } else {
+                            Json::str(s.kind.prog_type.map_or("unknown".to_string(), |t| t.to_string()))
+                        },
                     ),
-                    ("expected_attach_type", s.kind.expected_attach_type.map_or(Json::Null, |a| Json::str(a.to_string()))),
+                    (
+                        "expected_attach_type",
+                        s.kind.expected_attach_type.map_or(Json::Null, |a| Json::str(a.to_string())),
+                    ),
                     ("insns", Json::Arr(insns)),
                 ])
             })
@@ -706,8 +742,16 @@ impl Object {
     /// appended after it (each once), calls and function addresses point at
     /// them, and map loads get the fd `map_fd(index)` returns.
     /// `prog_type` overrides what the section name says.
-    pub fn link(&self, p: &ProgRef, map_fd: &dyn Fn(usize) -> Option<i32>, prog_type: Option<ProgType>) -> Result<Linked, ElfError> {
-        let sec = self.sections.get(p.section).ok_or_else(|| ElfError::Unsupported(format!("no section for `{}`", p.name)))?;
+    pub fn link(
+        &self,
+        p: &ProgRef,
+        map_fd: &dyn Fn(usize) -> Option<i32>,
+        prog_type: Option<ProgType>,
+    ) -> Result<Linked, ElfError> {
+        let sec = self
+            .sections
+            .get(p.section)
+            .ok_or_else(|| ElfError::Unsupported(format!("no section for `{}`", p.name)))?;
         let kind = sec.kind;
         let prog_type = prog_type.or(kind.prog_type).ok_or_else(|| {
             ElfError::Unsupported(format!(
@@ -730,12 +774,20 @@ impl Object {
         let mut comments = BTreeMap::new();
         let size_of = |shndx: usize, off: u64, size: u64| -> Result<u64, ElfError> {
             let len = self.section_by_shndx(shndx).map_or(0, |s| s.bytes.len() as u64);
-            if off >= len || off % 8 != 0 {
-                return Err(corrupt(format!("function at offset {off} is not an instruction of its section ({len} bytes)")));
+            if off >= len || !off.is_multiple_of(8) {
+                return Err(corrupt(format!(
+                    "function at offset {off} is not an instruction of its section ({len} bytes)"
+                )));
             }
             Ok(if size == 0 || off + size > len { len - off } else { size })
         };
-        let mut add = |shndx: usize, off: u64, size: u64, name: String, parts: &mut Vec<(usize, u64, u64, usize)>, out: &mut Vec<RawInsn>| -> Result<usize, ElfError> {
+        let mut add = |shndx: usize,
+                       off: u64,
+                       size: u64,
+                       name: String,
+                       parts: &mut Vec<(usize, u64, u64, usize)>,
+                       out: &mut Vec<RawInsn>|
+         -> Result<usize, ElfError> {
             if let Some(&(_, _, _, base)) = parts.iter().find(|(s, o, _, _)| *s == shndx && *o == off) {
                 return Ok(base);
             }
@@ -782,14 +834,19 @@ impl Object {
                                     corrupt(format!("{}: the relocation points before its section", here()))
                                 })?;
                                 let f = self.function_at(tsh, toff).ok_or_else(|| {
-                                    ElfError::Unsupported(format!("{}: the target (offset {toff}) is not the start of a function", here()))
+                                    ElfError::Unsupported(format!(
+                                        "{}: the target (offset {toff}) is not the start of a function",
+                                        here()
+                                    ))
                                 })?;
                                 let tb = add(tsh, toff, f.size, f.name.clone(), &mut parts, &mut out)?;
                                 let rel = tb as i64 - (at as i64 + 1);
                                 out[at].imm = i32::try_from(rel).map_err(|_| corrupt("call offset overflows"))?;
                                 out[at].src = if matches!(insn, Insn::Call(_)) { 1 } else { 4 };
                                 if !matches!(insn, Insn::Call(_)) {
-                                    let next = out.get_mut(at + 1).ok_or_else(|| corrupt("lddw cut by the end of its function"))?;
+                                    let next = out
+                                        .get_mut(at + 1)
+                                        .ok_or_else(|| corrupt("lddw cut by the end of its function"))?;
                                     next.imm = 0;
                                 }
                             }
@@ -823,12 +880,17 @@ impl Object {
                             if tslot >= first as i64 && tslot < (first + n) as i64 {
                                 continue; // within this function: offsets stay valid
                             }
-                            let toff = u64::try_from(tslot * 8).map_err(|_| corrupt(format!("{}: call before its section", here())))?;
+                            let toff = u64::try_from(tslot * 8)
+                                .map_err(|_| corrupt(format!("{}: call before its section", here())))?;
                             let f = self.function_at(shndx, toff).ok_or_else(|| {
-                                ElfError::Unsupported(format!("{}: the call target is not the start of a function", here()))
+                                ElfError::Unsupported(format!(
+                                    "{}: the call target is not the start of a function",
+                                    here()
+                                ))
                             })?;
                             let tb = add(shndx, toff, f.size, f.name.clone(), &mut parts, &mut out)?;
-                            out[at].imm = i32::try_from(tb as i64 - (at as i64 + 1)).map_err(|_| corrupt("call offset overflows"))?;
+                            out[at].imm = i32::try_from(tb as i64 - (at as i64 + 1))
+                                .map_err(|_| corrupt("call offset overflows"))?;
                         } else if let Insn::Call(Call::Kfunc { .. }) = insn {
                             return Err(ElfError::Unsupported(format!("{}: kfunc calls are not supported", here())));
                         }

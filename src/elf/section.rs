@@ -27,7 +27,9 @@ impl SectionKind {
         SectionKind {
             prog_type: Some(t),
             expected_attach_type: Some(a),
-            unloadable: Some("it needs a BTF attach target (a kernel function or type), which sockasm does not resolve"),
+            unloadable: Some(
+                "it needs a BTF attach target (a kernel function or type), which sockasm does not resolve",
+            ),
         }
     }
 

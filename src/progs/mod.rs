@@ -12,6 +12,7 @@ pub mod skmsg;
 pub mod sockops;
 
 use crate::asm::*;
+use crate::syscall::{AttachType, MapSpec, MapType, ProgType};
 use std::collections::BTreeMap;
 
 /// Map names the programs refer to; the loader binds them to fds.
@@ -53,12 +54,22 @@ pub const STATE_VALUE_SIZE: u32 = 24;
 pub struct Builder {
     pub prog: Program,
     notes: BTreeMap<usize, String>,
-    next_label: usize,
+}
+
+/// The maps the programs refer to (by name), as `load` creates them.
+pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 3] {
+    [
+        (MAP_SOCKHASH, MapSpec::new(MapType::SOCKHASH, key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_hash")),
+        (MAP_SK_STATE, MapSpec::sk_storage("sockasm_state", STATE_VALUE_SIZE)),
+        (MAP_COUNTERS, MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count")),
+    ]
 }
 
 /// An assembled built-in program with its listing annotations.
 pub struct Builtin {
     pub name: &'static str,
+    pub prog_type: ProgType,
+    pub expected_attach_type: AttachType,
     pub asm: Assembled,
     /// Per-slot annotations: context fields, maps, helpers.
     pub notes: BTreeMap<usize, String>,
@@ -66,7 +77,7 @@ pub struct Builtin {
 
 impl Builder {
     fn new() -> Builder {
-        Builder { prog: Program::new(), notes: BTreeMap::new(), next_label: 0 }
+        Builder { prog: Program::new(), notes: BTreeMap::new() }
     }
     fn push(&mut self, item: impl Into<Item>) {
         self.prog.push(item);
@@ -78,10 +89,6 @@ impl Builder {
     fn label(&mut self, name: &str) {
         self.prog.label(name);
     }
-    fn fresh(&mut self, stem: &str) -> String {
-        self.next_label += 1;
-        format!("{stem}_{}", self.next_label)
-    }
 
     /// `dst = *(u32 *)(ctx + off)`, annotated with the context field.
     fn ctx_load(&mut self, size: Size, dst: Reg, ctx: Reg, off: i16, field: &str) {
@@ -91,20 +98,21 @@ impl Builder {
     /// Adds 1 to counter `msgs` and, if given, `bytes_reg` to counter `bytes`.
     /// Clobbers r0-r5.
     fn count(&mut self, msgs: counters::Counter, bytes: Option<(counters::Counter, Reg)>) {
-        let skip = self.fresh("no_counters");
         self.push(store_imm(Size::W, R10, STACK_KEY_COUNTER, 0));
         self.note(ld_map(R1, MAP_COUNTERS), format!("map {MAP_COUNTERS}"));
         self.push(Alu::Mov.reg(R2, R10));
         self.push(Alu::Add.imm(R2, STACK_KEY_COUNTER as i32));
         self.push(call(helper::MAP_LOOKUP_ELEM));
-        self.push(Jmp::Jeq.imm(R0, 0, skip.as_str()));
+        // Skip the adds below on a failed lookup; a numeric offset, so the
+        // listing's labels stay the program's own.
+        let adds: i16 = if bytes.is_some() { 3 } else { 2 };
+        self.push(Jmp::Jeq.imm(R0, 0, adds));
         self.push(Alu::Mov.imm(R1, 1));
         // Atomic: a program can be preempted by another on the same CPU.
         self.note(atomic(Size::DW, AtomicOp::Add, R0, msgs.offset(), R1), msgs.name());
         if let Some((c, reg)) = bytes {
             self.note(atomic(Size::DW, AtomicOp::Add, R0, c.offset(), reg), c.name());
         }
-        self.label(&skip);
     }
 
     /// Stores the 16-byte v4-mapped form of the IPv4 address in `ip4` (as
@@ -124,7 +132,7 @@ impl Builder {
         }
     }
 
-    fn finish(self, name: &'static str) -> Result<Builtin, AsmError> {
+    fn finish(self, name: &'static str, prog_type: ProgType, expected_attach_type: AttachType) -> Result<Builtin, AsmError> {
         let asm = self.prog.assemble()?;
         let item_slots = item_slots(&self.prog);
         let mut notes = BTreeMap::new();
@@ -133,7 +141,7 @@ impl Builder {
                 notes.insert(slot, note);
             }
         }
-        Ok(Builtin { name, asm, notes })
+        Ok(Builtin { name, prog_type, expected_attach_type, asm, notes })
     }
 }
 

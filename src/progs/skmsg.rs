@@ -127,5 +127,5 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.label("out");
     b.push(Alu::Mov.imm(R0, SK_PASS));
     b.push(exit());
-    b.finish(NAME)
+    b.finish(NAME, crate::syscall::ProgType::SK_MSG, crate::syscall::AttachType::SK_MSG_VERDICT)
 }

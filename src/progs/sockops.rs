@@ -95,5 +95,5 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.label("out");
     b.push(Alu::Mov.imm(R0, 1));
     b.push(exit());
-    b.finish(NAME)
+    b.finish(NAME, crate::syscall::ProgType::SOCK_OPS, crate::syscall::AttachType::CGROUP_SOCK_OPS)
 }

@@ -20,7 +20,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
 
 fn require(tool: &str, pkg: &str) {
     let ok = Command::new(tool).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
-    assert!(ok, "{tool} not found: these tests compile BPF C with it (Debian/Ubuntu: `apt-get install {pkg}`, or https://apt.llvm.org)");
+    assert!(
+        ok,
+        "{tool} not found: these tests compile BPF C with it (Debian/Ubuntu: `apt-get install {pkg}`, or https://apt.llvm.org)"
+    );
 }
 
 fn data_dir() -> PathBuf {
@@ -152,7 +155,9 @@ fn same_insn(ours: &str, plain: &str, v4: Option<&str>) -> bool {
     if ours == plain || v4 == Some(ours) {
         return true;
     }
-    if let (Some(n), Some(m)) = (ours.strip_prefix("call func(").and_then(|s| s.strip_suffix(')')), plain.strip_prefix("call ")) {
+    if let (Some(n), Some(m)) =
+        (ours.strip_prefix("call func(").and_then(|s| s.strip_suffix(')')), plain.strip_prefix("call "))
+    {
         return n.trim_start_matches('+').parse::<i64>().ok() == m.parse::<i64>().ok();
     }
     false
@@ -165,11 +170,7 @@ fn dump_matches_llvm_objdump() {
         let plain = objdump(&obj, false);
         let v4 = objdump(&obj, true);
         let (out, mine) = ours(&obj);
-        assert_eq!(
-            plain.keys().collect::<Vec<_>>(),
-            mine.keys().collect::<Vec<_>>(),
-            "{name}: sections differ\n{out}"
-        );
+        assert_eq!(plain.keys().collect::<Vec<_>>(), mine.keys().collect::<Vec<_>>(), "{name}: sections differ\n{out}");
         let mut compared = 0;
         for (sec, want) in &plain {
             let got = &mine[sec];
@@ -181,13 +182,19 @@ fn dump_matches_llvm_objdump() {
             for (slot, w) in &want.text {
                 let g = &got.text[slot];
                 let v = v4.get(sec).and_then(|s| s.text.get(slot)).map(String::as_str);
-                assert!(same_insn(g, w, v), "{name}/{sec} slot {slot}: sockasm `{g}`, llvm-objdump `{w}` (--mcpu=v4: {v:?})\n{out}");
+                assert!(
+                    same_insn(g, w, v),
+                    "{name}/{sec} slot {slot}: sockasm `{g}`, llvm-objdump `{w}` (--mcpu=v4: {v:?})\n{out}"
+                );
                 compared += 1;
             }
             // Every relocation objdump shows is on the same instruction here.
             for (slot, r) in &want.notes {
                 let g = got.notes.get(slot).map(String::as_str).unwrap_or("");
-                assert!(g.starts_with(r.as_str()), "{name}/{sec} slot {slot}: objdump relocation `{r}`, our annotation `{g}`\n{out}");
+                assert!(
+                    g.starts_with(r.as_str()),
+                    "{name}/{sec} slot {slot}: objdump relocation `{r}`, our annotation `{g}`\n{out}"
+                );
             }
             assert_eq!(want.funcs, got.funcs, "{name}/{sec}: function labels differ\n{out}");
         }

@@ -136,7 +136,10 @@ fn verify_bad_programs_explain_the_rejection() {
     assert!(regs.contains("R1=42") && regs.contains("R10=fp0"), "{s}");
 
     // code after exit
-    let s = assert_rejected(&verify_text("unreach", "r0 = 0\nexit\nr0 = 1\nexit\n", "socket_filter", &[]), "unreachable insn 2");
+    let s = assert_rejected(
+        &verify_text("unreach", "r0 = 0\nexit\nr0 = 1\nexit\n", "socket_filter", &[]),
+        "unreachable insn 2",
+    );
     assert!(s.contains("=>     2:\tr0 = 1"), "{s}");
 
     // a loop that never ends
@@ -166,7 +169,8 @@ fn verify_log_levels() {
     let o = verify_text("lvl", src, "socket_filter", &["--log-level", "3"]);
     assert_eq!(o.status.code(), Some(2), "clap rejects level 3: {}", show(&o));
     // A text program with a named map.
-    let src = "r1 = map_fd(counts) ll\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nr0 = 0\nexit\n";
+    let src =
+        "r1 = map_fd(counts) ll\n*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nr0 = 0\nexit\n";
     let o = verify_text("mapped", src, "socket_filter", &["--map", "counts=array,4,8,1"]);
     assert_accepted(&o);
     let o = verify_text("mapped", src, "socket_filter", &[]);
@@ -267,7 +271,8 @@ fn run_checks_isa_semantics() {
         for ty in ["socket_filter", "xdp"] {
             let got = retval(&format!("{src}\n"), ty);
             if got != *want {
-                failures.push(format!("{what} ({ty}): retval {got} ({got:#x}), RFC 9669 says {want} ({want:#x})\n{src}"));
+                failures
+                    .push(format!("{what} ({ty}): retval {got} ({got:#x}), RFC 9669 says {want} ({want:#x})\n{src}"));
             }
         }
     }
@@ -295,7 +300,7 @@ fn run_options_and_objects() {
     let o = sockasm(&["run", xdp.to_str().unwrap(), "--data-file", f.to_str().unwrap()]);
     assert!(stdout(&o).contains("retval: 3\n"), "{}", show(&o));
     // The socket filter: IPv4 → 64.
-    let mut ip = vec![0u8; 34];
+    let mut ip = [0u8; 34];
     ip[12] = 0x08;
     ip[14] = 0x45;
     let hex: String = ip.iter().map(|b| format!("{b:02x}")).collect();
@@ -305,8 +310,12 @@ fn run_options_and_objects() {
     let o = sockasm(&["run", object("socket").to_str().unwrap(), "--section", "socket", "--data", &hex[..40]]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("a whole IPv4 header"), "{}", show(&o));
     // A program that writes the packet shows the data.
-    let p = text_file("wr", "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 1\nif r4 > r3 goto out\n*(u8 *)(r2 + 0) = 171\nout:\nr0 = 2\nexit\n");
-    let o = sockasm(&["run", p.to_str().unwrap(), "--type", "xdp", "--data", "00 11 22 33 44 55 66 77 88 99 aa bb cc dd"]);
+    let p = text_file(
+        "wr",
+        "r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 1\nif r4 > r3 goto out\n*(u8 *)(r2 + 0) = 171\nout:\nr0 = 2\nexit\n",
+    );
+    let o =
+        sockasm(&["run", p.to_str().unwrap(), "--type", "xdp", "--data", "00 11 22 33 44 55 66 77 88 99 aa bb cc dd"]);
     assert!(stdout(&o).contains("data out (14 bytes): ab 11 22"), "{}", show(&o));
     // Too little data for an skb program: a clear error.
     let p = text_file("ret", "r0 = 0\nexit\n");
