@@ -542,7 +542,7 @@ fn kernel_pingpong_and_unix() {
             let _ = std::fs::remove_file(&self.0);
         }
     }
-    let sock = RmOnDrop(std::env::temp_dir().join(format!("{}.sock", env.name)));
+    let sock = RmOnDrop(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.sock", env.name)));
     let ep = format!("unix:{}", sock.0.display());
     let (mut srv, _) = env.server(false, None, &["--listen", &ep, "--conns", "3", "--reader", "epoll-et"]);
     let mut cli = env.client(false, None, &["--connect", &ep, "--conns", "3", "--concurrent", "3", "--bytes", &s(4 * MIB), "--half-close", "--tag", "unix"]);

@@ -42,7 +42,7 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// Writes `src` to a fresh `.s` file.
 fn text_file(stem: &str, src: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sockasm-vr-{}", std::process::id()));
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-vr-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     let p = d.join(format!("{stem}_{}.s", SEQ.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&p, src).unwrap();
