@@ -9,7 +9,7 @@
 use crate::asm::AsmError;
 use crate::cgroup::{self, Cgroup, CgroupError};
 use crate::json::Json;
-use crate::progs::{self, counters, Builtin};
+use crate::progs::{self, Builtin, counters};
 use crate::syscall::{self, AttachType, LoadError, Map, MapSpec, ProgSpec, SysError};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,9 @@ pub enum DeployError {
          (running as uid {uid}); try: sudo sockasm {command}"
     )]
     NotPrivileged { command: &'static str, uid: u32 },
-    #[error("the verifier rejected the built-in program {name} (a bug in sockasm, or a kernel without a feature it needs)")]
+    #[error(
+        "the verifier rejected the built-in program {name} (a bug in sockasm, or a kernel without a feature it needs)"
+    )]
     Rejected { name: &'static str, source: LoadError },
     #[error("built-in program does not assemble (a bug in sockasm): {0}")]
     Asm(#[from] AsmError),
@@ -83,12 +85,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
-        LoadOptions {
-            cgroup: None,
-            pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
-            max_entries: None,
-            verifier_stats: false,
-        }
+        LoadOptions { cgroup: None, pin_dir: PathBuf::from(DEFAULT_PIN_DIR), max_entries: None, verifier_stats: false }
     }
 }
 
@@ -170,8 +167,7 @@ impl Drop for Undo {
 }
 
 fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
-    fd.try_clone_to_owned()
-        .map_err(|e| DeployError::Invalid(format!("cannot duplicate a file descriptor: {e}")))
+    fd.try_clone_to_owned().map_err(|e| DeployError::Invalid(format!("cannot duplicate a file descriptor: {e}")))
 }
 
 /// The objects of a loaded bypass.
@@ -234,10 +230,8 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             .map_err(DeployError::step(format!("attaching sock_ops to cgroup {}", cg.path().display())))?;
         undo.actions.push(UndoAction::DetachCgroup { prog: dup(objs.sockops.as_fd())?, cgroup: dup(cg.fd())? });
     }
-    let programs = vec![
-        prog_status(objs.sockops.as_fd(), objs.stats[0])?,
-        prog_status(objs.skmsg.as_fd(), objs.stats[1])?,
-    ];
+    let programs =
+        vec![prog_status(objs.sockops.as_fd(), objs.stats[0])?, prog_status(objs.skmsg.as_fd(), objs.stats[1])?];
     undo.commit();
     Ok(LoadReport {
         cgroup: cg.path().to_path_buf(),
@@ -343,9 +337,8 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
     undo.actions.push(UndoAction::DetachMap { prog: dup(skmsg.as_fd())?, map: dup(sock_hash.as_fd())? });
 
     if !dir.exists() {
-        std::fs::create_dir(dir).map_err(|e| {
-            DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir(dir)
+            .map_err(|e| DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display())))?;
         undo.actions.push(UndoAction::RemoveDir(dir.clone()));
     }
     let to_pin: [(&str, BorrowedFd<'_>); 5] = [
@@ -366,7 +359,9 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
 /// Creates the programs' maps (unpinned), named as the programs refer to them.
 pub fn create_maps(max_entries: u32) -> Result<[(&'static str, Map); 3]> {
     let create = |(name, spec): (&'static str, MapSpec)| {
-        Map::create(&spec).map(|m| (name, m)).map_err(DeployError::step(format!("creating the {name} map ({})", spec.map_type)))
+        Map::create(&spec)
+            .map(|m| (name, m))
+            .map_err(DeployError::step(format!("creating the {name} map ({})", spec.map_type)))
     };
     let [a, b, c] = progs::map_specs(max_entries);
     Ok([create(a)?, create(b)?, create(c)?])
@@ -399,7 +394,11 @@ fn prog_status(fd: BorrowedFd<'_>, verifier_insns: Option<u64>) -> Result<ProgSt
         prog_type: info.prog_type.name().map_or_else(|| info.prog_type.0.to_string(), |n| n.to_ascii_lowercase()),
         xlated_bytes: info.xlated_prog_len,
         jited_bytes: info.jited_prog_len,
-        verifier_insns: verifier_insns.or(if info.verified_insns > 0 { Some(info.verified_insns as u64) } else { None }),
+        verifier_insns: verifier_insns.or(if info.verified_insns > 0 {
+            Some(info.verified_insns as u64)
+        } else {
+            None
+        }),
     })
 }
 
@@ -570,10 +569,8 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
 }
 
 fn read_counters(map: &Map) -> Result<counters::Totals> {
-    let per_cpu = map
-        .lookup_percpu(&0u32.to_ne_bytes())
-        .map_err(DeployError::step("reading counters"))?
-        .unwrap_or_default();
+    let per_cpu =
+        map.lookup_percpu(&0u32.to_ne_bytes()).map_err(DeployError::step("reading counters"))?.unwrap_or_default();
     Ok(counters::Totals::sum(per_cpu.iter().map(Vec::as_slice)))
 }
 
@@ -607,7 +604,12 @@ impl Status {
             ("map", map),
             (
                 "counters",
-                Json::Obj(counters::Counter::ALL.iter().map(|c| (c.name().to_string(), self.counters.get(*c).into())).collect()),
+                Json::Obj(
+                    counters::Counter::ALL
+                        .iter()
+                        .map(|c| (c.name().to_string(), self.counters.get(*c).into()))
+                        .collect(),
+                ),
             ),
         ])
     }

@@ -412,36 +412,92 @@ impl Imm64 {
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Insn {
     /// `dst op= src` (Mov: `dst = src`, Movsx: `dst = (sN)src`).
-    Alu { width: Width, op: Alu, dst: Reg, src: Src },
+    Alu {
+        width: Width,
+        op: Alu,
+        dst: Reg,
+        src: Src,
+    },
     /// `dst = -dst`.
-    Neg { width: Width, dst: Reg },
+    Neg {
+        width: Width,
+        dst: Reg,
+    },
     /// `dst = le16/be32/bswap64 dst`; `bits` is 16, 32 or 64.
-    Endian { op: Endian, bits: u8, dst: Reg },
+    Endian {
+        op: Endian,
+        bits: u8,
+        dst: Reg,
+    },
     /// `goto +off`.
-    Ja { off: i16 },
+    Ja {
+        off: i16,
+    },
     /// `gotol +imm` (JMP32 | JA): a jump with a 32-bit offset.
-    Gotol { imm: i32 },
+    Gotol {
+        imm: i32,
+    },
     /// `if dst op src goto +off`.
-    JmpCond { width: Width, op: Jmp, dst: Reg, src: Src, off: i16 },
+    JmpCond {
+        width: Width,
+        op: Jmp,
+        dst: Reg,
+        src: Src,
+        off: i16,
+    },
     Call(Call),
     Exit,
     /// `may_goto +off`: fall through while the loop budget lasts, jump once it is
     /// exhausted (kernel 6.9).
-    MayGoto { off: i16 },
+    MayGoto {
+        off: i16,
+    },
     /// `dst = *(size *)(src + off)`; `signed` is LDX MEMSX (`*(s8 *)`, v4).
-    Load { size: Size, signed: bool, dst: Reg, src: Reg, off: i16 },
+    Load {
+        size: Size,
+        signed: bool,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    },
     /// `*(size *)(dst + off) = imm` (ST).
-    StoreImm { size: Size, dst: Reg, off: i16, imm: i32 },
+    StoreImm {
+        size: Size,
+        dst: Reg,
+        off: i16,
+        imm: i32,
+    },
     /// `*(size *)(dst + off) = src` (STX).
-    Store { size: Size, dst: Reg, src: Reg, off: i16 },
+    Store {
+        size: Size,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    },
     /// Atomic read-modify-write on `*(size *)(dst + off)`, size W or DW.
-    Atomic { size: Size, op: AtomicOp, dst: Reg, src: Reg, off: i16 },
+    Atomic {
+        size: Size,
+        op: AtomicOp,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    },
     /// `dst = imm64 ll` (LD | IMM | DW), two slots.
-    LdImm64 { dst: Reg, value: Imm64 },
+    LdImm64 {
+        dst: Reg,
+        value: Imm64,
+    },
     /// Legacy packet load `r0 = *(size *)skb[imm]` (LD | ABS).
-    LdAbs { size: Size, imm: i32 },
+    LdAbs {
+        size: Size,
+        imm: i32,
+    },
     /// Legacy packet load `r0 = *(size *)skb[src + imm]` (LD | IND).
-    LdInd { size: Size, src: Reg, imm: i32 },
+    LdInd {
+        size: Size,
+        src: Reg,
+        imm: i32,
+    },
 }
 
 /// One raw 8-byte slot, as the kernel sees it.
@@ -805,7 +861,10 @@ fn decode_one(r: RawInsn, next: Option<RawInsn>) -> Result<Insn, &'static str> {
                     need(size == Size::DW, "LD IMM exists only as lddw (DW)")?;
                     need(r.off == 0, "lddw has non-zero off")?;
                     let n = next.ok_or("lddw is truncated: its second slot is missing")?;
-                    need(n.code == 0 && n.dst == 0 && n.src == 0 && n.off == 0, "lddw second slot must be zero except imm")?;
+                    need(
+                        n.code == 0 && n.dst == 0 && n.src == 0 && n.off == 0,
+                        "lddw second slot must be zero except imm",
+                    )?;
                     let value = Imm64::from_parts(r.src, r.imm, n.imm)?;
                     Ok(Insn::LdImm64 { dst: reg(r.dst)?, value })
                 }
@@ -924,22 +983,10 @@ mod tests {
             (Insn::Call(Call::Local(3)), &[0x85, 0x10, 0, 0, 3, 0, 0, 0]),
             (Insn::Exit, &[0x95, 0, 0, 0, 0, 0, 0, 0]),
             (Insn::MayGoto { off: 4 }, &[0xe5, 0, 4, 0, 0, 0, 0, 0]),
-            (
-                Insn::Load { size: Size::W, signed: false, dst: R0, src: R1, off: 20 },
-                &[0x61, 0x10, 20, 0, 0, 0, 0, 0],
-            ),
-            (
-                Insn::Load { size: Size::B, signed: true, dst: R0, src: R1, off: 0 },
-                &[0x91, 0x10, 0, 0, 0, 0, 0, 0],
-            ),
-            (
-                Insn::StoreImm { size: Size::DW, dst: R10, off: -8, imm: 0 },
-                &[0x7a, 0x0a, 0xf8, 0xff, 0, 0, 0, 0],
-            ),
-            (
-                Insn::Store { size: Size::H, dst: R10, src: R1, off: -2 },
-                &[0x6b, 0x1a, 0xfe, 0xff, 0, 0, 0, 0],
-            ),
+            (Insn::Load { size: Size::W, signed: false, dst: R0, src: R1, off: 20 }, &[0x61, 0x10, 20, 0, 0, 0, 0, 0]),
+            (Insn::Load { size: Size::B, signed: true, dst: R0, src: R1, off: 0 }, &[0x91, 0x10, 0, 0, 0, 0, 0, 0]),
+            (Insn::StoreImm { size: Size::DW, dst: R10, off: -8, imm: 0 }, &[0x7a, 0x0a, 0xf8, 0xff, 0, 0, 0, 0]),
+            (Insn::Store { size: Size::H, dst: R10, src: R1, off: -2 }, &[0x6b, 0x1a, 0xfe, 0xff, 0, 0, 0, 0]),
             (
                 Insn::Atomic { size: Size::DW, op: AtomicOp::Add, dst: R1, src: R2, off: 8 },
                 &[0xdb, 0x21, 8, 0, 0, 0, 0, 0],

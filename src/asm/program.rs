@@ -51,9 +51,16 @@ pub enum Item {
     Insn(Insn),
     Label(String),
     /// A branch (jump, local call, `lddw` of a function) or a fixed-offset one.
-    Branch { insn: Insn, target: Target },
+    Branch {
+        insn: Insn,
+        target: Target,
+    },
     /// `lddw dst, map` (or map value + off): the map fd is bound at load time.
-    Map { dst: Reg, name: String, value_off: Option<i32> },
+    Map {
+        dst: Reg,
+        name: String,
+        value_off: Option<i32>,
+    },
 }
 
 impl From<Insn> for Item {

@@ -87,7 +87,13 @@ impl Verifier {
             if (self.offset as usize) < HEADER_LEN {
                 return Ok(());
             }
-            let bad = |i: usize, expected: u8, what| Mismatch { expected_stream: None, offset: i as u64, expected, got: self.header[i], what };
+            let bad = |i: usize, expected: u8, what| Mismatch {
+                expected_stream: None,
+                offset: i as u64,
+                expected,
+                got: self.header[i],
+                what,
+            };
             let Some(id) = StreamId::parse(&self.header) else {
                 let i = (0..4).find(|&i| self.header[i] != crate::workload::pattern::MAGIC[i]).unwrap_or(0);
                 return Err(bad(i, crate::workload::pattern::MAGIC[i], "bad stream header (not a sockasm pattern)"));
@@ -198,9 +204,13 @@ pub fn serve(listener: &Listener, spec: &ServeSpec) -> Result<ServeResult, Workl
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 if Instant::now() >= deadline {
-                    return Err(WorkloadError::Timeout(spec.timeout, format!("accepted {accepted} of {} connections", spec.conns)));
+                    return Err(WorkloadError::Timeout(
+                        spec.timeout,
+                        format!("accepted {accepted} of {} connections", spec.conns),
+                    ));
                 }
-                let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(listener), nix::poll::PollFlags::POLLIN)];
+                let mut fds =
+                    [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(listener), nix::poll::PollFlags::POLLIN)];
                 let _ = nix::poll::poll(&mut fds, 100u16);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -223,7 +233,10 @@ pub fn serve(listener: &Listener, spec: &ServeSpec) -> Result<ServeResult, Workl
                     first_err = Some(e);
                 }
             }
-            Err(_) => first_err = first_err.or(Some(WorkloadError::Protocol { conn: "-".into(), msg: "server thread panicked".into() })),
+            Err(_) => {
+                first_err = first_err
+                    .or(Some(WorkloadError::Protocol { conn: "-".into(), msg: "server thread panicked".into() }))
+            }
         }
     }
     match first_err {
@@ -245,12 +258,16 @@ fn serve_conn(mut s: Stream, idx: u64, spec: &ServeSpec, deadline: Instant) -> R
             loop {
                 let mut got = 0;
                 while got < msg.len() {
-                    let n = read_retrying(&mut s, &mut msg[got..], deadline, &mut r.spurious_eagain).map_err(|e| err("read", e))?;
+                    let n = read_retrying(&mut s, &mut msg[got..], deadline, &mut r.spurious_eagain)
+                        .map_err(|e| err("read", e))?;
                     if n == 0 {
                         if got == 0 {
                             return Ok(r);
                         }
-                        return Err(WorkloadError::Protocol { conn: name, msg: format!("EOF after {got} bytes of a {}-byte request", msg.len()) });
+                        return Err(WorkloadError::Protocol {
+                            conn: name,
+                            msg: format!("EOF after {got} bytes of a {}-byte request", msg.len()),
+                        });
                     }
                     ver.feed(&msg[got..got + n]).map_err(mismatch)?;
                     got += n;
@@ -264,7 +281,8 @@ fn serve_conn(mut s: Stream, idx: u64, spec: &ServeSpec, deadline: Instant) -> R
         Workload::Stream => {
             let mut buf = vec![0u8; STREAM_READ_BUF];
             loop {
-                let n = read_retrying(&mut s, &mut buf, deadline, &mut r.spurious_eagain).map_err(|e| err("read", e))?;
+                let n =
+                    read_retrying(&mut s, &mut buf, deadline, &mut r.spurious_eagain).map_err(|e| err("read", e))?;
                 if n == 0 {
                     break;
                 }
@@ -388,7 +406,11 @@ pub fn run_client(ep: &Endpoint, spec: &ClientSpec) -> Result<ClientResult, Work
                 let secs = c.window.as_secs_f64();
                 if secs > 0.0 {
                     r.tps += if spec.workload == Workload::Rr { c.measured as f64 / secs } else { 0.0 };
-                    r.gbps += if spec.workload == Workload::Stream { c.measured_bytes as f64 * 8.0 / secs / 1e9 } else { 0.0 };
+                    r.gbps += if spec.workload == Workload::Stream {
+                        c.measured_bytes as f64 * 8.0 / secs / 1e9
+                    } else {
+                        0.0
+                    };
                 }
                 r.transactions += if spec.workload == Workload::Rr { c.measured } else { 0 };
                 r.measured_bytes += c.measured_bytes;
@@ -402,7 +424,10 @@ pub fn run_client(ep: &Endpoint, spec: &ClientSpec) -> Result<ClientResult, Work
                     first_err = Some(e);
                 }
             }
-            Err(_) => first_err = first_err.or(Some(WorkloadError::Protocol { conn: "-".into(), msg: "client thread panicked".into() })),
+            Err(_) => {
+                first_err = first_err
+                    .or(Some(WorkloadError::Protocol { conn: "-".into(), msg: "client thread panicked".into() }))
+            }
         }
     }
     if let Some(e) = first_err {
@@ -414,7 +439,13 @@ pub fn run_client(ep: &Endpoint, spec: &ClientSpec) -> Result<ClientResult, Work
     Ok(r)
 }
 
-fn client_conn(mut s: Stream, idx: u64, spec: &ClientSpec, t0: Instant, deadline: Instant) -> Result<ConnResult, WorkloadError> {
+fn client_conn(
+    mut s: Stream,
+    idx: u64,
+    spec: &ClientSpec,
+    t0: Instant,
+    deadline: Instant,
+) -> Result<ConnResult, WorkloadError> {
     let name = format!("client conn #{idx}");
     let err = |op: &str, e| io_err(&name, op, e, spec.timeout);
     let rr = spec.workload == Workload::Rr;
@@ -440,7 +471,8 @@ fn client_conn(mut s: Stream, idx: u64, spec: &ClientSpec, t0: Instant, deadline
             write_all_retrying(&mut s, &msg, deadline).map_err(|e| err("write", e))?;
             read_exact_retrying(&mut s, &mut back, deadline, &mut r.spurious_eagain).map_err(|e| err("read", e))?;
             let done = Instant::now();
-            check(&pat, off, &back, &mut scratch).map_err(|m| WorkloadError::Mismatch { conn: name.clone(), mismatch: m })?;
+            check(&pat, off, &back, &mut scratch)
+                .map_err(|m| WorkloadError::Mismatch { conn: name.clone(), mismatch: m })?;
             off += size as u64;
             if t >= warm_end {
                 r.measured += 1;
@@ -489,7 +521,10 @@ fn client_conn(mut s: Stream, idx: u64, spec: &ClientSpec, t0: Instant, deadline
     let len = u64::from_le_bytes(trailer[..8].try_into().unwrap_or([0; 8]));
     let ok = u64::from_le_bytes(trailer[8..].try_into().unwrap_or([0; 8]));
     if len != off || ok != TRAILER_OK {
-        return Err(WorkloadError::Protocol { conn: name, msg: format!("reader confirmed {len} bytes (flag {ok:#x}), sent {off}") });
+        return Err(WorkloadError::Protocol {
+            conn: name,
+            msg: format!("reader confirmed {len} bytes (flag {ok:#x}), sent {off}"),
+        });
     }
     let (t_mark, at) = mark.unwrap_or((warm_end, 0));
     r.window = done - t_mark;
@@ -547,7 +582,14 @@ mod tests {
             let srv = std::thread::spawn(move || serve(&l, &spec));
             let c = run_client(
                 &ep,
-                &ClientSpec { workload: w, size: 100, conns: 2, warmup: Duration::from_millis(5), measure: Duration::from_millis(30), timeout: Duration::from_secs(20) },
+                &ClientSpec {
+                    workload: w,
+                    size: 100,
+                    conns: 2,
+                    warmup: Duration::from_millis(5),
+                    measure: Duration::from_millis(30),
+                    timeout: Duration::from_secs(20),
+                },
             )
             .unwrap();
             let s = srv.join().unwrap().unwrap();

@@ -213,7 +213,9 @@ impl Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
-            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string()))
+            .find_map(|l| {
+                l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string())
+            })
             .unwrap_or_else(|| "unknown".into());
         Machine {
             cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -268,7 +270,10 @@ impl Sandbox {
                     return Ok(t.elapsed());
                 }
                 other => {
-                    return Err(BenchError::Invalid(format!("unload of {} did not remove everything: {other:?}", self.pin.path().display())));
+                    return Err(BenchError::Invalid(format!(
+                        "unload of {} did not remove everything: {other:?}",
+                        self.pin.path().display()
+                    )));
                 }
             }
         }
@@ -299,7 +304,9 @@ fn size_arg(d: Duration) -> String {
 /// `/x/y` relative to the cgroup2 mount, as /proc/PID/cgroup shows it.
 fn cgroup_rel(path: &Path) -> Result<String, BenchError> {
     let mount = cgroup::cgroup2_mount()?;
-    let rel = path.strip_prefix(&mount).map_err(|_| BenchError::Invalid(format!("{} is not under {}", path.display(), mount.display())))?;
+    let rel = path
+        .strip_prefix(&mount)
+        .map_err(|_| BenchError::Invalid(format!("{} is not under {}", path.display(), mount.display())))?;
     Ok(format!("/{}", rel.display()))
 }
 
@@ -350,12 +357,21 @@ impl Runner<'_> {
         a.push(role.into());
         a.push(if role == "serve" { "--listen" } else { "--connect" }.into());
         a.push(ep.into());
-        for (k, v) in [("--workload", w.name().to_string()), ("--size", size.to_string()), ("--conns", self.cfg.conns.to_string())] {
+        for (k, v) in [
+            ("--workload", w.name().to_string()),
+            ("--size", size.to_string()),
+            ("--conns", self.cfg.conns.to_string()),
+        ] {
             a.push(k.into());
             a.push(v);
         }
         if role == "client" {
-            a.extend(["--warmup-us".into(), size_arg(self.cfg.warmup()), "--measure-us".into(), size_arg(self.cfg.measure())]);
+            a.extend([
+                "--warmup-us".into(),
+                size_arg(self.cfg.warmup()),
+                "--measure-us".into(),
+                size_arg(self.cfg.measure()),
+            ]);
         }
         a
     }
@@ -375,12 +391,23 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn cell(&mut self, sb: &Sandbox, w: Workload, size: usize, t: Transport, run: u32) -> Result<Measurement, BenchError> {
+    fn cell(
+        &mut self,
+        sb: &Sandbox,
+        w: Workload,
+        size: usize,
+        t: Transport,
+        run: u32,
+    ) -> Result<Measurement, BenchError> {
         self.intr.check()?;
         let sock_path;
         let listen = match t {
             Transport::Unix => {
-                sock_path = Some(PathBuf::from(format!("/tmp/{NAME_PREFIX}-{}-{}.sock", std::process::id(), SOCK_SEQ.fetch_add(1, Ordering::Relaxed))));
+                sock_path = Some(PathBuf::from(format!(
+                    "/tmp/{NAME_PREFIX}-{}-{}.sock",
+                    std::process::id(),
+                    SOCK_SEQ.fetch_add(1, Ordering::Relaxed)
+                )));
                 format!("unix:{}", sock_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
             }
             _ => {
@@ -399,7 +426,12 @@ impl Runner<'_> {
         let _rm = RmSock(sock_path);
         let before = sb.counters()?;
         let label = format!("{} {} {}", w.name(), report::fmt_size(size), transport_name(t));
-        let mut srv = Proc::spawn(&self.cfg.exe, &self.endpoint_args(t, "serve", &listen, w, size), format!("{label} server"), self.intr)?;
+        let mut srv = Proc::spawn(
+            &self.cfg.exe,
+            &self.endpoint_args(t, "serve", &listen, w, size),
+            format!("{label} server"),
+            self.intr,
+        )?;
         let hello = srv.next_line(Duration::from_secs(20))?;
         let connect = match t {
             Transport::Unix => listen.clone(),
@@ -408,7 +440,12 @@ impl Runner<'_> {
                 _ => return Err(BenchError::Endpoint(format!("{label} server: no port in its first line {hello:?}"))),
             },
         };
-        let mut cli = Proc::spawn(&self.cfg.exe, &self.endpoint_args(t, "client", &connect, w, size), format!("{label} client"), self.intr)?;
+        let mut cli = Proc::spawn(
+            &self.cfg.exe,
+            &self.endpoint_args(t, "client", &connect, w, size),
+            format!("{label} client"),
+            self.intr,
+        )?;
         let within = self.cfg.warmup() + self.cfg.measure() + Duration::from_secs(40);
         let c = cli.next_line(within)?;
         let s = srv.next_line(Duration::from_secs(20))?;
@@ -420,7 +457,10 @@ impl Runner<'_> {
         let sent = num(&c, "bytes_sent") as u64;
         let verified = num(&s, "verified_bytes") as u64 + num(&c, "bytes_received") as u64;
         if num(&s, "verified_bytes") as u64 != sent {
-            return Err(BenchError::Endpoint(format!("{label}: the client sent {sent} bytes, the server checked {}", num(&s, "verified_bytes"))));
+            return Err(BenchError::Endpoint(format!(
+                "{label}: the client sent {sent} bytes, the server checked {}",
+                num(&s, "verified_bytes")
+            )));
         }
         let conns = self.cfg.conns as u64;
         if t == Transport::TcpBypass {
@@ -433,7 +473,8 @@ impl Runner<'_> {
                 Workload::Rr => 2 * sent,
                 Workload::Stream => sent + 16 * conns,
             };
-            let (redir, passed, added) = (d.get(Counter::RedirectedBytes), d.get(Counter::PassedBytes), d.get(Counter::SocketsAdded));
+            let (redir, passed, added) =
+                (d.get(Counter::RedirectedBytes), d.get(Counter::PassedBytes), d.get(Counter::SocketsAdded));
             if redir == 0 || redir + passed < want || added < 2 * conns {
                 return Err(BenchError::Placement(format!(
                     "{label}: the bypass saw {} of {want} bytes ({redir} redirected, {passed} passed to TCP) and {added} sockets for {conns} connection(s): \
@@ -532,7 +573,12 @@ fn foreign_sock_ops_warning() -> Option<String> {
     let own = endpoint::own_cgroup();
     let path = mount.join(own.trim_start_matches('/'));
     let cg = cgroup::Cgroup::open(&path).ok()?;
-    let q = crate::syscall::query_cgroup_full(cg.fd(), crate::syscall::AttachType::CGROUP_SOCK_OPS, crate::syscall::BPF_F_QUERY_EFFECTIVE).ok()?;
+    let q = crate::syscall::query_cgroup_full(
+        cg.fd(),
+        crate::syscall::AttachType::CGROUP_SOCK_OPS,
+        crate::syscall::BPF_F_QUERY_EFFECTIVE,
+    )
+    .ok()?;
     (!q.prog_ids.is_empty()).then(|| {
         format!(
             "warning: {} sock_ops program(s) already run for this process's cgroup {} (ids {:?}); the tcp and unix rows may not be plain",
@@ -549,7 +595,9 @@ fn foreign_sock_ops_warning() -> Option<String> {
 pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
     cfg.validate()?;
     if !nix::unistd::geteuid().is_root() {
-        return Err(BenchError::Invalid("sockasm bench needs root (it creates a cgroup and loads BPF programs)".into()));
+        return Err(BenchError::Invalid(
+            "sockasm bench needs root (it creates a cgroup and loads BPF programs)".into(),
+        ));
     }
     let started = Instant::now();
     if let Some(w) = foreign_sock_ops_warning() {
@@ -564,7 +612,12 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         eprintln!("sockasm bench: cgroup {}, pins {}", cg_path.display(), pin_path.display());
     }
     intr.check()?;
-    let opts = LoadOptions { cgroup: Some(cg_path.clone()), pin_dir: pin_path.clone(), max_entries: None, verifier_stats: true };
+    let opts = LoadOptions {
+        cgroup: Some(cg_path.clone()),
+        pin_dir: pin_path.clone(),
+        max_entries: None,
+        verifier_stats: true,
+    };
     let lr = deploy::load(&opts);
     let lr = match lr {
         Ok(r) => {

@@ -95,16 +95,24 @@ impl Report {
             self.machine.cpu_model,
             self.machine.kernel
         );
-        let _ = writeln!(out, "rr: request/response ping-pong, TCP_NODELAY; transactions/s (p50 / p99 round trip). stream: one-way writes of SIZE, reader buffer 64 KiB; Gbit/s.");
-        let _ = writeln!(out, "✗: the bypass is slower than plain TCP. †: sk_msg passed more than 1% of the row's bytes to TCP (share redirected in brackets). Every byte was checked against the workload pattern.");
+        let _ = writeln!(
+            out,
+            "rr: request/response ping-pong, TCP_NODELAY; transactions/s (p50 / p99 round trip). stream: one-way writes of SIZE, reader buffer 64 KiB; Gbit/s."
+        );
+        let _ = writeln!(
+            out,
+            "✗: the bypass is slower than plain TCP. †: sk_msg passed more than 1% of the row's bytes to TCP (share redirected in brackets). Every byte was checked against the workload pattern."
+        );
         let _ = writeln!(out);
         let _ = writeln!(out, "| workload | size | bypass | tcp | unix | bypass/tcp | bypass/unix |");
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
         for &w in &c.workloads {
             for &size in &c.sizes {
-                let (Some(b), Some(t), Some(u)) =
-                    (self.row(w, size, Transport::TcpBypass), self.row(w, size, Transport::Tcp), self.row(w, size, Transport::Unix))
-                else {
+                let (Some(b), Some(t), Some(u)) = (
+                    self.row(w, size, Transport::TcpBypass),
+                    self.row(w, size, Transport::Tcp),
+                    self.row(w, size, Transport::Unix),
+                ) else {
                     continue;
                 };
                 let lose = loses(b, t);
@@ -186,7 +194,9 @@ impl Report {
                     ("redirected_share", opt(redirected_share(r))),
                     (
                         "counters",
-                        Json::Obj(Counter::ALL.iter().map(|k| (k.name().to_string(), r.counters.get(*k).into())).collect()),
+                        Json::Obj(
+                            Counter::ALL.iter().map(|k| (k.name().to_string(), r.counters.get(*k).into())).collect(),
+                        ),
                     ),
                 ])
             })

@@ -22,10 +22,7 @@ pub enum CgroupError {
     NotMounted { mountinfo: PathBuf },
     #[error("not a cgroup2 directory: {}; cgroup v2 is mounted at {}", path.display(),
         mount.as_ref().map(|m| m.display().to_string()).unwrap_or_else(|| "<not mounted>".into()))]
-    NotCgroup2 {
-        path: PathBuf,
-        mount: Option<PathBuf>,
-    },
+    NotCgroup2 { path: PathBuf, mount: Option<PathBuf> },
     #[error("{op} {}: {source}{}", path.display(), hint_for_io(source))]
     Io {
         op: &'static str,
@@ -34,10 +31,7 @@ pub enum CgroupError {
         source: std::io::Error,
     },
     #[error("cannot mount bpffs at {}: {errno}; run as root, or mount it yourself: mount -t bpf bpf {}", path.display(), path.display())]
-    MountBpffs {
-        path: PathBuf,
-        errno: nix::errno::Errno,
-    },
+    MountBpffs { path: PathBuf, errno: nix::errno::Errno },
     #[error("{} is not on bpffs (filesystem magic {magic:#x}); pins must live on a bpffs mount such as {BPFFS_DEFAULT}", path.display())]
     NotBpffs { path: PathBuf, magic: i64 },
 }
@@ -54,11 +48,7 @@ fn hint_for_io(e: &std::io::Error) -> &'static str {
 pub type Result<T, E = CgroupError> = std::result::Result<T, E>;
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CgroupError + 'a {
-    move |source| CgroupError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| CgroupError::Io { op, path: path.to_path_buf(), source }
 }
 
 /// Undo mountinfo's octal escapes (`\040` for space etc.).
@@ -67,10 +57,7 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -103,9 +90,7 @@ pub fn find_mount(mountinfo: &str, fstype: &str) -> Option<PathBuf> {
 pub fn cgroup2_mount() -> Result<PathBuf> {
     let mi = Path::new("/proc/self/mountinfo");
     let text = std::fs::read_to_string(mi).map_err(io("reading", mi))?;
-    find_mount(&text, "cgroup2").ok_or_else(|| CgroupError::NotMounted {
-        mountinfo: mi.to_path_buf(),
-    })
+    find_mount(&text, "cgroup2").ok_or_else(|| CgroupError::NotMounted { mountinfo: mi.to_path_buf() })
 }
 
 fn fs_type(path: &Path) -> Result<FsType> {
@@ -155,15 +140,9 @@ impl Cgroup {
         let path = path.as_ref();
         let md = std::fs::metadata(path).map_err(io("stat", path))?;
         if !md.is_dir() || !is_cgroup2(path) {
-            return Err(CgroupError::NotCgroup2 {
-                path: path.to_path_buf(),
-                mount: cgroup2_mount().ok(),
-            });
+            return Err(CgroupError::NotCgroup2 { path: path.to_path_buf(), mount: cgroup2_mount().ok() });
         }
-        Ok(Cgroup {
-            fd: open_dir(path)?,
-            path: path.to_path_buf(),
-        })
+        Ok(Cgroup { fd: open_dir(path)?, path: path.to_path_buf() })
     }
 
     /// The directory fd (O_RDONLY|O_DIRECTORY).
@@ -179,8 +158,7 @@ impl Cgroup {
     /// Is this the root of the cgroup2 mount? (Attaching there affects
     /// every process on the host; callers should refuse or warn.)
     pub fn is_mount_root(&self) -> bool {
-        cgroup2_mount()
-            .is_ok_and(|m| std::fs::canonicalize(&m).ok() == std::fs::canonicalize(&self.path).ok())
+        cgroup2_mount().is_ok_and(|m| std::fs::canonicalize(&m).ok() == std::fs::canonicalize(&self.path).ok())
     }
 
     /// Pids in this cgroup (`cgroup.procs`).
@@ -214,22 +192,14 @@ pub fn ensure_bpffs(dir: impl AsRef<Path>) -> Result<bool> {
         Some("bpf"),
         dir,
         Some("bpf"),
-        nix::mount::MsFlags::MS_NOSUID
-            | nix::mount::MsFlags::MS_NODEV
-            | nix::mount::MsFlags::MS_NOEXEC,
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV | nix::mount::MsFlags::MS_NOEXEC,
         Some("mode=0700"),
     )
-    .map_err(|errno| CgroupError::MountBpffs {
-        path: dir.to_path_buf(),
-        errno,
-    })?;
+    .map_err(|errno| CgroupError::MountBpffs { path: dir.to_path_buf(), errno })?;
     if !is_bpffs(dir) {
         #[allow(clippy::unnecessary_cast)] // fs_type_t differs between libcs
         let magic = fs_type(dir)?.0 as i64;
-        return Err(CgroupError::NotBpffs {
-            path: dir.to_path_buf(),
-            magic,
-        });
+        return Err(CgroupError::NotBpffs { path: dir.to_path_buf(), magic });
     }
     Ok(true)
 }
@@ -237,15 +207,9 @@ pub fn ensure_bpffs(dir: impl AsRef<Path>) -> Result<bool> {
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{}-{nanos:x}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}-{}-{}-{nanos:x}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A uniquely named child cgroup directly under the cgroup2 mount, removed
@@ -266,11 +230,7 @@ impl TempCgroup {
         let path = root.join(unique_name(name_prefix));
         std::fs::create_dir(&path).map_err(io("mkdir", &path))?;
         match Cgroup::open(&path) {
-            Ok(cgroup) => Ok(TempCgroup {
-                cgroup,
-                parent: root,
-                origins: Vec::new(),
-            }),
+            Ok(cgroup) => Ok(TempCgroup { cgroup, parent: root, origins: Vec::new() }),
             Err(e) => {
                 let _ = std::fs::remove_dir(&path);
                 Err(e)
@@ -388,10 +348,7 @@ impl Drop for TempPinDir {
     fn drop(&mut self) {
         match std::fs::remove_dir_all(&self.path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                eprintln!(
-                    "sockasm: warning: could not remove {}: {e}",
-                    self.path.display()
-                );
+                eprintln!("sockasm: warning: could not remove {}: {e}", self.path.display());
             }
             _ => {}
         }

@@ -49,7 +49,11 @@ fn parse_size(s: &str) -> std::result::Result<usize, String> {
     } else {
         (t.strip_suffix('b').unwrap_or(&t), 1)
     };
-    num.trim().parse::<usize>().ok().and_then(|n| n.checked_mul(mul)).ok_or_else(|| format!("{s:?} is not a size (e.g. 64, 16k, 1m)"))
+    num.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("{s:?} is not a size (e.g. 64, 16k, 1m)"))
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -166,7 +170,9 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
             while let Ok(sig) = set.wait() {
                 n += 1;
                 if n == 1 {
-                    eprintln!("\nsockasm bench: {sig}: stopping the endpoints, unloading, removing the cgroup and pins…");
+                    eprintln!(
+                        "\nsockasm bench: {sig}: stopping the endpoints, unloading, removing the cgroup and pins…"
+                    );
                 }
                 intr.trigger();
             }

@@ -52,8 +52,13 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     );
     for p in &r.programs {
         let insns = p.verifier_insns.map(|n| format!(", verifier processed {n} insns")).unwrap_or_default();
-        println!("  {} id {} ({}): {} bytes xlated, {} bytes jited{insns}", p.name, p.id, p.prog_type, p.xlated_bytes, p.jited_bytes);
+        println!(
+            "  {} id {} ({}): {} bytes xlated, {} bytes jited{insns}",
+            p.name, p.id, p.prog_type, p.xlated_bytes, p.jited_bytes
+        );
     }
-    println!("TCP connections opened from now on by processes in that cgroup skip the TCP/IP stack between each other.");
+    println!(
+        "TCP connections opened from now on by processes in that cgroup skip the TCP/IP stack between each other."
+    );
     Ok(())
 }

@@ -16,7 +16,11 @@ pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub type Result<T> = std::result::Result<T, Error>;
 
 #[derive(Parser, Debug)]
-#[command(name = "sockasm", version, about = "Same-host TCP that skips the TCP/IP stack, and an eBPF assembler to learn the ISA with")]
+#[command(
+    name = "sockasm",
+    version,
+    about = "Same-host TCP that skips the TCP/IP stack, and an eBPF assembler to learn the ISA with"
+)]
 pub struct Cli {
     /// Show whole verifier logs and more detail.
     #[arg(long, short, global = true)]

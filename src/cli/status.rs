@@ -34,7 +34,10 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     }
     println!("programs:");
     for p in &st.programs {
-        println!("  {:<16} id {:<6} {:<8} {} bytes xlated, {} bytes jited", p.name, p.id, p.prog_type, p.xlated_bytes, p.jited_bytes);
+        println!(
+            "  {:<16} id {:<6} {:<8} {} bytes xlated, {} bytes jited",
+            p.name, p.id, p.prog_type, p.xlated_bytes, p.jited_bytes
+        );
     }
     if let Some(m) = &st.map {
         println!("map: id {} with {} of {} entries (sockets)", m.id, m.entries, m.max_entries);

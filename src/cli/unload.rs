@@ -30,7 +30,9 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
              until they close (removing them now would drop their queued bytes); run `sockasm unload` again later",
             args.pin_dir.display()
         ),
-        UnloadOutcome::Removed => println!("unloaded sockasm: no cgroup attachment and no pins left in {}", args.pin_dir.display()),
+        UnloadOutcome::Removed => {
+            println!("unloaded sockasm: no cgroup attachment and no pins left in {}", args.pin_dir.display())
+        }
     }
     Ok(())
 }

@@ -65,6 +65,21 @@ pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 3] {
     ]
 }
 
+/// Where a program type's context holds the socket's addresses and ports.
+pub struct CtxAddrs {
+    /// The context struct's name, for listings.
+    pub name: &'static str,
+    pub family: i16,
+    pub remote_ip4: i16,
+    pub local_ip4: i16,
+    pub remote_ip6: i16,
+    pub local_ip6: i16,
+    /// Network byte order, as a u32 (so `be32` gives the port).
+    pub remote_port: i16,
+    /// Host byte order.
+    pub local_port: i16,
+}
+
 /// An assembled built-in program with its listing annotations.
 pub struct Builtin {
     pub name: &'static str,
@@ -132,7 +147,60 @@ impl Builder {
         }
     }
 
-    fn finish(self, name: &'static str, prog_type: ProgType, expected_attach_type: AttachType) -> Result<Builtin, AsmError> {
+    /// Builds the SOCKHASH key at `r10 - 48` from the context in `ctx`: the
+    /// socket's own key, or (`peer`) the key its peer was stored under, with
+    /// local and remote swapped. Families other than IPv4/IPv6 go to `bail`.
+    /// Clobbers r0-r5.
+    fn build_key(&mut self, ctx: Reg, a: &CtxAddrs, peer: bool, bail: &str) {
+        let k = key::STACK_KEY;
+        let field = |f: &str| format!("{}.{f}", a.name);
+        // (context field, its name) that goes into the key's local / remote slots.
+        let (ip4, ip6, port) = if peer {
+            (
+                [(a.remote_ip4, "remote_ip4"), (a.local_ip4, "local_ip4")],
+                [(a.remote_ip6, "remote_ip6"), (a.local_ip6, "local_ip6")],
+                [(a.remote_port, "remote_port"), (a.local_port, "local_port")],
+            )
+        } else {
+            (
+                [(a.local_ip4, "local_ip4"), (a.remote_ip4, "remote_ip4")],
+                [(a.local_ip6, "local_ip6"), (a.remote_ip6, "remote_ip6")],
+                [(a.local_port, "local_port"), (a.remote_port, "remote_port")],
+            )
+        };
+        let slots = [(key::OFF_LOCAL_IP, key::OFF_LOCAL_PORT), (key::OFF_REMOTE_IP, key::OFF_REMOTE_PORT)];
+        self.ctx_load(Size::W, R2, ctx, a.family, &field("family"));
+        self.push(Jmp::Jeq.imm(R2, AF_INET6, "ipv6"));
+        self.push(Jmp::Jne.imm(R2, AF_INET, bail));
+        for ((off, name), (ip, _)) in ip4.into_iter().zip(slots) {
+            self.ctx_load(Size::W, R3, ctx, off, &field(name));
+            self.store_v4_mapped(k + ip, R3);
+        }
+        self.push(ja("ports"));
+        self.label("ipv6");
+        for ((off, name), (ip, _)) in ip6.into_iter().zip(slots) {
+            self.copy_v6(ctx, off, k + ip, &field(name));
+        }
+        self.label("ports");
+        for ((off, name), (_, at)) in port.into_iter().zip(slots) {
+            self.ctx_load(Size::W, R3, ctx, off, &field(name));
+            if off == a.remote_port {
+                // The remote port sits in network byte order: be32 makes it a number.
+                self.push(Insn::Endian { op: Endian::Be, bits: 32, dst: R3 });
+            }
+            self.push(store(Size::W, R10, k + at, R3));
+        }
+        self.push(Alu::Mov.reg(R1, ctx));
+        self.push(call(helper::GET_NETNS_COOKIE));
+        self.push(store(Size::DW, R10, k + key::OFF_NETNS, R0));
+    }
+
+    fn finish(
+        self,
+        name: &'static str,
+        prog_type: ProgType,
+        expected_attach_type: AttachType,
+    ) -> Result<Builtin, AsmError> {
         let asm = self.prog.assemble()?;
         let item_slots = item_slots(&self.prog);
         let mut notes = BTreeMap::new();

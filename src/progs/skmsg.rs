@@ -38,6 +38,16 @@ pub mod ctx {
     pub const LOCAL_PORT: i16 = 64;
     pub const SIZE: i16 = 68;
     pub const SK: i16 = 72;
+    pub const ADDRS: super::CtxAddrs = super::CtxAddrs {
+        name: "sk_msg_md",
+        family: FAMILY,
+        remote_ip4: REMOTE_IP4,
+        local_ip4: LOCAL_IP4,
+        remote_ip6: REMOTE_IP6,
+        local_ip6: LOCAL_IP6,
+        remote_port: REMOTE_PORT,
+        local_port: LOCAL_PORT,
+    };
 }
 
 pub const NAME: &str = "sockasm_skmsg";
@@ -67,26 +77,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Jmp::Jeq.imm(R1, STATE_TCP_USED, "pass"));
 
     // The peer's key: our remote is its local, and the other way round.
-    b.ctx_load(Size::W, R2, R6, ctx::FAMILY, "sk_msg_md.family");
-    b.push(Jmp::Jeq.imm(R2, AF_INET6, "ipv6"));
-    b.push(Jmp::Jne.imm(R2, AF_INET, "pass"));
-    b.ctx_load(Size::W, R3, R6, ctx::REMOTE_IP4, "sk_msg_md.remote_ip4");
-    b.store_v4_mapped(k + OFF_LOCAL_IP, R3);
-    b.ctx_load(Size::W, R3, R6, ctx::LOCAL_IP4, "sk_msg_md.local_ip4");
-    b.store_v4_mapped(k + OFF_REMOTE_IP, R3);
-    b.push(ja("ports"));
-    b.label("ipv6");
-    b.copy_v6(R6, ctx::REMOTE_IP6, k + OFF_LOCAL_IP, "sk_msg_md.remote_ip6");
-    b.copy_v6(R6, ctx::LOCAL_IP6, k + OFF_REMOTE_IP, "sk_msg_md.local_ip6");
-    b.label("ports");
-    b.ctx_load(Size::W, R3, R6, ctx::REMOTE_PORT, "sk_msg_md.remote_port");
-    b.push(Insn::Endian { op: Endian::Be, bits: 32, dst: R3 });
-    b.push(store(Size::W, R10, k + OFF_LOCAL_PORT, R3));
-    b.ctx_load(Size::W, R3, R6, ctx::LOCAL_PORT, "sk_msg_md.local_port");
-    b.push(store(Size::W, R10, k + OFF_REMOTE_PORT, R3));
-    b.push(Alu::Mov.reg(R1, R6));
-    b.push(call(helper::GET_NETNS_COOKIE));
-    b.push(store(Size::DW, R10, k + OFF_NETNS, R0));
+    b.build_key(R6, &ctx::ADDRS, true, "pass");
 
     // A stream of small writes is faster over TCP, which coalesces them,
     // than redirected (one queued message and one reader wake-up per write).

@@ -31,6 +31,16 @@ pub mod ctx {
     /// Host byte order.
     pub const LOCAL_PORT: i16 = 68;
     pub const SK: i16 = 184;
+    pub const ADDRS: super::CtxAddrs = super::CtxAddrs {
+        name: "bpf_sock_ops",
+        family: FAMILY,
+        remote_ip4: REMOTE_IP4,
+        local_ip4: LOCAL_IP4,
+        remote_ip6: REMOTE_IP6,
+        local_ip6: LOCAL_IP6,
+        remote_port: REMOTE_PORT,
+        local_port: LOCAL_PORT,
+    };
 }
 
 pub const BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB: i32 = 4;
@@ -46,26 +56,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Jmp::Jeq.imm(R2, BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, "established"));
     b.push(Jmp::Jne.imm(R2, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, "out"));
     b.label("established");
-    b.ctx_load(Size::W, R2, R6, ctx::FAMILY, "bpf_sock_ops.family");
-    b.push(Jmp::Jeq.imm(R2, AF_INET6, "ipv6"));
-    b.push(Jmp::Jne.imm(R2, AF_INET, "out"));
-    b.ctx_load(Size::W, R3, R6, ctx::LOCAL_IP4, "bpf_sock_ops.local_ip4");
-    b.store_v4_mapped(k + OFF_LOCAL_IP, R3);
-    b.ctx_load(Size::W, R3, R6, ctx::REMOTE_IP4, "bpf_sock_ops.remote_ip4");
-    b.store_v4_mapped(k + OFF_REMOTE_IP, R3);
-    b.push(ja("ports"));
-    b.label("ipv6");
-    b.copy_v6(R6, ctx::LOCAL_IP6, k + OFF_LOCAL_IP, "bpf_sock_ops.local_ip6");
-    b.copy_v6(R6, ctx::REMOTE_IP6, k + OFF_REMOTE_IP, "bpf_sock_ops.remote_ip6");
-    b.label("ports");
-    b.ctx_load(Size::W, R3, R6, ctx::LOCAL_PORT, "bpf_sock_ops.local_port");
-    b.push(store(Size::W, R10, k + OFF_LOCAL_PORT, R3));
-    b.ctx_load(Size::W, R3, R6, ctx::REMOTE_PORT, "bpf_sock_ops.remote_port");
-    b.push(Insn::Endian { op: Endian::Be, bits: 32, dst: R3 });
-    b.push(store(Size::W, R10, k + OFF_REMOTE_PORT, R3));
-    b.push(Alu::Mov.reg(R1, R6));
-    b.push(call(helper::GET_NETNS_COOKIE));
-    b.push(store(Size::DW, R10, k + OFF_NETNS, R0));
+    b.build_key(R6, &ctx::ADDRS, false, "out");
 
     // Mark the socket as allowed to redirect, before it can be looked up.
     b.ctx_load(Size::DW, R2, R6, ctx::SK, "bpf_sock_ops.sk");

@@ -66,50 +66,29 @@ fn attach_raw(
         ..Default::default()
     };
     // SAFETY: the attr holds only fds (borrowed for the call) and integers.
-    unsafe { sys_bpf(cmd, &mut attr) }.map(|_| ()).map_err(|e| {
-        SysError::bpf(
-            cmd,
-            e,
-            format!("{what} fd {} ({attach_type})", fd_u32(target)),
-        )
-    })
+    unsafe { sys_bpf(cmd, &mut attr) }
+        .map(|_| ())
+        .map_err(|e| SysError::bpf(cmd, e, format!("{what} fd {} ({attach_type})", fd_u32(target))))
 }
 
 /// Attach `prog` to the cgroup directory fd `cgroup` (e.g.
 /// [`AttachType::CGROUP_SOCK_OPS`] with [`BPF_F_ALLOW_MULTI`]).
-pub fn attach_cgroup(
-    prog: BorrowedFd<'_>,
-    cgroup: BorrowedFd<'_>,
-    attach_type: AttachType,
-    flags: u32,
-) -> Result<()> {
+pub fn attach_cgroup(prog: BorrowedFd<'_>, cgroup: BorrowedFd<'_>, attach_type: AttachType, flags: u32) -> Result<()> {
     attach_raw(Cmd::ProgAttach, prog, cgroup, attach_type, flags, "cgroup")
 }
 
 /// Detach `prog` from the cgroup `cgroup`.
-pub fn detach_cgroup(
-    prog: BorrowedFd<'_>,
-    cgroup: BorrowedFd<'_>,
-    attach_type: AttachType,
-) -> Result<()> {
+pub fn detach_cgroup(prog: BorrowedFd<'_>, cgroup: BorrowedFd<'_>, attach_type: AttachType) -> Result<()> {
     attach_raw(Cmd::ProgDetach, prog, cgroup, attach_type, 0, "cgroup")
 }
 
 /// Attach `prog` to a sockmap/sockhash (e.g. [`AttachType::SK_MSG_VERDICT`]).
-pub fn attach_map(
-    prog: BorrowedFd<'_>,
-    map: BorrowedFd<'_>,
-    attach_type: AttachType,
-) -> Result<()> {
+pub fn attach_map(prog: BorrowedFd<'_>, map: BorrowedFd<'_>, attach_type: AttachType) -> Result<()> {
     attach_raw(Cmd::ProgAttach, prog, map, attach_type, 0, "map")
 }
 
 /// Detach `prog` from a sockmap/sockhash.
-pub fn detach_map(
-    prog: BorrowedFd<'_>,
-    map: BorrowedFd<'_>,
-    attach_type: AttachType,
-) -> Result<()> {
+pub fn detach_map(prog: BorrowedFd<'_>, map: BorrowedFd<'_>, attach_type: AttachType) -> Result<()> {
     attach_raw(Cmd::ProgDetach, prog, map, attach_type, 0, "map")
 }
 
@@ -134,11 +113,7 @@ pub fn query_cgroup(cgroup: BorrowedFd<'_>, attach_type: AttachType) -> Result<V
 }
 
 /// BPF_PROG_QUERY with `query_flags` (e.g. [`BPF_F_QUERY_EFFECTIVE`]).
-pub fn query_cgroup_full(
-    cgroup: BorrowedFd<'_>,
-    attach_type: AttachType,
-    query_flags: u32,
-) -> Result<ProgQuery> {
+pub fn query_cgroup_full(cgroup: BorrowedFd<'_>, attach_type: AttachType, query_flags: u32) -> Result<ProgQuery> {
     let effective = query_flags & BPF_F_QUERY_EFFECTIVE != 0;
     let mut want_flags = !effective;
     let mut cap: usize = 16;
@@ -175,19 +150,11 @@ pub fn query_cgroup_full(
             Err(Errno::ENOSPC) => cap = (attr.prog_cnt as usize).max(cap * 2),
             Err(Errno::E2BIG | Errno::EINVAL) if want_flags => want_flags = false,
             Err(e) => {
-                return Err(SysError::bpf(
-                    Cmd::ProgQuery,
-                    e,
-                    format!("cgroup fd {} ({attach_type})", fd_u32(cgroup)),
-                ));
+                return Err(SysError::bpf(Cmd::ProgQuery, e, format!("cgroup fd {} ({attach_type})", fd_u32(cgroup))));
             }
         }
     }
-    Err(SysError::bpf(
-        Cmd::ProgQuery,
-        Errno::EAGAIN,
-        "cgroup (attachments kept changing)",
-    ))
+    Err(SysError::bpf(Cmd::ProgQuery, Errno::EAGAIN, "cgroup (attachments kept changing)"))
 }
 
 #[cfg(test)]
@@ -200,8 +167,7 @@ mod tests {
         if !crate::syscall::testutil::bpf_available() {
             return;
         }
-        let m = Map::create(&MapSpec::new(MapType::SOCKHASH, 4, 8, 16).with_name("test_skmsg_h"))
-            .unwrap();
+        let m = Map::create(&MapSpec::new(MapType::SOCKHASH, 4, 8, 16).with_name("test_skmsg_h")).unwrap();
         // r0 = SK_PASS (1); exit
         let insns = insns_from_u64(&[0x0000_0001_0000_00b7, 0x95]);
         let p = ProgSpec::new(ProgType::SK_MSG, "sockasm_skmsg", &insns)
@@ -210,9 +176,7 @@ mod tests {
             .unwrap();
         attach_map(p.fd(), m.fd(), AttachType::SK_MSG_VERDICT).unwrap();
         // a second verdict program replaces the first
-        let p2 = ProgSpec::new(ProgType::SK_MSG, "sockasm_skmsg2", &insns)
-            .load()
-            .unwrap();
+        let p2 = ProgSpec::new(ProgType::SK_MSG, "sockasm_skmsg2", &insns).load().unwrap();
         attach_map(p2.fd(), m.fd(), AttachType::SK_MSG_VERDICT).unwrap();
         let e = detach_map(p.fd(), m.fd(), AttachType::SK_MSG_VERDICT).unwrap_err();
         assert!(e.errno().is_some(), "{e}");

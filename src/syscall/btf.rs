@@ -54,11 +54,7 @@ impl Default for BtfBuilder {
 impl BtfBuilder {
     /// An empty builder.
     pub fn new() -> Self {
-        BtfBuilder {
-            types: Vec::new(),
-            strings: vec![0],
-            next_id: 1,
-        }
+        BtfBuilder { types: Vec::new(), strings: vec![0], next_id: 1 }
     }
 
     fn add_str(&mut self, s: &str) -> u32 {
@@ -159,11 +155,7 @@ impl AsFd for LoadedBtf {
 }
 
 fn btf_load_raw(blob: &[u8], log: &mut [u8]) -> std::result::Result<OwnedFd, nix::errno::Errno> {
-    let mut attr = BtfLoadAttr {
-        btf: ptr_u64(blob),
-        btf_size: blob.len() as u32,
-        ..Default::default()
-    };
+    let mut attr = BtfLoadAttr { btf: ptr_u64(blob), btf_size: blob.len() as u32, ..Default::default() };
     if !log.is_empty() {
         attr.btf_log_buf = mut_ptr_u64(log);
         attr.btf_log_size = log.len() as u32;
@@ -188,11 +180,7 @@ pub fn load_btf(blob: &[u8]) -> Result<LoadedBtf> {
                     let text = super::name_from_buf(&log);
                     let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
                     let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
-                    Err(SysError::bpf(
-                        Cmd::BtfLoad,
-                        e,
-                        format!("BTF blob (log: {tail})"),
-                    ))
+                    Err(SysError::bpf(Cmd::BtfLoad, e, format!("BTF blob (log: {tail})")))
                 }
             }
         }

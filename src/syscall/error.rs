@@ -56,12 +56,7 @@ impl SysError {
     pub fn bpf(cmd: Cmd, errno: Errno, object: impl Into<String>) -> Self {
         let object = object.into();
         let hint = hint_for(cmd, errno, &object);
-        SysError::Bpf {
-            cmd,
-            errno,
-            object,
-            hint,
-        }
+        SysError::Bpf { cmd, errno, object, hint }
     }
 
     /// The errno, if this error came from the kernel.

@@ -163,27 +163,17 @@ impl RawInfo for RawMapInfo {}
 pub fn fd_kind(fd: BorrowedFd<'_>) -> Option<String> {
     let link = std::fs::read_link(format!("/proc/self/fd/{}", fd_u32(fd))).ok()?;
     let link = link.to_string_lossy();
-    Some(
-        link.strip_prefix("anon_inode:bpf-")
-            .unwrap_or(&link)
-            .to_string(),
-    )
+    Some(link.strip_prefix("anon_inode:bpf-").unwrap_or(&link).to_string())
 }
 
 fn get_info<T: RawInfo>(fd: BorrowedFd<'_>, raw: &mut T, what: &str) -> Result<()> {
     // The kernel dispatches on the fd's type and would happily fill a prog
     // info buffer with map info; refuse mismatches up front.
     if let Some(kind) = fd_kind(fd).filter(|k| k != what) {
-        return Err(SysError::InvalidInput(format!(
-            "fd {} is not a bpf {what} (it is {kind})",
-            fd_u32(fd)
-        )));
+        return Err(SysError::InvalidInput(format!("fd {} is not a bpf {what} (it is {kind})", fd_u32(fd))));
     }
-    let mut attr = InfoAttr {
-        bpf_fd: fd_u32(fd),
-        info_len: size_of::<T>() as u32,
-        info: raw as *mut T as usize as u64,
-    };
+    let mut attr =
+        InfoAttr { bpf_fd: fd_u32(fd), info_len: size_of::<T>() as u32, info: raw as *mut T as usize as u64 };
     // SAFETY: `info` points to a `#[repr(C)]` info struct of `info_len`
     // bytes without implicit padding; any pointer fields inside it are
     // either 0 or set by the caller to buffers of the lengths given by the
@@ -220,11 +210,8 @@ pub fn prog_info(fd: BorrowedFd<'_>) -> Result<ProgInfo> {
 pub fn prog_xlated_insns(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
     let len = prog_info(fd)?.xlated_prog_len as usize;
     let mut buf = vec![0u8; len];
-    let mut r = RawProgInfo {
-        xlated_prog_len: len as u32,
-        xlated_prog_insns: mut_ptr_u64(&mut buf),
-        ..Default::default()
-    };
+    let mut r =
+        RawProgInfo { xlated_prog_len: len as u32, xlated_prog_insns: mut_ptr_u64(&mut buf), ..Default::default() };
     get_info(fd, &mut r, "prog")?;
     if r.xlated_prog_insns == 0 && len > 0 {
         return Err(SysError::bpf(
@@ -241,11 +228,7 @@ pub fn prog_xlated_insns(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
 pub fn prog_map_ids(fd: BorrowedFd<'_>) -> Result<Vec<u32>> {
     let n = prog_info(fd)?.nr_map_ids as usize;
     let mut ids = vec![0u32; n];
-    let mut r = RawProgInfo {
-        nr_map_ids: n as u32,
-        map_ids: mut_ptr_u64(&mut ids),
-        ..Default::default()
-    };
+    let mut r = RawProgInfo { nr_map_ids: n as u32, map_ids: mut_ptr_u64(&mut ids), ..Default::default() };
     get_info(fd, &mut r, "prog")?;
     ids.truncate((r.nr_map_ids as usize).min(n));
     Ok(ids)
@@ -271,10 +254,7 @@ pub fn map_info(fd: BorrowedFd<'_>) -> Result<MapInfo> {
 }
 
 fn fd_by_id(cmd: Cmd, id: u32, what: &str) -> Result<OwnedFd> {
-    let mut attr = IdAttr {
-        id,
-        ..Default::default()
-    };
+    let mut attr = IdAttr { id, ..Default::default() };
     // SAFETY: the attr holds only integers.
     unsafe { sys_bpf(cmd, &mut attr) }
         .and_then(owned_fd_from_ret)
@@ -292,10 +272,7 @@ pub fn map_fd_by_id(id: u32) -> Result<OwnedFd> {
 }
 
 fn next_id(cmd: Cmd, start: u32) -> Result<Option<u32>> {
-    let mut attr = IdAttr {
-        id: start,
-        ..Default::default()
-    };
+    let mut attr = IdAttr { id: start, ..Default::default() };
     // SAFETY: the attr holds only integers.
     match unsafe { sys_bpf(cmd, &mut attr) } {
         Ok(_) => Ok(Some(attr.next_id)),
@@ -353,9 +330,7 @@ mod tests {
         assert_eq!(map_info(fd.as_fd()).unwrap().id, mi.id);
 
         let insns = [0xb7u8, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
-        let p = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_ids", &insns)
-            .load()
-            .unwrap();
+        let p = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_ids", &insns).load().unwrap();
         let pi = prog_info(p.fd()).unwrap();
         assert!(pi.gpl_compatible);
         assert_eq!(pi.verified_insns, 2);

@@ -26,21 +26,18 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
-pub use attach::{
-    ProgQuery, attach_cgroup, attach_map, detach_cgroup, detach_map, query_cgroup,
-    query_cgroup_full,
-};
+pub use attach::{ProgQuery, attach_cgroup, attach_map, detach_cgroup, detach_map, query_cgroup, query_cgroup_full};
 pub use btf::{BtfBuilder, LoadedBtf, load_btf, sk_storage_btf};
 pub use error::{Result, SysError};
 pub use info::{
-    MapInfo, ProgInfo, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id, prog_ids,
-    prog_info, prog_map_ids, prog_next_id, prog_xlated_insns,
+    MapInfo, ProgInfo, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id, prog_ids, prog_info, prog_map_ids,
+    prog_next_id, prog_xlated_insns,
 };
 pub use map::{Map, MapSpec, UpdateFlag, possible_cpus};
 pub use pin::{get_pinned, get_pinned_with_flags, pin, unpin};
 pub use prog::{
-    LoadError, LoadedProg, ProgSpec, TestRun, TestRunResult, VerifierError, VerifierStats,
-    insns_from_u64, parse_verifier_stats, test_run,
+    LoadError, LoadedProg, ProgSpec, TestRun, TestRunResult, VerifierError, VerifierStats, insns_from_u64,
+    parse_verifier_stats, test_run,
 };
 pub use types::*;
 
@@ -129,21 +126,14 @@ pub(crate) use bpf_attr;
 /// that is valid for reads and/or writes of the length stated next to it in
 /// the struct (or implied by the object, e.g. a map's key/value size) for the
 /// whole duration of the call.
-pub(crate) unsafe fn sys_bpf<T: BpfAttr>(
-    cmd: Cmd,
-    attr: &mut T,
-) -> std::result::Result<i64, Errno> {
+pub(crate) unsafe fn sys_bpf<T: BpfAttr>(cmd: Cmd, attr: &mut T) -> std::result::Result<i64, Errno> {
     let size = std::mem::size_of::<T>() as libc::c_uint;
     let ptr = attr as *mut T as *mut libc::c_void;
     // SAFETY: `ptr` points to a live, exclusively borrowed, fully initialised
     // `#[repr(C)]` struct of `size` bytes; the caller guarantees that the
     // pointers inside it are valid for the kernel to use during the call.
     let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd as libc::c_int, ptr, size) };
-    if ret < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(ret as i64)
-    }
+    if ret < 0 { Err(Errno::last()) } else { Ok(ret as i64) }
 }
 
 /// Wrap a file descriptor returned by a successful `bpf(2)` call (or other
@@ -179,38 +169,22 @@ pub(crate) fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
 
 /// Address of a slice's data as the `u64` the UAPI wants (0 for empty).
 pub(crate) fn ptr_u64<T>(s: &[T]) -> u64 {
-    if s.is_empty() {
-        0
-    } else {
-        s.as_ptr() as usize as u64
-    }
+    if s.is_empty() { 0 } else { s.as_ptr() as usize as u64 }
 }
 
 /// Mutable counterpart of [`ptr_u64`].
 pub(crate) fn mut_ptr_u64<T>(s: &mut [T]) -> u64 {
-    if s.is_empty() {
-        0
-    } else {
-        s.as_mut_ptr() as usize as u64
-    }
+    if s.is_empty() { 0 } else { s.as_mut_ptr() as usize as u64 }
 }
 
 /// Copy `name` into a 16-byte, NUL-terminated object-name buffer
 /// (`BPF_OBJ_NAME_LEN`). Kernel accepts `[A-Za-z0-9_.]`, at most 15 bytes.
 pub(crate) fn obj_name(name: &str) -> std::result::Result<[u8; 16], String> {
     if name.len() > 15 {
-        return Err(format!(
-            "object name '{name}' is {} bytes long; the kernel allows at most 15",
-            name.len()
-        ));
+        return Err(format!("object name '{name}' is {} bytes long; the kernel allows at most 15", name.len()));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.'))
-    {
-        return Err(format!(
-            "object name '{name}' contains '{c}'; only [A-Za-z0-9_.] is allowed"
-        ));
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '.')) {
+        return Err(format!("object name '{name}' contains '{c}'; only [A-Za-z0-9_.] is allowed"));
     }
     let mut out = [0u8; 16];
     out[..name.len()].copy_from_slice(name.as_bytes());

@@ -33,20 +33,14 @@ fn cpath(path: &Path) -> Result<CString> {
 pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let c = cpath(path)?;
-    let mut attr = ObjAttr {
-        pathname: c.as_ptr() as usize as u64,
-        bpf_fd: fd_u32(fd),
-        ..Default::default()
-    };
+    let mut attr = ObjAttr { pathname: c.as_ptr() as usize as u64, bpf_fd: fd_u32(fd), ..Default::default() };
     // SAFETY: `pathname` points to the NUL-terminated `c`, alive for the call.
     unsafe { sys_bpf(Cmd::ObjPin, &mut attr) }
         .map_err(|e| SysError::bpf(Cmd::ObjPin, e, format!("path {}", path.display())))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
-        SysError::Io {
-            op: "chmod 0600",
-            path: path.to_path_buf(),
-            source,
-        }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| SysError::Io {
+        op: "chmod 0600",
+        path: path.to_path_buf(),
+        source,
     })
 }
 
@@ -60,11 +54,7 @@ pub fn get_pinned(path: impl AsRef<Path>) -> Result<OwnedFd> {
 pub fn get_pinned_with_flags(path: impl AsRef<Path>, file_flags: u32) -> Result<OwnedFd> {
     let path = path.as_ref();
     let c = cpath(path)?;
-    let mut attr = ObjAttr {
-        pathname: c.as_ptr() as usize as u64,
-        file_flags,
-        ..Default::default()
-    };
+    let mut attr = ObjAttr { pathname: c.as_ptr() as usize as u64, file_flags, ..Default::default() };
     // SAFETY: `pathname` points to the NUL-terminated `c`, alive for the call.
     unsafe { sys_bpf(Cmd::ObjGet, &mut attr) }
         .and_then(owned_fd_from_ret)
@@ -76,17 +66,9 @@ pub fn unpin(path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     std::fs::remove_file(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            SysError::Io {
-                op: "unpin (nothing is pinned at)",
-                path: path.to_path_buf(),
-                source,
-            }
+            SysError::Io { op: "unpin (nothing is pinned at)", path: path.to_path_buf(), source }
         } else {
-            SysError::Io {
-                op: "unpin",
-                path: path.to_path_buf(),
-                source,
-            }
+            SysError::Io { op: "unpin", path: path.to_path_buf(), source }
         }
     })
 }
@@ -106,8 +88,7 @@ mod tests {
         }
         let dir = TempPinDir::create("sockasm-test-pin").unwrap();
         let m = Map::create(&MapSpec::new(MapType::HASH, 4, 4, 8).with_name("test_pin")).unwrap();
-        m.update(&1u32.to_ne_bytes(), &2u32.to_ne_bytes(), UpdateFlag::Any)
-            .unwrap();
+        m.update(&1u32.to_ne_bytes(), &2u32.to_ne_bytes(), UpdateFlag::Any).unwrap();
         let mp = dir.join("map");
         pin(m.fd(), &mp).unwrap();
         let mode = std::fs::metadata(&mp).unwrap().permissions().mode() & 0o777;
@@ -119,15 +100,10 @@ mod tests {
 
         let m2 = Map::from_pinned(&mp).unwrap();
         assert_eq!(m2.spec(), m.spec());
-        assert_eq!(
-            m2.get(&1u32.to_ne_bytes()).unwrap().unwrap(),
-            2u32.to_ne_bytes()
-        );
+        assert_eq!(m2.get(&1u32.to_ne_bytes()).unwrap().unwrap(), 2u32.to_ne_bytes());
 
         let insns = [0xb7u8, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
-        let p = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_pin", &insns)
-            .load()
-            .unwrap();
+        let p = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_pin", &insns).load().unwrap();
         let pp = dir.join("prog");
         pin(p.fd(), &pp).unwrap();
         let fd = get_pinned(&pp).unwrap();

@@ -127,12 +127,7 @@ impl Default for ProgSpec<'_> {
 impl<'a> ProgSpec<'a> {
     /// A GPL program with no expected attach type and no log.
     pub fn new(prog_type: ProgType, name: &'a str, insns: &'a [u8]) -> Self {
-        ProgSpec {
-            prog_type,
-            name,
-            insns,
-            ..Default::default()
-        }
+        ProgSpec { prog_type, name, insns, ..Default::default() }
     }
 
     /// Set `expected_attach_type`.
@@ -180,18 +175,10 @@ pub struct VerifierStats {
 
 /// Find the "processed N insns" line in a verifier log.
 pub fn parse_verifier_stats(log: &str) -> Option<VerifierStats> {
-    let line = log
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("processed ") && l.contains(" insns"))?;
+    let line = log.lines().rev().find(|l| l.starts_with("processed ") && l.contains(" insns"))?;
     let words: Vec<&str> = line.split_whitespace().collect();
-    let after = |key: &str| {
-        words
-            .iter()
-            .position(|w| *w == key)
-            .and_then(|i| words.get(i + 1))
-            .and_then(|v| v.parse().ok())
-    };
+    let after =
+        |key: &str| words.iter().position(|w| *w == key).and_then(|i| words.get(i + 1)).and_then(|v| v.parse().ok());
     Some(VerifierStats {
         processed_insns: after("processed")?,
         total_states: after("total_states"),
@@ -273,9 +260,7 @@ impl LoadError {
 
     /// True if the verifier (rather than e.g. permissions) refused it.
     pub fn is_verifier_rejection(&self) -> bool {
-        self.reason.is_none()
-            && (self.errno == Errno::EACCES
-                || (self.errno == Errno::EINVAL && !self.log.is_empty()))
+        self.reason.is_none() && (self.errno == Errno::EACCES || (self.errno == Errno::EINVAL && !self.log.is_empty()))
     }
 
     fn invalid(spec: &ProgSpec<'_>, reason: String) -> Self {
@@ -292,23 +277,11 @@ impl LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = if self.name.is_empty() {
-            "<unnamed>"
-        } else {
-            &self.name
-        };
+        let name = if self.name.is_empty() { "<unnamed>" } else { &self.name };
         if let Some(r) = &self.reason {
-            return write!(
-                f,
-                "cannot load {} program '{}': {}",
-                self.prog_type, name, r
-            );
+            return write!(f, "cannot load {} program '{}': {}", self.prog_type, name, r);
         }
-        write!(
-            f,
-            "loading {} program '{}' failed: {}",
-            self.prog_type, name, self.errno
-        )?;
+        write!(f, "loading {} program '{}' failed: {}", self.prog_type, name, self.errno)?;
         if self.is_verifier_rejection() {
             write!(f, "; the verifier rejected it")?;
         } else if let Some(h) = super::error::hint_for(Cmd::ProgLoad, self.errno, name) {
@@ -322,11 +295,7 @@ impl fmt::Display for LoadError {
                 "\nverifier log (last {} of {} lines{}; run with --verbose for the whole log):",
                 last.len(),
                 total,
-                if self.log_truncated {
-                    ", truncated"
-                } else {
-                    ""
-                }
+                if self.log_truncated { ", truncated" } else { "" }
             )?;
             for l in last {
                 write!(f, "\n  | {l}")?;
@@ -350,17 +319,14 @@ impl LoadedProg {
         if spec.insns.is_empty() || !spec.insns.len().is_multiple_of(INSN_SIZE) {
             return Err(LoadError::invalid(
                 spec,
-                format!(
-                    "instruction bytes must be a non-zero multiple of 8, got {}",
-                    spec.insns.len()
-                ),
+                format!("instruction bytes must be a non-zero multiple of 8, got {}", spec.insns.len()),
             ));
         }
         let insn_cnt = u32::try_from(spec.insns.len() / INSN_SIZE)
             .map_err(|_| LoadError::invalid(spec, "too many instructions".into()))?;
         let name = obj_name(spec.name).map_err(|r| LoadError::invalid(spec, r))?;
-        let license = CString::new(spec.license)
-            .map_err(|_| LoadError::invalid(spec, "license contains a NUL byte".into()))?;
+        let license =
+            CString::new(spec.license).map_err(|_| LoadError::invalid(spec, "license contains a NUL byte".into()))?;
 
         let mut log_level = spec.log_level;
         let mut log_size = if log_level != 0 { LOG_INITIAL } else { 0 };
@@ -391,21 +357,13 @@ impl LoadedProg {
             match res {
                 Ok(fd) => {
                     let verifier_stats = parse_verifier_stats(&log);
-                    return Ok(LoadedProg {
-                        fd,
-                        log,
-                        verifier_stats,
-                    });
+                    return Ok(LoadedProg { fd, log, verifier_stats });
                 }
                 Err(Errno::EAGAIN) if eagain < MAX_EAGAIN => eagain += 1,
                 Err(Errno::ENOSPC) if log_size > 0 && log_size < LOG_MAX && grows < MAX_GROW => {
                     grows += 1;
                     let true_size = attr.log_true_size as usize;
-                    log_size = if true_size > log_size {
-                        true_size + 1
-                    } else {
-                        log_size * 2
-                    };
+                    log_size = if true_size > log_size { true_size + 1 } else { log_size * 2 };
                     log_size = log_size.min(LOG_MAX);
                 }
                 Err(e) if log_size == 0 && !retried_with_log && e != Errno::EPERM => {
@@ -478,14 +436,8 @@ pub fn test_run(prog: BorrowedFd<'_>, opts: &TestRun<'_>) -> Result<TestRunResul
     let mut ctx_out = vec![0u8; opts.ctx_out_len.unwrap_or(0)];
     let ctx_in = opts.ctx_in.unwrap_or(&[]);
     let too_big = |n: usize| u32::try_from(n).is_err();
-    if too_big(opts.data_in.len())
-        || too_big(data_out.len())
-        || too_big(ctx_in.len())
-        || too_big(ctx_out.len())
-    {
-        return Err(SysError::InvalidInput(
-            "test-run buffer larger than 4 GiB".into(),
-        ));
+    if too_big(opts.data_in.len()) || too_big(data_out.len()) || too_big(ctx_in.len()) || too_big(ctx_out.len()) {
+        return Err(SysError::InvalidInput("test-run buffer larger than 4 GiB".into()));
     }
     let mut attr = TestRunAttr {
         prog_fd: fd_u32(prog),
@@ -514,10 +466,7 @@ pub fn test_run(prog: BorrowedFd<'_>, opts: &TestRun<'_>) -> Result<TestRunResul
     }
     res.map_err(|e| {
         let what = if e == Errno::ENOSPC {
-            format!(
-                "prog fd {prog:?} (output needs {} bytes of data_out)",
-                attr.data_size_out
-            )
+            format!("prog fd {prog:?} (output needs {} bytes of data_out)", attr.data_size_out)
         } else {
             format!("prog fd {prog:?}")
         };
@@ -563,14 +512,10 @@ mod tests {
 
     #[test]
     fn spec_validation() {
-        let e = ProgSpec::new(ProgType::SOCKET_FILTER, "x", &RET0[..12])
-            .load()
-            .unwrap_err();
+        let e = ProgSpec::new(ProgType::SOCKET_FILTER, "x", &RET0[..12]).load().unwrap_err();
         assert!(e.reason.is_some());
         assert!(e.to_string().contains("multiple of 8"), "{e}");
-        let e = ProgSpec::new(ProgType::SOCKET_FILTER, "bad name!", &RET0)
-            .load()
-            .unwrap_err();
+        let e = ProgSpec::new(ProgType::SOCKET_FILTER, "bad name!", &RET0).load().unwrap_err();
         assert!(e.to_string().contains("only [A-Za-z0-9_.]"), "{e}");
     }
 
@@ -586,37 +531,18 @@ mod tests {
         assert_eq!(info.prog_type, ProgType::SOCKET_FILTER);
         assert_eq!(info.xlated_prog_len, 16);
         assert!(info.jited_prog_len > 0, "JIT disabled? {info:?}");
-        assert_eq!(
-            crate::syscall::prog_xlated_insns(p.fd()).unwrap(),
-            RET0.to_vec()
-        );
+        assert_eq!(crate::syscall::prog_xlated_insns(p.fd()).unwrap(), RET0.to_vec());
 
         let pkt = [0u8; 64];
-        let r = p
-            .test_run(&TestRun {
-                data_in: &pkt,
-                data_out_len: Some(128),
-                repeat: 10,
-                ..Default::default()
-            })
-            .unwrap();
+        let r =
+            p.test_run(&TestRun { data_in: &pkt, data_out_len: Some(128), repeat: 10, ..Default::default() }).unwrap();
         assert_eq!(r.retval, 0);
         assert_eq!(r.data_out.len(), 64);
 
         // r0 = 1 gives retval 1
         let ret1 = insns_from_u64(&[0x0000_0001_0000_00b7, 0x95]);
-        let p1 = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_t1", &ret1)
-            .load()
-            .unwrap();
-        assert_eq!(
-            p1.test_run(&TestRun {
-                data_in: &pkt,
-                ..Default::default()
-            })
-            .unwrap()
-            .retval,
-            1
-        );
+        let p1 = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_t1", &ret1).load().unwrap();
+        assert_eq!(p1.test_run(&TestRun { data_in: &pkt, ..Default::default() }).unwrap().retval, 1);
     }
 
     #[test]
@@ -624,10 +550,8 @@ mod tests {
         if !bpf_available() {
             return;
         }
-        let p = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_st", &RET0)
-            .with_log_level(BPF_LOG_STATS)
-            .load()
-            .unwrap();
+        let p =
+            ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_st", &RET0).with_log_level(BPF_LOG_STATS).load().unwrap();
         let s = p.verifier_stats.expect("stats line");
         assert_eq!(s.processed_insns, 2, "{}", p.log);
         let p = ProgSpec::new(ProgType::SOCKET_FILTER, "", &RET0)
@@ -644,17 +568,12 @@ mod tests {
             return;
         }
         let exit_only = [0x95u8, 0, 0, 0, 0, 0, 0, 0];
-        let e = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_bad", &exit_only)
-            .load()
-            .unwrap_err();
+        let e = ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_bad", &exit_only).load().unwrap_err();
         assert_eq!(e.errno, Errno::EACCES);
         assert!(e.is_verifier_rejection());
         assert!(e.log().contains("R0 !read_ok"), "{}", e.log());
         let shown = e.to_string();
-        assert!(
-            shown.contains("EACCES") && shown.contains("R0 !read_ok"),
-            "{shown}"
-        );
+        assert!(shown.contains("EACCES") && shown.contains("R0 !read_ok"), "{shown}");
         let se: SysError = e.into();
         assert!(se.to_string().contains("R0 !read_ok"));
     }

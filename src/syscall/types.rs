@@ -160,10 +160,7 @@ impl MapType {
     pub fn is_percpu(self) -> bool {
         matches!(
             self,
-            MapType::PERCPU_HASH
-                | MapType::PERCPU_ARRAY
-                | MapType::LRU_PERCPU_HASH
-                | MapType::PERCPU_CGROUP_STORAGE
+            MapType::PERCPU_HASH | MapType::PERCPU_ARRAY | MapType::LRU_PERCPU_HASH | MapType::PERCPU_CGROUP_STORAGE
         )
     }
 
@@ -181,13 +178,7 @@ impl MapType {
 
     /// Local-storage maps, which need BTF for key and value.
     pub fn needs_btf(self) -> bool {
-        matches!(
-            self,
-            MapType::SK_STORAGE
-                | MapType::INODE_STORAGE
-                | MapType::TASK_STORAGE
-                | MapType::CGRP_STORAGE
-        )
+        matches!(self, MapType::SK_STORAGE | MapType::INODE_STORAGE | MapType::TASK_STORAGE | MapType::CGRP_STORAGE)
     }
 }
 
@@ -321,14 +312,8 @@ mod tests {
         assert_eq!(AttachType::CGROUP_SOCK_OPS.0, 3);
         assert_eq!(AttachType::SK_MSG_VERDICT.0, 7);
         assert_eq!(ProgType::from_name("sock_ops"), Some(ProgType::SOCK_OPS));
-        assert_eq!(
-            ProgType::from_name("BPF_PROG_TYPE_SK_MSG"),
-            Some(ProgType::SK_MSG)
-        );
-        assert_eq!(
-            AttachType::from_name("bpf_sk_msg_verdict"),
-            Some(AttachType::SK_MSG_VERDICT)
-        );
+        assert_eq!(ProgType::from_name("BPF_PROG_TYPE_SK_MSG"), Some(ProgType::SK_MSG));
+        assert_eq!(AttachType::from_name("bpf_sk_msg_verdict"), Some(AttachType::SK_MSG_VERDICT));
         assert_eq!(MapType::from_name("7"), Some(MapType::STACK_TRACE));
         assert_eq!(ProgType(999).to_string(), "ProgType(999)");
         assert_eq!(format!("{:?}", MapType::HASH), "BPF_MAP_TYPE_HASH");

@@ -170,8 +170,12 @@ struct Shared {
 
 /// Runs all connections; the first data error (or any error) fails the run.
 pub fn run_client(cfg: &ClientConfig) -> Result<ClientResult, WorkloadError> {
-    if cfg.mode != ClientMode::Echo && !matches!(cfg.mode, ClientMode::PingPong { .. }) && cfg.bytes < HEADER_LEN as u64 {
-        return Err(WorkloadError::Protocol { conn: "-".into(), msg: format!("--bytes must be at least {HEADER_LEN} in stream mode") });
+    if cfg.mode != ClientMode::Echo && !matches!(cfg.mode, ClientMode::PingPong { .. }) && cfg.bytes < HEADER_LEN as u64
+    {
+        return Err(WorkloadError::Protocol {
+            conn: "-".into(),
+            msg: format!("--bytes must be at least {HEADER_LEN} in stream mode"),
+        });
     }
     let threads = cfg.concurrent.clamp(1, cfg.conns.max(1));
     let deadline = Instant::now() + cfg.timeout;
@@ -269,7 +273,15 @@ fn conn_name(cfg: &ClientConfig, idx: u64) -> String {
     format!("client conn {} (tag {:?})", cfg.first_conn + idx, cfg.tag)
 }
 
-fn wait(s: &Stream, want_write: bool, deadline: Instant, cfg: &ClientConfig, name: &str, sent: u64, recvd: u64) -> Result<(), WorkloadError> {
+fn wait(
+    s: &Stream,
+    want_write: bool,
+    deadline: Instant,
+    cfg: &ClientConfig,
+    name: &str,
+    sent: u64,
+    recvd: u64,
+) -> Result<(), WorkloadError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(WorkloadError::Timeout(cfg.timeout, format!("{name}: sent {sent}, received {recvd}")));
@@ -342,16 +354,26 @@ fn one_conn(s: &mut Stream, cfg: &ClientConfig, idx: u64, deadline: Instant) -> 
                     if cfg.mode == ClientMode::Stream {
                         trailer.extend_from_slice(data);
                         if trailer.len() > 16 {
-                            return Err(WorkloadError::Protocol { conn: name, msg: format!("server sent {} bytes, expected a 16-byte trailer", trailer.len()) });
+                            return Err(WorkloadError::Protocol {
+                                conn: name,
+                                msg: format!("server sent {} bytes, expected a 16-byte trailer", trailer.len()),
+                            });
                         }
                     } else {
                         if recvd + n as u64 > b {
-                            return Err(WorkloadError::Protocol { conn: name, msg: format!("echo longer than the {b} bytes sent ({} bytes)", recvd + n as u64) });
+                            return Err(WorkloadError::Protocol {
+                                conn: name,
+                                msg: format!("echo longer than the {b} bytes sent ({} bytes)", recvd + n as u64),
+                            });
                         }
                         if recvd + n as u64 > sent {
-                            return Err(WorkloadError::Protocol { conn: name, msg: format!("echo of {} bytes but only {sent} sent", recvd + n as u64) });
+                            return Err(WorkloadError::Protocol {
+                                conn: name,
+                                msg: format!("echo of {} bytes but only {sent} sent", recvd + n as u64),
+                            });
                         }
-                        check(&pat, recvd, data, &mut scratch).map_err(|m| WorkloadError::Mismatch { conn: name.clone(), mismatch: m })?;
+                        check(&pat, recvd, data, &mut scratch)
+                            .map_err(|m| WorkloadError::Mismatch { conn: name.clone(), mismatch: m })?;
                     }
                     recvd += n as u64;
                 }
@@ -369,21 +391,30 @@ fn one_conn(s: &mut Stream, cfg: &ClientConfig, idx: u64, deadline: Instant) -> 
             break;
         }
         if eof {
-            return Err(WorkloadError::Protocol { conn: name, msg: format!("early EOF: sent {sent} of {b}, received {recvd}") });
+            return Err(WorkloadError::Protocol {
+                conn: name,
+                msg: format!("early EOF: sent {sent} of {b}, received {recvd}"),
+            });
         }
         wait(s, sent < b, deadline, cfg, &name, sent, recvd)?;
     }
     match cfg.mode {
         ClientMode::Stream => {
             if trailer.len() != 16 {
-                return Err(WorkloadError::Protocol { conn: name, msg: format!("server trailer has {} bytes, want 16", trailer.len()) });
+                return Err(WorkloadError::Protocol {
+                    conn: name,
+                    msg: format!("server trailer has {} bytes, want 16", trailer.len()),
+                });
             }
             let len = u64::from_le_bytes(trailer[0..8].try_into().unwrap_or([0; 8]));
             let got = u64::from_le_bytes(trailer[8..16].try_into().unwrap_or([0; 8]));
             if len != b || got != sum.finish() {
                 return Err(WorkloadError::Protocol {
                     conn: name,
-                    msg: format!("server received {len} bytes with checksum {got:#018x}; sent {b} with checksum {:#018x}", sum.finish()),
+                    msg: format!(
+                        "server received {len} bytes with checksum {got:#018x}; sent {b} with checksum {:#018x}",
+                        sum.finish()
+                    ),
                 });
             }
         }
@@ -432,7 +463,8 @@ fn ping_pong(
         s.write_all(&msg).map_err(|e| io("write", e))?;
         super::net::read_exact_retrying(s, &mut back, deadline, &mut r.spurious_eagain).map_err(|e| io("read", e))?;
         r.rtts.push(t.elapsed());
-        check(pat, off, &back, &mut scratch).map_err(|m| WorkloadError::Mismatch { conn: name.to_string(), mismatch: m })?;
+        check(pat, off, &back, &mut scratch)
+            .map_err(|m| WorkloadError::Mismatch { conn: name.to_string(), mismatch: m })?;
         off += size as u64;
         if Instant::now() >= deadline {
             return Err(WorkloadError::Timeout(cfg.timeout, format!("{name}: after {} rounds", r.rtts.len())));
@@ -442,7 +474,9 @@ fn ping_pong(
     let mut one = [0u8; 1];
     match super::net::read_retrying(s, &mut one, deadline, &mut r.spurious_eagain) {
         Ok(0) => {}
-        Ok(_) => return Err(WorkloadError::Protocol { conn: name.to_string(), msg: "bytes after the last echo".into() }),
+        Ok(_) => {
+            return Err(WorkloadError::Protocol { conn: name.to_string(), msg: "bytes after the last echo".into() });
+        }
         Err(e) => return Err(io("read EOF", e)),
     }
     r.conns = 1;

@@ -63,7 +63,10 @@ impl Transport {
 impl FromStr for Transport {
     type Err = String;
     fn from_str(s: &str) -> Result<Transport, String> {
-        Transport::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| format!("unknown transport {s:?} (tcp-bypass, tcp, unix)"))
+        Transport::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| format!("unknown transport {s:?} (tcp-bypass, tcp, unix)"))
     }
 }
 

@@ -29,7 +29,9 @@ impl FromStr for Endpoint {
         if let Some(p) = s.strip_prefix("unix:") {
             return Ok(Endpoint::Unix(PathBuf::from(p)));
         }
-        s.parse::<SocketAddr>().map(Endpoint::Tcp).map_err(|e| format!("{s}: {e} (want ADDR:PORT, [V6]:PORT or unix:PATH)"))
+        s.parse::<SocketAddr>()
+            .map(Endpoint::Tcp)
+            .map_err(|e| format!("{s}: {e} (want ADDR:PORT, [V6]:PORT or unix:PATH)"))
     }
 }
 
@@ -135,15 +137,19 @@ impl Listener {
         match ep {
             Endpoint::Tcp(addr) => {
                 let fam = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
-                let fd = sock::socket(fam, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(WorkloadError::sys("socket"))?;
-                sock::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(WorkloadError::sys("setsockopt SO_REUSEADDR"))?;
+                let fd = sock::socket(fam, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+                    .map_err(WorkloadError::sys("socket"))?;
+                sock::setsockopt(&fd, sockopt::ReuseAddr, &true)
+                    .map_err(WorkloadError::sys("setsockopt SO_REUSEADDR"))?;
                 if let SocketAddr::V6(v6) = addr
                     && v6.ip().is_unspecified()
                 {
-                    sock::setsockopt(&fd, sockopt::Ipv6V6Only, &false).map_err(WorkloadError::sys("setsockopt IPV6_V6ONLY"))?;
+                    sock::setsockopt(&fd, sockopt::Ipv6V6Only, &false)
+                        .map_err(WorkloadError::sys("setsockopt IPV6_V6ONLY"))?;
                 }
                 bind_fd(&fd, *addr).map_err(|e| WorkloadError::io(format!("bind {addr}"), e))?;
-                sock::listen(&fd, Backlog::new(4096).unwrap_or(Backlog::MAXCONN)).map_err(WorkloadError::sys("listen"))?;
+                sock::listen(&fd, Backlog::new(4096).unwrap_or(Backlog::MAXCONN))
+                    .map_err(WorkloadError::sys("listen"))?;
                 Ok(Listener::Tcp(TcpListener::from(fd)))
             }
             Endpoint::Unix(p) => {
@@ -206,18 +212,24 @@ pub fn connect(ep: &Endpoint, bind: Option<SocketAddr>) -> Result<Stream, Worklo
     match ep {
         Endpoint::Tcp(addr) => {
             let Some(local) = bind else {
-                return TcpStream::connect(addr).map(Stream::Tcp).map_err(|e| WorkloadError::io(format!("connect {addr}"), e));
+                return TcpStream::connect(addr)
+                    .map(Stream::Tcp)
+                    .map_err(|e| WorkloadError::io(format!("connect {addr}"), e));
             };
             use std::os::fd::AsRawFd;
             let fam = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
-            let fd = sock::socket(fam, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(WorkloadError::sys("socket"))?;
+            let fd = sock::socket(fam, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+                .map_err(WorkloadError::sys("socket"))?;
             sock::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(WorkloadError::sys("setsockopt SO_REUSEADDR"))?;
             bind_fd(&fd, local).map_err(|e| WorkloadError::io(format!("bind {local}"), e))?;
             let sa = SockaddrStorage::from(*addr);
-            sock::connect(fd.as_raw_fd(), &sa).map_err(|e| WorkloadError::io(format!("connect {addr} from {local}"), e.into()))?;
+            sock::connect(fd.as_raw_fd(), &sa)
+                .map_err(|e| WorkloadError::io(format!("connect {addr} from {local}"), e.into()))?;
             Ok(Stream::Tcp(TcpStream::from(fd)))
         }
-        Endpoint::Unix(p) => UnixStream::connect(p).map(Stream::Unix).map_err(|e| WorkloadError::io(format!("connect {}", p.display()), e)),
+        Endpoint::Unix(p) => UnixStream::connect(p)
+            .map(Stream::Unix)
+            .map_err(|e| WorkloadError::io(format!("connect {}", p.display()), e)),
     }
 }
 
@@ -226,8 +238,12 @@ pub fn connect(ep: &Endpoint, bind: Option<SocketAddr>) -> Result<Stream, Worklo
 /// process that created it, at creation time.
 pub fn enter_cgroup(dir: &Path) -> Result<(), WorkloadError> {
     let procs = dir.join("cgroup.procs");
-    let mut f = OpenOptions::new().write(true).open(&procs).map_err(|e| WorkloadError::io(format!("open {}", procs.display()), e))?;
-    f.write_all(format!("{}\n", std::process::id()).as_bytes()).map_err(|e| WorkloadError::io(format!("write {}", procs.display()), e))
+    let mut f = OpenOptions::new()
+        .write(true)
+        .open(&procs)
+        .map_err(|e| WorkloadError::io(format!("open {}", procs.display()), e))?;
+    f.write_all(format!("{}\n", std::process::id()).as_bytes())
+        .map_err(|e| WorkloadError::io(format!("write {}", procs.display()), e))
 }
 
 /// Moves the calling thread into the network namespace `/run/netns/NAME` (or
@@ -235,7 +251,8 @@ pub fn enter_cgroup(dir: &Path) -> Result<(), WorkloadError> {
 pub fn enter_netns(name: &str) -> Result<(), WorkloadError> {
     let path = if name.contains('/') { PathBuf::from(name) } else { Path::new("/run/netns").join(name) };
     let f = File::open(&path).map_err(|e| WorkloadError::io(format!("open {}", path.display()), e))?;
-    setns(f.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| WorkloadError::io(format!("setns {}", path.display()), e.into()))
+    setns(f.as_fd(), CloneFlags::CLONE_NEWNET)
+        .map_err(|e| WorkloadError::io(format!("setns {}", path.display()), e.into()))
 }
 
 /// Raises RLIMIT_NOFILE's soft limit to at least `want` (up to the hard limit,
@@ -261,7 +278,12 @@ pub fn raise_nofile(want: u64) -> Result<u64, WorkloadError> {
 /// socket from another thread, or by the ACK of the socket's own FIN after
 /// `shutdown(SHUT_WR)`. A blocking reader on a bypassed socket must retry;
 /// each retry is counted in `spurious`, so tests and reports can show it.
-pub fn read_retrying(s: &mut impl Read, buf: &mut [u8], deadline: std::time::Instant, spurious: &mut u64) -> io::Result<usize> {
+pub fn read_retrying(
+    s: &mut impl Read,
+    buf: &mut [u8],
+    deadline: std::time::Instant,
+    spurious: &mut u64,
+) -> io::Result<usize> {
     loop {
         match s.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -272,7 +294,12 @@ pub fn read_retrying(s: &mut impl Read, buf: &mut [u8], deadline: std::time::Ins
 }
 
 /// [`read_retrying`] until `buf` is full.
-pub fn read_exact_retrying(s: &mut impl Read, mut buf: &mut [u8], deadline: std::time::Instant, spurious: &mut u64) -> io::Result<()> {
+pub fn read_exact_retrying(
+    s: &mut impl Read,
+    mut buf: &mut [u8],
+    deadline: std::time::Instant,
+    spurious: &mut u64,
+) -> io::Result<()> {
     while !buf.is_empty() {
         match read_retrying(s, buf, deadline, spurious)? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),

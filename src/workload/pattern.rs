@@ -222,7 +222,11 @@ pub struct Mismatch {
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at stream offset {}: expected byte {:#04x}, got {:#04x}", self.what, self.offset, self.expected, self.got)?;
+        write!(
+            f,
+            "{} at stream offset {}: expected byte {:#04x}, got {:#04x}",
+            self.what, self.offset, self.expected, self.got
+        )?;
         if let Some(id) = self.expected_stream {
             write!(f, " (stream tag {:#010x} conn {})", id.tag, id.conn)?;
         }
@@ -260,7 +264,14 @@ pub struct StreamChecker {
 
 impl StreamChecker {
     pub fn new(expect_tag: Option<u32>) -> StreamChecker {
-        StreamChecker { expect_tag, header: Vec::with_capacity(HEADER_LEN), pattern: None, offset: 0, checksum: Checksum::new(), scratch: Vec::new() }
+        StreamChecker {
+            expect_tag,
+            header: Vec::with_capacity(HEADER_LEN),
+            pattern: None,
+            offset: 0,
+            checksum: Checksum::new(),
+            scratch: Vec::new(),
+        }
     }
 
     /// The stream named by the header, once 16 bytes arrived.
@@ -275,7 +286,13 @@ impl StreamChecker {
             self.header.extend_from_slice(&data[..n]);
             for (i, b) in self.header.iter().enumerate().take(4) {
                 if *b != MAGIC[i] {
-                    return Err(Mismatch { expected_stream: None, offset: i as u64, expected: MAGIC[i], got: *b, what: "bad stream header (not a sockasm pattern)" });
+                    return Err(Mismatch {
+                        expected_stream: None,
+                        offset: i as u64,
+                        expected: MAGIC[i],
+                        got: *b,
+                        what: "bad stream header (not a sockasm pattern)",
+                    });
                 }
             }
             if self.header.len() < HEADER_LEN {
@@ -289,7 +306,13 @@ impl StreamChecker {
             {
                 let (e, g) = (t.to_le_bytes(), id.tag.to_le_bytes());
                 let i = (0..4).find(|&i| e[i] != g[i]).unwrap_or(0);
-                return Err(Mismatch { expected_stream: None, offset: 4 + i as u64, expected: e[i], got: g[i], what: "stream of a foreign tag (cross-talk)" });
+                return Err(Mismatch {
+                    expected_stream: None,
+                    offset: 4 + i as u64,
+                    expected: e[i],
+                    got: g[i],
+                    what: "stream of a foreign tag (cross-talk)",
+                });
             }
             self.pattern = Some(Pattern::new(id));
             self.offset += n as u64;

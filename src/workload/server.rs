@@ -36,7 +36,8 @@ pub enum ReaderKind {
 }
 
 impl ReaderKind {
-    pub const ALL: [ReaderKind; 4] = [ReaderKind::Blocking, ReaderKind::EpollLt, ReaderKind::EpollEt, ReaderKind::Fionread];
+    pub const ALL: [ReaderKind; 4] =
+        [ReaderKind::Blocking, ReaderKind::EpollLt, ReaderKind::EpollEt, ReaderKind::Fionread];
     pub fn name(self) -> &'static str {
         match self {
             ReaderKind::Blocking => "blocking",
@@ -50,7 +51,10 @@ impl ReaderKind {
 impl FromStr for ReaderKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        ReaderKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| format!("unknown reader {s:?} (blocking, epoll-lt, epoll-et, fionread)"))
+        ReaderKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown reader {s:?} (blocking, epoll-lt, epoll-et, fionread)"))
     }
 }
 
@@ -177,7 +181,15 @@ struct Core {
 
 impl Core {
     fn new(accept_no: u64, cfg: &ServeConfig) -> Core {
-        Core { accept_no, mode: cfg.mode, checker: StreamChecker::new(cfg.expect_tag), bytes_in: 0, bytes_out: 0, reads: 0, spurious_eagain: 0 }
+        Core {
+            accept_no,
+            mode: cfg.mode,
+            checker: StreamChecker::new(cfg.expect_tag),
+            bytes_in: 0,
+            bytes_out: 0,
+            reads: 0,
+            spurious_eagain: 0,
+        }
     }
     fn name(&self) -> String {
         match self.checker.stream() {
@@ -256,7 +268,8 @@ fn serve_blocking(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult
                 if Instant::now() >= deadline {
                     return Err(timeout_err(cfg, format!("accepted {accepted} of {} connections", cfg.conns)));
                 }
-                let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(listener), nix::poll::PollFlags::POLLIN)];
+                let mut fds =
+                    [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(listener), nix::poll::PollFlags::POLLIN)];
                 let _ = nix::poll::poll(&mut fds, 100u16);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -464,7 +477,10 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
     while finished < cfg.conns {
         let now = Instant::now();
         if now >= deadline {
-            return Err(timeout_err(cfg, format!("accepted {accepted}, finished {finished} of {} connections", cfg.conns)));
+            return Err(timeout_err(
+                cfg,
+                format!("accepted {accepted}, finished {finished} of {} connections", cfg.conns),
+            ));
         }
         // Close held connections that are due.
         holding.retain(|&i| {
@@ -499,7 +515,10 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
                             start.get_or_insert_with(Instant::now);
                             s.set_nonblocking(true).map_err(|e| WorkloadError::io("set non-blocking", e))?;
                             let interest = if et {
-                                EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET
+                                EpollFlags::EPOLLIN
+                                    | EpollFlags::EPOLLOUT
+                                    | EpollFlags::EPOLLRDHUP
+                                    | EpollFlags::EPOLLET
                             } else {
                                 EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP
                             };
@@ -541,7 +560,9 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
                 // Level-triggered: interest in EPOLLIN comes back below.
                 c.paused = false;
             }
-            if fl.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR) || (et && resume) {
+            if fl.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR)
+                || (et && resume)
+            {
                 c.read_ready(kind, &mut buf, &mut r)?;
             }
             if c.eof && c.pending() == 0 {

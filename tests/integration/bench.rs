@@ -29,7 +29,9 @@ fn kernel_ok() -> bool {
         eprintln!("skipping bench test (SOCKASM_SKIP_KERNEL_TESTS is set)");
         return false;
     }
-    panic!("bench tests need root ({root}), cgroup2 ({cg2}) and /sys/fs/bpf ({bpffs}); set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them");
+    panic!(
+        "bench tests need root ({root}), cgroup2 ({cg2}) and /sys/fs/bpf ({bpffs}); set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them"
+    );
 }
 
 fn cgroup2_mount() -> PathBuf {
@@ -94,13 +96,20 @@ fn bench_smoke_all_transports_verified_and_clean() {
             for t in ["bypass", "tcp", "unix"] {
                 let r = rows
                     .iter()
-                    .find(|r| r.at("workload").as_str() == Some(w) && r.u64("size") == size && r.at("transport").as_str() == Some(t))
+                    .find(|r| {
+                        r.at("workload").as_str() == Some(w)
+                            && r.u64("size") == size
+                            && r.at("transport").as_str() == Some(t)
+                    })
                     .unwrap_or_else(|| panic!("no row {w} {size} {t}: {v}"));
                 let what = format!("{w} {size} {t}: {r}");
                 assert_eq!(r.u64("conns"), conns, "{what}");
                 assert!(r.u64("verified_bytes") >= size, "{what}");
                 if w == "rr" {
-                    assert!(num(r, "tps") > 0.0 && num(r, "p50_us") > 0.0 && num(r, "p99_us") >= num(r, "p50_us"), "{what}");
+                    assert!(
+                        num(r, "tps") > 0.0 && num(r, "p50_us") > 0.0 && num(r, "p99_us") >= num(r, "p50_us"),
+                        "{what}"
+                    );
                     assert_eq!(r.at("gbps"), &Value::Null, "{what}");
                 } else {
                     assert!(num(r, "gbps") > 0.0, "{what}");
@@ -119,7 +128,14 @@ fn bench_smoke_all_transports_verified_and_clean() {
         }
     }
     // Requests of 20000 bytes are not small writes: every byte went through the bypass.
-    let rr_big = rows.iter().find(|r| r.at("workload").as_str() == Some("rr") && r.u64("size") == 20000 && r.at("transport").as_str() == Some("bypass")).expect("row");
+    let rr_big = rows
+        .iter()
+        .find(|r| {
+            r.at("workload").as_str() == Some("rr")
+                && r.u64("size") == 20000
+                && r.at("transport").as_str() == Some("bypass")
+        })
+        .expect("row");
     assert_eq!(rr_big.u64("counters.passed_bytes"), 0, "{rr_big}");
 
     // The cost of sockasm itself.
@@ -200,7 +216,10 @@ fn bench_interrupted_cleans_up() {
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c.contains("endpoint") && c.contains(&format!("sockasm-bench-{pid}-"))))
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("cmdline"))
+                .is_ok_and(|c| c.contains("endpoint") && c.contains(&format!("sockasm-bench-{pid}-")))
+        })
         .count();
     assert_eq!(ours, 0, "endpoint processes survived the interrupted run");
 }

@@ -46,7 +46,8 @@ pub fn object(name: &str) -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
         require(CLANG, "clang-19");
-        let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-elf-{}", std::process::id()));
+        let d =
+            std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-elf-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         for (n, flags) in OBJECTS {
@@ -261,7 +262,8 @@ fn object_model() {
 
 #[test]
 fn not_bpf_objects_get_clear_errors() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-elf-bad-{}", std::process::id()));
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-elf-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = std::fs::read(object("xdp")).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![

@@ -30,7 +30,9 @@ fn kernel_ok() -> bool {
         eprintln!("skipping kernel test (SOCKASM_SKIP_KERNEL_TESTS is set)");
         return false;
     }
-    panic!("kernel tests need root ({root}), cgroup2 ({cg2}) and /sys/fs/bpf ({bpffs}); set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them");
+    panic!(
+        "kernel tests need root ({root}), cgroup2 ({cg2}) and /sys/fs/bpf ({bpffs}); set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them"
+    );
 }
 
 fn s(n: u64) -> String {
@@ -63,7 +65,9 @@ fn kernel_echo_v4_v6_dualstack() {
     env.load(&[]);
     let conns = 4u64;
     let bytes = 2 * MIB;
-    for (name, listen, host) in [("ipv4", "127.0.0.1:0", "127.0.0.1"), ("ipv6", "[::1]:0", "[::1]"), ("v4-to-dualstack", "[::]:0", "127.0.0.1")] {
+    for (name, listen, host) in
+        [("ipv4", "127.0.0.1:0", "127.0.0.1"), ("ipv6", "[::1]:0", "[::1]"), ("v4-to-dualstack", "[::]:0", "127.0.0.1")]
+    {
         let before = env.counters();
         let t = Instant::now();
         let (sv, c) = echo_pair(
@@ -71,7 +75,19 @@ fn kernel_echo_v4_v6_dualstack() {
             listen,
             host,
             &["--conns", &s(conns), "--reader", "epoll-lt"],
-            &["--conns", &s(conns), "--concurrent", &s(conns), "--bytes", &s(bytes), "--write-size", "65536", "--half-close", "--tag", name],
+            &[
+                "--conns",
+                &s(conns),
+                "--concurrent",
+                &s(conns),
+                "--bytes",
+                &s(bytes),
+                "--write-size",
+                "65536",
+                "--half-close",
+                "--tag",
+                name,
+            ],
         );
         let d = env.counters().since(&before);
         eprintln!("[echo {name}] {:?}: client {c}\n  counters delta {d:?}", t.elapsed());
@@ -81,7 +97,12 @@ fn kernel_echo_v4_v6_dualstack() {
         assert_eq!(d.sockets_added, 2 * conns, "{name}: every socket (both ends) should enter the map: {d:?}");
         assert_eq!(d.insert_failures, 0, "{name}: {d:?}");
         // Both directions go through the bypass: client's bytes and the echo.
-        assert!(d.redirected_bytes >= 2 * conns * bytes, "{name}: redirected {} < {} bytes sent: {d:?}", d.redirected_bytes, 2 * conns * bytes);
+        assert!(
+            d.redirected_bytes >= 2 * conns * bytes,
+            "{name}: redirected {} < {} bytes sent: {d:?}",
+            d.redirected_bytes,
+            2 * conns * bytes
+        );
         assert_eq!(d.passed_bytes, 0, "{name}: bytes fell back to TCP: {d:?}");
         assert_entries_drain(&env);
     }
@@ -97,9 +118,14 @@ fn kernel_bulk_1gib_stream() {
     env.load(&[]);
     let bytes = 1024 * MIB;
     let before = env.counters();
-    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
+    let (mut srv, port) =
+        env.server(true, None, &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
     let target = format!("127.0.0.1:{port}");
-    let mut cli = env.client(true, None, &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", "bulk"]);
+    let mut cli = env.client(
+        true,
+        None,
+        &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", "bulk"],
+    );
     let c = cli.finish();
     let sv = srv.finish();
     let d = env.counters().since(&before);
@@ -125,7 +151,19 @@ fn kernel_many_connections() {
         "127.0.0.1:0",
         "127.0.0.1",
         &["--conns", "1000", "--reader", "epoll-et"],
-        &["--conns", "1000", "--concurrent", "1000", "--bytes", "4096", "--write-size", "1024", "--half-close", "--tag", "wide"],
+        &[
+            "--conns",
+            "1000",
+            "--concurrent",
+            "1000",
+            "--bytes",
+            "4096",
+            "--write-size",
+            "1024",
+            "--half-close",
+            "--tag",
+            "wide",
+        ],
     );
     let d = env.counters().since(&before);
     eprintln!("[1000 concurrent] {:?}: client {c}\n  counters {d:?}", t.elapsed());
@@ -143,7 +181,19 @@ fn kernel_many_connections() {
         "127.0.0.1:0",
         "127.0.0.1",
         &["--conns", "10000", "--reader", "epoll-lt"],
-        &["--conns", "10000", "--concurrent", "1", "--bytes", "100", "--write-size", "100", "--half-close", "--tag", "short"],
+        &[
+            "--conns",
+            "10000",
+            "--concurrent",
+            "1",
+            "--bytes",
+            "100",
+            "--write-size",
+            "100",
+            "--half-close",
+            "--tag",
+            "short",
+        ],
     );
     let d = env.counters().since(&before);
     eprintln!("[10000 sequential] {:?}: client {c}\n  counters {d:?}", t.elapsed());
@@ -169,7 +219,19 @@ fn kernel_full_map_falls_back_to_tcp() {
         "127.0.0.1:0",
         "127.0.0.1",
         &["--conns", "50", "--reader", "blocking"],
-        &["--conns", "50", "--concurrent", "50", "--bytes", &s(256 * 1024), "--write-size", "8192", "--half-close", "--tag", "full"],
+        &[
+            "--conns",
+            "50",
+            "--concurrent",
+            "50",
+            "--bytes",
+            &s(256 * 1024),
+            "--write-size",
+            "8192",
+            "--half-close",
+            "--tag",
+            "full",
+        ],
     );
     let d = env.counters();
     eprintln!("[max-entries 8] client {c}\n  counters {d:?}");
@@ -197,14 +259,34 @@ fn kernel_two_netns_same_tuple() {
     let bytes = 16 * MIB;
     let mut servers: Vec<Worker> = Vec::new();
     for n in &ns {
-        let (w, port) = env.server(true, Some(n), &["--listen", "127.0.0.1:7777", "--reader", "epoll-et", "--expect-tag", n, "--hold-ms", "1500"]);
+        let (w, port) = env.server(
+            true,
+            Some(n),
+            &["--listen", "127.0.0.1:7777", "--reader", "epoll-et", "--expect-tag", n, "--hold-ms", "1500"],
+        );
         assert_eq!(port, 7777);
         servers.push(w);
     }
     let mut clients: Vec<Worker> = ns
         .iter()
         .map(|n| {
-            env.client(true, Some(n), &["--connect", "127.0.0.1:7777", "--bind", "127.0.0.1:40001", "--bytes", &s(bytes), "--write-size", "16384", "--half-close", "--tag", n])
+            env.client(
+                true,
+                Some(n),
+                &[
+                    "--connect",
+                    "127.0.0.1:7777",
+                    "--bind",
+                    "127.0.0.1:40001",
+                    "--bytes",
+                    &s(bytes),
+                    "--write-size",
+                    "16384",
+                    "--half-close",
+                    "--tag",
+                    n,
+                ],
+            )
         })
         .collect();
     // Both connections are held open by the servers for 1.5 s after the
@@ -255,12 +337,44 @@ fn kernel_reader_kinds() {
             "127.0.0.1",
             &["--conns", "6", "--reader", reader, "--buf-size", "3000"],
             // Writes above the small-write threshold, so every byte takes the redirect.
-            &["--conns", "6", "--concurrent", "3", "--bytes", &s(3 * MIB + 7), "--write-size", "20001", "--half-close", "--tag", reader],
+            &[
+                "--conns",
+                "6",
+                "--concurrent",
+                "3",
+                "--bytes",
+                &s(3 * MIB + 7),
+                "--write-size",
+                "20001",
+                "--half-close",
+                "--tag",
+                reader,
+            ],
         );
         assert_eq!(c.u64("bytes_received"), 6 * (3 * MIB + 7));
-        let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "4", "--reader", reader, "--mode", "sink"]);
+        let (mut srv, port) =
+            env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "4", "--reader", reader, "--mode", "sink"]);
         let target = format!("127.0.0.1:{port}");
-        let mut cli = env.client(true, None, &["--connect", &target, "--conns", "4", "--concurrent", "4", "--mode", "stream", "--bytes", &s(5 * MIB + 3), "--write-size", "70000", "--tag", reader]);
+        let mut cli = env.client(
+            true,
+            None,
+            &[
+                "--connect",
+                &target,
+                "--conns",
+                "4",
+                "--concurrent",
+                "4",
+                "--mode",
+                "stream",
+                "--bytes",
+                &s(5 * MIB + 3),
+                "--write-size",
+                "70000",
+                "--tag",
+                reader,
+            ],
+        );
         let c2 = cli.finish();
         let sv2 = srv.finish();
         let d = env.counters().since(&before);
@@ -271,7 +385,11 @@ fn kernel_reader_kinds() {
         // server's 3000-byte echo writes may move to TCP midway, which the
         // client's byte-exact check covers too.
         assert!(d.redirected_bytes >= 6 * (3 * MIB + 7) + 4 * (5 * MIB + 3), "{reader}: {d:?}");
-        assert_eq!(d.passed_bytes + d.redirected_bytes, 2 * 6 * (3 * MIB + 7) + 4 * (5 * MIB + 3) + 4 * 16, "{reader}: {d:?}");
+        assert_eq!(
+            d.passed_bytes + d.redirected_bytes,
+            2 * 6 * (3 * MIB + 7) + 4 * (5 * MIB + 3) + 4 * 16,
+            "{reader}: {d:?}"
+        );
     }
     assert_entries_drain(&env);
 }
@@ -288,7 +406,23 @@ fn kernel_outside_cgroup_unaffected() {
     let before = env.counters();
     let (mut srv, port) = env.server(false, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
     let target = format!("127.0.0.1:{port}");
-    let mut cli = env.client(false, None, &["--connect", &target, "--conns", "4", "--concurrent", "4", "--bytes", &s(MIB), "--half-close", "--tag", "outside"]);
+    let mut cli = env.client(
+        false,
+        None,
+        &[
+            "--connect",
+            &target,
+            "--conns",
+            "4",
+            "--concurrent",
+            "4",
+            "--bytes",
+            &s(MIB),
+            "--half-close",
+            "--tag",
+            "outside",
+        ],
+    );
     let c = cli.finish();
     srv.finish();
     assert_eq!(c.u64("bytes_received"), 4 * MIB);
@@ -300,7 +434,23 @@ fn kernel_outside_cgroup_unaffected() {
     // its writes find no peer and go over TCP.
     let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
     let target = format!("127.0.0.1:{port}");
-    let mut cli = env.client(false, None, &["--connect", &target, "--conns", "4", "--concurrent", "4", "--bytes", &s(MIB), "--half-close", "--tag", "half"]);
+    let mut cli = env.client(
+        false,
+        None,
+        &[
+            "--connect",
+            &target,
+            "--conns",
+            "4",
+            "--concurrent",
+            "4",
+            "--bytes",
+            &s(MIB),
+            "--half-close",
+            "--tag",
+            "half",
+        ],
+    );
     let c = cli.finish();
     srv.finish();
     assert_eq!(c.u64("bytes_received"), 4 * MIB);
@@ -327,9 +477,14 @@ fn kernel_stack_is_skipped() {
     const MSS: u64 = 65483;
     let run = |in_cg: bool, bytes: u64, tag: &str| -> u64 {
         let before = tcp_out_segs(Some(&ns));
-        let (mut srv, port) = env.server(in_cg, Some(&ns), &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
+        let (mut srv, port) =
+            env.server(in_cg, Some(&ns), &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
         let target = format!("127.0.0.1:{port}");
-        let mut cli = env.client(in_cg, Some(&ns), &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", tag]);
+        let mut cli = env.client(
+            in_cg,
+            Some(&ns),
+            &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", tag],
+        );
         let c = cli.finish();
         srv.finish();
         assert_eq!(c.u64("bytes_sent"), bytes);
@@ -349,7 +504,10 @@ fn kernel_stack_is_skipped() {
     );
     assert!(d.redirected_bytes >= bytes, "{d:?}");
     assert!(plain >= plain_bytes / MSS, "plain TCP sent only {plain} segments?");
-    assert!(segs * 10 < min_needed, "{segs} TCP segments for a redirected {bytes}-byte transfer: the stack was not skipped (TCP needs >= {min_needed})");
+    assert!(
+        segs * 10 < min_needed,
+        "{segs} TCP segments for a redirected {bytes}-byte transfer: the stack was not skipped (TCP needs >= {min_needed})"
+    );
     assert_entries_drain(&env);
 }
 
@@ -416,9 +574,32 @@ fn kernel_send_then_close_loses_nothing() {
     for reader in ["blocking", "fionread"] {
         let before = env.counters();
         let per = 256 * 1024 + 5;
-        let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "100", "--reader", reader, "--mode", "drain"]);
+        let (mut srv, port) = env.server(
+            true,
+            None,
+            &["--listen", "127.0.0.1:0", "--conns", "100", "--reader", reader, "--mode", "drain"],
+        );
         let target = format!("127.0.0.1:{port}");
-        let mut cli = env.client(true, None, &["--connect", &target, "--conns", "100", "--concurrent", "10", "--mode", "send-close", "--bytes", &s(per), "--write-size", "32768", "--tag", "close"]);
+        let mut cli = env.client(
+            true,
+            None,
+            &[
+                "--connect",
+                &target,
+                "--conns",
+                "100",
+                "--concurrent",
+                "10",
+                "--mode",
+                "send-close",
+                "--bytes",
+                &s(per),
+                "--write-size",
+                "32768",
+                "--tag",
+                "close",
+            ],
+        );
         let c = cli.finish();
         let sv = srv.finish();
         let d = env.counters().since(&before);
@@ -450,14 +631,26 @@ fn kernel_shared_pin_dir_two_cgroups() {
     assert!(st.bool("loaded"), "unloading one of two cgroups removed the bypass: {st}");
     assert_eq!(st.arr("cgroups").len(), 1, "{st}");
     let before = b.counters();
-    let (sv, c) = echo_pair(&b, "127.0.0.1:0", "127.0.0.1", &["--conns", "2"], &["--conns", "2", "--concurrent", "2", "--bytes", &s(MIB), "--half-close", "--tag", "b"]);
+    let (sv, c) = echo_pair(
+        &b,
+        "127.0.0.1:0",
+        "127.0.0.1",
+        &["--conns", "2"],
+        &["--conns", "2", "--concurrent", "2", "--bytes", &s(MIB), "--half-close", "--tag", "b"],
+    );
     let _ = sv;
     assert_eq!(c.u64("bytes_received"), 2 * MIB);
     let d = b.counters().since(&before);
     assert!(d.redirected_bytes >= 4 * MIB, "the remaining cgroup lost the bypass: {d:?}");
     // Workers in the detached cgroup are not touched any more.
     let before = a.counters();
-    let (_, c) = echo_pair(&a, "127.0.0.1:0", "127.0.0.1", &["--conns", "1"], &["--bytes", &s(MIB), "--half-close", "--tag", "a"]);
+    let (_, c) = echo_pair(
+        &a,
+        "127.0.0.1:0",
+        "127.0.0.1",
+        &["--conns", "1"],
+        &["--bytes", &s(MIB), "--half-close", "--tag", "a"],
+    );
     assert_eq!(c.u64("bytes_received"), MIB);
     assert_eq!(a.counters(), before, "detached cgroup still uses the bypass");
     assert_eq!(b.wait_entries_zero(Duration::from_secs(5)), 0);
@@ -478,13 +671,22 @@ fn kernel_nested_cgroups_same_pin_dir() {
     let child = Env::new_child(&parent);
     parent.load(&[]);
     child.load(&[]);
-    let (_, c) = echo_pair(&child, "127.0.0.1:0", "127.0.0.1", &["--conns", "2"], &["--conns", "2", "--concurrent", "2", "--bytes", &s(MIB), "--half-close", "--tag", "nested"]);
+    let (_, c) = echo_pair(
+        &child,
+        "127.0.0.1:0",
+        "127.0.0.1",
+        &["--conns", "2"],
+        &["--conns", "2", "--concurrent", "2", "--bytes", &s(MIB), "--half-close", "--tag", "nested"],
+    );
     assert_eq!(c.u64("bytes_received"), 2 * MIB);
     let d = child.counters();
     eprintln!("[nested] counters {d:?} status {}", child.status());
     assert_eq!(d.sockets_added, 4, "{d:?}");
     assert!(d.redirected_bytes >= 4 * MIB, "{d:?}");
-    assert_eq!(d.insert_failures, 0, "nested attachment double-runs sock_ops: every socket also counts as an insert failure: {d:?}");
+    assert_eq!(
+        d.insert_failures, 0,
+        "nested attachment double-runs sock_ops: every socket also counts as an insert failure: {d:?}"
+    );
 }
 
 /// Case 13: unload while a transfer is running: the running connection
@@ -497,9 +699,14 @@ fn kernel_unload_during_transfer() {
     let env = Env::new();
     env.load(&[]);
     let bytes = 256 * MIB;
-    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
+    let (mut srv, port) =
+        env.server(true, None, &["--listen", "127.0.0.1:0", "--mode", "sink", "--reader", "epoll-et"]);
     let target = format!("127.0.0.1:{port}");
-    let mut cli = env.client(true, None, &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", "unload"]);
+    let mut cli = env.client(
+        true,
+        None,
+        &["--connect", &target, "--mode", "stream", "--bytes", &s(bytes), "--write-size", "65536", "--tag", "unload"],
+    );
     let end = Instant::now() + Duration::from_secs(10);
     while env.counters().redirected_bytes < 16 * MIB && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(10));
@@ -531,7 +738,27 @@ fn kernel_pingpong_and_unix() {
     let env = Env::new();
     env.load(&[]);
     let before = env.counters();
-    let (_, c) = echo_pair(&env, "127.0.0.1:0", "127.0.0.1", &["--conns", "2", "--reader", "epoll-lt"], &["--conns", "2", "--concurrent", "2", "--mode", "pingpong", "--msg-size", "100", "--rounds", "2000", "--nodelay", "--tag", "pp"]);
+    let (_, c) = echo_pair(
+        &env,
+        "127.0.0.1:0",
+        "127.0.0.1",
+        &["--conns", "2", "--reader", "epoll-lt"],
+        &[
+            "--conns",
+            "2",
+            "--concurrent",
+            "2",
+            "--mode",
+            "pingpong",
+            "--msg-size",
+            "100",
+            "--rounds",
+            "2000",
+            "--nodelay",
+            "--tag",
+            "pp",
+        ],
+    );
     let d = env.counters().since(&before);
     eprintln!("[pingpong] {c}\n  counters {d:?}");
     assert_eq!(c.u64("rounds"), 4000);
@@ -545,7 +772,23 @@ fn kernel_pingpong_and_unix() {
     let sock = RmOnDrop(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.sock", env.name)));
     let ep = format!("unix:{}", sock.0.display());
     let (mut srv, _) = env.server(false, None, &["--listen", &ep, "--conns", "3", "--reader", "epoll-et"]);
-    let mut cli = env.client(false, None, &["--connect", &ep, "--conns", "3", "--concurrent", "3", "--bytes", &s(4 * MIB), "--half-close", "--tag", "unix"]);
+    let mut cli = env.client(
+        false,
+        None,
+        &[
+            "--connect",
+            &ep,
+            "--conns",
+            "3",
+            "--concurrent",
+            "3",
+            "--bytes",
+            &s(4 * MIB),
+            "--half-close",
+            "--tag",
+            "unix",
+        ],
+    );
     let c = cli.finish();
     srv.finish();
     assert_eq!(c.u64("bytes_received"), 12 * MIB);
@@ -567,7 +810,20 @@ fn kernel_small_write_stream_falls_back_to_tcp() {
         "127.0.0.1:0",
         "127.0.0.1",
         &["--conns", "2", "--reader", "epoll-et", "--mode", "sink"],
-        &["--conns", "2", "--concurrent", "2", "--mode", "stream", "--bytes", &s(4 * MIB + 5), "--write-size", "100", "--tag", "small"],
+        &[
+            "--conns",
+            "2",
+            "--concurrent",
+            "2",
+            "--mode",
+            "stream",
+            "--bytes",
+            &s(4 * MIB + 5),
+            "--write-size",
+            "100",
+            "--tag",
+            "small",
+        ],
     );
     let d = env.counters().since(&before);
     eprintln!("[small writes] server {sv}\n  client {c}\n  counters {d:?}");

@@ -1,7 +1,7 @@
-mod disasm;
-mod strategy;
 mod asm_text;
-mod kernel;
 mod bench;
+mod disasm;
 mod elf;
+mod kernel;
+mod strategy;
 mod verify_run;

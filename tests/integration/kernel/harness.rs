@@ -423,5 +423,12 @@ pub fn cgroup_attachments(cg: &Path) -> Option<Vec<String>> {
     let tool = bpftool()?;
     let o = run_quiet(tool, &["cgroup", "show", cg.to_str()?]);
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    Some(text.lines().skip_while(|l| !l.trim_start().starts_with("ID")).skip(1).filter(|l| !l.trim().is_empty()).map(str::to_string).collect())
+    Some(
+        text.lines()
+            .skip_while(|l| !l.trim_start().starts_with("ID"))
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
 }

@@ -211,7 +211,8 @@ impl P<'_> {
                         b'b' => out.push(8),
                         b'f' => out.push(12),
                         b'u' => {
-                            let h = std::str::from_utf8(self.b.get(self.i..self.i + 4).ok_or("short \\u")?).map_err(|e| e.to_string())?;
+                            let h = std::str::from_utf8(self.b.get(self.i..self.i + 4).ok_or("short \\u")?)
+                                .map_err(|e| e.to_string())?;
                             let cp = u32::from_str_radix(h, 16).map_err(|e| e.to_string())?;
                             self.i += 4;
                             let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
