@@ -414,10 +414,10 @@ pub fn cgroups_with_prog(prog_id: u32) -> Result<Vec<PathBuf>> {
         if visited > MAX_CGROUP_WALK {
             break;
         }
-        if let Ok(cg) = Cgroup::open(&dir) {
-            if syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS).is_ok_and(|ids| ids.contains(&prog_id)) {
-                found.push(dir.clone());
-            }
+        if let Ok(cg) = Cgroup::open(&dir)
+            && syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS).is_ok_and(|ids| ids.contains(&prog_id))
+        {
+            found.push(dir.clone());
         }
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {

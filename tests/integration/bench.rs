@@ -5,45 +5,18 @@
 //! Speed itself is not asserted. Needs root, cgroup v2 and bpffs, like the
 //! kernel tests (`SOCKASM_SKIP_KERNEL_TESTS=1` skips them).
 
-#[allow(dead_code)]
-#[path = "kernel/json.rs"]
-mod json;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use json::{Value, parse};
+use crate::kernel::harness::cgroup2_mount;
+use crate::kernel::json::{Value, parse};
+use crate::kernel::kernel_ok;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
 
-fn kernel_ok() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    let cg2 = std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.contains(" - cgroup2 "));
-    let bpffs = Path::new("/sys/fs/bpf").is_dir();
-    if root && cg2 && bpffs {
-        return true;
-    }
-    if std::env::var_os("SOCKASM_SKIP_KERNEL_TESTS").is_some() {
-        eprintln!("skipping bench test (SOCKASM_SKIP_KERNEL_TESTS is set)");
-        return false;
-    }
-    panic!(
-        "bench tests need root ({root}), cgroup2 ({cg2}) and /sys/fs/bpf ({bpffs}); set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them"
-    );
-}
 
-fn cgroup2_mount() -> PathBuf {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    mi.lines()
-        .find_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let mp = pre.split_whitespace().nth(4)?;
-            (post.split_whitespace().next() == Some("cgroup2")).then(|| PathBuf::from(mp.replace("\\040", " ")))
-        })
-        .expect("cgroup2 is mounted")
-}
 
 /// Directories a bench run with this PID created and did not remove.
 fn leftovers(pid: u32) -> Vec<PathBuf> {

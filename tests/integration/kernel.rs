@@ -7,8 +7,8 @@
 //! when the test panics). Traffic stays on loopback. Run with
 //! `cargo test --test integration kernel -- --test-threads=2`.
 
-mod harness;
-mod json;
+pub mod harness;
+pub mod json;
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use json::Value;
 const MIB: u64 = 1 << 20;
 
 /// Root, cgroup2 and bpffs are there; otherwise the test is skipped.
-fn kernel_ok() -> bool {
+pub fn kernel_ok() -> bool {
     let root = nix::unistd::geteuid().is_root();
     let cg2 = std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.contains(" - cgroup2 "));
     let bpffs = std::path::Path::new("/sys/fs/bpf").is_dir();
