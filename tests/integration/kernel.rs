@@ -871,3 +871,62 @@ fn kernel_failed_attach_rolls_back() {
     assert!(!env.pin.exists(), "a failed load left its pin dir {}", env.pin.display());
     assert_eq!(ids, vec![other_id], "only the other tool's program is attached");
 }
+
+/// Kills a child process (ours, by PID) when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Case 18: a real application, unchanged: iperf3's server listens on `::`
+/// (dual stack) and the client connects to 127.0.0.1 — the case where the
+/// seeds' design dropped the write ("unable to send cookie to server:
+/// Permission denied"). With sockasm it succeeds and its bytes are redirected.
+#[test]
+fn kernel_iperf3_dual_stack() {
+    use std::process::{Command, Stdio};
+    if !kernel_ok() {
+        return;
+    }
+    assert!(
+        Command::new("iperf3").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "iperf3 is missing: apt-get install -y iperf3 (bash .ci/run does)"
+    );
+    let env = Env::new();
+    env.load(&[]);
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    // Join the cgroup first, then exec: the sockets are created inside it.
+    let in_cg = |args: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("echo $$ > {}/cgroup.procs && exec timeout 30 iperf3 {args}", env.cg_str()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn iperf3")
+    };
+    let _server = KillOnDrop(in_cg(&format!("-s -1 -p {port}")));
+    let mut out = None;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let o = in_cg(&format!("-c 127.0.0.1 -p {port} -t 1 -J")).wait_with_output().expect("iperf3 client");
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        if o.status.success() {
+            out = Some(text);
+            break;
+        }
+        // The server may not listen yet; anything else is a failure.
+        assert!(text.contains("Connection refused") || text.contains("unable to connect"), "iperf3 client failed: {text}");
+    }
+    let out = out.expect("iperf3 server never became reachable");
+    let v = json::parse(&out).unwrap_or_else(|e| panic!("iperf3 -J output is not JSON ({e}): {out}"));
+    let received = v.u64("end.sum_received.bytes");
+    let d = env.counters();
+    eprintln!("[iperf3] received {received} bytes; counters {d:?}");
+    assert!(received > 0, "{out}");
+    assert!(d.redirected_bytes >= received, "iperf3's bytes were redirected: {d:?}");
+    assert_eq!(d.passed_bytes, 0, "{d:?}");
+}
