@@ -16,8 +16,6 @@ use crate::kernel::kernel_ok;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
 
-
-
 /// Directories a bench run with this PID created and did not remove.
 fn leftovers(pid: u32) -> Vec<PathBuf> {
     let prefix = format!("sockasm-bench-{pid}-");

@@ -398,18 +398,11 @@ fn kernel_reader_kinds() {
 /// a client outside stays on TCP.
 #[test]
 fn kernel_outside_cgroup_unaffected() {
-    if !kernel_ok() {
-        return;
-    }
-    let env = Env::new();
-    env.load(&[]);
-    let before = env.counters();
-    let (mut srv, port) = env.server(false, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
-    let target = format!("127.0.0.1:{port}");
-    let mut cli = env.client(
-        false,
-        None,
-        &[
+    /// 4 concurrent echo connections of 1 MiB, each endpoint in or out of the cgroup.
+    fn echo_4x1mib(env: &Env, server_in: bool, client_in: bool, tag: &str) -> Value {
+        let (mut srv, port) = env.server(server_in, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
+        let target = format!("127.0.0.1:{port}");
+        let args = [
             "--connect",
             &target,
             "--conns",
@@ -420,11 +413,19 @@ fn kernel_outside_cgroup_unaffected() {
             &s(MIB),
             "--half-close",
             "--tag",
-            "outside",
-        ],
-    );
-    let c = cli.finish();
-    srv.finish();
+            tag,
+        ];
+        let c = env.client(client_in, None, &args).finish();
+        srv.finish();
+        c
+    }
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let before = env.counters();
+    let c = echo_4x1mib(&env, false, false, "outside");
     assert_eq!(c.u64("bytes_received"), 4 * MIB);
     let after = env.counters();
     assert_eq!(after, before, "counters moved for processes outside the cgroup");
@@ -432,27 +433,7 @@ fn kernel_outside_cgroup_unaffected() {
 
     // Server inside, client outside: the server's sockets enter the map, but
     // its writes find no peer and go over TCP.
-    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
-    let target = format!("127.0.0.1:{port}");
-    let mut cli = env.client(
-        false,
-        None,
-        &[
-            "--connect",
-            &target,
-            "--conns",
-            "4",
-            "--concurrent",
-            "4",
-            "--bytes",
-            &s(MIB),
-            "--half-close",
-            "--tag",
-            "half",
-        ],
-    );
-    let c = cli.finish();
-    srv.finish();
+    let c = echo_4x1mib(&env, true, false, "half");
     assert_eq!(c.u64("bytes_received"), 4 * MIB);
     let d = env.counters().since(&after);
     eprintln!("[half inside] counters {d:?}");
@@ -919,7 +900,10 @@ fn kernel_iperf3_dual_stack() {
             break;
         }
         // The server may not listen yet; anything else is a failure.
-        assert!(text.contains("Connection refused") || text.contains("unable to connect"), "iperf3 client failed: {text}");
+        assert!(
+            text.contains("Connection refused") || text.contains("unable to connect"),
+            "iperf3 client failed: {text}"
+        );
     }
     let out = out.expect("iperf3 server never became reachable");
     let v = json::parse(&out).unwrap_or_else(|e| panic!("iperf3 -J output is not JSON ({e}): {out}"));
