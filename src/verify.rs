@@ -603,20 +603,27 @@ pub fn run(prog: &LoadedProg, prog_type: ProgType, data: &[u8], repeat: u32) -> 
         TestRun { data_in: data, data_out_len: packet.then_some(data.len() + 256), repeat, ..Default::default() };
     prog.test_run(&opts).map_err(|e| {
         // 524 is the kernel-internal ENOTSUPP test runs return for types without a test-run hook.
-        let hint = match e.errno().map(|e| e as i32) {
-            Some(95) | Some(524) => format!(" (the kernel cannot test-run {prog_type} programs)"),
-            Some(libc::EINVAL) if packet && data.len() < 14 => {
-                format!(" ({prog_type} test runs need at least 14 bytes of data, an Ethernet header; got {})", data.len())
-            }
-            Some(libc::EINVAL) if packet && data.get(12..14) == Some(&[0x08, 0x00]) && data.len() < 34 => {
-                format!(" (the Ethernet type says IPv4: the kernel wants a whole IPv4 header after it, 34 bytes in all; got {})", data.len())
-            }
-            Some(libc::EINVAL) if packet && data.get(12..14) == Some(&[0x86, 0xdd]) && data.len() < 54 => {
-                format!(" (the Ethernet type says IPv6: the kernel wants a whole IPv6 header after it, 54 bytes in all; got {})", data.len())
-            }
-            _ => String::new(),
+        let why = match e.errno().map(|e| e as i32) {
+            Some(95) | Some(524) => Some(format!("the kernel cannot test-run {prog_type} programs")),
+            Some(libc::EINVAL) if packet && data.len() < 14 => Some(format!(
+                "{prog_type} test runs need at least 14 bytes of data, an Ethernet header; got {}",
+                data.len()
+            )),
+            Some(libc::EINVAL) if packet && data.get(12..14) == Some(&[0x08, 0x00]) && data.len() < 34 => Some(format!(
+                "the Ethernet type says IPv4: the kernel wants a whole IPv4 header after it, 34 bytes in all; got {}",
+                data.len()
+            )),
+            Some(libc::EINVAL) if packet && data.get(12..14) == Some(&[0x86, 0xdd]) && data.len() < 54 => Some(format!(
+                "the Ethernet type says IPv6: the kernel wants a whole IPv6 header after it, 54 bytes in all; got {}",
+                data.len()
+            )),
+            _ => None,
         };
-        VerifyError::Input(format!("BPF_PROG_TEST_RUN: {e}{hint}"))
+        // A specific reason replaces the syscall layer's generic hint.
+        match (why, e.errno()) {
+            (Some(why), Some(errno)) => VerifyError::Input(format!("the kernel refused the test run ({errno}): {why}")),
+            _ => VerifyError::Input(e.to_string()),
+        }
     })
 }
 

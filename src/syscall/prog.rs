@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 
@@ -260,7 +260,10 @@ impl LoadError {
 
     /// True if the verifier (rather than e.g. permissions) refused it.
     pub fn is_verifier_rejection(&self) -> bool {
-        self.reason.is_none() && (self.errno == Errno::EACCES || (self.errno == Errno::EINVAL && !self.log.is_empty()))
+        // E2BIG with a log: "BPF program is too large. Processed 1000001 insn".
+        self.reason.is_none()
+            && (self.errno == Errno::EACCES
+                || (matches!(self.errno, Errno::EINVAL | Errno::E2BIG) && !self.log.is_empty()))
     }
 
     fn invalid(spec: &ProgSpec<'_>, reason: String) -> Self {
@@ -466,9 +469,9 @@ pub fn test_run(prog: BorrowedFd<'_>, opts: &TestRun<'_>) -> Result<TestRunResul
     }
     res.map_err(|e| {
         let what = if e == Errno::ENOSPC {
-            format!("prog fd {prog:?} (output needs {} bytes of data_out)", attr.data_size_out)
+            format!("program fd {} (output needs {} bytes of data_out)", prog.as_raw_fd(), attr.data_size_out)
         } else {
-            format!("prog fd {prog:?}")
+            format!("program fd {}", prog.as_raw_fd())
         };
         SysError::bpf(Cmd::ProgTestRun, e, what)
     })?;
