@@ -44,7 +44,7 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     }
     println!("counters (all CPUs):");
     for c in Counter::ALL {
-        println!("  {:<17} {}", c.name(), st.counters.get(c));
+        println!("  {:<22} {}", c.name(), st.counters.get(c));
     }
     Ok(())
 }
