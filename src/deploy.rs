@@ -226,9 +226,11 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let sockops_id = syscall::prog_info(objs.sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
     let attach = attach_state(&cg, sockops_id)?;
     if attach == Attach::Attached {
+        // The undo entry's fds first: nothing may fail between attaching and recording it.
+        let undo_detach = UndoAction::DetachCgroup { prog: dup(objs.sockops.as_fd())?, cgroup: dup(cg.fd())? };
         syscall::attach_cgroup(objs.sockops.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS, syscall::BPF_F_ALLOW_MULTI)
             .map_err(DeployError::step(format!("attaching sock_ops to cgroup {}", cg.path().display())))?;
-        undo.actions.push(UndoAction::DetachCgroup { prog: dup(objs.sockops.as_fd())?, cgroup: dup(cg.fd())? });
+        undo.actions.push(undo_detach);
     }
     let programs =
         vec![prog_status(objs.sockops.as_fd(), objs.stats[0])?, prog_status(objs.skmsg.as_fd(), objs.stats[1])?];
@@ -332,9 +334,10 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
     let sockops = fds.pop().expect("two programs");
     let [(_, sock_hash), (_, sk_state), (_, counters)] = maps;
 
+    let undo_detach = UndoAction::DetachMap { prog: dup(skmsg.as_fd())?, map: dup(sock_hash.as_fd())? };
     syscall::attach_map(skmsg.as_fd(), sock_hash.as_fd(), AttachType::SK_MSG_VERDICT)
         .map_err(DeployError::step("attaching sk_msg to the SOCKHASH"))?;
-    undo.actions.push(UndoAction::DetachMap { prog: dup(skmsg.as_fd())?, map: dup(sock_hash.as_fd())? });
+    undo.actions.push(undo_detach);
 
     if !dir.exists() {
         std::fs::create_dir(dir)
