@@ -422,6 +422,18 @@ fn perr<T>(col: usize, msg: impl Into<String>) -> PResult<T> {
     Err(PErr { col, msg: msg.into() })
 }
 
+/// Fetching atomics write the old value back into their source register, so
+/// the text names it on both sides: `w2 = atomic_fetch_add((u32 *)(r1 + 8), w2)`.
+fn returns_old_value_in_src(word: &str, dst: &RegTok, src: &RegTok) -> PResult<()> {
+    if src.reg == dst.reg {
+        return Ok(());
+    }
+    perr(
+        src.col,
+        format!("`{word}` returns the old value in its source: expected `{}`, found `{}`", dst.name(), src.name()),
+    )
+}
+
 /// Splits a (comment-free) line into tokens, starting at byte `start`.
 fn lex(line: &str, start: usize, toks: &mut Vec<Tok>) -> PResult<()> {
     toks.clear();
@@ -1270,16 +1282,7 @@ impl<'a> LineParser<'a, '_> {
                 let (base, off) = self.mem()?;
                 self.expect_p(P::Comma, "`,`")?;
                 let src = self.reg_like(dst)?;
-                if src.reg != dst.reg {
-                    return perr(
-                        src.col,
-                        format!(
-                            "`{word}` returns the old value in its source: expected `{}`, found `{}`",
-                            dst.name(),
-                            src.name()
-                        ),
-                    );
-                }
+                returns_old_value_in_src(word, &dst, &src)?;
                 self.expect_p(P::RParen, "`)`")?;
                 self.end()?;
                 self.check_write(dst)?;
@@ -1312,15 +1315,8 @@ impl<'a> LineParser<'a, '_> {
                     self.expect_p(P::Comma, "`,`")?;
                 }
                 let src = self.reg_like(dst)?;
-                if !cmp && src.reg != dst.reg {
-                    return perr(
-                        src.col,
-                        format!(
-                            "`{word}` returns the old value in its source: expected `{}`, found `{}`",
-                            dst.name(),
-                            src.name()
-                        ),
-                    );
+                if !cmp {
+                    returns_old_value_in_src(word, &dst, &src)?;
                 }
                 self.expect_p(P::RParen, "`)`")?;
                 self.end()?;
