@@ -171,13 +171,13 @@ pub struct Object {
 }
 
 fn rd_u16(b: &[u8], off: usize) -> Option<u16> {
-    b.get(off..off + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
+    b.get(off..off.checked_add(2)?).map(|s| u16::from_le_bytes([s[0], s[1]]))
 }
 fn rd_u32(b: &[u8], off: usize) -> Option<u32> {
-    b.get(off..off + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(off..off.checked_add(4)?).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 fn rd_u64(b: &[u8], off: usize) -> Option<u64> {
-    b.get(off..off + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
+    b.get(off..off.checked_add(8)?).map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
 }
 
 const SHT_NULL: u32 = 0;
@@ -351,7 +351,7 @@ impl Object {
             let def_size = if ms.is_empty() { 0 } else { data.len() / ms.len() };
             for s in ms {
                 let o = s.value as usize;
-                let f = |k: usize| rd_u32(data, o + 4 * k);
+                let f = |k: usize| rd_u32(data, o.checked_add(4 * k)?);
                 let (Some(t), Some(k), Some(v), Some(m)) = (f(0), f(1), f(2), f(3)) else {
                     return Err(corrupt(format!("map `{}`: its definition at `maps`+{o} is truncated", s.name)));
                 };
@@ -779,7 +779,8 @@ impl Object {
                     "function at offset {off} is not an instruction of its section ({len} bytes)"
                 )));
             }
-            Ok(if size == 0 || off + size > len { len - off } else { size })
+            // `size` comes from the symbol table: compare without adding, it may be near u64::MAX.
+            Ok(if size == 0 || size > len - off { len - off } else { size })
         };
         let mut add = |shndx: usize,
                        off: u64,

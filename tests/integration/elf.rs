@@ -304,14 +304,18 @@ fn truncations_and_corruptions_never_panic() {
             assert!(e.is_err(), "{name} truncated to {n} bytes parsed");
         }
         // Bit flips and overwritten words everywhere, deterministically.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ good.len() as u64;
+        // SOCKASM_FUZZ_ROUNDS / SOCKASM_FUZZ_SEED widen the search by hand; CI runs the default.
+        let rounds: usize = std::env::var("SOCKASM_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+        let seed: u64 =
+            std::env::var("SOCKASM_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9e37_79b9_7f4a_7c15);
+        let mut x: u64 = seed ^ good.len() as u64;
         let mut next = || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x
         };
-        for _ in 0..3000 {
+        for _ in 0..rounds {
             let mut b = good.clone();
             for _ in 0..1 + next() % 4 {
                 let at = (next() % b.len() as u64) as usize;
