@@ -53,6 +53,9 @@ pub fn object(name: &str) -> PathBuf {
         for (n, flags) in OBJECTS {
             let out = Command::new(CLANG)
                 .args(["-O2", "-g", "-target", "bpf"])
+                // Same bytes whatever the checkout's path (DWARF records it), so a
+                // corruption test that fails in CI fails here too.
+                .arg(format!("-ffile-prefix-map={}=.", env!("CARGO_MANIFEST_DIR")))
                 .args(*flags)
                 .arg("-c")
                 .arg(data_dir().join(format!("{n}.c")))
