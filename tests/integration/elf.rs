@@ -355,3 +355,35 @@ proptest::proptest! {
         proptest::prop_assert!(!elf::is_elf(&b) || b.len() >= 4);
     }
 }
+
+/// Every function symbol's `st_size` set to values near `u64::MAX`: an offset
+/// plus such a size wraps around (CI once found this by a random corruption).
+/// Linking must clamp the size to the section or refuse, never panic.
+#[test]
+fn huge_symbol_sizes_are_clamped_or_refused() {
+    for (name, _) in OBJECTS {
+        let good = std::fs::read(object(name)).unwrap();
+        let g = goblin::elf::Elf::parse(&good).unwrap();
+        let symtab = g.section_headers.iter().find(|h| h.sh_type == goblin::elf::section_header::SHT_SYMTAB).unwrap();
+        let funcs: Vec<usize> = g
+            .syms
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.st_type() == goblin::elf::sym::STT_FUNC)
+            .map(|(i, _)| symtab.sh_offset as usize + i * 24 + 16)
+            .collect();
+        assert!(!funcs.is_empty(), "{name}.o has no function symbols");
+        for size in [u64::MAX, u64::MAX - 7, u64::MAX - 31, 1 << 63] {
+            let mut b = good.clone();
+            for &at in &funcs {
+                b[at..at + 8].copy_from_slice(&size.to_le_bytes());
+            }
+            let o = Object::parse(&b).unwrap_or_else(|e| panic!("{name}.o with st_size {size}: {e}"));
+            for p in o.programs() {
+                if let Ok(linked) = o.link(&p, &|_| Some(3), None) {
+                    assert!(!linked.insns.is_empty(), "{name}.o `{}` linked to nothing", p.name);
+                }
+            }
+        }
+    }
+}
