@@ -2,7 +2,7 @@
 //! and `status`. Data flows one way: this module → progs (DSL) → syscall.
 //!
 //! Pins in the pin directory (mode 0600):
-//! `sock_hash`, `sk_state`, `counters` (maps), `sockops`, `skmsg` (programs).
+//! `sock_hash`, `sock_flags`, `sk_state`, `counters` (maps), `sockops`, `skmsg` (programs).
 //! Which cgroups the bypass is attached to is not stored anywhere: it is read
 //! back from the kernel (PROG_QUERY on each cgroup), so it cannot go stale.
 
@@ -20,10 +20,11 @@ pub const DEFAULT_MAX_ENTRIES: u32 = 65_535;
 
 const PIN_SOCKHASH: &str = "sock_hash";
 const PIN_SK_STATE: &str = "sk_state";
+const PIN_SOCK_FLAGS: &str = "sock_flags";
 const PIN_COUNTERS: &str = "counters";
 const PIN_SOCKOPS: &str = "sockops";
 const PIN_SKMSG: &str = "skmsg";
-const ALL_PINS: [&str; 5] = [PIN_SOCKOPS, PIN_SKMSG, PIN_SOCKHASH, PIN_SK_STATE, PIN_COUNTERS];
+const ALL_PINS: [&str; 6] = [PIN_SOCKOPS, PIN_SKMSG, PIN_SOCKHASH, PIN_SOCK_FLAGS, PIN_SK_STATE, PIN_COUNTERS];
 
 /// Cgroups visited at most when looking for attachments.
 const MAX_CGROUP_WALK: usize = 100_000;
@@ -173,6 +174,7 @@ fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 /// The objects of a loaded bypass.
 struct Objects {
     sock_hash: Map,
+    sock_flags: Map,
     sk_state: Map,
     counters: Map,
     sockops: OwnedFd,
@@ -332,7 +334,7 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
     }
     let skmsg = fds.pop().expect("two programs");
     let sockops = fds.pop().expect("two programs");
-    let [(_, sock_hash), (_, sk_state), (_, counters)] = maps;
+    let [(_, sock_hash), (_, sock_flags), (_, sk_state), (_, counters)] = maps;
 
     let undo_detach = UndoAction::DetachMap { prog: dup(skmsg.as_fd())?, map: dup(sock_hash.as_fd())? };
     syscall::attach_map(skmsg.as_fd(), sock_hash.as_fd(), AttachType::SK_MSG_VERDICT)
@@ -344,8 +346,9 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
             .map_err(|e| DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display())))?;
         undo.actions.push(UndoAction::RemoveDir(dir.clone()));
     }
-    let to_pin: [(&str, BorrowedFd<'_>); 5] = [
+    let to_pin: [(&str, BorrowedFd<'_>); 6] = [
         (PIN_SOCKHASH, sock_hash.as_fd()),
+        (PIN_SOCK_FLAGS, sock_flags.as_fd()),
         (PIN_SK_STATE, sk_state.as_fd()),
         (PIN_COUNTERS, counters.as_fd()),
         (PIN_SOCKOPS, sockops.as_fd()),
@@ -356,18 +359,18 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
         syscall::pin(fd, &path).map_err(DeployError::step(format!("pinning {}", path.display())))?;
         undo.actions.push(UndoAction::Unpin(path));
     }
-    Ok(Objects { sock_hash, sk_state, counters, sockops, skmsg, stats })
+    Ok(Objects { sock_hash, sock_flags, sk_state, counters, sockops, skmsg, stats })
 }
 
 /// Creates the programs' maps (unpinned), named as the programs refer to them.
-pub fn create_maps(max_entries: u32) -> Result<[(&'static str, Map); 3]> {
+pub fn create_maps(max_entries: u32) -> Result<[(&'static str, Map); 4]> {
     let create = |(name, spec): (&'static str, MapSpec)| {
         Map::create(&spec)
             .map(|m| (name, m))
             .map_err(DeployError::step(format!("creating the {name} map ({})", spec.map_type)))
     };
-    let [a, b, c] = progs::map_specs(max_entries);
-    Ok([create(a)?, create(b)?, create(c)?])
+    let [a, b, c, d] = progs::map_specs(max_entries);
+    Ok([create(a)?, create(b)?, create(c)?, create(d)?])
 }
 
 fn open_objects(dir: &Path) -> Result<Objects> {
@@ -381,6 +384,7 @@ fn open_objects(dir: &Path) -> Result<Objects> {
     };
     Ok(Objects {
         sock_hash: map(PIN_SOCKHASH)?,
+        sock_flags: map(PIN_SOCK_FLAGS)?,
         sk_state: map(PIN_SK_STATE)?,
         counters: map(PIN_COUNTERS)?,
         sockops: get(PIN_SOCKOPS)?,
@@ -567,7 +571,7 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
     let entries = objs.sock_hash.count_entries().map_err(DeployError::step("counting SOCKHASH entries"))?;
     st.map = Some(MapStatus { id: info.id, max_entries: info.max_entries, entries });
     st.counters = read_counters(&objs.counters)?;
-    let _ = &objs.sk_state;
+    let _ = (&objs.sk_state, &objs.sock_flags);
     Ok(st)
 }
 

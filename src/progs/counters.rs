@@ -1,4 +1,4 @@
-//! Per-CPU counters: one PERCPU_ARRAY entry (key 0) holding six u64s.
+//! Per-CPU counters: one PERCPU_ARRAY entry (key 0) holding eight u64s.
 
 /// The counters in the order they sit in the map value.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -11,10 +11,12 @@ pub enum Counter {
     PassedBytes = 5,
     /// Connections moved to TCP because they streamed small writes.
     SmallWriteFallbacks = 6,
+    /// Sockets that stayed on TCP for good and left the SOCKHASH.
+    SocketsLeft = 7,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 7] = [
+    pub const ALL: [Counter; 8] = [
         Counter::SocketsAdded,
         Counter::InsertFailures,
         Counter::RedirectedMsgs,
@@ -22,6 +24,7 @@ impl Counter {
         Counter::PassedMsgs,
         Counter::PassedBytes,
         Counter::SmallWriteFallbacks,
+        Counter::SocketsLeft,
     ];
     /// Byte offset in the map value.
     pub const fn offset(self) -> i16 {
@@ -37,6 +40,7 @@ impl Counter {
             Counter::PassedMsgs => "passed_msgs",
             Counter::PassedBytes => "passed_bytes",
             Counter::SmallWriteFallbacks => "small_write_fallbacks",
+            Counter::SocketsLeft => "sockets_left",
         }
     }
 }

@@ -5,6 +5,10 @@
 //! - [`skmsg`]: on every write of such a socket, looks up the peer's key and
 //!   redirects the bytes into the peer's receive queue; on a miss the write
 //!   goes over normal TCP, and that connection stays on TCP from then on.
+//!   A socket that stays on TCP for good and never received a redirected
+//!   byte leaves the SOCKHASH (sock_ops does it on the next ACK), so it pays
+//!   nothing more than plain TCP; [`FLAG_RECEIVED`] and [`FLAG_LEAVING`]
+//!   make that safe against a peer redirecting at the same moment.
 
 pub mod counters;
 pub mod key;
@@ -19,10 +23,25 @@ use std::collections::BTreeMap;
 pub const MAP_SOCKHASH: &str = "sock_hash";
 pub const MAP_COUNTERS: &str = "counters";
 pub const MAP_SK_STATE: &str = "sk_state";
+/// HASH from a socket's SOCKHASH key to its [`FLAG_RECEIVED`]/[`FLAG_LEAVING`]
+/// word: what a peer must see before it redirects into the socket.
+pub const MAP_SOCK_FLAGS: &str = "sock_flags";
+
+/// A peer has redirected (or is about to redirect) into this socket: its
+/// receive side may hold redirected bytes, which the kernel frees when a
+/// socket leaves the SOCKHASH, so it must stay.
+pub const FLAG_RECEIVED: i32 = 1;
+/// The socket is leaving the SOCKHASH: peers must not redirect into it.
+/// Both bits are set with an atomic fetch-or on the same word, so of a peer
+/// and a leaving socket racing, the second one sees the first one's bit.
+pub const FLAG_LEAVING: i32 = 2;
 
 /// Helper ids (include/uapi/linux/bpf.h).
 pub mod helper {
     pub const MAP_LOOKUP_ELEM: i32 = 1;
+    pub const MAP_UPDATE_ELEM: i32 = 2;
+    pub const MAP_DELETE_ELEM: i32 = 3;
+    pub const SOCK_OPS_CB_FLAGS_SET: i32 = 59;
     pub const SOCK_HASH_UPDATE: i32 = 70;
     pub const MSG_REDIRECT_HASH: i32 = 71;
     pub const SK_STORAGE_GET: i32 = 107;
@@ -30,6 +49,7 @@ pub mod helper {
     pub const GET_NETNS_COOKIE: i32 = 122;
 }
 
+pub const BPF_ANY: i32 = 0;
 pub const BPF_NOEXIST: i32 = 1;
 pub const BPF_F_INGRESS: i32 = 1;
 pub const BPF_SK_STORAGE_GET_F_CREATE: i32 = 1;
@@ -44,11 +64,14 @@ pub const STATE_TCP_USED: i32 = 1;
 /// cgroup, which runs the program again for the same socket, does nothing).
 pub const STATE_IN_MAP: i32 = 2;
 /// `sk_state` value layout: the state above, the run of small writes, the
-/// time of the last write.
+/// time of the last write, and whether this socket has set its peer's
+/// [`FLAG_RECEIVED`] (then the peer can never leave, and sk_msg need not look
+/// at its flags again).
 pub const STATE_OFF_FLAGS: i16 = 0;
 pub const STATE_OFF_RUN: i16 = 8;
 pub const STATE_OFF_LAST_NS: i16 = 16;
-pub const STATE_VALUE_SIZE: u32 = 24;
+pub const STATE_OFF_PEER_HELD: i16 = 24;
+pub const STATE_VALUE_SIZE: u32 = 32;
 
 /// A program with per-instruction notes for listings (ctx field names).
 pub struct Builder {
@@ -57,9 +80,10 @@ pub struct Builder {
 }
 
 /// The maps the programs refer to (by name), as `load` creates them.
-pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 3] {
+pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 4] {
     [
         (MAP_SOCKHASH, MapSpec::new(MapType::SOCKHASH, key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_hash")),
+        (MAP_SOCK_FLAGS, MapSpec::new(MapType::HASH, key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_flags")),
         (MAP_SK_STATE, MapSpec::sk_storage("sockasm_state", STATE_VALUE_SIZE)),
         (MAP_COUNTERS, MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count")),
     ]
@@ -215,6 +239,8 @@ impl Builder {
 
 /// Where the counters key (a u32 0) lives on the stack, below the SOCKHASH key.
 const STACK_KEY_COUNTER: i16 = key::STACK_KEY - 8;
+/// A u64 scratch value (e.g. a map value to insert), below the counters key.
+const STACK_SCRATCH: i16 = STACK_KEY_COUNTER - 8;
 
 /// Slot of every item (labels get the slot of what follows them).
 fn item_slots(p: &Program) -> Vec<usize> {

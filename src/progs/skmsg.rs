@@ -99,7 +99,22 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.label("run_over");
     b.push(store_imm(Size::DW, R7, STATE_OFF_RUN, 0));
 
+    // Before the first redirect into the peer, set its RECEIVED flag, so it
+    // can never leave the SOCKHASH with our bytes queued (see sock_ops). A
+    // peer that is leaving, or has no flags word, gets our bytes over TCP.
     b.label("redirect");
+    b.push(load(Size::DW, R1, R7, STATE_OFF_PEER_HELD));
+    b.push(Jmp::Jne.imm(R1, 0, "send"));
+    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
+    b.push(Alu::Mov.reg(R2, R10));
+    b.push(Alu::Add.imm(R2, k as i32));
+    b.push(call(helper::MAP_LOOKUP_ELEM));
+    b.push(Jmp::Jeq.imm(R0, 0, "miss"));
+    b.push(Alu::Mov.imm(R1, FLAG_RECEIVED));
+    b.push(atomic(Size::DW, AtomicOp::FetchOr, R0, 0, R1));
+    b.push(Jmp::Jset.imm(R1, FLAG_LEAVING, "miss"));
+    b.push(store_imm(Size::DW, R7, STATE_OFF_PEER_HELD, 1));
+    b.label("send");
     b.push(Alu::Mov.reg(R1, R6));
     b.note(ld_map(R2, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));
     b.push(Alu::Mov.reg(R3, R10));

@@ -1,18 +1,41 @@
-//! sock_ops: put every established TCP socket of the cgroup into the SOCKHASH.
+//! sock_ops: put every established TCP socket of the cgroup into the SOCKHASH,
+//! and take out again the ones that stay on TCP for good.
 //!
 //! ```text
-//! if (op != ACTIVE_ESTABLISHED && op != PASSIVE_ESTABLISHED) return 1;
-//! key = { netns_cookie(ctx), local ip, remote ip (v4 as ::ffff:a.b.c.d), ports };
-//! st = sk_storage_get(&sk_state, ctx->sk, 0, F_CREATE);   // "may redirect"
-//! if (st && *st != 0) return 1;      // already handled (program attached twice)
-//! if (st) *st = IN_MAP;
-//! if (!st || sock_hash_update(ctx, &sock_hash, &key, BPF_NOEXIST)) failures++;
-//! else added++;
-//! return 1;
+//! switch (op) {
+//! case ACTIVE_ESTABLISHED: case PASSIVE_ESTABLISHED:
+//!     key = { netns_cookie(ctx), local ip, remote ip (v4 as ::ffff:a.b.c.d), ports };
+//!     st = sk_storage_get(&sk_state, ctx->sk, 0, F_CREATE);   // "may redirect"
+//!     if (st && *st != 0) return 1;      // already handled (program attached twice)
+//!     if (st) *st = IN_MAP;
+//!     if (!st || map_update(&sock_flags, &key, &zero, BPF_ANY)) { failures++; return 1; }
+//!     if (sock_hash_update(ctx, &sock_hash, &key, BPF_NOEXIST)) { map_delete(&sock_flags, &key); failures++; return 1; }
+//!     cb_flags_set(ctx, RTT_CB | STATE_CB); added++; return 1;
+//! case RTT_CB:                           // an ACK: this socket sent bytes over TCP
+//!     if (*sk_storage_get(&sk_state, ctx->sk, 0, 0) != TCP_USED) return 1;   // still redirecting
+//!     f = map_lookup(&sock_flags, &key);
+//!     if (f && !(*f & RECEIVED) && !(fetch_or(f, LEAVING) & RECEIVED)) {
+//!         map_delete(&sock_hash, &key); map_delete(&sock_flags, &key); left++;
+//!     }
+//!     cb_flags_set(ctx, STATE_CB);       // decided for good: no more RTT callbacks
+//!     return 1;
+//! case STATE_CB:
+//!     if (ctx->args[1] == TCP_CLOSE) map_delete(&sock_flags, &key);
+//! }
 //! ```
 //! The per-socket storage is created before the socket enters the map: the
 //! sk_msg program runs only for sockets in the map and treats a socket
-//! without storage as "stay on TCP".
+//! without storage as "stay on TCP". Likewise its flags word exists before
+//! the socket can be found in the SOCKHASH, so a peer that finds no flags
+//! word never redirects.
+//!
+//! Why leave: a socket in the SOCKHASH takes the sockmap path on every
+//! write (copy into an sk_msg, run sk_msg, hand the bytes to TCP), which
+//! costs a stream of small writes about a third of its speed. A socket that
+//! sends over TCP for good gains nothing from staying, but the kernel frees
+//! the redirected bytes still queued for a socket when it leaves the map; so
+//! only a socket no peer ever redirected into may leave (see
+//! [`super::FLAG_RECEIVED`]).
 
 use super::counters::Counter;
 use super::key::*;
@@ -21,6 +44,8 @@ use super::*;
 /// bpf_sock_ops field offsets (include/uapi/linux/bpf.h).
 pub mod ctx {
     pub const OP: i16 = 0;
+    /// `args[1]`: the new state of a STATE_CB.
+    pub const ARGS1: i16 = 8;
     pub const FAMILY: i16 = 20;
     pub const REMOTE_IP4: i16 = 24;
     pub const LOCAL_IP4: i16 = 28;
@@ -45,6 +70,12 @@ pub mod ctx {
 
 pub const BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB: i32 = 4;
 pub const BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB: i32 = 5;
+pub const BPF_SOCK_OPS_STATE_CB: i32 = 10;
+pub const BPF_SOCK_OPS_RTT_CB: i32 = 12;
+pub const BPF_SOCK_OPS_STATE_CB_FLAG: i32 = 1 << 2;
+pub const BPF_SOCK_OPS_RTT_CB_FLAG: i32 = 1 << 3;
+/// `BPF_TCP_CLOSE`, the new state in `args[1]` of a STATE_CB.
+pub const BPF_TCP_CLOSE: i32 = 7;
 
 pub const NAME: &str = "sockasm_sockops";
 
@@ -52,11 +83,17 @@ pub fn program() -> Result<Builtin, AsmError> {
     let mut b = Builder::new();
     let k = STACK_KEY;
     b.push(Alu::Mov.reg(R6, R1));
-    b.ctx_load(Size::W, R2, R6, ctx::OP, "bpf_sock_ops.op");
-    b.push(Jmp::Jeq.imm(R2, BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, "established"));
-    b.push(Jmp::Jne.imm(R2, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, "out"));
-    b.label("established");
+    b.ctx_load(Size::W, R9, R6, ctx::OP, "bpf_sock_ops.op");
+    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, "keyed"));
+    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, "keyed"));
+    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_RTT_CB, "keyed"));
+    b.push(Jmp::Jne.imm(R9, BPF_SOCK_OPS_STATE_CB, "out"));
+    b.ctx_load(Size::W, R2, R6, ctx::ARGS1, "bpf_sock_ops.args[1]");
+    b.push(Jmp::Jne.imm(R2, BPF_TCP_CLOSE, "out"));
+    b.label("keyed");
     b.build_key(R6, &ctx::ADDRS, false, "out");
+    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_STATE_CB, "closed"));
+    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_RTT_CB, "rtt"));
 
     // Mark the socket as allowed to redirect, before it can be looked up.
     b.ctx_load(Size::DW, R2, R6, ctx::SK, "bpf_sock_ops.sk");
@@ -71,18 +108,88 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Jmp::Jne.imm(R1, 0, "out"));
     b.push(store_imm(Size::DW, R0, 0, STATE_IN_MAP));
 
+    // Its flags word (0: nothing received, not leaving), before the socket
+    // can be found: BPF_ANY overwrites what a closed namesake left behind.
+    b.push(store_imm(Size::DW, R10, STACK_SCRATCH, 0));
+    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
+    b.push(Alu::Mov.reg(R2, R10));
+    b.push(Alu::Add.imm(R2, k as i32));
+    b.push(Alu::Mov.reg(R3, R10));
+    b.push(Alu::Add.imm(R3, STACK_SCRATCH as i32));
+    b.push(Alu::Mov.imm(R4, BPF_ANY));
+    b.push(call(helper::MAP_UPDATE_ELEM));
+    b.push(Jmp::Jne.imm(R0, 0, "failed"));
+
     b.push(Alu::Mov.reg(R1, R6));
     b.note(ld_map(R2, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));
     b.push(Alu::Mov.reg(R3, R10));
     b.push(Alu::Add.imm(R3, k as i32));
     b.push(Alu::Mov.imm(R4, BPF_NOEXIST));
     b.push(call(helper::SOCK_HASH_UPDATE));
-    b.push(Jmp::Jne.imm(R0, 0, "failed"));
+    b.push(Jmp::Jne.imm(R0, 0, "unflag"));
+    // From now on: an RTT callback on every ACK (only a socket that sends
+    // over TCP gets ACKs) and a state callback to drop the flags at close.
+    b.push(Alu::Mov.reg(R1, R6));
+    b.push(Alu::Mov.imm(R2, BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_STATE_CB_FLAG));
+    b.push(call(helper::SOCK_OPS_CB_FLAGS_SET));
     b.count(Counter::SocketsAdded, None);
     b.push(ja("out"));
+    b.label("unflag");
+    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
+    b.push(Alu::Mov.reg(R2, R10));
+    b.push(Alu::Add.imm(R2, k as i32));
+    b.push(call(helper::MAP_DELETE_ELEM));
     // Map full or key taken: the connection simply stays on normal TCP.
     b.label("failed");
     b.count(Counter::InsertFailures, None);
+    b.push(ja("out"));
+
+    // An ACK of bytes this socket sent over TCP. Once sk_msg has put it on
+    // TCP for good, take it out of the SOCKHASH, unless a peer has
+    // redirected into it; either way the decision is final.
+    b.label("rtt");
+    b.ctx_load(Size::DW, R2, R6, ctx::SK, "bpf_sock_ops.sk");
+    b.push(Jmp::Jeq.imm(R2, 0, "out"));
+    b.note(ld_map(R1, MAP_SK_STATE), format!("map {MAP_SK_STATE}"));
+    b.push(Alu::Mov.imm(R3, 0));
+    b.push(Alu::Mov.imm(R4, 0));
+    b.push(call(helper::SK_STORAGE_GET));
+    b.push(Jmp::Jeq.imm(R0, 0, "out"));
+    b.push(load(Size::DW, R1, R0, STATE_OFF_FLAGS));
+    b.push(Jmp::Jne.imm(R1, STATE_TCP_USED, "out"));
+    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
+    b.push(Alu::Mov.reg(R2, R10));
+    b.push(Alu::Add.imm(R2, k as i32));
+    b.push(call(helper::MAP_LOOKUP_ELEM));
+    b.push(Jmp::Jeq.imm(R0, 0, "decided"));
+    b.push(load(Size::DW, R1, R0, 0));
+    b.push(Jmp::Jset.imm(R1, FLAG_RECEIVED, "decided"));
+    // Announce the leave and learn, in the same atomic step, whether a peer
+    // got in first.
+    b.push(Alu::Mov.imm(R1, FLAG_LEAVING));
+    b.push(atomic(Size::DW, AtomicOp::FetchOr, R0, 0, R1));
+    b.push(Jmp::Jset.imm(R1, FLAG_RECEIVED, "decided"));
+    b.note(ld_map(R1, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));
+    b.push(Alu::Mov.reg(R2, R10));
+    b.push(Alu::Add.imm(R2, k as i32));
+    b.push(call(helper::MAP_DELETE_ELEM));
+    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
+    b.push(Alu::Mov.reg(R2, R10));
+    b.push(Alu::Add.imm(R2, k as i32));
+    b.push(call(helper::MAP_DELETE_ELEM));
+    b.count(Counter::SocketsLeft, None);
+    b.label("decided");
+    b.push(Alu::Mov.reg(R1, R6));
+    b.push(Alu::Mov.imm(R2, BPF_SOCK_OPS_STATE_CB_FLAG));
+    b.push(call(helper::SOCK_OPS_CB_FLAGS_SET));
+    b.push(ja("out"));
+
+    // The socket is gone: so is its flags word.
+    b.label("closed");
+    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
+    b.push(Alu::Mov.reg(R2, R10));
+    b.push(Alu::Add.imm(R2, k as i32));
+    b.push(call(helper::MAP_DELETE_ELEM));
     b.label("out");
     b.push(Alu::Mov.imm(R0, 1));
     b.push(exit());
