@@ -13,8 +13,9 @@
 //! benchmark's cgroup; for TCP and AF_UNIX neither does. The benchmark
 //! process itself never joins. After each cell the bypass's counters
 //! ([`deploy::status`]) and the endpoints' own `/proc/self/cgroup` must show
-//! it: bytes redirected (and none passed to TCP) for bypass rows, no counter
-//! moved at all for the others. Anything else fails the run.
+//! it: both sockets of every connection added to the map and bytes
+//! redirected for bypass rows, no counter moved at all for the others.
+//! Anything else fails the run.
 
 pub mod endpoint;
 pub mod proc;
@@ -465,17 +466,22 @@ impl Runner<'_> {
         let conns = self.cfg.conns as u64;
         if t == Transport::TcpBypass {
             // Both ends of every connection entered the map (so both were in
-            // the cgroup), and sk_msg saw every byte: rr requests and
-            // echoes, or the stream and its 16-byte trailers. Bytes it passed
-            // to TCP are not an error (the small-write fallback does that on
-            // purpose) but the row reports them.
+            // the cgroup), and sk_msg saw every byte (rr requests and echoes,
+            // or the stream and its 16-byte trailers) unless a socket moved to
+            // TCP for good and left the map; after that sk_msg no longer runs
+            // for its writes. Bytes over TCP are not an error (the small-write
+            // fallback does that on purpose) but the row reports them.
             let want = match w {
                 Workload::Rr => 2 * sent,
                 Workload::Stream => sent + 16 * conns,
             };
-            let (redir, passed, added) =
-                (d.get(Counter::RedirectedBytes), d.get(Counter::PassedBytes), d.get(Counter::SocketsAdded));
-            if redir == 0 || redir + passed < want || added < 2 * conns {
+            let (redir, passed, added, left) = (
+                d.get(Counter::RedirectedBytes),
+                d.get(Counter::PassedBytes),
+                d.get(Counter::SocketsAdded),
+                d.get(Counter::SocketsLeft),
+            );
+            if redir == 0 || (redir + passed < want && left == 0) || added < 2 * conns {
                 return Err(BenchError::Placement(format!(
                     "{label}: the bypass saw {} of {want} bytes ({redir} redirected, {passed} passed to TCP) and {added} sockets for {conns} connection(s): \
                      the endpoints were not both in {}; counters {d:?}",

@@ -278,7 +278,12 @@ mod tests {
             for slot in p.notes.keys() {
                 assert!(slots.contains(slot), "{}: note on slot {slot} inside an instruction", p.name);
             }
-            assert_eq!(p.asm.map_refs.iter().filter(|m| m.name == MAP_SOCKHASH).count(), 1);
+            // Both use the SOCKHASH and the flags; every map they name is one `load` creates.
+            for m in [MAP_SOCKHASH, MAP_SOCK_FLAGS] {
+                assert!(p.asm.map_refs.iter().any(|r| r.name == m), "{}: no reference to {m}", p.name);
+            }
+            let created = map_specs(1).map(|(n, _)| n);
+            assert!(p.asm.map_refs.iter().all(|r| created.contains(&r.name.as_str())), "{}", p.name);
             assert!(p.notes.values().any(|n| n.ends_with(".remote_port")), "{}", p.name);
             assert_eq!(p.asm.insns.last(), Some(&Insn::Exit));
         }

@@ -432,7 +432,9 @@ fn kernel_outside_cgroup_unaffected() {
     assert_eq!(env.entries(), 0);
 
     // Server inside, client outside: the server's sockets enter the map, but
-    // its writes find no peer and go over TCP.
+    // their first write finds no peer and goes over TCP; nothing was ever
+    // redirected into them, so on the next ACK they leave the map and the
+    // rest of their writes no longer pass through sk_msg at all.
     let c = echo_4x1mib(&env, true, false, "half");
     assert_eq!(c.u64("bytes_received"), 4 * MIB);
     let d = env.counters().since(&after);
@@ -440,7 +442,8 @@ fn kernel_outside_cgroup_unaffected() {
     assert_eq!(d.sockets_added, 4, "{d:?}");
     assert_eq!(d.redirected_msgs, 0, "{d:?}");
     assert_eq!(d.redirected_bytes, 0, "{d:?}");
-    assert!(d.passed_bytes >= 4 * MIB, "{d:?}");
+    assert!(d.passed_bytes > 0, "{d:?}");
+    assert_eq!(d.sockets_left, 4, "{d:?}");
     assert_entries_drain(&env);
 }
 
@@ -811,6 +814,41 @@ fn kernel_small_write_stream_falls_back_to_tcp() {
     assert_eq!(sv.u64("bytes_in"), 2 * (4 * MIB + 5));
     assert_eq!(d.small_write_fallbacks, 2, "{d:?}");
     assert!(d.redirected_msgs > 0 && d.passed_bytes > 0, "both paths carried bytes: {d:?}");
+    // Nothing was redirected into the writers, so they left the map and
+    // sk_msg stopped seeing their writes.
+    assert_eq!(d.sockets_left, 2, "{d:?}");
+    assert!(d.redirected_bytes + d.passed_bytes < 2 * (4 * MIB + 5), "{d:?}");
+
+    // The same small writes, echoed. Each server socket has had the
+    // client's first writes redirected into it, which the kernel would free
+    // if the socket left the map: the servers must never leave, even when
+    // their echo goes over TCP. A client may leave (if it moves to TCP before
+    // the first echo is redirected into it; the echo then takes TCP too).
+    let before = env.counters();
+    let (_, c) = echo_pair(
+        &env,
+        "127.0.0.1:0",
+        "127.0.0.1",
+        &["--conns", "2", "--reader", "blocking"],
+        &[
+            "--conns",
+            "2",
+            "--concurrent",
+            "2",
+            "--bytes",
+            &s(MIB + 3),
+            "--write-size",
+            "100",
+            "--half-close",
+            "--tag",
+            "small-echo",
+        ],
+    );
+    let d = env.counters().since(&before);
+    eprintln!("[small writes, echoed] client {c}\n  counters {d:?}");
+    assert_eq!(c.u64("bytes_received"), 2 * (MIB + 3));
+    assert!(d.small_write_fallbacks >= 2 && d.redirected_bytes > 0, "{d:?}");
+    assert!(d.sockets_left <= 2, "a server socket holding redirected bytes left the map: {d:?}");
 
     let before = env.counters();
     let (_, c) = echo_pair(
@@ -824,6 +862,7 @@ fn kernel_small_write_stream_falls_back_to_tcp() {
     assert_eq!(c.u64("rounds"), 3000);
     assert_eq!(d.small_write_fallbacks, 0, "request/response must keep the redirect: {d:?}");
     assert_eq!(d.passed_bytes, 0, "{d:?}");
+    assert_eq!(d.sockets_left, 0, "{d:?}");
 }
 
 /// Case 17: a `load` that fails after creating, loading and pinning (the

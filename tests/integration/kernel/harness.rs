@@ -59,7 +59,7 @@ fn run_quiet(cmd: &str, args: &[&str]) -> Output {
     Command::new(cmd).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("run {cmd} {args:?}: {e}"))
 }
 
-/// The six counters of `status --json`.
+/// The counters of `status --json`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub sockets_added: u64,
@@ -69,6 +69,7 @@ pub struct Counters {
     pub passed_msgs: u64,
     pub passed_bytes: u64,
     pub small_write_fallbacks: u64,
+    pub sockets_left: u64,
 }
 
 impl Counters {
@@ -81,6 +82,7 @@ impl Counters {
             passed_msgs: s.u64("counters.passed_msgs"),
             passed_bytes: s.u64("counters.passed_bytes"),
             small_write_fallbacks: s.u64("counters.small_write_fallbacks"),
+            sockets_left: s.u64("counters.sockets_left"),
         }
     }
     pub fn since(&self, before: &Counters) -> Counters {
@@ -92,6 +94,7 @@ impl Counters {
             passed_msgs: self.passed_msgs - before.passed_msgs,
             passed_bytes: self.passed_bytes - before.passed_bytes,
             small_write_fallbacks: self.small_write_fallbacks - before.small_write_fallbacks,
+            sockets_left: self.sockets_left - before.sockets_left,
         }
     }
 }
