@@ -4,7 +4,7 @@
 //! statistics and the translated/JITed sizes. Also runs programs with
 //! BPF_PROG_TEST_RUN.
 //!
-//! Inputs ([`Inputs`]): the built-in programs (with their three maps created
+//! Inputs ([`Inputs`]): the built-in programs (with their four maps created
 //! as `sockasm load` creates them), a text file in LLVM's syntax, or a BPF
 //! ELF object (its maps created, its relocations applied by
 //! [`crate::elf::Object::link`]). Nothing is attached or pinned: every fd is
@@ -69,7 +69,7 @@ pub fn kernel_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' }).take(15).collect()
 }
 
-/// The three maps of the bypass, as `load` creates them, unpinned.
+/// The four maps of the bypass, as `load` creates them, unpinned.
 pub fn create_builtin_maps(max_entries: u32) -> Result<Vec<(String, Map)>, VerifyError> {
     let maps = crate::deploy::create_maps(max_entries).map_err(|e| VerifyError::Input(e.to_string()))?;
     Ok(maps.into_iter().map(|(n, m)| (n.to_string(), m)).collect())

@@ -144,8 +144,9 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "Cost of sockasm: load {:.1} ms (create 3 maps, load and verify 2 programs, attach, pin), unload {:.1} ms.",
+            "Cost of sockasm: load {:.1} ms (create {} maps, load and verify 2 programs, attach, pin), unload {:.1} ms.",
             self.load.as_secs_f64() * 1e3,
+            crate::progs::map_specs(1).len(),
             self.unload.as_secs_f64() * 1e3
         );
         let _ = writeln!(out);

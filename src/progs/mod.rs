@@ -70,7 +70,7 @@ pub const STATE_IN_MAP: i32 = 2;
 pub const STATE_OFF_FLAGS: i16 = 0;
 pub const STATE_OFF_RUN: i16 = 8;
 pub const STATE_OFF_LAST_NS: i16 = 16;
-pub const STATE_OFF_PEER_HELD: i16 = 24;
+pub const STATE_OFF_PEER_FLAGGED: i16 = 24;
 pub const STATE_VALUE_SIZE: u32 = 32;
 
 /// A program with per-instruction notes for listings (ctx field names).
@@ -83,7 +83,14 @@ pub struct Builder {
 pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 4] {
     [
         (MAP_SOCKHASH, MapSpec::new(MapType::SOCKHASH, key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_hash")),
-        (MAP_SOCK_FLAGS, MapSpec::new(MapType::HASH, key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_flags")),
+        // Not preallocated: an entry lives only while its socket is in the map,
+        // and preallocating max_entries of them would cost megabytes up front.
+        (
+            MAP_SOCK_FLAGS,
+            MapSpec::new(MapType::HASH, key::KEY_SIZE as u32, 8, max_entries)
+                .with_flags(crate::syscall::BPF_F_NO_PREALLOC)
+                .with_name("sockasm_flags"),
+        ),
         (MAP_SK_STATE, MapSpec::sk_storage("sockasm_state", STATE_VALUE_SIZE)),
         (MAP_COUNTERS, MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count")),
     ]

@@ -4,8 +4,13 @@
 //! st = sk_storage_get(&sk_state, msg->sk, 0, 0);
 //! if (!st || *st == TCP_USED) goto pass;
 //! key = { netns_cookie(msg), remote ip, local ip, remote port, local port };  // the peer's key
+//! if (!st->peer_flagged) {               // first redirect: the peer may never leave the map now
+//!     f = map_lookup(&sock_flags, &key);
+//!     if (!f || fetch_or(f, RECEIVED) & LEAVING) goto miss;
+//!     st->peer_flagged = 1;
+//! }
 //! if (msg_redirect_hash(msg, &sock_hash, &key, BPF_F_INGRESS) == SK_PASS) { redirected++; return SK_PASS; }
-//! *st = TCP_USED;
+//! miss: *st = TCP_USED;                // sock_ops takes the socket out of the map if it can
 //! pass: passed++; return SK_PASS;      // never SK_DROP: the write goes over TCP
 //! ```
 //! Before the redirect, a run of small back-to-back writes is counted (see [`SMALL_RUN`]):
@@ -103,7 +108,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     // can never leave the SOCKHASH with our bytes queued (see sock_ops). A
     // peer that is leaving, or has no flags word, gets our bytes over TCP.
     b.label("redirect");
-    b.push(load(Size::DW, R1, R7, STATE_OFF_PEER_HELD));
+    b.push(load(Size::DW, R1, R7, STATE_OFF_PEER_FLAGGED));
     b.push(Jmp::Jne.imm(R1, 0, "send"));
     b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
     b.push(Alu::Mov.reg(R2, R10));
@@ -113,7 +118,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Alu::Mov.imm(R1, FLAG_RECEIVED));
     b.push(atomic(Size::DW, AtomicOp::FetchOr, R0, 0, R1));
     b.push(Jmp::Jset.imm(R1, FLAG_LEAVING, "miss"));
-    b.push(store_imm(Size::DW, R7, STATE_OFF_PEER_HELD, 1));
+    b.push(store_imm(Size::DW, R7, STATE_OFF_PEER_FLAGGED, 1));
     b.label("send");
     b.push(Alu::Mov.reg(R1, R6));
     b.note(ld_map(R2, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));
