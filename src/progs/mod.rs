@@ -71,7 +71,10 @@ pub const STATE_OFF_FLAGS: i16 = 0;
 pub const STATE_OFF_RUN: i16 = 8;
 pub const STATE_OFF_LAST_NS: i16 = 16;
 pub const STATE_OFF_PEER_FLAGGED: i16 = 24;
-pub const STATE_VALUE_SIZE: u32 = 32;
+/// Whether the RTT callback was already on (another tool's sock_ops program
+/// asked for it) when sock_ops turned it on: then it is left on.
+pub const STATE_OFF_RTT_THEIRS: i16 = 32;
+pub const STATE_VALUE_SIZE: u32 = 40;
 
 /// A program with per-instruction notes for listings (ctx field names).
 pub struct Builder {

@@ -10,14 +10,15 @@
 //!     if (st) *st = IN_MAP;
 //!     if (!st || map_update(&sock_flags, &key, &zero, BPF_ANY)) { failures++; return 1; }
 //!     if (sock_hash_update(ctx, &sock_hash, &key, BPF_NOEXIST)) { map_delete(&sock_flags, &key); failures++; return 1; }
-//!     cb_flags_set(ctx, RTT_CB | STATE_CB); added++; return 1;
+//!     st->rtt_theirs = ctx->cb_flags & RTT_CB;     // another program's wish: keep it
+//!     cb_flags_set(ctx, ctx->cb_flags | RTT_CB | STATE_CB); added++; return 1;
 //! case RTT_CB:                           // an ACK: this socket sent bytes over TCP
 //!     if (*sk_storage_get(&sk_state, ctx->sk, 0, 0) != TCP_USED) return 1;   // still redirecting
 //!     f = map_lookup(&sock_flags, &key);
 //!     if (f && !(*f & RECEIVED) && !(fetch_or(f, LEAVING) & RECEIVED)) {
 //!         map_delete(&sock_hash, &key); map_delete(&sock_flags, &key); left++;
 //!     }
-//!     cb_flags_set(ctx, STATE_CB);       // decided for good: no more RTT callbacks
+//!     if (!st->rtt_theirs) cb_flags_set(ctx, ctx->cb_flags & ~RTT_CB);   // decided for good
 //!     return 1;
 //! case STATE_CB:
 //!     if (ctx->args[1] == TCP_CLOSE) map_delete(&sock_flags, &key);
@@ -55,6 +56,8 @@ pub mod ctx {
     pub const REMOTE_PORT: i16 = 64;
     /// Host byte order.
     pub const LOCAL_PORT: i16 = 68;
+    /// The socket's callback flags (read-only; set with a helper).
+    pub const CB_FLAGS: i16 = 84;
     pub const SK: i16 = 184;
     pub const ADDRS: super::CtxAddrs = super::CtxAddrs {
         name: "bpf_sock_ops",
@@ -103,10 +106,11 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Alu::Mov.imm(R4, BPF_SK_STORAGE_GET_F_CREATE));
     b.push(call(helper::SK_STORAGE_GET));
     b.push(Jmp::Jeq.imm(R0, 0, "failed"));
+    b.push(Alu::Mov.reg(R7, R0));
     // A cgroup and its ancestor can both run this program for one socket.
-    b.push(load(Size::DW, R1, R0, 0));
+    b.push(load(Size::DW, R1, R7, STATE_OFF_FLAGS));
     b.push(Jmp::Jne.imm(R1, 0, "out"));
-    b.push(store_imm(Size::DW, R0, 0, STATE_IN_MAP));
+    b.push(store_imm(Size::DW, R7, STATE_OFF_FLAGS, STATE_IN_MAP));
 
     // Its flags word (0: nothing received, not leaving), before the socket
     // can be found: BPF_ANY overwrites what a closed namesake left behind.
@@ -129,8 +133,14 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Jmp::Jne.imm(R0, 0, "unflag"));
     // From now on: an RTT callback on every ACK (only a socket that sends
     // over TCP gets ACKs) and a state callback to drop the flags at close.
+    // The helper sets all the flags at once: keep other programs' flags, and
+    // remember whether one of them already wanted RTT callbacks.
+    b.ctx_load(Size::W, R2, R6, ctx::CB_FLAGS, "bpf_sock_ops.bpf_sock_ops_cb_flags");
+    b.push(Alu::Mov.reg(R1, R2));
+    b.push(Alu::And.imm(R1, BPF_SOCK_OPS_RTT_CB_FLAG));
+    b.push(store(Size::DW, R7, STATE_OFF_RTT_THEIRS, R1));
+    b.push(Alu::Or.imm(R2, BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_STATE_CB_FLAG));
     b.push(Alu::Mov.reg(R1, R6));
-    b.push(Alu::Mov.imm(R2, BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_STATE_CB_FLAG));
     b.push(call(helper::SOCK_OPS_CB_FLAGS_SET));
     b.count(Counter::SocketsAdded, None);
     b.push(ja("out"));
@@ -155,7 +165,8 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Alu::Mov.imm(R4, 0));
     b.push(call(helper::SK_STORAGE_GET));
     b.push(Jmp::Jeq.imm(R0, 0, "out"));
-    b.push(load(Size::DW, R1, R0, STATE_OFF_FLAGS));
+    b.push(Alu::Mov.reg(R7, R0));
+    b.push(load(Size::DW, R1, R7, STATE_OFF_FLAGS));
     b.push(Jmp::Jne.imm(R1, STATE_TCP_USED, "out"));
     b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
     b.push(Alu::Mov.reg(R2, R10));
@@ -179,8 +190,11 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(call(helper::MAP_DELETE_ELEM));
     b.count(Counter::SocketsLeft, None);
     b.label("decided");
+    b.push(load(Size::DW, R1, R7, STATE_OFF_RTT_THEIRS));
+    b.push(Jmp::Jne.imm(R1, 0, "out"));
+    b.ctx_load(Size::W, R2, R6, ctx::CB_FLAGS, "bpf_sock_ops.bpf_sock_ops_cb_flags");
+    b.push(Alu::And.imm(R2, !BPF_SOCK_OPS_RTT_CB_FLAG));
     b.push(Alu::Mov.reg(R1, R6));
-    b.push(Alu::Mov.imm(R2, BPF_SOCK_OPS_STATE_CB_FLAG));
     b.push(call(helper::SOCK_OPS_CB_FLAGS_SET));
     b.push(ja("out"));
 

@@ -953,3 +953,76 @@ fn kernel_iperf3_dual_stack() {
     assert!(d.redirected_bytes >= received, "iperf3's bytes were redirected: {d:?}");
     assert_eq!(d.passed_bytes, 0, "{d:?}");
 }
+
+/// Case 19: another tool's sock_ops program on the same cgroup asked for
+/// RTT callbacks; sockasm turns them on and off for its own use but keeps
+/// the other program's wish: that program's callbacks keep coming after
+/// sockasm has decided a socket's fate (here: it left the map).
+#[test]
+fn kernel_other_tools_rtt_callbacks_survive() {
+    use sockasm::asm::*;
+    use sockasm::syscall::{self, AttachType, Map, MapSpec, MapType, ProgSpec, ProgType};
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    let cg = sockasm::cgroup::Cgroup::open(&env.cg).expect("open test cgroup");
+    // The other tool: on ESTABLISHED, turn on RTT callbacks (keeping the
+    // other flags); on each RTT callback, count it.
+    let counts = Map::create(&MapSpec::new(MapType::ARRAY, 4, 8, 1)).expect("create array");
+    let mut p = Program::new();
+    p.push(Alu::Mov.reg(R6, R1));
+    p.push(load(Size::W, R2, R6, 0));
+    p.push(Jmp::Jeq.imm(R2, 4, "est"));
+    p.push(Jmp::Jeq.imm(R2, 5, "est"));
+    p.push(Jmp::Jne.imm(R2, 12, "out"));
+    p.push(store_imm(Size::W, R10, -4, 0));
+    p.push(ld_map(R1, "counts"));
+    p.push(Alu::Mov.reg(R2, R10));
+    p.push(Alu::Add.imm(R2, -4));
+    p.push(call(1));
+    p.push(Jmp::Jeq.imm(R0, 0, "out"));
+    p.push(Alu::Mov.imm(R1, 1));
+    p.push(atomic(Size::DW, AtomicOp::Add, R0, 0, R1));
+    p.push(ja("out"));
+    p.label("est");
+    p.push(load(Size::W, R2, R6, 84));
+    p.push(Alu::Or.imm(R2, 8));
+    p.push(Alu::Mov.reg(R1, R6));
+    p.push(call(59));
+    p.label("out");
+    p.push(Alu::Mov.imm(R0, 1));
+    p.push(exit());
+    let mut asm = p.assemble().expect("assemble");
+    let fd = counts.fd().as_raw_fd();
+    asm.bind_maps(|_| Some(fd)).expect("bind");
+    let bytes = asm.to_bytes().expect("encode");
+    let other = ProgSpec::new(ProgType::SOCK_OPS, "other_rtt", &bytes).load().expect("load other program");
+    struct Detach<'a>(&'a sockasm::cgroup::Cgroup, BorrowedFd<'a>);
+    impl Drop for Detach<'_> {
+        fn drop(&mut self) {
+            let _ = syscall::detach_cgroup(self.1, self.0.fd(), AttachType::CGROUP_SOCK_OPS);
+        }
+    }
+    syscall::attach_cgroup(other.fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS, syscall::BPF_F_ALLOW_MULTI)
+        .expect("attach other program");
+    let _detach = Detach(&cg, other.fd.as_fd());
+    env.load(&[]);
+
+    // Server inside, client outside: the server's echo goes over TCP and its
+    // sockets leave the map on their first ACK; the ACKs keep coming.
+    let before = env.counters();
+    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
+    let target = format!("127.0.0.1:{port}");
+    let args = ["--connect", &target, "--conns", "4", "--concurrent", "4", "--bytes", &s(8 * MIB), "--half-close"];
+    let c = env.client(false, None, &args).finish();
+    srv.finish();
+    assert_eq!(c.u64("bytes_received"), 32 * MIB);
+    let d = env.counters().since(&before);
+    let rtt =
+        u64::from_ne_bytes(counts.get(&0u32.to_ne_bytes()).expect("lookup").expect("entry")[..8].try_into().unwrap());
+    eprintln!("[other tool] counters {d:?}, its RTT callbacks {rtt}");
+    assert_eq!(d.sockets_left, 4, "{d:?}");
+    assert!(rtt >= 40, "the other program's RTT callbacks stopped after sockasm's decision: {rtt} in all");
+}
