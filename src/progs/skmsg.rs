@@ -58,7 +58,7 @@ pub mod ctx {
 pub const NAME: &str = "sockasm_skmsg";
 
 /// Writes smaller than this can make a run of small writes.
-pub const SMALL_WRITE: i32 = 16 * 1024;
+pub const SMALL_WRITE: i32 = 32 * 1024;
 /// ... when each follows the previous write within this many nanoseconds
 /// (a round trip through the bypass takes about 20 µs on the test machine).
 pub const SMALL_GAP_NS: i32 = 10_000;
