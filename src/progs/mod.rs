@@ -164,6 +164,27 @@ impl Builder {
         }
     }
 
+    /// `helper(&map, &key)` with the socket key built at `r10 - 48`: a map
+    /// lookup or delete by key. Clobbers r0-r5.
+    fn call_with_key(&mut self, map: &str, helper: i32) {
+        self.note(ld_map(R1, map), format!("map {map}"));
+        self.push(Alu::Mov.reg(R2, R10));
+        self.push(Alu::Add.imm(R2, key::STACK_KEY as i32));
+        self.push(call(helper));
+    }
+
+    /// `r0 = bpf_sk_storage_get(&sk_state, ctx->sk, NULL, flags)`; a null
+    /// socket or no storage goes to `bail`. Clobbers r0-r5.
+    fn sk_state_get(&mut self, ctx: Reg, sk_field: (i16, &str), flags: i32, bail: &str) {
+        self.ctx_load(Size::DW, R2, ctx, sk_field.0, sk_field.1);
+        self.push(Jmp::Jeq.imm(R2, 0, bail));
+        self.note(ld_map(R1, MAP_SK_STATE), format!("map {MAP_SK_STATE}"));
+        self.push(Alu::Mov.imm(R3, 0));
+        self.push(Alu::Mov.imm(R4, flags));
+        self.push(call(helper::SK_STORAGE_GET));
+        self.push(Jmp::Jeq.imm(R0, 0, bail));
+    }
+
     /// Stores the 16-byte v4-mapped form of the IPv4 address in `ip4` (as
     /// loaded from the context: network byte order in memory) at `r10 + at`.
     fn store_v4_mapped(&mut self, at: i16, ip4: Reg) {

@@ -70,13 +70,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     let k = STACK_KEY;
     b.push(Alu::Mov.reg(R6, R1));
     b.ctx_load(Size::W, R8, R6, ctx::SIZE, "sk_msg_md.size");
-    b.ctx_load(Size::DW, R2, R6, ctx::SK, "sk_msg_md.sk");
-    b.push(Jmp::Jeq.imm(R2, 0, "pass"));
-    b.note(ld_map(R1, MAP_SK_STATE), format!("map {MAP_SK_STATE}"));
-    b.push(Alu::Mov.imm(R3, 0));
-    b.push(Alu::Mov.imm(R4, 0));
-    b.push(call(helper::SK_STORAGE_GET));
-    b.push(Jmp::Jeq.imm(R0, 0, "pass"));
+    b.sk_state_get(R6, (ctx::SK, "sk_msg_md.sk"), 0, "pass");
     b.push(Alu::Mov.reg(R7, R0));
     b.push(load(Size::DW, R1, R7, STATE_OFF_FLAGS));
     b.push(Jmp::Jeq.imm(R1, STATE_TCP_USED, "pass"));
@@ -110,10 +104,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.label("redirect");
     b.push(load(Size::DW, R1, R7, STATE_OFF_PEER_FLAGGED));
     b.push(Jmp::Jne.imm(R1, 0, "send"));
-    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
-    b.push(Alu::Mov.reg(R2, R10));
-    b.push(Alu::Add.imm(R2, k as i32));
-    b.push(call(helper::MAP_LOOKUP_ELEM));
+    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_LOOKUP_ELEM);
     b.push(Jmp::Jeq.imm(R0, 0, "miss"));
     b.push(Alu::Mov.imm(R1, FLAG_RECEIVED));
     b.push(atomic(Size::DW, AtomicOp::FetchOr, R0, 0, R1));

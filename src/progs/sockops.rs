@@ -82,6 +82,9 @@ pub const BPF_TCP_CLOSE: i32 = 7;
 
 pub const NAME: &str = "sockasm_sockops";
 
+/// `bpf_sock_ops.sk`, for [`Builder::sk_state_get`].
+const SK: (i16, &str) = (ctx::SK, "bpf_sock_ops.sk");
+
 pub fn program() -> Result<Builtin, AsmError> {
     let mut b = Builder::new();
     let k = STACK_KEY;
@@ -99,13 +102,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_RTT_CB, "rtt"));
 
     // Mark the socket as allowed to redirect, before it can be looked up.
-    b.ctx_load(Size::DW, R2, R6, ctx::SK, "bpf_sock_ops.sk");
-    b.push(Jmp::Jeq.imm(R2, 0, "failed"));
-    b.note(ld_map(R1, MAP_SK_STATE), format!("map {MAP_SK_STATE}"));
-    b.push(Alu::Mov.imm(R3, 0));
-    b.push(Alu::Mov.imm(R4, BPF_SK_STORAGE_GET_F_CREATE));
-    b.push(call(helper::SK_STORAGE_GET));
-    b.push(Jmp::Jeq.imm(R0, 0, "failed"));
+    b.sk_state_get(R6, SK, BPF_SK_STORAGE_GET_F_CREATE, "failed");
     b.push(Alu::Mov.reg(R7, R0));
     // A cgroup and its ancestor can both run this program for one socket.
     b.push(load(Size::DW, R1, R7, STATE_OFF_FLAGS));
@@ -145,10 +142,7 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.count(Counter::SocketsAdded, None);
     b.push(ja("out"));
     b.label("unflag");
-    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
-    b.push(Alu::Mov.reg(R2, R10));
-    b.push(Alu::Add.imm(R2, k as i32));
-    b.push(call(helper::MAP_DELETE_ELEM));
+    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_DELETE_ELEM);
     // Map full or key taken: the connection simply stays on normal TCP.
     b.label("failed");
     b.count(Counter::InsertFailures, None);
@@ -158,20 +152,11 @@ pub fn program() -> Result<Builtin, AsmError> {
     // TCP for good, take it out of the SOCKHASH, unless a peer has
     // redirected into it; either way the decision is final.
     b.label("rtt");
-    b.ctx_load(Size::DW, R2, R6, ctx::SK, "bpf_sock_ops.sk");
-    b.push(Jmp::Jeq.imm(R2, 0, "out"));
-    b.note(ld_map(R1, MAP_SK_STATE), format!("map {MAP_SK_STATE}"));
-    b.push(Alu::Mov.imm(R3, 0));
-    b.push(Alu::Mov.imm(R4, 0));
-    b.push(call(helper::SK_STORAGE_GET));
-    b.push(Jmp::Jeq.imm(R0, 0, "out"));
+    b.sk_state_get(R6, SK, 0, "out");
     b.push(Alu::Mov.reg(R7, R0));
     b.push(load(Size::DW, R1, R7, STATE_OFF_FLAGS));
     b.push(Jmp::Jne.imm(R1, STATE_TCP_USED, "out"));
-    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
-    b.push(Alu::Mov.reg(R2, R10));
-    b.push(Alu::Add.imm(R2, k as i32));
-    b.push(call(helper::MAP_LOOKUP_ELEM));
+    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_LOOKUP_ELEM);
     b.push(Jmp::Jeq.imm(R0, 0, "decided"));
     b.push(load(Size::DW, R1, R0, 0));
     b.push(Jmp::Jset.imm(R1, FLAG_RECEIVED, "decided"));
@@ -180,14 +165,8 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Alu::Mov.imm(R1, FLAG_LEAVING));
     b.push(atomic(Size::DW, AtomicOp::FetchOr, R0, 0, R1));
     b.push(Jmp::Jset.imm(R1, FLAG_RECEIVED, "decided"));
-    b.note(ld_map(R1, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));
-    b.push(Alu::Mov.reg(R2, R10));
-    b.push(Alu::Add.imm(R2, k as i32));
-    b.push(call(helper::MAP_DELETE_ELEM));
-    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
-    b.push(Alu::Mov.reg(R2, R10));
-    b.push(Alu::Add.imm(R2, k as i32));
-    b.push(call(helper::MAP_DELETE_ELEM));
+    b.call_with_key(MAP_SOCKHASH, helper::MAP_DELETE_ELEM);
+    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_DELETE_ELEM);
     b.count(Counter::SocketsLeft, None);
     b.label("decided");
     b.push(load(Size::DW, R1, R7, STATE_OFF_RTT_THEIRS));
@@ -200,10 +179,7 @@ pub fn program() -> Result<Builtin, AsmError> {
 
     // The socket is gone: so is its flags word.
     b.label("closed");
-    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
-    b.push(Alu::Mov.reg(R2, R10));
-    b.push(Alu::Add.imm(R2, k as i32));
-    b.push(call(helper::MAP_DELETE_ELEM));
+    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_DELETE_ELEM);
     b.label("out");
     b.push(Alu::Mov.imm(R0, 1));
     b.push(exit());
