@@ -280,8 +280,10 @@ fn kernel_two_netns_same_tuple() {
                     "127.0.0.1:40001",
                     "--bytes",
                     &s(bytes),
+                    // Above the small-write threshold: the clients never move to
+                    // TCP, so they stay in the map with the servers.
                     "--write-size",
-                    "16384",
+                    "65536",
                     "--half-close",
                     "--tag",
                     n,
@@ -316,7 +318,9 @@ fn kernel_two_netns_same_tuple() {
     assert_eq!(peak, 4, "both namespaces' sockets (same 4-tuple) should be in the map at once");
     assert_eq!(d.sockets_added, 4, "{d:?}");
     assert_eq!(d.insert_failures, 0, "{d:?}");
-    assert!(d.redirected_bytes >= 4 * bytes, "{d:?}");
+    // The clients' bytes all went through the bypass; the echo may have
+    // moved to TCP (small writes, if reads came back in small pieces).
+    assert!(d.redirected_bytes >= 2 * bytes, "{d:?}");
     assert_entries_drain(&env);
 }
 
@@ -345,7 +349,7 @@ fn kernel_reader_kinds() {
                 "--bytes",
                 &s(3 * MIB + 7),
                 "--write-size",
-                "20001",
+                "40001",
                 "--half-close",
                 "--tag",
                 reader,
@@ -382,9 +386,12 @@ fn kernel_reader_kinds() {
         assert_eq!(c2.u64("bytes_sent"), 4 * (5 * MIB + 3));
         assert_eq!(sv2.u64("bytes_in"), 4 * (5 * MIB + 3));
         // Client writes are above the small-write threshold and all redirected; the
-        // server's 3000-byte echo writes may move to TCP midway, which the
-        // client's byte-exact check covers too.
+        // server's echo writes may move to TCP midway, which the client's
+        // byte-exact check covers too. No socket leaves the map (the servers
+        // had bytes redirected into them, the clients never use TCP), so
+        // sk_msg saw every byte.
         assert!(d.redirected_bytes >= 6 * (3 * MIB + 7) + 4 * (5 * MIB + 3), "{reader}: {d:?}");
+        assert_eq!(d.sockets_left, 0, "{reader}: {d:?}");
         assert_eq!(
             d.passed_bytes + d.redirected_bytes,
             2 * 6 * (3 * MIB + 7) + 4 * (5 * MIB + 3) + 4 * 16,
@@ -917,7 +924,8 @@ fn kernel_iperf3_dual_stack() {
     );
     let env = Env::new();
     env.load(&[]);
-    let port = 20000 + (std::process::id() % 20000) as u16;
+    // A port nothing listens on (a fixed one could be taken by other software).
+    let port = std::net::TcpListener::bind("[::]:0").and_then(|l| l.local_addr()).expect("free port").port();
     // Join the cgroup first, then exec: the sockets are created inside it.
     let in_cg = |args: &str| {
         Command::new("sh")
@@ -934,15 +942,14 @@ fn kernel_iperf3_dual_stack() {
         std::thread::sleep(Duration::from_millis(100));
         let o = in_cg(&format!("-c 127.0.0.1 -p {port} -t 1 -J")).wait_with_output().expect("iperf3 client");
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
-        if o.status.success() {
+        // The server may not listen yet (iperf3 3.12 -J can exit 0 then, with
+        // the error in its JSON); anything else is a failure.
+        let not_yet = text.contains("Connection refused") || text.contains("unable to connect");
+        if o.status.success() && !not_yet {
             out = Some(text);
             break;
         }
-        // The server may not listen yet; anything else is a failure.
-        assert!(
-            text.contains("Connection refused") || text.contains("unable to connect"),
-            "iperf3 client failed: {text}"
-        );
+        assert!(not_yet, "iperf3 client failed: {text}");
     }
     let out = out.expect("iperf3 server never became reachable");
     let v = json::parse(&out).unwrap_or_else(|e| panic!("iperf3 -J output is not JSON ({e}): {out}"));
