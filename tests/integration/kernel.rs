@@ -39,6 +39,18 @@ fn s(n: u64) -> String {
     n.to_string()
 }
 
+/// 4 concurrent echo connections of `bytes` each, half-closed, each endpoint
+/// in or out of the cgroup; returns the client's result line.
+fn echo_4(env: &Env, server_in: bool, client_in: bool, bytes: u64, tag: &str) -> Value {
+    let (mut srv, port) = env.server(server_in, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
+    let target = format!("127.0.0.1:{port}");
+    let args =
+        ["--connect", &target, "--conns", "4", "--concurrent", "4", "--bytes", &s(bytes), "--half-close", "--tag", tag];
+    let c = env.client(client_in, None, &args).finish();
+    srv.finish();
+    c
+}
+
 /// Runs one echo server + client pair and returns both result lines.
 fn echo_pair(env: &Env, listen: &str, connect_host: &str, server: &[&str], client: &[&str]) -> (Value, Value) {
     let (mut srv, port) = env.server(true, None, &[&["--listen", listen], server].concat());
@@ -405,34 +417,13 @@ fn kernel_reader_kinds() {
 /// a client outside stays on TCP.
 #[test]
 fn kernel_outside_cgroup_unaffected() {
-    /// 4 concurrent echo connections of 1 MiB, each endpoint in or out of the cgroup.
-    fn echo_4x1mib(env: &Env, server_in: bool, client_in: bool, tag: &str) -> Value {
-        let (mut srv, port) = env.server(server_in, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
-        let target = format!("127.0.0.1:{port}");
-        let args = [
-            "--connect",
-            &target,
-            "--conns",
-            "4",
-            "--concurrent",
-            "4",
-            "--bytes",
-            &s(MIB),
-            "--half-close",
-            "--tag",
-            tag,
-        ];
-        let c = env.client(client_in, None, &args).finish();
-        srv.finish();
-        c
-    }
     if !kernel_ok() {
         return;
     }
     let env = Env::new();
     env.load(&[]);
     let before = env.counters();
-    let c = echo_4x1mib(&env, false, false, "outside");
+    let c = echo_4(&env, false, false, MIB, "outside");
     assert_eq!(c.u64("bytes_received"), 4 * MIB);
     let after = env.counters();
     assert_eq!(after, before, "counters moved for processes outside the cgroup");
@@ -442,7 +433,7 @@ fn kernel_outside_cgroup_unaffected() {
     // their first write finds no peer and goes over TCP; nothing was ever
     // redirected into them, so on the next ACK they leave the map and the
     // rest of their writes no longer pass through sk_msg at all.
-    let c = echo_4x1mib(&env, true, false, "half");
+    let c = echo_4(&env, true, false, MIB, "half");
     assert_eq!(c.u64("bytes_received"), 4 * MIB);
     let d = env.counters().since(&after);
     eprintln!("[half inside] counters {d:?}");
@@ -1020,11 +1011,7 @@ fn kernel_other_tools_rtt_callbacks_survive() {
     // Server inside, client outside: the server's echo goes over TCP and its
     // sockets leave the map on their first ACK; the ACKs keep coming.
     let before = env.counters();
-    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", "4"]);
-    let target = format!("127.0.0.1:{port}");
-    let args = ["--connect", &target, "--conns", "4", "--concurrent", "4", "--bytes", &s(8 * MIB), "--half-close"];
-    let c = env.client(false, None, &args).finish();
-    srv.finish();
+    let c = echo_4(&env, true, false, 8 * MIB, "other-tool");
     assert_eq!(c.u64("bytes_received"), 32 * MIB);
     let d = env.counters().since(&before);
     let rtt =
