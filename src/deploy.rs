@@ -2,14 +2,14 @@
 //! and `status`. Data flows one way: this module → progs (DSL) → syscall.
 //!
 //! Pins in the pin directory (mode 0600):
-//! `sock_hash`, `sock_flags`, `sk_state`, `counters` (maps), `sockops`, `skmsg` (programs).
+//! `sock_hash`, `sock_info`, `sk_state`, `counters`, `config` (maps), `sockops`, `skmsg` (programs).
 //! Which cgroups the bypass is attached to is not stored anywhere: it is read
 //! back from the kernel (PROG_QUERY on each cgroup), so it cannot go stale.
 
 use crate::asm::AsmError;
 use crate::cgroup::{self, Cgroup, CgroupError};
 use crate::json::Json;
-use crate::progs::{self, Builtin, counters};
+use crate::progs::{self, Builtin, KernelOffsets, Policy, config, counters};
 use crate::syscall::{self, AttachType, LoadError, Map, MapSpec, ProgSpec, SysError};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -20,11 +20,19 @@ pub const DEFAULT_MAX_ENTRIES: u32 = 65_535;
 
 const PIN_SOCKHASH: &str = "sock_hash";
 const PIN_SK_STATE: &str = "sk_state";
-const PIN_SOCK_FLAGS: &str = "sock_flags";
+const PIN_SOCK_INFO: &str = "sock_info";
 const PIN_COUNTERS: &str = "counters";
+const PIN_CONFIG: &str = "config";
 const PIN_SOCKOPS: &str = "sockops";
 const PIN_SKMSG: &str = "skmsg";
-const ALL_PINS: [&str; 6] = [PIN_SOCKOPS, PIN_SKMSG, PIN_SOCKHASH, PIN_SOCK_FLAGS, PIN_SK_STATE, PIN_COUNTERS];
+const ALL_PINS: [&str; 7] =
+    [PIN_SOCKOPS, PIN_SKMSG, PIN_SOCKHASH, PIN_SOCK_INFO, PIN_SK_STATE, PIN_COUNTERS, PIN_CONFIG];
+
+/// Where the running kernel describes its types.
+pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// `config` value flag: the programs were loaded peer-aware.
+const CONFIG_PEER_AWARE: u64 = 1;
 
 /// Cgroups visited at most when looking for attachments.
 const MAX_CGROUP_WALK: usize = 100_000;
@@ -82,12 +90,59 @@ pub struct LoadOptions {
     pub max_entries: Option<u32>,
     /// Keep the verifier log of successful loads (stats and sizes).
     pub verifier_stats: bool,
+    /// The most a peer's receive queue may hold before writes go over TCP;
+    /// `None` = [`config::DEFAULT_MAX_QUEUE`] for a new load, unchanged when reusing.
+    pub max_queue: Option<u32>,
+    /// The kernel BTF to read struct offsets from ([`KERNEL_BTF`]).
+    pub kernel_btf: PathBuf,
 }
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
-        LoadOptions { cgroup: None, pin_dir: PathBuf::from(DEFAULT_PIN_DIR), max_entries: None, verifier_stats: false }
+        LoadOptions {
+            cgroup: None,
+            pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
+            max_entries: None,
+            verifier_stats: false,
+            max_queue: None,
+            kernel_btf: PathBuf::from(KERNEL_BTF),
+        }
     }
+}
+
+/// How the programs will decide, on this kernel and with these privileges.
+/// Pure reads: no BPF object is created.
+pub fn kernel_policy(btf_path: &Path) -> Policy {
+    // CapEff bit 38 (CAP_PERFMON) or 21 (CAP_SYS_ADMIN, which implies it).
+    let caps = effective_caps();
+    if caps & ((1 << 38) | (1 << 21)) == 0 {
+        return Policy::PeerBlind {
+            reason: "without CAP_PERFMON the verifier refuses to store a socket's address or read kernel memory".into(),
+        };
+    }
+    let blob = match std::fs::read(btf_path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Policy::PeerBlind {
+                reason: format!(
+                    "cannot read the kernel's BTF at {}: {e} (a kernel built without CONFIG_DEBUG_INFO_BTF?)",
+                    btf_path.display()
+                ),
+            };
+        }
+    };
+    match KernelOffsets::from_btf(&blob) {
+        Ok(o) => Policy::PeerAware(o),
+        Err(e) => Policy::PeerBlind { reason: format!("{}: {e}", btf_path.display()) },
+    }
+}
+
+fn effective_caps() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0)
 }
 
 /// One loaded program, as `load` and `status` report it.
@@ -111,6 +166,14 @@ pub struct LoadReport {
     pub attach: Attach,
     pub mounted_bpffs: bool,
     pub programs: Vec<ProgStatus>,
+    /// The decision rule in force (for a reuse: the one loaded earlier).
+    pub peer_aware: bool,
+    /// Why the programs are peer-blind, when this call loaded them so.
+    pub peer_blind_reason: Option<String>,
+    pub max_queue: u32,
+    /// Stale `sock_info` entries removed (their sockets closed while no
+    /// program was attached to see it).
+    pub stale_removed: usize,
     /// Wall time of the whole load.
     pub elapsed: Duration,
 }
@@ -174,9 +237,10 @@ fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 /// The objects of a loaded bypass.
 struct Objects {
     sock_hash: Map,
-    sock_flags: Map,
+    sock_info: Map,
     sk_state: Map,
     counters: Map,
+    config: Map,
     sockops: OwnedFd,
     skmsg: OwnedFd,
     stats: [Option<u64>; 2],
@@ -202,14 +266,26 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     if opts.max_entries == Some(0) {
         return Err(DeployError::Invalid("--max-entries must be at least 1".into()));
     }
+    if let Some(q) = opts.max_queue.filter(|q| !(config::MIN_MAX_QUEUE..=config::MAX_MAX_QUEUE).contains(q)) {
+        return Err(DeployError::Invalid(format!(
+            "--max-queue {q} is out of range: give {} to {} bytes",
+            config::MIN_MAX_QUEUE,
+            config::MAX_MAX_QUEUE
+        )));
+    }
     let cg = resolve_cgroup(opts.cgroup.as_deref())?;
     let mounted_bpffs = ensure_pin_fs(&opts.pin_dir)?;
     let mut undo = Undo::default();
 
     let present = pins_present(&opts.pin_dir);
     let created = present.is_empty();
+    let mut peer_blind_reason = None;
     let objs = if created {
-        create_objects(opts, &mut undo)?
+        let policy = kernel_policy(&opts.kernel_btf);
+        if let Policy::PeerBlind { reason } = &policy {
+            peer_blind_reason = Some(reason.clone());
+        }
+        create_objects(opts, &policy, &mut undo)?
     } else if present.len() == ALL_PINS.len() {
         let objs = open_objects(&opts.pin_dir)?;
         let have = objs.sock_hash.spec().max_entries;
@@ -224,6 +300,14 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     } else {
         return Err(DeployError::PartialPins { dir: opts.pin_dir.clone(), present: present.join(", ") });
     };
+    let mut cfg = read_config(&objs.config)?;
+    if created || opts.max_queue.is_some_and(|q| q != cfg.max_queue) {
+        if let Some(q) = opts.max_queue {
+            cfg.max_queue = q;
+        }
+        write_config(&objs.config, &cfg)?;
+    }
+    let stale_removed = if created { 0 } else { sweep_stale_info(&objs)? };
 
     let sockops_id = syscall::prog_info(objs.sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
     let attach = attach_state(&cg, sockops_id)?;
@@ -244,8 +328,77 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         attach,
         mounted_bpffs,
         programs,
+        peer_aware: cfg.peer_aware,
+        peer_blind_reason,
+        max_queue: cfg.max_queue,
+        stale_removed,
         elapsed: start.elapsed(),
     })
+}
+
+/// The `config` map's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub max_queue: u32,
+    pub peer_aware: bool,
+}
+
+fn read_config(map: &Map) -> Result<Config> {
+    let v = map
+        .get(&0u32.to_ne_bytes())
+        .map_err(DeployError::step("reading the config map"))?
+        .ok_or_else(|| DeployError::Invalid("the config map has no entry 0".into()))?;
+    let word = |off: usize| v.get(off..off + 8).map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])));
+    Ok(Config {
+        max_queue: word(config::OFF_MAX_QUEUE as usize).min(u32::MAX as u64) as u32,
+        peer_aware: word(config::OFF_FLAGS as usize) & CONFIG_PEER_AWARE != 0,
+    })
+}
+
+fn write_config(map: &Map, cfg: &Config) -> Result<()> {
+    let mut v = [0u8; config::VALUE_SIZE as usize];
+    let at = |off: i16| off as usize..off as usize + 8;
+    v[at(config::OFF_MAX_QUEUE)].copy_from_slice(&(cfg.max_queue as u64).to_ne_bytes());
+    let flags = if cfg.peer_aware { CONFIG_PEER_AWARE } else { 0 };
+    v[at(config::OFF_FLAGS)].copy_from_slice(&flags.to_ne_bytes());
+    map.update(&0u32.to_ne_bytes(), &v, syscall::UpdateFlag::Any).map_err(DeployError::step("writing the config map"))
+}
+
+/// Removes `sock_info` entries whose socket is no longer in the SOCKHASH
+/// under that key: their sockets closed while sock_ops was detached (after
+/// an `unload` that left connections draining), so no STATE_CB removed them.
+/// Returns how many went.
+fn sweep_stale_info(objs: &Objects) -> Result<usize> {
+    let cookie_at =
+        |v: &[u8], off: usize| v.get(off..off + 8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])));
+    // A SOCKHASH lookup from user space gives the socket's cookie.
+    let stale = |key: &[u8]| -> Result<bool> {
+        let Some(info) = objs.sock_info.get(key).map_err(DeployError::step("reading a sock_info entry"))? else {
+            return Ok(false);
+        };
+        let live = objs.sock_hash.get(key).ok().flatten().and_then(|v| cookie_at(&v, 0));
+        Ok(live.is_none() || live != cookie_at(&info, progs::INFO_OFF_COOKIE as usize))
+    };
+    let mut candidates = Vec::new();
+    for key in objs.sock_info.keys() {
+        let key = key.map_err(DeployError::step("listing sock_info entries"))?;
+        if stale(&key)? {
+            candidates.push(key);
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    // sock_ops writes sock_info just before the SOCKHASH: an entry seen in
+    // between is not stale. A second look, a moment later, tells them apart.
+    std::thread::sleep(Duration::from_millis(5));
+    let mut removed = 0;
+    for key in candidates {
+        if stale(&key)? && objs.sock_info.delete(&key).map_err(DeployError::step("removing a stale sock_info entry"))? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Fails early, with a clear message, when the kernel would refuse us.
@@ -310,14 +463,14 @@ fn ensure_pin_fs(pin_dir: &Path) -> Result<bool> {
     Ok(false)
 }
 
-fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
+fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Result<Objects> {
     let dir = &opts.pin_dir;
     let maps = create_maps(opts.max_entries.unwrap_or(DEFAULT_MAX_ENTRIES))?;
     let fd_of = |name: &str| -> Option<i32> {
         use std::os::fd::AsRawFd;
         maps.iter().find(|(n, _)| *n == name).map(|(_, m)| m.as_fd().as_raw_fd())
     };
-    let mut built = progs::builtin()?;
+    let mut built = progs::builtin(policy)?;
     let log_level = if opts.verifier_stats { syscall::BPF_LOG_STATS } else { 0 };
     let mut fds = Vec::new();
     let mut stats = [None, None];
@@ -334,7 +487,9 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
     }
     let skmsg = fds.pop().expect("two programs");
     let sockops = fds.pop().expect("two programs");
-    let [(_, sock_hash), (_, sock_flags), (_, sk_state), (_, counters)] = maps;
+    let [(_, sock_hash), (_, sock_info), (_, sk_state), (_, counters), (_, config)] = maps;
+    let cfg = Config { max_queue: config::DEFAULT_MAX_QUEUE, peer_aware: policy.offsets().is_some() };
+    write_config(&config, &cfg)?;
 
     let undo_detach = UndoAction::DetachMap { prog: dup(skmsg.as_fd())?, map: dup(sock_hash.as_fd())? };
     syscall::attach_map(skmsg.as_fd(), sock_hash.as_fd(), AttachType::SK_MSG_VERDICT)
@@ -346,11 +501,12 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
             .map_err(|e| DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display())))?;
         undo.actions.push(UndoAction::RemoveDir(dir.clone()));
     }
-    let to_pin: [(&str, BorrowedFd<'_>); 6] = [
+    let to_pin: [(&str, BorrowedFd<'_>); 7] = [
         (PIN_SOCKHASH, sock_hash.as_fd()),
-        (PIN_SOCK_FLAGS, sock_flags.as_fd()),
+        (PIN_SOCK_INFO, sock_info.as_fd()),
         (PIN_SK_STATE, sk_state.as_fd()),
         (PIN_COUNTERS, counters.as_fd()),
+        (PIN_CONFIG, config.as_fd()),
         (PIN_SOCKOPS, sockops.as_fd()),
         (PIN_SKMSG, skmsg.as_fd()),
     ];
@@ -359,18 +515,18 @@ fn create_objects(opts: &LoadOptions, undo: &mut Undo) -> Result<Objects> {
         syscall::pin(fd, &path).map_err(DeployError::step(format!("pinning {}", path.display())))?;
         undo.actions.push(UndoAction::Unpin(path));
     }
-    Ok(Objects { sock_hash, sock_flags, sk_state, counters, sockops, skmsg, stats })
+    Ok(Objects { sock_hash, sock_info, sk_state, counters, config, sockops, skmsg, stats })
 }
 
 /// Creates the programs' maps (unpinned), named as the programs refer to them.
-pub fn create_maps(max_entries: u32) -> Result<[(&'static str, Map); 4]> {
+pub fn create_maps(max_entries: u32) -> Result<[(&'static str, Map); 5]> {
     let create = |(name, spec): (&'static str, MapSpec)| {
         Map::create(&spec)
             .map(|m| (name, m))
             .map_err(DeployError::step(format!("creating the {name} map ({})", spec.map_type)))
     };
-    let [a, b, c, d] = progs::map_specs(max_entries);
-    Ok([create(a)?, create(b)?, create(c)?, create(d)?])
+    let [a, b, c, d, e] = progs::map_specs(max_entries);
+    Ok([create(a)?, create(b)?, create(c)?, create(d)?, create(e)?])
 }
 
 fn open_objects(dir: &Path) -> Result<Objects> {
@@ -384,9 +540,10 @@ fn open_objects(dir: &Path) -> Result<Objects> {
     };
     Ok(Objects {
         sock_hash: map(PIN_SOCKHASH)?,
-        sock_flags: map(PIN_SOCK_FLAGS)?,
+        sock_info: map(PIN_SOCK_INFO)?,
         sk_state: map(PIN_SK_STATE)?,
         counters: map(PIN_COUNTERS)?,
+        config: map(PIN_CONFIG)?,
         sockops: get(PIN_SOCKOPS)?,
         skmsg: get(PIN_SKMSG)?,
         stats: [None, None],
@@ -543,6 +700,7 @@ pub struct Status {
     pub cgroups: Vec<PathBuf>,
     pub programs: Vec<ProgStatus>,
     pub map: Option<MapStatus>,
+    pub config: Option<Config>,
     pub counters: counters::Totals,
 }
 
@@ -554,6 +712,7 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
         cgroups: vec![],
         programs: vec![],
         map: None,
+        config: None,
         counters: counters::Totals::default(),
     };
     let present = pins_present(pin_dir);
@@ -571,7 +730,8 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
     let entries = objs.sock_hash.count_entries().map_err(DeployError::step("counting SOCKHASH entries"))?;
     st.map = Some(MapStatus { id: info.id, max_entries: info.max_entries, entries });
     st.counters = read_counters(&objs.counters)?;
-    let _ = (&objs.sk_state, &objs.sock_flags);
+    st.config = Some(read_config(&objs.config)?);
+    let _ = (&objs.sk_state, &objs.sock_info);
     Ok(st)
 }
 
@@ -610,6 +770,13 @@ impl Status {
             ("programs", Json::Arr(self.programs.iter().map(ProgStatus::to_json).collect())),
             ("map", map),
             (
+                "policy",
+                match &self.config {
+                    Some(c) => Json::obj([("peer_aware", Json::from(c.peer_aware)), ("max_queue", c.max_queue.into())]),
+                    None => Json::Null,
+                },
+            ),
+            (
                 "counters",
                 Json::Obj(
                     counters::Counter::ALL
@@ -622,7 +789,7 @@ impl Status {
     }
 }
 
-/// The built-in programs, for listings.
+/// The built-in programs as `load` would build them on this kernel, for listings.
 pub fn builtin_programs() -> Result<Vec<Builtin>> {
-    Ok(progs::builtin()?)
+    Ok(progs::builtin(&kernel_policy(Path::new(KERNEL_BTF)))?)
 }

@@ -81,8 +81,8 @@ fn fd_of(maps: &[(String, Map)], name: &str) -> Option<i32> {
 
 /// The built-in programs (`which`: `sockops`, `sk_msg`/`skmsg`, or all).
 pub fn builtin(which: Option<&str>) -> Result<Inputs, VerifyError> {
-    let mut built =
-        progs::builtin().map_err(|e| VerifyError::Input(format!("built-in program does not assemble: {e}")))?;
+    let mut built = progs::builtin(&crate::deploy::kernel_policy(std::path::Path::new(crate::deploy::KERNEL_BTF)))
+        .map_err(|e| VerifyError::Input(format!("built-in program does not assemble: {e}")))?;
     if let Some(w) = which {
         let want = match w.strip_prefix("sockasm_").unwrap_or(w) {
             "sockops" | "sock_ops" => Some(ProgType::SOCK_OPS),

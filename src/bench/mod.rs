@@ -621,8 +621,8 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
     let opts = LoadOptions {
         cgroup: Some(cg_path.clone()),
         pin_dir: pin_path.clone(),
-        max_entries: None,
         verifier_stats: true,
+        ..LoadOptions::default()
     };
     let lr = deploy::load(&opts);
     let lr = match lr {

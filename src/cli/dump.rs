@@ -108,7 +108,7 @@ fn dump_elf(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
 }
 
 fn dump_builtin(out: &mut impl Write, args: &Args) -> Result<()> {
-    let progs = crate::progs::builtin()?;
+    let progs = crate::deploy::builtin_programs()?;
     if progs.is_empty() {
         writeln!(out, "no built-in programs yet")?;
         return Ok(());

@@ -14,6 +14,14 @@ pub struct Args {
     /// Capacity of the SOCKHASH (sockets; default 65535); connections beyond it stay on plain TCP
     #[arg(long)]
     pub max_entries: Option<u32>,
+    /// The most bytes a reader may have waiting (unread) before writes to it go over TCP instead
+    /// of the redirect, so TCP's flow control pushes the writer back; the bound is the reader's
+    /// receive buffer, capped at this [default: 4194304; 4096 to 67108864]. Changes a loaded bypass at once.
+    #[arg(long)]
+    pub max_queue: Option<u32>,
+    /// Kernel BTF to read struct offsets from
+    #[arg(long, default_value = deploy::KERNEL_BTF, hide = true)]
+    pub kernel_btf: PathBuf,
 }
 
 pub fn run(args: &Args, verbose: bool) -> Result<()> {
@@ -22,6 +30,8 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         pin_dir: args.pin_dir.clone(),
         max_entries: args.max_entries,
         verifier_stats: true,
+        max_queue: args.max_queue,
+        kernel_btf: args.kernel_btf.clone(),
     };
     let r = match deploy::load(&opts) {
         Ok(r) => r,
@@ -56,6 +66,23 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
             "  {} id {} ({}): {} bytes xlated, {} bytes jited{insns}",
             p.name, p.id, p.prog_type, p.xlated_bytes, p.jited_bytes
         );
+    }
+    if let Some(reason) = &r.peer_blind_reason {
+        println!(
+            "warning: loaded peer-blind: {reason}.\n  Every write to a peer in the map is redirected, and a reader that \
+             stops reading can make the kernel queue unbounded memory. Peer-aware (bounded) decisions need the \
+             kernel's BTF and CAP_PERFMON."
+        );
+    } else if r.peer_aware {
+        println!(
+            "  policy: the peer's receive queue decides; writes go over TCP while it holds over min(its rcvbuf, {} bytes)",
+            r.max_queue
+        );
+    } else {
+        println!("  policy: peer-blind (loaded so earlier; unload and load again to change)");
+    }
+    if r.stale_removed > 0 {
+        println!("  removed {} stale sock_info entries of sockets that closed while detached", r.stale_removed);
     }
     println!(
         "TCP connections opened from now on by processes in that cgroup skip the TCP/IP stack between each other."

@@ -14,6 +14,7 @@
 //! CO-RE, map-in-map) is an error naming the instruction.
 
 pub mod btf;
+pub mod kernel_btf;
 pub mod section;
 
 use crate::asm::listing::{self, ListingOptions};

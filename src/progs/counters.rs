@@ -1,4 +1,4 @@
-//! Per-CPU counters: one PERCPU_ARRAY entry (key 0) holding eight u64s.
+//! Per-CPU counters: one PERCPU_ARRAY entry (key 0) holding one u64 per counter.
 
 /// The counters in the order they sit in the map value.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -7,24 +7,51 @@ pub enum Counter {
     InsertFailures = 1,
     RedirectedMsgs = 2,
     RedirectedBytes = 3,
+    /// Writes sent over TCP, for any of the reasons below.
     PassedMsgs = 4,
     PassedBytes = 5,
-    /// Connections moved to TCP because they streamed small writes.
-    SmallWriteFallbacks = 6,
+    /// Connections moved to TCP for good because they streamed small writes
+    /// into a peer that did not keep up.
+    SmallWriteStreams = 6,
     /// Sockets that stayed on TCP for good and left the SOCKHASH.
     SocketsLeft = 7,
+    /// Connections whose peer's queue reached the bound (they go over TCP
+    /// until the peer has caught up).
+    Spills = 8,
+    /// Connections that went back to the redirect after a spill.
+    Rejoins = 9,
+    /// Writes over TCP because the peer's queue was full.
+    PassQueueFull = 10,
+    /// Writes over TCP because, after a spill, the peer had not yet read every byte sent over TCP.
+    PassPeerBehind = 11,
+    /// Writes over TCP because the peer is not in the map (or is leaving it).
+    PassNoPeer = 12,
+    /// Writes over TCP because what was read of the peer came from another socket.
+    PassPeerStale = 13,
+    /// The write that showed a stream of small writes.
+    PassStream = 14,
+    /// Writes of a connection already on TCP for good (that could not leave the map).
+    PassForGood = 15,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 8] = [
+    pub const ALL: [Counter; 16] = [
         Counter::SocketsAdded,
         Counter::InsertFailures,
         Counter::RedirectedMsgs,
         Counter::RedirectedBytes,
         Counter::PassedMsgs,
         Counter::PassedBytes,
-        Counter::SmallWriteFallbacks,
+        Counter::SmallWriteStreams,
         Counter::SocketsLeft,
+        Counter::Spills,
+        Counter::Rejoins,
+        Counter::PassQueueFull,
+        Counter::PassPeerBehind,
+        Counter::PassNoPeer,
+        Counter::PassPeerStale,
+        Counter::PassStream,
+        Counter::PassForGood,
     ];
     /// Byte offset in the map value.
     pub const fn offset(self) -> i16 {
@@ -39,8 +66,16 @@ impl Counter {
             Counter::RedirectedBytes => "redirected_bytes",
             Counter::PassedMsgs => "passed_msgs",
             Counter::PassedBytes => "passed_bytes",
-            Counter::SmallWriteFallbacks => "small_write_fallbacks",
+            Counter::SmallWriteStreams => "small_write_streams",
             Counter::SocketsLeft => "sockets_left",
+            Counter::Spills => "spills",
+            Counter::Rejoins => "rejoins",
+            Counter::PassQueueFull => "tcp_peer_queue_full",
+            Counter::PassPeerBehind => "tcp_peer_behind",
+            Counter::PassNoPeer => "tcp_no_peer",
+            Counter::PassPeerStale => "tcp_peer_stale",
+            Counter::PassStream => "tcp_small_write_stream",
+            Counter::PassForGood => "tcp_for_good",
         }
     }
 }
@@ -66,5 +101,17 @@ impl Totals {
             }
         }
         Totals(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_matches_discriminants() {
+        for (i, c) in Counter::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{}", c.name());
+        }
     }
 }

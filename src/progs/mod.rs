@@ -1,16 +1,20 @@
 //! The built-in programs, written with sockasm's own assembler DSL.
 //!
 //! - [`sockops`]: on every established TCP connection of the cgroup, puts the
-//!   socket into the SOCKHASH under its [`key`].
-//! - [`skmsg`]: on every write of such a socket, looks up the peer's key and
-//!   redirects the bytes into the peer's receive queue; on a miss the write
-//!   goes over normal TCP, and that connection stays on TCP from then on.
+//!   socket into the SOCKHASH under its [`key`], and records where the socket
+//!   lives in the kernel (its address and cookie) in [`MAP_SOCK_INFO`].
+//! - [`skmsg`]: on every write of such a socket, finds the peer, reads how
+//!   much the peer has not read yet (its receive queue), and redirects the
+//!   bytes into the peer's receive queue, or sends them over normal TCP when
+//!   the peer's queue is full or the peer is not there. The state of the
+//!   peer's queue decides, never the clock.
 //!   A socket that stays on TCP for good and never received a redirected
 //!   byte leaves the SOCKHASH (sock_ops does it on the next ACK), so it pays
 //!   nothing more than plain TCP; [`FLAG_RECEIVED`] and [`FLAG_LEAVING`]
 //!   make that safe against a peer redirecting at the same moment.
 
 pub mod counters;
+pub mod kernel;
 pub mod key;
 pub mod skmsg;
 pub mod sockops;
@@ -19,13 +23,27 @@ use crate::asm::*;
 use crate::syscall::{AttachType, MapSpec, MapType, ProgType};
 use std::collections::BTreeMap;
 
+pub use kernel::{KernelOffsets, Policy};
+
 /// Map names the programs refer to; the loader binds them to fds.
 pub const MAP_SOCKHASH: &str = "sock_hash";
 pub const MAP_COUNTERS: &str = "counters";
 pub const MAP_SK_STATE: &str = "sk_state";
-/// HASH from a socket's SOCKHASH key to its [`FLAG_RECEIVED`]/[`FLAG_LEAVING`]
-/// word: what a peer must see before it redirects into the socket.
-pub const MAP_SOCK_FLAGS: &str = "sock_flags";
+/// HASH from a socket's SOCKHASH key to what its peers need to know about it
+/// (see [`INFO_OFF_FLAGS`] and the offsets below).
+pub const MAP_SOCK_INFO: &str = "sock_info";
+/// ARRAY with one [`config`] value, written by `load`.
+pub const MAP_CONFIG: &str = "config";
+
+/// `sock_info` value: the [`FLAG_RECEIVED`]/[`FLAG_LEAVING`] word,
+pub const INFO_OFF_FLAGS: i16 = 0;
+/// the socket's kernel address (`struct sock *`, as a number),
+pub const INFO_OFF_ADDR: i16 = 8;
+/// and its socket cookie: unique for the boot, never reused, and reset when
+/// the kernel reuses the memory for another socket, so a peer that reads the
+/// same cookie after its other reads knows they came from this socket.
+pub const INFO_OFF_COOKIE: i16 = 16;
+pub const INFO_VALUE_SIZE: u32 = 24;
 
 /// A peer has redirected (or is about to redirect) into this socket: its
 /// receive side may hold redirected bytes, which the kernel frees when a
@@ -36,16 +54,34 @@ pub const FLAG_RECEIVED: i32 = 1;
 /// and a leaving socket racing, the second one sees the first one's bit.
 pub const FLAG_LEAVING: i32 = 2;
 
+/// The `config` map's value, as `load` writes it.
+pub mod config {
+    /// Upper bound, in bytes, of what may wait in a peer's receive queue
+    /// before writes go over TCP (`load --max-queue`).
+    pub const OFF_MAX_QUEUE: i16 = 0;
+    /// Flags `load` records for `status` (the programs do not read them).
+    pub const OFF_FLAGS: i16 = 8;
+    pub const VALUE_SIZE: u32 = 16;
+    /// `--max-queue` default: 4 MiB, what plain TCP lets queue on this
+    /// kernel's default `tcp_rmem` before it pushes back.
+    pub const DEFAULT_MAX_QUEUE: u32 = 4 << 20;
+    /// The smallest bound: below one page, every write would spill.
+    pub const MIN_MAX_QUEUE: u32 = 4096;
+    /// The largest `--max-queue` (the memory goal: 64 MiB per reader).
+    pub const MAX_MAX_QUEUE: u32 = 64 << 20;
+}
+
 /// Helper ids (include/uapi/linux/bpf.h).
 pub mod helper {
     pub const MAP_LOOKUP_ELEM: i32 = 1;
     pub const MAP_UPDATE_ELEM: i32 = 2;
     pub const MAP_DELETE_ELEM: i32 = 3;
+    pub const GET_SOCKET_COOKIE: i32 = 46;
     pub const SOCK_OPS_CB_FLAGS_SET: i32 = 59;
     pub const SOCK_HASH_UPDATE: i32 = 70;
     pub const MSG_REDIRECT_HASH: i32 = 71;
     pub const SK_STORAGE_GET: i32 = 107;
-    pub const KTIME_GET_NS: i32 = 5;
+    pub const PROBE_READ_KERNEL: i32 = 113;
     pub const GET_NETNS_COOKIE: i32 = 122;
 }
 
@@ -57,19 +93,24 @@ pub const SK_PASS: i32 = 1;
 pub const AF_INET: i32 = 2;
 pub const AF_INET6: i32 = 10;
 
-/// `sk_state` values. 0: just created, not yet in the map.
-/// The connection has sent bytes over normal TCP: it never redirects again.
+/// `sk_state` mode values. 0: just created, not yet in the map.
+/// The connection sends over TCP for good (no peer, or a stream of small
+/// writes into a peer that does not keep up): it never redirects again.
 pub const STATE_TCP_USED: i32 = 1;
-/// sock_ops has handled the socket (so a second attachment on a nested
-/// cgroup, which runs the program again for the same socket, does nothing).
+/// Redirecting. Also: sock_ops has handled the socket (so a second
+/// attachment on a nested cgroup, which runs the program again for the same
+/// socket, does nothing).
 pub const STATE_IN_MAP: i32 = 2;
-/// `sk_state` value layout: the state above, the run of small writes, the
-/// time of the last write, and whether this socket has set its peer's
-/// [`FLAG_RECEIVED`] (then the peer can never leave, and sk_msg need not look
-/// at its flags again).
-pub const STATE_OFF_FLAGS: i16 = 0;
+/// The peer's queue was full: writes go over TCP until the peer has read
+/// every byte sent over TCP (then the redirect cannot overtake them).
+pub const STATE_SPILLED: i32 = 3;
+/// `sk_state` value layout: the mode above, the run of small writes that
+/// found the peer behind, the socket's own kernel address, and whether this
+/// socket has set its peer's [`FLAG_RECEIVED`] (then the peer can never
+/// leave, and sk_msg need not look at its flags again).
+pub const STATE_OFF_MODE: i16 = 0;
 pub const STATE_OFF_RUN: i16 = 8;
-pub const STATE_OFF_LAST_NS: i16 = 16;
+pub const STATE_OFF_SELF: i16 = 16;
 pub const STATE_OFF_PEER_FLAGGED: i16 = 24;
 /// Whether the RTT callback was already on (another tool's sock_ops program
 /// asked for it) when sock_ops turned it on: then it is left on.
@@ -83,19 +124,20 @@ pub struct Builder {
 }
 
 /// The maps the programs refer to (by name), as `load` creates them.
-pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 4] {
+pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 5] {
     [
         (MAP_SOCKHASH, MapSpec::new(MapType::SOCKHASH, key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_hash")),
         // Not preallocated: an entry lives only while its socket is in the map,
         // and preallocating max_entries of them would cost megabytes up front.
         (
-            MAP_SOCK_FLAGS,
-            MapSpec::new(MapType::HASH, key::KEY_SIZE as u32, 8, max_entries)
+            MAP_SOCK_INFO,
+            MapSpec::new(MapType::HASH, key::KEY_SIZE as u32, INFO_VALUE_SIZE, max_entries)
                 .with_flags(crate::syscall::BPF_F_NO_PREALLOC)
-                .with_name("sockasm_flags"),
+                .with_name("sockasm_info"),
         ),
         (MAP_SK_STATE, MapSpec::sk_storage("sockasm_state", STATE_VALUE_SIZE)),
         (MAP_COUNTERS, MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count")),
+        (MAP_CONFIG, MapSpec::new(MapType::ARRAY, 4, config::VALUE_SIZE, 1).with_name("sockasm_config")),
     ]
 }
 
@@ -144,9 +186,9 @@ impl Builder {
         self.note(load(size, dst, ctx, off), field.to_string());
     }
 
-    /// Adds 1 to counter `msgs` and, if given, `bytes_reg` to counter `bytes`.
-    /// Clobbers r0-r5.
-    fn count(&mut self, msgs: counters::Counter, bytes: Option<(counters::Counter, Reg)>) {
+    /// Adds to counters, with one map lookup: 1 for `(counter, None)`,
+    /// the register's value for `(counter, Some(reg))`. Clobbers r0-r5.
+    fn count(&mut self, adds: &[(counters::Counter, Option<Reg>)]) {
         self.push(store_imm(Size::W, R10, STACK_KEY_COUNTER, 0));
         self.note(ld_map(R1, MAP_COUNTERS), format!("map {MAP_COUNTERS}"));
         self.push(Alu::Mov.reg(R2, R10));
@@ -154,14 +196,28 @@ impl Builder {
         self.push(call(helper::MAP_LOOKUP_ELEM));
         // Skip the adds below on a failed lookup; a numeric offset, so the
         // listing's labels stay the program's own.
-        let adds: i16 = if bytes.is_some() { 3 } else { 2 };
-        self.push(Jmp::Jeq.imm(R0, 0, adds));
-        self.push(Alu::Mov.imm(R1, 1));
-        // Atomic: a program can be preempted by another on the same CPU.
-        self.note(atomic(Size::DW, AtomicOp::Add, R0, msgs.offset(), R1), msgs.name());
-        if let Some((c, reg)) = bytes {
-            self.note(atomic(Size::DW, AtomicOp::Add, R0, c.offset(), reg), c.name());
+        let n = adds.len() + adds.iter().filter(|(_, r)| r.is_none()).count().min(1);
+        self.push(Jmp::Jeq.imm(R0, 0, n as i16));
+        if adds.iter().any(|(_, r)| r.is_none()) {
+            self.push(Alu::Mov.imm(R1, 1));
         }
+        for (c, reg) in adds {
+            // Atomic: a program can be preempted by another on the same CPU.
+            self.note(atomic(Size::DW, AtomicOp::Add, R0, c.offset(), reg.unwrap_or(R1)), c.name());
+        }
+    }
+
+    /// `bpf_probe_read_kernel(r10 + at, field.size, sk + field.offset)`, with
+    /// `sk` the socket address stored at `base + addr_off` (the peer's in
+    /// `sock_info`, or this socket's own in `sk_state`). A failed read
+    /// leaves zeros, which the identity check catches. Clobbers r0-r5.
+    fn peer_read(&mut self, at: i16, field: &kernel::Field, (base, addr_off): (Reg, i16), whose: &str) {
+        self.push(load(Size::DW, R3, base, addr_off));
+        self.note(Alu::Add.imm(R3, field.offset as i32), format!("&{whose}->{}", field.name));
+        self.push(Alu::Mov.reg(R1, R10));
+        self.push(Alu::Add.imm(R1, at as i32));
+        self.push(Alu::Mov.imm(R2, field.size as i32));
+        self.push(call(helper::PROBE_READ_KERNEL));
     }
 
     /// `helper(&map, &key)` with the socket key built at `r10 - 48`: a map
@@ -270,8 +326,16 @@ impl Builder {
 
 /// Where the counters key (a u32 0) lives on the stack, below the SOCKHASH key.
 const STACK_KEY_COUNTER: i16 = key::STACK_KEY - 8;
-/// A u64 scratch value (e.g. a map value to insert), below the counters key.
+/// A u64 scratch value, below the counters key.
 const STACK_SCRATCH: i16 = STACK_KEY_COUNTER - 8;
+/// sk_msg: what it reads from the peer socket and its own, below the scratch value.
+const STACK_PEER_RMEM: i16 = STACK_SCRATCH - 8;
+const STACK_PEER_RCVBUF: i16 = STACK_SCRATCH - 4;
+const STACK_PEER_COOKIE: i16 = STACK_SCRATCH - 16;
+const STACK_PEER_COPIED: i16 = STACK_SCRATCH - 24;
+const STACK_SELF_WRITE: i16 = STACK_SCRATCH - 20;
+/// sock_ops: the `sock_info` value it inserts.
+const STACK_INFO: i16 = STACK_SCRATCH - INFO_VALUE_SIZE as i16;
 
 /// Slot of every item (labels get the slot of what follows them).
 fn item_slots(p: &Program) -> Vec<usize> {
@@ -290,9 +354,9 @@ fn item_slots(p: &Program) -> Vec<usize> {
         .collect()
 }
 
-/// Both built-in programs, assembled, with annotations.
-pub fn builtin() -> Result<Vec<Builtin>, AsmError> {
-    Ok(vec![sockops::program()?, skmsg::program()?])
+/// Both built-in programs, assembled for `policy`, with annotations.
+pub fn builtin(policy: &Policy) -> Result<Vec<Builtin>, AsmError> {
+    Ok(vec![sockops::program(policy)?, skmsg::program(policy)?])
 }
 
 #[cfg(test)]
@@ -301,7 +365,7 @@ mod tests {
 
     #[test]
     fn builtins_assemble_with_notes_on_context_loads() {
-        let progs = builtin().unwrap();
+        let progs = builtin(&Policy::PeerAware(kernel::tests::offsets())).unwrap();
         assert_eq!(progs.len(), 2);
         for p in &progs {
             let slots = p.asm.slot_of();
@@ -310,13 +374,31 @@ mod tests {
                 assert!(slots.contains(slot), "{}: note on slot {slot} inside an instruction", p.name);
             }
             // Both use the SOCKHASH and the flags; every map they name is one `load` creates.
-            for m in [MAP_SOCKHASH, MAP_SOCK_FLAGS] {
+            for m in [MAP_SOCKHASH, MAP_SOCK_INFO] {
                 assert!(p.asm.map_refs.iter().any(|r| r.name == m), "{}: no reference to {m}", p.name);
             }
             let created = map_specs(1).map(|(n, _)| n);
             assert!(p.asm.map_refs.iter().all(|r| created.contains(&r.name.as_str())), "{}", p.name);
             assert!(p.notes.values().any(|n| n.ends_with(".remote_port")), "{}", p.name);
             assert_eq!(p.asm.insns.last(), Some(&Insn::Exit));
+        }
+        // sk_msg names every kernel field it reads.
+        let notes: Vec<&String> = progs[1].notes.values().collect();
+        for f in ["sock.sk_rmem_alloc", "sock.sk_rcvbuf", "sock.sk_cookie", "tcp_sock.copied_seq", "tcp_sock.write_seq"]
+        {
+            assert!(notes.iter().any(|n| n.contains(f)), "no note names {f}");
+        }
+    }
+
+    #[test]
+    fn peer_blind_programs_read_no_kernel_memory() {
+        let progs = builtin(&Policy::PeerBlind { reason: "test".into() }).unwrap();
+        for p in &progs {
+            assert!(
+                !p.asm.insns.iter().any(|i| *i == call(helper::PROBE_READ_KERNEL)),
+                "{} reads kernel memory without the policy allowing it",
+                p.name
+            );
         }
     }
 }

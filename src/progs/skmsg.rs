@@ -1,30 +1,52 @@
-//! sk_msg: redirect each write of a socket in the SOCKHASH into its peer.
+//! sk_msg: redirect each write of a socket in the SOCKHASH into its peer,
+//! unless the peer's receive queue says it should go over TCP.
 //!
 //! ```text
 //! st = sk_storage_get(&sk_state, msg->sk, 0, 0);
-//! if (!st || *st == TCP_USED) goto pass;
+//! if (!st) goto no_peer;
+//! if (st->mode == TCP_USED) goto for_good;
 //! key = { netns_cookie(msg), remote ip, local ip, remote port, local port };  // the peer's key
-//! if (!st->peer_flagged) {               // first redirect: the peer may never leave the map now
-//!     f = map_lookup(&sock_flags, &key);
-//!     if (!f || fetch_or(f, RECEIVED) & LEAVING) goto miss;
+//! info = map_lookup(&sock_info, &key);              // the peer's address and cookie
+//! if (!info) goto miss;
+//! q = peer->sk_rmem_alloc; rcvbuf = peer->sk_rcvbuf;           // bpf_probe_read_kernel
+//! if (st->mode == SPILLED) { copied = peer->copied_seq; written = self->write_seq; }
+//! if (peer->sk_cookie != info->cookie) goto stale;  // read last: the reads above came from the peer
+//! bound = min(rcvbuf, config.max_queue);
+//! if (st->mode == SPILLED) {                        // rejoin only when TCP has nothing in flight
+//!     if (copied != written) goto behind;           // the peer has not read all our TCP bytes
+//!     if (q >= bound / 2) goto queue_full;
+//!     st->mode = REDIRECT; rejoins++; goto redirect;
+//! }
+//! if (q >= bound) { st->mode = SPILLED; spills++; goto queue_full; }
+//! if (size < SMALL_WRITE && q > 0) {                // a small write, and the peer has not read the last one
+//!     if (++st->run > SMALL_RUN) goto stream;       // a stream: TCP coalesces it better
+//! } else st->run = 0;
+//! redirect:
+//! if (!st->peer_flagged) {                          // first redirect: the peer may never leave the map now
+//!     if (fetch_or(&info->flags, RECEIVED) & LEAVING) goto miss;
 //!     st->peer_flagged = 1;
 //! }
 //! if (msg_redirect_hash(msg, &sock_hash, &key, BPF_F_INGRESS) == SK_PASS) { redirected++; return SK_PASS; }
-//! miss: *st = TCP_USED;                // sock_ops takes the socket out of the map if it can
-//! pass: passed++; return SK_PASS;      // never SK_DROP: the write goes over TCP
+//! miss: st->mode = TCP_USED;            // sock_ops takes the socket out of the map if it can
+//! ...   passed++, and why; return SK_PASS;  // never SK_DROP: the write goes over TCP
 //! ```
-//! Before the redirect, a run of small back-to-back writes is counted (see [`SMALL_RUN`]):
-//! ```text
-//! gap = now - st->last_ns; st->last_ns = now;
-//! st->run = (size < SMALL_WRITE && gap <= SMALL_GAP_NS) ? st->run + 1 : 0;
-//! if (st->run > SMALL_RUN) { fallbacks++; *st = TCP_USED; goto pass; }
-//! ```
-//! Ordering: once a connection sent a byte over TCP (the peer was not in the
-//! map yet, or never will be), it must never switch to the redirect: TCP bytes
-//! may still be in flight when a redirected write lands in the peer's queue,
-//! and the reader would see them out of order. The per-socket `sk_state`
-//! remembers that decision in the kernel. The other switch, redirect to TCP,
-//! is safe: redirected bytes are already queued ahead of anything TCP brings.
+//! Ordering. The reader takes redirected bytes before TCP's (tcp_bpf_recvmsg
+//! reads TCP only while the redirect queue is empty), so going from the
+//! redirect to TCP is always safe. The other way, a redirected write could
+//! overtake TCP bytes still in flight or unread; so a spilled socket rejoins
+//! only when the peer's `copied_seq` (next TCP byte it will read) equals this
+//! socket's `write_seq` (after the last byte it wrote over TCP): every TCP
+//! byte has been read. Both only move forward, and this socket's `write_seq`
+//! cannot move while sk_msg runs (the socket is locked).
+//!
+//! Identity. The peer's address comes from a map entry that sock_ops deletes
+//! at close, but TCP sockets are `SLAB_TYPESAFE_BY_RCU`: the memory can be a
+//! new socket by the time it is read. The kernel resets the cookie when it
+//! reuses the memory, and cookies are never reused, so reading the expected
+//! cookie after the other fields proves they were the peer's.
+//!
+//! With [`Policy::PeerBlind`] the peer reads and everything that depends on
+//! them are left out: every write to a peer in the map is redirected.
 
 use super::counters::Counter;
 use super::key::*;
@@ -57,57 +79,95 @@ pub mod ctx {
 
 pub const NAME: &str = "sockasm_skmsg";
 
-/// Writes smaller than this can make a run of small writes.
+/// Writes smaller than this, into a peer that has not read the previous
+/// one, make a run of small writes.
 pub const SMALL_WRITE: i32 = 32 * 1024;
-/// ... when each follows the previous write within this many nanoseconds
-/// (a round trip through the bypass takes about 20 µs on the test machine).
-pub const SMALL_GAP_NS: i32 = 10_000;
-/// A socket with more small writes than this in a row moves to TCP.
+/// A socket with more such writes than this in a row moves to TCP for good.
 pub const SMALL_RUN: i32 = 16;
 
-pub fn program() -> Result<Builtin, AsmError> {
+pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     let mut b = Builder::new();
     let k = STACK_KEY;
+    let passed = |b: &mut Builder, why: Counter| {
+        b.count(&[(why, None), (Counter::PassedMsgs, None), (Counter::PassedBytes, Some(R8))]);
+        b.push(ja("out"));
+    };
     b.push(Alu::Mov.reg(R6, R1));
     b.ctx_load(Size::W, R8, R6, ctx::SIZE, "sk_msg_md.size");
-    b.sk_state_get(R6, (ctx::SK, "sk_msg_md.sk"), 0, "pass");
+    b.sk_state_get(R6, (ctx::SK, "sk_msg_md.sk"), 0, "no_peer");
     b.push(Alu::Mov.reg(R7, R0));
-    b.push(load(Size::DW, R1, R7, STATE_OFF_FLAGS));
-    b.push(Jmp::Jeq.imm(R1, STATE_TCP_USED, "pass"));
+    b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
+    b.push(Jmp::Jeq.imm(R1, STATE_TCP_USED, "for_good"));
 
     // The peer's key: our remote is its local, and the other way round.
-    b.build_key(R6, &ctx::ADDRS, true, "pass");
+    b.build_key(R6, &ctx::ADDRS, true, "no_peer");
+    b.call_with_key(MAP_SOCK_INFO, helper::MAP_LOOKUP_ELEM);
+    b.push(Jmp::Jeq.imm(R0, 0, "miss"));
+    b.push(Alu::Mov.reg(R9, R0));
 
-    // A stream of small writes is faster over TCP, which coalesces them,
-    // than redirected (one queued message and one reader wake-up per write).
-    // Count small writes that follow the previous write within SMALL_GAP_NS;
-    // more than SMALL_RUN in a row and the connection moves to TCP (always
-    // safe in this direction). Request/response traffic keeps the redirect:
-    // a peer's answer lies between two of its writes.
-    b.push(call(helper::KTIME_GET_NS));
-    b.push(load(Size::DW, R1, R7, STATE_OFF_LAST_NS));
-    b.push(store(Size::DW, R7, STATE_OFF_LAST_NS, R0));
-    b.push(Alu::Sub.reg(R0, R1));
-    b.push(Jmp::Jge.imm(R8, SMALL_WRITE, "run_over"));
-    b.push(Jmp::Jgt.imm(R0, SMALL_GAP_NS, "run_over"));
-    b.push(load(Size::DW, R1, R7, STATE_OFF_RUN));
-    b.push(Alu::Add.imm(R1, 1));
-    b.push(store(Size::DW, R7, STATE_OFF_RUN, R1));
-    b.push(Jmp::Jgt.imm(R1, SMALL_RUN, "to_tcp"));
-    b.push(ja("redirect"));
-    b.label("run_over");
-    b.push(store_imm(Size::DW, R7, STATE_OFF_RUN, 0));
+    if let Some(o) = policy.offsets() {
+        b.peer_read(STACK_PEER_RMEM, &o.rmem_alloc, (R9, INFO_OFF_ADDR), "peer");
+        b.peer_read(STACK_PEER_RCVBUF, &o.rcvbuf, (R9, INFO_OFF_ADDR), "peer");
+        b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
+        b.push(Jmp::Jne.imm(R1, STATE_SPILLED, "identity"));
+        b.peer_read(STACK_PEER_COPIED, &o.copied_seq, (R9, INFO_OFF_ADDR), "peer");
+        b.peer_read(STACK_SELF_WRITE, &o.write_seq, (R7, STATE_OFF_SELF), "self");
+        // Last: if the cookie is still the peer's, so were the reads above.
+        b.label("identity");
+        b.peer_read(STACK_PEER_COOKIE, &o.cookie, (R9, INFO_OFF_ADDR), "peer");
+        b.push(load(Size::DW, R1, R10, STACK_PEER_COOKIE));
+        b.push(load(Size::DW, R2, R9, INFO_OFF_COOKIE));
+        b.push(Jmp::Jne.reg(R1, R2, "stale"));
+
+        // bound = min(peer's rcvbuf, max_queue): as much as TCP would let
+        // wait for this reader, and never more than the operator allows.
+        b.push(load(Size::W, R2, R10, STACK_PEER_RCVBUF));
+        b.note(ld_map_value(R1, MAP_CONFIG, 0), format!("map {MAP_CONFIG} value"));
+        b.note(load(Size::DW, R1, R1, config::OFF_MAX_QUEUE), "config.max_queue");
+        b.push(Jmp::Jle.reg(R2, R1, "bounded"));
+        b.push(Alu::Mov.reg(R2, R1));
+        b.label("bounded");
+        b.push(load(Size::W, R3, R10, STACK_PEER_RMEM));
+        b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
+        b.push(Jmp::Jne.imm(R1, STATE_SPILLED, "check_full"));
+
+        // Spilled: back to the redirect only once the peer has read every
+        // byte sent over TCP, and its queue has room again.
+        b.push(load(Size::W, R1, R10, STACK_PEER_COPIED));
+        b.push(load(Size::W, R4, R10, STACK_SELF_WRITE));
+        b.push(Jmp::Jne.reg32(R1, R4, "behind"));
+        b.push(Alu::Rsh.imm(R2, 1));
+        b.push(Jmp::Jge.reg(R3, R2, "queue_full"));
+        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_IN_MAP));
+        b.push(store_imm(Size::DW, R7, STATE_OFF_RUN, 0));
+        b.count(&[(Counter::Rejoins, None)]);
+        b.push(ja("redirect"));
+
+        b.label("check_full");
+        b.push(Jmp::Jge.reg(R3, R2, "spill"));
+        // A stream of small writes is faster over TCP, which coalesces them,
+        // than redirected (one queued message and one reader wake-up per
+        // write). Its sign: the peer has not read the previous write yet.
+        // Request/response never shows it, however fast the round trip.
+        b.push(Jmp::Jge.imm(R8, SMALL_WRITE, "run_over"));
+        b.push(Jmp::Jeq.imm(R3, 0, "run_over"));
+        b.push(load(Size::DW, R1, R7, STATE_OFF_RUN));
+        b.push(Alu::Add.imm(R1, 1));
+        b.push(store(Size::DW, R7, STATE_OFF_RUN, R1));
+        b.push(Jmp::Jgt.imm(R1, SMALL_RUN, "stream"));
+        b.push(ja("redirect"));
+        b.label("run_over");
+        b.push(store_imm(Size::DW, R7, STATE_OFF_RUN, 0));
+    }
 
     // Before the first redirect into the peer, set its RECEIVED flag, so it
     // can never leave the SOCKHASH with our bytes queued (see sock_ops). A
-    // peer that is leaving, or has no flags word, gets our bytes over TCP.
+    // peer that is leaving gets our bytes over TCP.
     b.label("redirect");
     b.push(load(Size::DW, R1, R7, STATE_OFF_PEER_FLAGGED));
     b.push(Jmp::Jne.imm(R1, 0, "send"));
-    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_LOOKUP_ELEM);
-    b.push(Jmp::Jeq.imm(R0, 0, "miss"));
     b.push(Alu::Mov.imm(R1, FLAG_RECEIVED));
-    b.push(atomic(Size::DW, AtomicOp::FetchOr, R0, 0, R1));
+    b.note(atomic(Size::DW, AtomicOp::FetchOr, R9, INFO_OFF_FLAGS, R1), "sock_info.flags");
     b.push(Jmp::Jset.imm(R1, FLAG_LEAVING, "miss"));
     b.push(store_imm(Size::DW, R7, STATE_OFF_PEER_FLAGGED, 1));
     b.label("send");
@@ -118,14 +178,33 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Alu::Mov.imm(R4, BPF_F_INGRESS));
     b.push(call(helper::MSG_REDIRECT_HASH));
     b.push(Jmp::Jne.imm(R0, SK_PASS, "miss"));
-    b.count(Counter::RedirectedMsgs, Some((Counter::RedirectedBytes, R8)));
+    b.count(&[(Counter::RedirectedMsgs, None), (Counter::RedirectedBytes, Some(R8))]);
     b.push(ja("out"));
-    b.label("to_tcp");
-    b.count(Counter::SmallWriteFallbacks, None);
+
+    if policy.offsets().is_some() {
+        b.label("spill");
+        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_SPILLED));
+        b.count(&[(Counter::Spills, None)]);
+        b.label("queue_full");
+        passed(&mut b, Counter::PassQueueFull);
+        b.label("behind");
+        passed(&mut b, Counter::PassPeerBehind);
+        // Not the peer any more: TCP now, and the redirect only after a rejoin
+        // check with reads that pass the identity test.
+        b.label("stale");
+        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_SPILLED));
+        passed(&mut b, Counter::PassPeerStale);
+        b.label("stream");
+        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_TCP_USED));
+        b.count(&[(Counter::SmallWriteStreams, None)]);
+        passed(&mut b, Counter::PassStream);
+    }
+    b.label("for_good");
+    passed(&mut b, Counter::PassForGood);
     b.label("miss");
-    b.push(store_imm(Size::DW, R7, STATE_OFF_FLAGS, STATE_TCP_USED));
-    b.label("pass");
-    b.count(Counter::PassedMsgs, Some((Counter::PassedBytes, R8)));
+    b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_TCP_USED));
+    b.label("no_peer");
+    b.count(&[(Counter::PassNoPeer, None), (Counter::PassedMsgs, None), (Counter::PassedBytes, Some(R8))]);
     b.label("out");
     b.push(Alu::Mov.imm(R0, SK_PASS));
     b.push(exit());

@@ -6,29 +6,35 @@
 //! case ACTIVE_ESTABLISHED: case PASSIVE_ESTABLISHED:
 //!     key = { netns_cookie(ctx), local ip, remote ip (v4 as ::ffff:a.b.c.d), ports };
 //!     st = sk_storage_get(&sk_state, ctx->sk, 0, F_CREATE);   // "may redirect"
-//!     if (st && *st != 0) return 1;      // already handled (program attached twice)
-//!     if (st) *st = IN_MAP;
-//!     if (!st || map_update(&sock_flags, &key, &zero, BPF_ANY)) { failures++; return 1; }
-//!     if (sock_hash_update(ctx, &sock_hash, &key, BPF_NOEXIST)) { map_delete(&sock_flags, &key); failures++; return 1; }
+//!     if (st && st->mode != 0) return 1;  // already handled (program attached twice)
+//!     if (!st) { failures++; return 1; }
+//!     st->mode = IN_MAP; st->self = ctx->sk;                  // (peer-aware: the address, as a number)
+//!     info = { .flags = 0, .addr = ctx->sk, .cookie = get_socket_cookie(ctx) };
+//!     if (map_update(&sock_info, &key, &info, BPF_ANY)) { failures++; return 1; }
+//!     if (sock_hash_update(ctx, &sock_hash, &key, BPF_NOEXIST)) { map_delete(&sock_info, &key); failures++; return 1; }
 //!     st->rtt_theirs = ctx->cb_flags & RTT_CB;     // another program's wish: keep it
 //!     cb_flags_set(ctx, ctx->cb_flags | RTT_CB | STATE_CB); added++; return 1;
 //! case RTT_CB:                           // an ACK: this socket sent bytes over TCP
-//!     if (*sk_storage_get(&sk_state, ctx->sk, 0, 0) != TCP_USED) return 1;   // still redirecting
-//!     f = map_lookup(&sock_flags, &key);
+//!     if (sk_storage_get(&sk_state, ctx->sk, 0, 0)->mode != TCP_USED) return 1;   // may still redirect
+//!     f = &map_lookup(&sock_info, &key)->flags;
 //!     if (f && !(*f & RECEIVED) && !(fetch_or(f, LEAVING) & RECEIVED)) {
 //!         map_delete(&sock_hash, &key); map_delete(&sock_flags, &key); left++;
 //!     }
 //!     if (!st->rtt_theirs) cb_flags_set(ctx, ctx->cb_flags & ~RTT_CB);   // decided for good
 //!     return 1;
 //! case STATE_CB:
-//!     if (ctx->args[1] == TCP_CLOSE) map_delete(&sock_flags, &key);
+//!     if (ctx->args[1] == TCP_CLOSE && map_lookup(&sock_info, &key)->cookie == get_socket_cookie(ctx))
+//!         map_delete(&sock_info, &key);   // only our own entry, not a namesake's
 //! }
 //! ```
 //! The per-socket storage is created before the socket enters the map: the
 //! sk_msg program runs only for sockets in the map and treats a socket
-//! without storage as "stay on TCP". Likewise its flags word exists before
-//! the socket can be found in the SOCKHASH, so a peer that finds no flags
-//! word never redirects.
+//! without storage as "stay on TCP". Likewise its `sock_info` entry exists
+//! before the socket can be found in the SOCKHASH, so a peer that finds no
+//! entry never redirects.
+//!
+//! Storing `ctx->sk` as a number needs CAP_PERFMON (the verifier's
+//! allow_ptr_leaks); with [`Policy::PeerBlind`] the address is left 0.
 //!
 //! Why leave: a socket in the SOCKHASH takes the sockmap path on every
 //! write (copy into an sk_msg, run sk_msg, hand the bytes to TCP), which
@@ -85,7 +91,7 @@ pub const NAME: &str = "sockasm_sockops";
 /// `bpf_sock_ops.sk`, for [`Builder::sk_state_get`].
 const SK: (i16, &str) = (ctx::SK, "bpf_sock_ops.sk");
 
-pub fn program() -> Result<Builtin, AsmError> {
+pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     let mut b = Builder::new();
     let k = STACK_KEY;
     b.push(Alu::Mov.reg(R6, R1));
@@ -105,18 +111,29 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.sk_state_get(R6, SK, BPF_SK_STORAGE_GET_F_CREATE, "failed");
     b.push(Alu::Mov.reg(R7, R0));
     // A cgroup and its ancestor can both run this program for one socket.
-    b.push(load(Size::DW, R1, R7, STATE_OFF_FLAGS));
+    b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
     b.push(Jmp::Jne.imm(R1, 0, "out"));
-    b.push(store_imm(Size::DW, R7, STATE_OFF_FLAGS, STATE_IN_MAP));
+    b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_IN_MAP));
 
-    // Its flags word (0: nothing received, not leaving), before the socket
-    // can be found: BPF_ANY overwrites what a closed namesake left behind.
-    b.push(store_imm(Size::DW, R10, STACK_SCRATCH, 0));
-    b.note(ld_map(R1, MAP_SOCK_FLAGS), format!("map {MAP_SOCK_FLAGS}"));
+    // Its sock_info entry (nothing received, not leaving; where the socket
+    // is and its cookie), before the socket can be found: BPF_ANY
+    // overwrites what a closed namesake left behind.
+    b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_FLAGS, 0));
+    b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_ADDR, 0));
+    if policy.offsets().is_some() {
+        b.ctx_load(Size::DW, R1, R6, ctx::SK, SK.1);
+        b.push(Jmp::Jeq.imm(R1, 0, "failed"));
+        b.push(store(Size::DW, R7, STATE_OFF_SELF, R1));
+        b.push(store(Size::DW, R10, STACK_INFO + INFO_OFF_ADDR, R1));
+    }
+    b.push(Alu::Mov.reg(R1, R6));
+    b.push(call(helper::GET_SOCKET_COOKIE));
+    b.push(store(Size::DW, R10, STACK_INFO + INFO_OFF_COOKIE, R0));
+    b.note(ld_map(R1, MAP_SOCK_INFO), format!("map {MAP_SOCK_INFO}"));
     b.push(Alu::Mov.reg(R2, R10));
     b.push(Alu::Add.imm(R2, k as i32));
     b.push(Alu::Mov.reg(R3, R10));
-    b.push(Alu::Add.imm(R3, STACK_SCRATCH as i32));
+    b.push(Alu::Add.imm(R3, STACK_INFO as i32));
     b.push(Alu::Mov.imm(R4, BPF_ANY));
     b.push(call(helper::MAP_UPDATE_ELEM));
     b.push(Jmp::Jne.imm(R0, 0, "failed"));
@@ -139,13 +156,13 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(Alu::Or.imm(R2, BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_STATE_CB_FLAG));
     b.push(Alu::Mov.reg(R1, R6));
     b.push(call(helper::SOCK_OPS_CB_FLAGS_SET));
-    b.count(Counter::SocketsAdded, None);
+    b.count(&[(Counter::SocketsAdded, None)]);
     b.push(ja("out"));
     b.label("unflag");
-    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_DELETE_ELEM);
+    b.call_with_key(MAP_SOCK_INFO, helper::MAP_DELETE_ELEM);
     // Map full or key taken: the connection simply stays on normal TCP.
     b.label("failed");
-    b.count(Counter::InsertFailures, None);
+    b.count(&[(Counter::InsertFailures, None)]);
     b.push(ja("out"));
 
     // An ACK of bytes this socket sent over TCP. Once sk_msg has put it on
@@ -154,9 +171,9 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.label("rtt");
     b.sk_state_get(R6, SK, 0, "out");
     b.push(Alu::Mov.reg(R7, R0));
-    b.push(load(Size::DW, R1, R7, STATE_OFF_FLAGS));
+    b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
     b.push(Jmp::Jne.imm(R1, STATE_TCP_USED, "out"));
-    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_LOOKUP_ELEM);
+    b.call_with_key(MAP_SOCK_INFO, helper::MAP_LOOKUP_ELEM);
     b.push(Jmp::Jeq.imm(R0, 0, "decided"));
     b.push(load(Size::DW, R1, R0, 0));
     b.push(Jmp::Jset.imm(R1, FLAG_RECEIVED, "decided"));
@@ -166,8 +183,8 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(atomic(Size::DW, AtomicOp::FetchOr, R0, 0, R1));
     b.push(Jmp::Jset.imm(R1, FLAG_RECEIVED, "decided"));
     b.call_with_key(MAP_SOCKHASH, helper::MAP_DELETE_ELEM);
-    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_DELETE_ELEM);
-    b.count(Counter::SocketsLeft, None);
+    b.call_with_key(MAP_SOCK_INFO, helper::MAP_DELETE_ELEM);
+    b.count(&[(Counter::SocketsLeft, None)]);
     b.label("decided");
     b.push(load(Size::DW, R1, R7, STATE_OFF_RTT_THEIRS));
     b.push(Jmp::Jne.imm(R1, 0, "out"));
@@ -177,9 +194,17 @@ pub fn program() -> Result<Builtin, AsmError> {
     b.push(call(helper::SOCK_OPS_CB_FLAGS_SET));
     b.push(ja("out"));
 
-    // The socket is gone: so is its flags word.
+    // The socket is gone: so is its sock_info entry, unless a namesake's
+    // entry has replaced it.
     b.label("closed");
-    b.call_with_key(MAP_SOCK_FLAGS, helper::MAP_DELETE_ELEM);
+    b.call_with_key(MAP_SOCK_INFO, helper::MAP_LOOKUP_ELEM);
+    b.push(Jmp::Jeq.imm(R0, 0, "out"));
+    b.push(Alu::Mov.reg(R8, R0));
+    b.push(Alu::Mov.reg(R1, R6));
+    b.push(call(helper::GET_SOCKET_COOKIE));
+    b.push(load(Size::DW, R1, R8, INFO_OFF_COOKIE));
+    b.push(Jmp::Jne.reg(R0, R1, "out"));
+    b.call_with_key(MAP_SOCK_INFO, helper::MAP_DELETE_ELEM);
     b.label("out");
     b.push(Alu::Mov.imm(R0, 1));
     b.push(exit());

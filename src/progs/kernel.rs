@@ -1,0 +1,130 @@
+//! What the built-in programs need to know about the running kernel: where
+//! `struct sock` and `struct tcp_sock` keep the fields sk_msg reads from a
+//! peer socket. The offsets come from the kernel's own BTF at load time
+//! (`/sys/kernel/btf/vmlinux`), never from the kernel sockasm was built on.
+
+use crate::elf::kernel_btf::{KernelBtf, KernelBtfError};
+
+/// One kernel struct member the programs read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Byte offset from the start of `struct sock` (which begins `tcp_sock`).
+    pub offset: u32,
+    /// Its size in bytes (4 or 8).
+    pub size: u32,
+    /// `struct.member`, for listings.
+    pub name: &'static str,
+}
+
+/// Offsets of the peer-socket fields sk_msg reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    /// Bytes waiting in the socket's receive queues, TCP's and (since 6.13)
+    /// the redirect's: what the reader has not read yet.
+    pub rmem_alloc: Field,
+    /// The socket's receive buffer size (`SO_RCVBUF`, or TCP's default).
+    pub rcvbuf: Field,
+    /// The socket cookie, to check that a read came from the expected socket.
+    pub cookie: Field,
+    /// Next sequence number the reader will read: up to here it has read all
+    /// bytes that came over TCP.
+    pub copied_seq: Field,
+    /// Sequence number after the last byte written over TCP.
+    pub write_seq: Field,
+}
+
+/// The members, as (field, struct, member path in that struct, size).
+const MEMBERS: [(&str, &str, &str, u32); 5] = [
+    ("sock.sk_rmem_alloc", "sock", "sk_backlog.rmem_alloc", 4),
+    ("sock.sk_rcvbuf", "sock", "sk_rcvbuf", 4),
+    ("sock.sk_cookie", "sock", "__sk_common.skc_cookie", 8),
+    ("tcp_sock.copied_seq", "tcp_sock", "copied_seq", 4),
+    ("tcp_sock.write_seq", "tcp_sock", "write_seq", 4),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error(transparent)]
+    Btf(#[from] KernelBtfError),
+    #[error("{field} is {size} bytes in the kernel's BTF, sockasm reads {want}")]
+    Size { field: &'static str, size: u32, want: u32 },
+    #[error("{field} lies at offset {offset}, beyond what a 16-bit instruction offset can reach")]
+    TooFar { field: &'static str, offset: u32 },
+}
+
+impl KernelOffsets {
+    /// Resolves every field in a raw BTF blob (the contents of `/sys/kernel/btf/vmlinux`).
+    pub fn from_btf(blob: &[u8]) -> Result<KernelOffsets, KernelError> {
+        let btf = KernelBtf::parse(blob)?;
+        let mut out = [Field { offset: 0, size: 0, name: "" }; 5];
+        for (slot, (name, strukt, path, want)) in out.iter_mut().zip(MEMBERS) {
+            let m = btf.member(strukt, path)?;
+            if m.size != want {
+                return Err(KernelError::Size { field: name, size: m.size, want });
+            }
+            // The offsets are added to a pointer with `r += imm`; keep them small
+            // so no one mistakes a corrupt BTF for a real offset.
+            if m.offset > 32 * 1024 {
+                return Err(KernelError::TooFar { field: name, offset: m.offset });
+            }
+            *slot = Field { offset: m.offset, size: m.size, name };
+        }
+        let [rmem_alloc, rcvbuf, cookie, copied_seq, write_seq] = out;
+        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie, copied_seq, write_seq })
+    }
+}
+
+/// How the programs decide between the redirect and TCP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// The peer's receive queue decides (bounded memory, streams to TCP,
+    /// rejoin without reordering).
+    PeerAware(KernelOffsets),
+    /// The kernel's BTF or the right to read kernel memory (CAP_PERFMON) is
+    /// missing: every write to a peer in the map is redirected, with no
+    /// bound on what a reader that stops reading can queue.
+    PeerBlind { reason: String },
+}
+
+impl Policy {
+    pub fn offsets(&self) -> Option<&KernelOffsets> {
+        match self {
+            Policy::PeerAware(o) => Some(o),
+            Policy::PeerBlind { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Offsets seen on one 6.18.44 build, for unit tests only: real loads
+    /// always resolve them from the running kernel.
+    pub(crate) fn offsets() -> KernelOffsets {
+        let f = |offset, size, name| Field { offset, size, name };
+        KernelOffsets {
+            rmem_alloc: f(192, 4, "sock.sk_rmem_alloc"),
+            rcvbuf: f(244, 4, "sock.sk_rcvbuf"),
+            cookie: f(104, 8, "sock.sk_cookie"),
+            copied_seq: f(1464, 4, "tcp_sock.copied_seq"),
+            write_seq: f(1576, 4, "tcp_sock.write_seq"),
+        }
+    }
+
+    #[test]
+    fn running_kernel_btf_resolves_every_field() {
+        // Skipped only where the kernel has no BTF at all (then `load` degrades).
+        let Ok(blob) = std::fs::read("/sys/kernel/btf/vmlinux") else { return };
+        let o = KernelOffsets::from_btf(&blob).unwrap();
+        assert!(o.rcvbuf.offset > o.rmem_alloc.offset, "{o:?}");
+        assert!(o.write_seq.offset > o.copied_seq.offset, "{o:?}");
+        assert!(o.copied_seq.offset > o.rcvbuf.offset, "tcp_sock fields follow struct sock: {o:?}");
+    }
+
+    #[test]
+    fn corrupt_btf_is_an_error() {
+        assert!(KernelOffsets::from_btf(&[]).is_err());
+        assert!(KernelOffsets::from_btf(&[0x9f, 0xeb, 1, 0, 24, 0, 0, 0]).is_err());
+    }
+}
