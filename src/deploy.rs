@@ -341,6 +341,15 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
 pub struct Config {
     pub max_queue: u32,
     pub peer_aware: bool,
+    pub rcvbuf_floor: u32,
+}
+
+/// `tcp_rmem[2]` of the calling process's network namespace (6 MiB by default).
+fn tcp_rmem_max() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_rmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+        .unwrap_or(6 << 20)
 }
 
 fn read_config(map: &Map) -> Result<Config> {
@@ -352,6 +361,7 @@ fn read_config(map: &Map) -> Result<Config> {
     Ok(Config {
         max_queue: word(config::OFF_MAX_QUEUE as usize).min(u32::MAX as u64) as u32,
         peer_aware: word(config::OFF_FLAGS as usize) & CONFIG_PEER_AWARE != 0,
+        rcvbuf_floor: word(config::OFF_RCVBUF_FLOOR as usize).min(u32::MAX as u64) as u32,
     })
 }
 
@@ -361,6 +371,7 @@ fn write_config(map: &Map, cfg: &Config) -> Result<()> {
     v[at(config::OFF_MAX_QUEUE)].copy_from_slice(&(cfg.max_queue as u64).to_ne_bytes());
     let flags = if cfg.peer_aware { CONFIG_PEER_AWARE } else { 0 };
     v[at(config::OFF_FLAGS)].copy_from_slice(&flags.to_ne_bytes());
+    v[at(config::OFF_RCVBUF_FLOOR)].copy_from_slice(&(cfg.rcvbuf_floor as u64).to_ne_bytes());
     map.update(&0u32.to_ne_bytes(), &v, syscall::UpdateFlag::Any).map_err(DeployError::step("writing the config map"))
 }
 
@@ -488,7 +499,11 @@ fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Resul
     let skmsg = fds.pop().expect("two programs");
     let sockops = fds.pop().expect("two programs");
     let [(_, sock_hash), (_, sock_info), (_, sk_state), (_, counters), (_, config)] = maps;
-    let cfg = Config { max_queue: config::DEFAULT_MAX_QUEUE, peer_aware: policy.offsets().is_some() };
+    let cfg = Config {
+        max_queue: config::DEFAULT_MAX_QUEUE,
+        peer_aware: policy.offsets().is_some(),
+        rcvbuf_floor: tcp_rmem_max(),
+    };
     write_config(&config, &cfg)?;
 
     let undo_detach = UndoAction::DetachMap { prog: dup(skmsg.as_fd())?, map: dup(sock_hash.as_fd())? };

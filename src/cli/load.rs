@@ -15,8 +15,9 @@ pub struct Args {
     #[arg(long)]
     pub max_entries: Option<u32>,
     /// The most bytes a reader may have waiting (unread) before writes to it go over TCP instead
-    /// of the redirect, so TCP's flow control pushes the writer back; the bound is the reader's
-    /// receive buffer, capped at this [default: 4194304; 4096 to 67108864]. Changes a loaded bypass at once.
+    /// of the redirect, so TCP's flow control pushes the writer back. The bound is the reader's
+    /// receive buffer (at least tcp_rmem[2]), capped at this [default: 4194304; 4096 to 67108864].
+    /// Changes a loaded bypass at once.
     #[arg(long)]
     pub max_queue: Option<u32>,
     /// Kernel BTF to read struct offsets from

@@ -21,6 +21,9 @@ pub struct Args {
     /// Then enter the network namespace /run/netns/NAME.
     #[arg(long)]
     pub netns: Option<String>,
+    /// Pin this process to one CPU (sched_setaffinity) first.
+    #[arg(long)]
+    pub cpu: Option<usize>,
     /// Exit with an error after this many seconds, whatever happens.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
@@ -34,6 +37,36 @@ pub enum Role {
     Serve(ServeArgs),
     /// Open N connections (C at a time), send a checked pattern, verify.
     Client(ClientArgs),
+    /// Both ends of one connection in this one thread: the reader reads
+    /// exactly when the scenario says, whatever the machine's speed.
+    Pair(PairArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PairArgs {
+    /// 127.0.0.1 or ::1
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// stall | bursts | small-stream | pingpong
+    #[arg(long)]
+    pub scenario: String,
+    #[arg(long, default_value_t = 65536)]
+    pub write_size: usize,
+    /// stall: give up filling after this many bytes (no push-back).
+    #[arg(long, default_value_t = 1 << 30)]
+    pub cap: u64,
+    /// stall: bytes written after the push-back, while reading.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub extra: u64,
+    /// bursts, pingpong: rounds; small-stream: writes.
+    #[arg(long, default_value_t = 20)]
+    pub rounds: u32,
+    /// bursts: bytes per burst.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub burst: u64,
+    /// Print {"ready": true} and wait for this file before the scenario.
+    #[arg(long)]
+    pub go_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -112,6 +145,12 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     if let Some(ns) = &args.netns {
         workload::enter_netns(ns)?;
     }
+    if let Some(cpu) = args.cpu {
+        let mut set = nix::sched::CpuSet::new();
+        set.set(cpu).map_err(|e| format!("--cpu {cpu}: {e}"))?;
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+            .map_err(|e| format!("pinning to CPU {cpu}: {e}"))?;
+    }
     let timeout = Duration::from_secs(args.timeout.max(1));
     // Watchdog: whatever hangs, the process ends.
     let secs = args.timeout.max(1) + 5;
@@ -123,6 +162,7 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     let res = match &args.role {
         Role::Serve(a) => serve(a, timeout),
         Role::Client(a) => client(a, timeout),
+        Role::Pair(a) => pair(a, timeout),
     };
     if let Err(e) = &res {
         print_line(&Json::obj([("ok", Json::from(false)), ("error", Json::from(e.to_string()))]));
@@ -170,5 +210,20 @@ fn client(a: &ClientArgs, timeout: Duration) -> Result<()> {
     };
     let r = workload::run_client(&cfg)?;
     print_line(&r.to_json());
+    Ok(())
+}
+
+fn pair(a: &PairArgs, timeout: Duration) -> Result<()> {
+    use crate::workload::pair::{PairConfig, Scenario, run_pair};
+    let scenario = match a.scenario.as_str() {
+        "stall" => Scenario::Stall { cap: a.cap, extra: a.extra },
+        "bursts" => Scenario::Bursts { rounds: a.rounds, burst: a.burst },
+        "small-stream" => Scenario::SmallStream { writes: a.rounds },
+        "pingpong" => Scenario::PingPong { rounds: a.rounds },
+        s => return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, pingpong)").into()),
+    };
+    let cfg =
+        PairConfig { host: a.host.clone(), scenario, write_size: a.write_size, go_file: a.go_file.clone(), timeout };
+    print_line(&run_pair(&cfg)?);
     Ok(())
 }

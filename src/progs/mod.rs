@@ -61,7 +61,11 @@ pub mod config {
     pub const OFF_MAX_QUEUE: i16 = 0;
     /// Flags `load` records for `status` (the programs do not read them).
     pub const OFF_FLAGS: i16 = 8;
-    pub const VALUE_SIZE: u32 = 16;
+    /// The smallest bound whatever the peer's `sk_rcvbuf`: `tcp_rmem[2]`,
+    /// the size TCP autotuning would let a reader's buffer grow to (the
+    /// redirect path never autotunes, so `sk_rcvbuf` stays at its start value).
+    pub const OFF_RCVBUF_FLOOR: i16 = 16;
+    pub const VALUE_SIZE: u32 = 24;
     /// `--max-queue` default: 4 MiB, what plain TCP lets queue on this
     /// kernel's default `tcp_rmem` before it pushes back.
     pub const DEFAULT_MAX_QUEUE: u32 = 4 << 20;

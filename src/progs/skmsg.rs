@@ -11,7 +11,7 @@
 //! q = peer->sk_rmem_alloc; rcvbuf = peer->sk_rcvbuf;           // bpf_probe_read_kernel
 //! if (st->mode == SPILLED) { copied = peer->copied_seq; written = self->write_seq; }
 //! if (peer->sk_cookie != info->cookie) goto stale;  // read last: the reads above came from the peer
-//! bound = min(rcvbuf, config.max_queue);
+//! bound = min(max(rcvbuf, config.rcvbuf_floor), config.max_queue);
 //! if (st->mode == SPILLED) {                        // rejoin only when TCP has nothing in flight
 //!     if (copied != written) goto behind;           // the peer has not read all our TCP bytes
 //!     if (q >= bound / 2) goto queue_full;
@@ -119,11 +119,16 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
         b.push(load(Size::DW, R2, R9, INFO_OFF_COOKIE));
         b.push(Jmp::Jne.reg(R1, R2, "stale"));
 
-        // bound = min(peer's rcvbuf, max_queue): as much as TCP would let
-        // wait for this reader, and never more than the operator allows.
+        // bound = min(max(peer's rcvbuf, rcvbuf_floor), max_queue): what
+        // TCP would let wait for this reader (its buffer as autotuning grows
+        // it, or a larger SO_RCVBUF), never more than the operator allows.
         b.push(load(Size::W, R2, R10, STACK_PEER_RCVBUF));
-        b.note(ld_map_value(R1, MAP_CONFIG, 0), format!("map {MAP_CONFIG} value"));
-        b.note(load(Size::DW, R1, R1, config::OFF_MAX_QUEUE), "config.max_queue");
+        b.note(ld_map_value(R4, MAP_CONFIG, 0), format!("map {MAP_CONFIG} value"));
+        b.note(load(Size::DW, R1, R4, config::OFF_RCVBUF_FLOOR), "config.rcvbuf_floor");
+        b.push(Jmp::Jge.reg(R2, R1, "floored"));
+        b.push(Alu::Mov.reg(R2, R1));
+        b.label("floored");
+        b.note(load(Size::DW, R1, R4, config::OFF_MAX_QUEUE), "config.max_queue");
         b.push(Jmp::Jle.reg(R2, R1, "bounded"));
         b.push(Alu::Mov.reg(R2, R1));
         b.label("bounded");

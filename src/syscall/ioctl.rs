@@ -18,3 +18,19 @@ pub fn fionread(fd: BorrowedFd<'_>) -> io::Result<usize> {
     }
     Ok(n.max(0) as usize)
 }
+
+/// `getsockopt(fd, SOL_SOCKET, SO_MEMINFO)[SK_MEMINFO_RMEM_ALLOC]`: bytes the
+/// socket holds for its reader, TCP's receive queue and the redirect's alike.
+pub fn rmem_alloc(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    const SO_MEMINFO: libc::c_int = 55;
+    let mut info = [0u32; 9];
+    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `fd` is valid for the borrow; the kernel writes at most `len`
+    // bytes into `info`, a live local of exactly that size, and updates `len`.
+    let r =
+        unsafe { libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, SO_MEMINFO, info.as_mut_ptr().cast(), &mut len) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(info[0])
+}

@@ -21,6 +21,7 @@
 
 pub mod client;
 pub mod net;
+pub mod pair;
 pub mod pattern;
 pub mod server;
 

@@ -61,6 +61,19 @@ fn echo_pair(env: &Env, listen: &str, connect_host: &str, server: &[&str], clien
     (sv, c)
 }
 
+/// The `bytes` written went through sk_msg and found their peer: redirected,
+/// or over TCP because the peer's queue was full or behind; never because no
+/// peer was found or it was not the peer (a key mismatch, another
+/// namespace's socket). sk_msg sees nearly every byte: after a write over TCP
+/// is pushed back (EAGAIN), the kernel reuses that verdict for the next
+/// write without running the program (`psock->eval`), so those bytes go
+/// over TCP uncounted.
+fn assert_through_bypass(d: &harness::Counters, bytes: u64, what: &str) {
+    assert!(d.redirected_bytes > 0, "{what}: nothing redirected: {d:?}");
+    assert!(d.redirected_bytes + d.passed_bytes >= bytes / 10 * 9, "{what}: sk_msg did not see the bytes: {d:?}");
+    assert_eq!((d.tcp_no_peer, d.tcp_peer_stale), (0, 0), "{what}: a peer was not found: {d:?}");
+}
+
 fn assert_entries_drain(env: &Env) {
     let left = env.wait_entries_zero(Duration::from_secs(5));
     assert_eq!(left, 0, "SOCKHASH still holds {left} sockets after every connection closed: {}", env.status());
@@ -109,12 +122,7 @@ fn kernel_echo_v4_v6_dualstack() {
         assert_eq!(d.sockets_added, 2 * conns, "{name}: every socket (both ends) should enter the map: {d:?}");
         assert_eq!(d.insert_failures, 0, "{name}: {d:?}");
         // Both directions go through the bypass: client's bytes and the echo.
-        assert!(
-            d.redirected_bytes >= 2 * conns * bytes,
-            "{name}: redirected {} < {} bytes sent: {d:?}",
-            d.redirected_bytes,
-            2 * conns * bytes
-        );
+        assert_through_bypass(&d, 2 * conns * bytes, name);
         assert_eq!(d.passed_bytes, 0, "{name}: bytes fell back to TCP: {d:?}");
         assert_entries_drain(&env);
     }
@@ -144,7 +152,7 @@ fn kernel_bulk_1gib_stream() {
     eprintln!("[bulk] client {c}\n  server {sv}\n  counters delta {d:?}");
     assert_eq!(c.u64("bytes_sent"), bytes);
     assert_eq!(sv.u64("bytes_in"), bytes);
-    assert!(d.redirected_bytes >= bytes, "{d:?}");
+    assert_through_bypass(&d, bytes, "bulk");
     assert_entries_drain(&env);
 }
 
@@ -332,7 +340,7 @@ fn kernel_two_netns_same_tuple() {
     assert_eq!(d.insert_failures, 0, "{d:?}");
     // The clients' bytes all went through the bypass; the echo may have
     // moved to TCP (small writes, if reads came back in small pieces).
-    assert!(d.redirected_bytes >= 2 * bytes, "{d:?}");
+    assert_through_bypass(&d, 2 * bytes, "netns");
     assert_entries_drain(&env);
 }
 
@@ -397,12 +405,13 @@ fn kernel_reader_kinds() {
         eprintln!("[reader {reader}] echo server {sv}\n  sink server {sv2}\n  counters {d:?}");
         assert_eq!(c2.u64("bytes_sent"), 4 * (5 * MIB + 3));
         assert_eq!(sv2.u64("bytes_in"), 4 * (5 * MIB + 3));
-        // Client writes are above the small-write threshold and all redirected; the
-        // server's echo writes may move to TCP midway, which the client's
-        // byte-exact check covers too. No socket leaves the map (the servers
-        // had bytes redirected into them, the clients never use TCP), so
+        // Client writes are above the small-write threshold; any write may
+        // go over TCP while its reader is 4 MiB behind, and the server's echo
+        // writes may move to TCP for good, which the client's byte-exact
+        // check covers too. No socket leaves the map (the servers had bytes
+        // redirected into them, the clients never stream small writes), so
         // sk_msg saw every byte.
-        assert!(d.redirected_bytes >= 6 * (3 * MIB + 7) + 4 * (5 * MIB + 3), "{reader}: {d:?}");
+        assert_through_bypass(&d, 6 * (3 * MIB + 7) + 4 * (5 * MIB + 3), reader);
         assert_eq!(d.sockets_left, 0, "{reader}: {d:?}");
         assert_eq!(
             d.passed_bytes + d.redirected_bytes,
@@ -484,11 +493,18 @@ fn kernel_stack_is_skipped() {
         "[outsegs] bypass: {segs} segments for {bytes} bytes (TCP would need >= {min_needed}); plain TCP: {plain} segments for {plain_bytes} bytes (>= {}); counters {d:?}",
         plain_bytes / MSS
     );
-    assert!(d.redirected_bytes >= bytes, "{d:?}");
+    assert_through_bypass(&d, bytes, "outsegs");
     assert!(plain >= plain_bytes / MSS, "plain TCP sent only {plain} segments?");
+    // Bytes over TCP (a reader that fell 4 MiB behind) need their segments;
+    // the redirected ones must need almost none.
+    let tcp_part = d.passed_bytes / MSS + 1;
+    let redirected_need = d.redirected_bytes / MSS;
     assert!(
-        segs * 10 < min_needed,
-        "{segs} TCP segments for a redirected {bytes}-byte transfer: the stack was not skipped (TCP needs >= {min_needed})"
+        segs < 3 * tcp_part + 64 + redirected_need / 10,
+        "{segs} TCP segments for {} redirected and {} passed bytes: the stack was not skipped \
+         (TCP needs >= {redirected_need} for the redirected part)",
+        d.redirected_bytes,
+        d.passed_bytes
     );
     assert_entries_drain(&env);
 }
@@ -589,7 +605,7 @@ fn kernel_send_then_close_loses_nothing() {
         assert_eq!(c.u64("bytes_sent"), 100 * per);
         assert_eq!(sv.u64("bytes_in"), 100 * per, "bytes lost when senders closed");
         assert_eq!(sv.u64("distinct_streams"), 100);
-        assert!(d.redirected_bytes >= 100 * per, "{d:?}");
+        assert_through_bypass(&d, 100 * per, reader);
     }
     assert_entries_drain(&env);
 }
@@ -623,7 +639,7 @@ fn kernel_shared_pin_dir_two_cgroups() {
     let _ = sv;
     assert_eq!(c.u64("bytes_received"), 2 * MIB);
     let d = b.counters().since(&before);
-    assert!(d.redirected_bytes >= 4 * MIB, "the remaining cgroup lost the bypass: {d:?}");
+    assert_through_bypass(&d, 4 * MIB, "the remaining cgroup");
     // Workers in the detached cgroup are not touched any more.
     let before = a.counters();
     let (_, c) = echo_pair(
@@ -664,7 +680,7 @@ fn kernel_nested_cgroups_same_pin_dir() {
     let d = child.counters();
     eprintln!("[nested] counters {d:?} status {}", child.status());
     assert_eq!(d.sockets_added, 4, "{d:?}");
-    assert!(d.redirected_bytes >= 4 * MIB, "{d:?}");
+    assert_through_bypass(&d, 4 * MIB, "nested");
     assert_eq!(
         d.insert_failures, 0,
         "nested attachment double-runs sock_ops: every socket also counts as an insert failure: {d:?}"
@@ -776,11 +792,13 @@ fn kernel_pingpong_and_unix() {
     assert_eq!(c.u64("bytes_received"), 12 * MIB);
 }
 
-/// Case 16: a stream of small back-to-back writes moves to TCP mid-connection
-/// (redirect to TCP is the safe direction) with every byte intact and in
-/// order, while small request/response traffic keeps the redirect.
+/// Case 16: streams of small writes through separate processes: every byte
+/// intact and in order whichever way each write goes (how many writes find
+/// the reader behind depends on scheduling, so only safety is asserted here;
+/// `kernel_small_write_stream_into_slow_reader_moves_to_tcp` pins down the
+/// decision itself). Small request/response traffic keeps the redirect.
 #[test]
-fn kernel_small_write_stream_falls_back_to_tcp() {
+fn kernel_small_writes_stay_intact() {
     if !kernel_ok() {
         return;
     }
@@ -810,18 +828,13 @@ fn kernel_small_write_stream_falls_back_to_tcp() {
     let d = env.counters().since(&before);
     eprintln!("[small writes] server {sv}\n  client {c}\n  counters {d:?}");
     assert_eq!(sv.u64("bytes_in"), 2 * (4 * MIB + 5));
-    assert_eq!(d.small_write_fallbacks, 2, "{d:?}");
-    assert!(d.redirected_msgs > 0 && d.passed_bytes > 0, "both paths carried bytes: {d:?}");
-    // Nothing was redirected into the writers, so they left the map and
-    // sk_msg stopped seeing their writes.
-    assert_eq!(d.sockets_left, 2, "{d:?}");
-    assert!(d.redirected_bytes + d.passed_bytes < 2 * (4 * MIB + 5), "{d:?}");
+    assert!(d.redirected_msgs > 0, "{d:?}");
+    assert!(d.sockets_left <= d.small_write_streams, "{d:?}");
 
     // The same small writes, echoed. Each server socket has had the
     // client's first writes redirected into it, which the kernel would free
     // if the socket left the map: the servers must never leave, even when
-    // their echo goes over TCP. A client may leave (if it moves to TCP before
-    // the first echo is redirected into it; the echo then takes TCP too).
+    // their echo goes over TCP.
     let before = env.counters();
     let (_, c) = echo_pair(
         &env,
@@ -845,7 +858,6 @@ fn kernel_small_write_stream_falls_back_to_tcp() {
     let d = env.counters().since(&before);
     eprintln!("[small writes, echoed] client {c}\n  counters {d:?}");
     assert_eq!(c.u64("bytes_received"), 2 * (MIB + 3));
-    assert!(d.small_write_fallbacks >= 2 && d.redirected_bytes > 0, "{d:?}");
     assert!(d.sockets_left <= 2, "a server socket holding redirected bytes left the map: {d:?}");
 
     let before = env.counters();
@@ -858,7 +870,7 @@ fn kernel_small_write_stream_falls_back_to_tcp() {
     );
     let d = env.counters().since(&before);
     assert_eq!(c.u64("rounds"), 3000);
-    assert_eq!(d.small_write_fallbacks, 0, "request/response must keep the redirect: {d:?}");
+    assert_eq!(d.small_write_streams, 0, "request/response must keep the redirect: {d:?}");
     assert_eq!(d.passed_bytes, 0, "{d:?}");
     assert_eq!(d.sockets_left, 0, "{d:?}");
 }
@@ -948,8 +960,7 @@ fn kernel_iperf3_dual_stack() {
     let d = env.counters();
     eprintln!("[iperf3] received {received} bytes; counters {d:?}");
     assert!(received > 0, "{out}");
-    assert!(d.redirected_bytes >= received, "iperf3's bytes were redirected: {d:?}");
-    assert_eq!(d.passed_bytes, 0, "{d:?}");
+    assert_through_bypass(&d, received, "iperf3");
 }
 
 /// Case 19: another tool's sock_ops program on the same cgroup asked for
@@ -1019,4 +1030,216 @@ fn kernel_other_tools_rtt_callbacks_survive() {
     eprintln!("[other tool] counters {d:?}, its RTT callbacks {rtt}");
     assert_eq!(d.sockets_left, 4, "{d:?}");
     assert!(rtt >= 40, "the other program's RTT callbacks stopped after sockasm's decision: {rtt} in all");
+}
+
+// ---- Data path v2: the peer's receive queue decides ------------------------
+//
+// These use `worker pair`: both ends of a connection in one thread, so the
+// reader reads exactly when the scenario says. What they assert follows from
+// the order of reads and writes alone, never from the machine's speed.
+
+/// Runs `worker pair` in the env's cgroup and returns its result line.
+fn pair(env: &Env, args: &[&str]) -> Value {
+    let mut a = vec!["pair"];
+    a.extend_from_slice(args);
+    env.worker(true, None, &a).finish()
+}
+
+/// A reader that does not read pushes the writer back (EAGAIN) with a bounded
+/// queue, as plain TCP would; once it reads, it gets every byte in order.
+#[test]
+fn kernel_stalled_reader_pushes_writer_back() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let before = env.counters();
+    // Without push-back the writer would get up to 1 GiB accepted.
+    let r = pair(&env, &["--scenario", "stall", "--cap", &s(1 << 30), "--extra", &s(8 * MIB)]);
+    let d = env.counters().since(&before);
+    eprintln!("[stall] {r}\n  counters {d:?}");
+    assert!(r.bool("pushed_back"), "the writer was never pushed back: {r}");
+    let accepted = r.u64("accepted");
+    // Redirected bytes wait in the reader's queue, TCP's in both sockets'
+    // buffers: together well under the 64 MiB goal (today's TCP: ~4 MiB).
+    assert!(accepted < 64 * MIB, "{accepted} bytes accepted for a reader that does not read");
+    assert!(r.u64("reader_rmem") < 16 * MIB, "{r}");
+    assert_eq!(r.u64("bytes_up"), accepted + 8 * MIB, "{r}");
+    assert!(d.spills >= 1 && d.tcp_peer_queue_full >= 1, "{d:?}");
+    assert!(d.redirected_bytes > 0 && d.passed_bytes > 0, "both paths carried bytes: {d:?}");
+
+    // A tighter bound, changed on the loaded bypass.
+    env.load(&["--max-queue", "65536"]);
+    assert_eq!(env.status().u64("policy.max_queue"), 65536);
+    let before = env.counters();
+    let r = pair(&env, &["--scenario", "stall", "--cap", &s(1 << 30), "--extra", &s(MIB)]);
+    let d = env.counters().since(&before);
+    eprintln!("[stall, 64 KiB] {r}\n  counters {d:?}");
+    assert!(r.bool("pushed_back"), "{r}");
+    // At most one redirected write passes the bound: the check is before it.
+    assert!(d.redirected_bytes <= 2 * 65536, "{d:?}");
+}
+
+/// Bursts that fill the peer's queue, each read in full before the next: the
+/// connection spills to TCP and rejoins the redirect again and again, and
+/// the reader gets every byte in order.
+#[test]
+fn kernel_spill_and_rejoin_keep_order() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&["--max-queue", "65536"]);
+    let before = env.counters();
+    let r = pair(&env, &["--scenario", "bursts", "--rounds", "20", "--burst", &s(MIB)]);
+    let d = env.counters().since(&before);
+    eprintln!("[bursts] {r}\n  counters {d:?}");
+    assert!(r.u64("bytes_up") >= 20, "{r}");
+    assert!(d.spills >= 2 && d.rejoins >= 2, "want many spills and rejoins: {d:?}");
+    assert!(d.redirected_bytes > 0 && d.passed_bytes > 0, "{d:?}");
+    assert_eq!(d.tcp_peer_stale + d.tcp_no_peer, 0, "{d:?}");
+}
+
+/// Many small writes before the reader reads: a stream, which moves to TCP
+/// for good; the writer (nothing was redirected into it) leaves the map.
+#[test]
+fn kernel_small_write_stream_into_slow_reader_moves_to_tcp() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let before = env.counters();
+    let r = pair(&env, &["--scenario", "small-stream", "--rounds", "500", "--write-size", "100"]);
+    let d = env.counters().since(&before);
+    eprintln!("[small stream] {r}\n  counters {d:?}");
+    assert_eq!(r.u64("bytes_up"), 50_000, "{r}");
+    assert_eq!(d.small_write_streams, 1, "{d:?}");
+    assert_eq!(d.tcp_small_write_stream, 1, "{d:?}");
+    // 16 small writes into a peer that is behind are still redirected; the
+    // 17th shows the stream. Plus the very first write (peer empty).
+    assert_eq!(d.redirected_msgs, 17, "{d:?}");
+    assert_eq!(d.sockets_left, 1, "{d:?}");
+}
+
+/// Request/response with both ends on one CPU: every write is redirected,
+/// at 64 B and 16 KiB, however short the round trip.
+#[test]
+fn kernel_rr_on_one_cpu_all_redirected() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    for size in [64u64, 16384] {
+        let before = env.counters();
+        let (msg, tag) = (size.to_string(), format!("rr{size}"));
+        let (mut srv, port) = env.server_with(
+            true,
+            &["--cpu", "0"],
+            &["--listen", "127.0.0.1:0", "--conns", "1", "--reader", "epoll-lt"],
+        );
+        let ep = format!("127.0.0.1:{port}");
+        let c = env
+            .worker_with(
+                true,
+                &["--cpu", "0"],
+                &[
+                    "client",
+                    "--connect",
+                    &ep,
+                    "--mode",
+                    "pingpong",
+                    "--msg-size",
+                    &msg,
+                    "--rounds",
+                    "2000",
+                    "--nodelay",
+                    "--tag",
+                    &tag,
+                ],
+            )
+            .finish();
+        srv.finish();
+        let d = env.counters().since(&before);
+        eprintln!("[rr {size} B, one CPU] {c}\n  counters {d:?}");
+        assert_eq!(c.u64("rounds"), 2000);
+        assert_eq!(d.passed_bytes, 0, "request/response must stay redirected: {d:?}");
+        assert_eq!(d.redirected_msgs, 4000, "{d:?}");
+    }
+}
+
+/// The peer's entry in sock_info points at another socket (as after a close
+/// and reuse of its memory): the cookie check catches it, the writes go over
+/// TCP, nothing is redirected into the wrong socket, every byte arrives.
+#[test]
+fn kernel_stale_peer_address_never_misdirects() {
+    if !kernel_ok() {
+        return;
+    }
+    let bpftool = harness::bpftool().expect("bpftool (installed by .ci/run)");
+    let env = Env::new();
+    env.load(&[]);
+    let go = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.go", env.name));
+    struct Rm(std::path::PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _rm = Rm(go.clone());
+    let go_s = go.display().to_string();
+    let mut w = env.worker(
+        true,
+        None,
+        &["pair", "--scenario", "pingpong", "--rounds", "200", "--write-size", "1000", "--go-file", &go_s],
+    );
+    w.wait_ready(Duration::from_secs(20));
+    // Swap the two sockets' addresses: each peer entry now names the other
+    // (live) socket, with the right cookie for the wrong memory.
+    let map = env.pin.join("sock_info");
+    let map_s = map.display().to_string();
+    let o = std::process::Command::new(bpftool).args(["-j", "map", "dump", "pinned", &map_s]).output().unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let dump = json::parse(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    let entries = match &dump {
+        Value::Arr(a) => a.clone(),
+        v => panic!("bpftool dump: {v}"),
+    };
+    assert_eq!(entries.len(), 2, "{dump}");
+    let bytes = |v: &Value| -> Vec<String> {
+        match v {
+            Value::Arr(a) => a
+                .iter()
+                .map(|b| match b {
+                    Value::Str(s) => s.clone(),
+                    x => panic!("{x}"),
+                })
+                .collect(),
+            x => panic!("{x}"),
+        }
+    };
+    let (k0, v0) = (bytes(entries[0].get("key").unwrap()), bytes(entries[0].get("value").unwrap()));
+    let (k1, v1) = (bytes(entries[1].get("key").unwrap()), bytes(entries[1].get("value").unwrap()));
+    for (k, mine, other) in [(&k0, &v0, &v1), (&k1, &v1, &v0)] {
+        let mut v = mine.clone();
+        v[8..16].clone_from_slice(&other[8..16]);
+        let mut args = vec!["map", "update", "pinned", &map_s, "key", "hex"];
+        let k: Vec<String> = k.iter().map(|b| b.trim_start_matches("0x").to_string()).collect();
+        let v: Vec<String> = v.iter().map(|b| b.trim_start_matches("0x").to_string()).collect();
+        args.extend(k.iter().map(String::as_str));
+        args.extend(["value", "hex"]);
+        args.extend(v.iter().map(String::as_str));
+        let o = std::process::Command::new(bpftool).args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", show(&o));
+    }
+    let before = env.counters();
+    std::fs::write(&go, b"go").unwrap();
+    let r = w.finish();
+    let d = env.counters().since(&before);
+    eprintln!("[stale] {r}\n  counters {d:?}");
+    assert_eq!((r.u64("bytes_up"), r.u64("bytes_down")), (200_000, 200_000), "{r}");
+    assert_eq!(d.redirected_msgs, 0, "a write was redirected on the strength of another socket's state: {d:?}");
+    assert!(d.tcp_peer_stale >= 2, "{d:?}");
 }

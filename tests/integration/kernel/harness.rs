@@ -68,8 +68,16 @@ pub struct Counters {
     pub redirected_bytes: u64,
     pub passed_msgs: u64,
     pub passed_bytes: u64,
-    pub small_write_fallbacks: u64,
+    pub small_write_streams: u64,
     pub sockets_left: u64,
+    pub spills: u64,
+    pub rejoins: u64,
+    pub tcp_peer_queue_full: u64,
+    pub tcp_peer_behind: u64,
+    pub tcp_no_peer: u64,
+    pub tcp_peer_stale: u64,
+    pub tcp_small_write_stream: u64,
+    pub tcp_for_good: u64,
 }
 
 impl Counters {
@@ -81,8 +89,16 @@ impl Counters {
             redirected_bytes: s.u64("counters.redirected_bytes"),
             passed_msgs: s.u64("counters.passed_msgs"),
             passed_bytes: s.u64("counters.passed_bytes"),
-            small_write_fallbacks: s.u64("counters.small_write_fallbacks"),
+            small_write_streams: s.u64("counters.small_write_streams"),
             sockets_left: s.u64("counters.sockets_left"),
+            spills: s.u64("counters.spills"),
+            rejoins: s.u64("counters.rejoins"),
+            tcp_peer_queue_full: s.u64("counters.tcp_peer_queue_full"),
+            tcp_peer_behind: s.u64("counters.tcp_peer_behind"),
+            tcp_no_peer: s.u64("counters.tcp_no_peer"),
+            tcp_peer_stale: s.u64("counters.tcp_peer_stale"),
+            tcp_small_write_stream: s.u64("counters.tcp_small_write_stream"),
+            tcp_for_good: s.u64("counters.tcp_for_good"),
         }
     }
     pub fn since(&self, before: &Counters) -> Counters {
@@ -93,8 +109,16 @@ impl Counters {
             redirected_bytes: self.redirected_bytes - before.redirected_bytes,
             passed_msgs: self.passed_msgs - before.passed_msgs,
             passed_bytes: self.passed_bytes - before.passed_bytes,
-            small_write_fallbacks: self.small_write_fallbacks - before.small_write_fallbacks,
+            small_write_streams: self.small_write_streams - before.small_write_streams,
             sockets_left: self.sockets_left - before.sockets_left,
+            spills: self.spills - before.spills,
+            rejoins: self.rejoins - before.rejoins,
+            tcp_peer_queue_full: self.tcp_peer_queue_full - before.tcp_peer_queue_full,
+            tcp_peer_behind: self.tcp_peer_behind - before.tcp_peer_behind,
+            tcp_no_peer: self.tcp_no_peer - before.tcp_no_peer,
+            tcp_peer_stale: self.tcp_peer_stale - before.tcp_peer_stale,
+            tcp_small_write_stream: self.tcp_small_write_stream - before.tcp_small_write_stream,
+            tcp_for_good: self.tcp_for_good - before.tcp_for_good,
         }
     }
 }
@@ -195,8 +219,27 @@ impl Env {
 
     /// Starts a worker. `in_cg`: join this env's cgroup first.
     pub fn worker(&self, in_cg: bool, netns: Option<&str>, role_args: &[&str]) -> Worker {
+        self.worker_opts(in_cg, netns, &[], role_args)
+    }
+
+    /// A worker in this env's cgroup with `opts` (e.g. `--cpu 0`) before its role.
+    pub fn worker_with(&self, in_cg: bool, opts: &[&str], role_args: &[&str]) -> Worker {
+        self.worker_opts(in_cg, None, opts, role_args)
+    }
+
+    /// [`Env::server`] with worker options.
+    pub fn server_with(&self, in_cg: bool, opts: &[&str], role_args: &[&str]) -> (Worker, u16) {
+        let mut args = vec!["serve"];
+        args.extend_from_slice(role_args);
+        let mut w = self.worker_opts(in_cg, None, opts, &args);
+        let port = w.wait_listening(Duration::from_secs(20));
+        (w, port)
+    }
+
+    fn worker_opts(&self, in_cg: bool, netns: Option<&str>, opts: &[&str], role_args: &[&str]) -> Worker {
         let timeout = WORKER_TIMEOUT_S.to_string();
         let mut args: Vec<&str> = vec!["worker", "--timeout", &timeout];
+        args.extend_from_slice(opts);
         if in_cg {
             args.extend_from_slice(&["--cgroup", self.cg_str()]);
         }
@@ -330,6 +373,17 @@ impl Worker {
         match self.lines.recv_timeout(within) {
             Ok(l) => Some(l),
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Waits for the `{"ready": true}` line of a gated worker.
+    pub fn wait_ready(&mut self, within: Duration) {
+        match self.next_line(within) {
+            Some(l) if l.contains("\"ready\": true") => {}
+            other => {
+                self.kill();
+                panic!("worker `{}` did not get ready (got {other:?}); stderr:\n{}", self.args, self.stderr());
+            }
         }
     }
 
