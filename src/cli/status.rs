@@ -42,6 +42,21 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     if let Some(m) = &st.map {
         println!("map: id {} with {} of {} entries (sockets)", m.id, m.entries, m.max_entries);
     }
+    if let Some(c) = &st.config {
+        if c.peer_aware {
+            println!(
+                "policy: peer-aware; a write goes over TCP while its reader holds more than {} bytes \
+                 (min(max(reader's rcvbuf, {}), --max-queue {}))",
+                c.rcvbuf_floor.min(c.max_queue),
+                c.rcvbuf_floor,
+                c.max_queue
+            );
+        } else {
+            println!(
+                "policy: peer-blind (no kernel BTF or no CAP_PERFMON at load): every write to a peer is redirected, unbounded"
+            );
+        }
+    }
     println!("counters (all CPUs):");
     for c in Counter::ALL {
         println!("  {:<22} {}", c.name(), st.counters.get(c));

@@ -1243,3 +1243,30 @@ fn kernel_stale_peer_address_never_misdirects() {
     assert_eq!(d.redirected_msgs, 0, "a write was redirected on the strength of another socket's state: {d:?}");
     assert!(d.tcp_peer_stale >= 2, "{d:?}");
 }
+
+/// Without the kernel's BTF, `load` says so and what it does instead
+/// (peer-blind: every write to a peer is redirected, no bound), `status`
+/// shows it, and the bypass still carries every byte.
+#[test]
+fn kernel_without_btf_loads_peer_blind_and_says_so() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    let o = env.try_load(&["--kernel-btf", "/nonexistent/vmlinux"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("peer-blind") && out.contains("/nonexistent/vmlinux"), "{out}");
+    assert!(out.contains("unbounded"), "the warning must say what is lost: {out}");
+    let st = env.status();
+    assert!(!st.bool("policy.peer_aware"), "{st}");
+    let before = env.counters();
+    let r = pair(&env, &["--scenario", "bursts", "--rounds", "3", "--burst", &s(MIB)]);
+    let d = env.counters().since(&before);
+    assert_eq!(r.u64("bytes_up"), 3 * MIB, "nothing pushes a peer-blind writer back: {r}");
+    assert_eq!(d.spills, 0, "a peer-blind program cannot see the queue: {d:?}");
+    assert!(d.redirected_bytes >= 3 * MIB, "{d:?}");
+    // Loading again reuses it and keeps saying what it is.
+    let o = env.try_load(&[]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("peer-blind"), "{}", show(&o));
+}
