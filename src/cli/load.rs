@@ -1,5 +1,5 @@
 //! `sockasm load`: create, load, attach and pin the bypass.
-use super::Result;
+use super::{Result, outln};
 use crate::deploy::{self, Attach, LoadOptions};
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         }
     };
     if r.mounted_bpffs {
-        println!("mounted bpffs at {}", crate::cgroup::BPFFS_DEFAULT);
+        outln!("mounted bpffs at {}", crate::cgroup::BPFFS_DEFAULT);
     }
     let attach = match &r.attach {
         Attach::Attached => format!("attached to cgroup {}", r.cgroup.display()),
@@ -44,7 +44,7 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
             a.display()
         ),
     };
-    println!(
+    outln!(
         "{} sockasm ({}) in {}; {attach}",
         if r.created { "loaded" } else { "reused" },
         r.pin_dir.display(),
@@ -52,13 +52,15 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     );
     for p in &r.programs {
         let insns = p.verifier_insns.map(|n| format!(", verifier processed {n} insns")).unwrap_or_default();
-        println!(
+        outln!(
             "  {} id {} ({}): {} bytes xlated, {} bytes jited{insns}",
-            p.name, p.id, p.prog_type, p.xlated_bytes, p.jited_bytes
+            p.name,
+            p.id,
+            p.prog_type,
+            p.xlated_bytes,
+            p.jited_bytes
         );
     }
-    println!(
-        "TCP connections opened from now on by processes in that cgroup skip the TCP/IP stack between each other."
-    );
+    outln!("TCP connections opened from now on by processes in that cgroup skip the TCP/IP stack between each other.");
     Ok(())
 }
