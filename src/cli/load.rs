@@ -11,7 +11,7 @@ pub struct Args {
     /// bpffs directory for the pinned programs and maps
     #[arg(long, default_value = deploy::DEFAULT_PIN_DIR)]
     pub pin_dir: PathBuf,
-    /// Capacity of the SOCKHASH (sockets; default 65535); connections beyond it stay on plain TCP
+    /// Capacity of the SOCKHASH (sockets; default 65535, at most 1048576); connections beyond it stay on plain TCP
     #[arg(long)]
     pub max_entries: Option<u32>,
 }

@@ -50,12 +50,18 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     let orphans = deploy::orphans(&args.pin_dir)?;
     let stale = deploy::stale_leftovers()?;
     if args.json {
-        let st = st?;
-        let Json::Obj(mut fields) = st.to_json() else { unreachable!("status is an object") };
+        // Partial pins: the error, and what the kernel shows, in the object.
+        let mut fields = match &st {
+            Ok(st) => match st.to_json() {
+                Json::Obj(f) => f,
+                other => vec![("status".into(), other)],
+            },
+            Err(e) => vec![("loaded".into(), Json::Null), ("error".into(), Json::from(e.to_string().as_str()))],
+        };
         fields.push(("orphans".into(), orphans_json(&orphans)));
         fields.push(("stale".into(), stale_json(&stale)));
         outln!("{}", Json::Obj(fields));
-        return Ok(());
+        return st.map(|_| ()).map_err(Into::into);
     }
     // Partial pins are an error, but what the kernel shows is printed first.
     let st = match st {
