@@ -68,6 +68,12 @@ pub enum DeployError {
         dir.display(), dir.display()
     )]
     UnsafePinDir { dir: PathBuf, why: String },
+    #[error(
+        "refusing lock directory {}: owned by uid {uid} with mode {mode:o}; another user could hold sockasm's lock \
+         forever. Remove it (rm -r {}); sockasm creates it again, owned by root with mode 0700",
+        dir.display(), dir.display()
+    )]
+    UnsafeLockDir { dir: PathBuf, uid: u32, mode: u32 },
     #[error("cannot take the lock {}", path.display())]
     Lock { path: PathBuf, source: std::io::Error },
     #[error(
@@ -236,6 +242,7 @@ fn pins_present(dir: &Path, command: &'static str) -> Result<Vec<&'static str>> 
 /// that two of them never interleave (one `load` creating the pins while
 /// another reuses half of them, or an `unload` unpinning what a `load` just
 /// attached). One lock for the whole host: these steps take milliseconds.
+#[derive(Debug)]
 pub struct LifecycleLock {
     _file: nix::fcntl::Flock<std::fs::File>,
 }
@@ -255,14 +262,7 @@ fn lock_at(path: &Path, wait: Duration) -> Result<LifecycleLock> {
         // Someone else's directory could hold a lock file we never get.
         let md = std::fs::symlink_metadata(dir).map_err(err)?;
         if md.uid() != nix::unistd::geteuid().as_raw() || md.mode() & 0o022 != 0 || !md.is_dir() {
-            return Err(DeployError::UnsafePinDir {
-                dir: dir.to_path_buf(),
-                why: format!(
-                    "it holds sockasm's lock but is owned by uid {} with mode {:o}",
-                    md.uid(),
-                    md.mode() & 0o7777
-                ),
-            });
+            return Err(DeployError::UnsafeLockDir { dir: dir.to_path_buf(), uid: md.uid(), mode: md.mode() & 0o7777 });
         }
     }
     let file = std::fs::OpenOptions::new()
@@ -1117,4 +1117,32 @@ impl Status {
 /// The built-in programs, for listings.
 pub fn builtin_programs() -> Result<Vec<Builtin>> {
     Ok(progs::builtin()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_excludes_and_is_released_on_drop() {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!("sockasm-lock-test-{}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+        let path = dir.join("lock");
+        let held = lock_at(&path, Duration::ZERO).unwrap();
+        let t = Instant::now();
+        match lock_at(&path, Duration::from_millis(50)) {
+            Err(DeployError::LockTimeout { path: p, .. }) => assert_eq!(p, path),
+            other => panic!("a second lock while the first is held: {:?}", other.map(|_| ())),
+        }
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        drop(held);
+        let again = lock_at(&path, Duration::ZERO).unwrap();
+        drop(again);
+        // A lock directory others can write is refused.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(lock_at(&path, Duration::ZERO), Err(DeployError::UnsafeLockDir { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
