@@ -60,7 +60,7 @@ fn ignore_broken_pipe(r: io::Result<()>) -> Result<()> {
     }
 }
 
-fn dump_raw(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
+fn dump_raw(out: &mut impl Write, path: &std::path::Path, args: &Args) -> Result<()> {
     let bytes = crate::input::read(path)?;
     if crate::elf::is_elf(&bytes) {
         return Err(format!(
@@ -85,7 +85,7 @@ fn dump_raw(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
     ignore_broken_pipe(r)
 }
 
-fn dump_elf(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
+fn dump_elf(out: &mut impl Write, path: &std::path::Path, args: &Args) -> Result<()> {
     let bytes = crate::input::read(path)?;
     if !crate::elf::is_elf(&bytes) {
         return Err(format!(
