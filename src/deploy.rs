@@ -5,6 +5,9 @@
 //! `sock_hash`, `sock_flags`, `sk_state`, `counters` (maps), `sockops`, `skmsg` (programs).
 //! Which cgroups the bypass is attached to is not stored anywhere: it is read
 //! back from the kernel (PROG_QUERY on each cgroup), so it cannot go stale.
+//! `load` and `unload` hold [`LOCK_PATH`] while they change anything; `status`
+//! and `unload` also find sockasm programs no pin refers to any more by
+//! walking the kernel's program ids ([`orphans`]).
 
 use crate::asm::AsmError;
 use crate::cgroup::{self, Cgroup, CgroupError};
