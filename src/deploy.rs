@@ -5,18 +5,30 @@
 //! `sock_hash`, `sock_info`, `sk_state`, `counters`, `config` (maps), `sockops`, `skmsg` (programs).
 //! Which cgroups the bypass is attached to is not stored anywhere: it is read
 //! back from the kernel (PROG_QUERY on each cgroup), so it cannot go stale.
+//! `load` and `unload` hold [`LOCK_PATH`] while they change anything; `status`
+//! and `unload` also find sockasm programs no pin refers to any more by
+//! walking the kernel's program ids ([`orphans`]).
 
 use crate::asm::AsmError;
 use crate::cgroup::{self, Cgroup, CgroupError};
 use crate::json::Json;
 use crate::progs::{self, Builtin, KernelOffsets, Policy, config, counters};
 use crate::syscall::{self, AttachType, LoadError, Map, MapSpec, ProgSpec, SysError};
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/sockasm";
 pub const DEFAULT_MAX_ENTRIES: u32 = 65_535;
+/// Upper bound of `--max-entries`: the SOCKHASH and sock_info are sized by
+/// it (about 32 bytes of kernel memory per entry up front: 32 MiB here);
+/// 2^27 made the kernel vmalloc 4 GiB for 14 s.
+pub const MAX_MAX_ENTRIES: u32 = 1 << 20;
+/// The lock `load`, `unload` and bench cleanups take, host-wide (flock).
+pub const LOCK_PATH: &str = "/run/sockasm/lock";
+/// How long `load`/`unload` wait for another one to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 const PIN_SOCKHASH: &str = "sock_hash";
 const PIN_SK_STATE: &str = "sk_state";
@@ -61,6 +73,27 @@ pub enum DeployError {
         dir.display(), dir.display()
     )]
     PartialPins { dir: PathBuf, present: String },
+    #[error(
+        "refusing pin directory {}: {why}; another user could remove or replace sockasm's pins there. \
+         Remove it (rm -r {}) and run `sockasm load` again, or choose another --pin-dir",
+        dir.display(), dir.display()
+    )]
+    UnsafePinDir { dir: PathBuf, why: String },
+    #[error(
+        "refusing lock directory {}: owned by uid {uid} with mode {mode:o}; another user could hold sockasm's lock \
+         forever. Remove it (rm -r {}); sockasm creates it again, owned by root with mode 0700",
+        dir.display(), dir.display()
+    )]
+    UnsafeLockDir { dir: PathBuf, uid: u32, mode: u32 },
+    #[error("cannot take the lock {}", path.display())]
+    Lock { path: PathBuf, source: std::io::Error },
+    #[error(
+        "another sockasm load/unload/bench cleanup has held {} for {}s; wait for it to finish, \
+         or find it with `fuser {}`", path.display(), waited.as_secs(), path.display()
+    )]
+    LockTimeout { path: PathBuf, waited: Duration },
+    #[error("cannot read {}: permission denied; sockasm {command} needs root (running as uid {uid}); try: sudo sockasm {command}", path.display())]
+    NoPermission { command: &'static str, path: PathBuf, uid: u32 },
 }
 
 impl DeployError {
@@ -254,8 +287,113 @@ fn resolve_cgroup(path: Option<&Path>) -> Result<Cgroup> {
     Ok(Cgroup::open(path)?)
 }
 
-fn pins_present(dir: &Path) -> Vec<&'static str> {
-    ALL_PINS.iter().copied().filter(|p| dir.join(p).exists()).collect()
+/// The pins that exist in `dir`. A directory sockasm may not read is an
+/// error, not "not loaded".
+fn pins_present(dir: &Path, command: &'static str) -> Result<Vec<&'static str>> {
+    let mut present = Vec::new();
+    for name in ALL_PINS {
+        let p = dir.join(name);
+        match std::fs::symlink_metadata(&p) {
+            Ok(_) => present.push(name),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(DeployError::NoPermission { command, path: p, uid: nix::unistd::geteuid().as_raw() });
+            }
+            Err(e) => return Err(DeployError::Invalid(format!("cannot stat {}: {e}", p.display()))),
+        }
+    }
+    Ok(present)
+}
+
+/// Held while `load`, `unload` or a cleanup changes pins and attachments, so
+/// that two of them never interleave (one `load` creating the pins while
+/// another reuses half of them, or an `unload` unpinning what a `load` just
+/// attached). One lock for the whole host: these steps take milliseconds.
+#[derive(Debug)]
+pub struct LifecycleLock {
+    _file: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// Takes [`LOCK_PATH`], waiting at most [`LOCK_WAIT`]. Released on drop,
+/// and by the kernel if the process dies.
+pub fn lock() -> Result<LifecycleLock> {
+    lock_at(Path::new(LOCK_PATH), LOCK_WAIT)
+}
+
+fn lock_at(path: &Path, wait: Duration) -> Result<LifecycleLock> {
+    use nix::fcntl::{Flock, FlockArg};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let err = |source| DeployError::Lock { path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(err)?;
+        // Someone else's directory could hold a lock file we never get.
+        let md = std::fs::symlink_metadata(dir).map_err(err)?;
+        if md.uid() != nix::unistd::geteuid().as_raw() || md.mode() & 0o022 != 0 || !md.is_dir() {
+            return Err(DeployError::UnsafeLockDir { dir: dir.to_path_buf(), uid: md.uid(), mode: md.mode() & 0o7777 });
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(err)?;
+    let start = Instant::now();
+    let mut file = file;
+    // Polled rather than blocking, so that the wait is bounded.
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => return Ok(LifecycleLock { _file: l }),
+            Err((f, nix::errno::Errno::EWOULDBLOCK)) if start.elapsed() < wait => {
+                file = f;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(DeployError::LockTimeout { path: path.to_path_buf(), waited: start.elapsed() });
+            }
+            Err((_, e)) => return Err(err(std::io::Error::from_raw_os_error(e as i32))),
+        }
+    }
+}
+
+/// An absolute pin directory whose parent exists on bpffs (relative paths
+/// are taken from the current directory).
+fn pin_dir_path(pin_dir: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(pin_dir)
+        .map_err(|e| DeployError::Invalid(format!("--pin-dir {}: {e}", pin_dir.display())))?;
+    if abs.parent().is_none() {
+        return Err(DeployError::Invalid(format!(
+            "--pin-dir {} is not a directory sockasm can use; use one under {}",
+            abs.display(),
+            cgroup::BPFFS_DEFAULT
+        )));
+    }
+    Ok(abs)
+}
+
+/// Refuses a pin directory another user could change.
+fn check_pin_dir_owner(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let md = match std::fs::symlink_metadata(dir) {
+        Ok(md) => md,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(DeployError::Invalid(format!("cannot stat pin directory {}: {e}", dir.display()))),
+    };
+    let why = if !md.is_dir() {
+        Some("it is not a directory (a symlink or a file)".to_string())
+    } else if md.uid() != nix::unistd::geteuid().as_raw() {
+        Some(format!("it is owned by uid {}, not by the user running sockasm", md.uid()))
+    } else if md.mode() & 0o022 != 0 {
+        Some(format!("group or others can write to it (mode {:o})", md.mode() & 0o7777))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(DeployError::UnsafePinDir { dir: dir.to_path_buf(), why }),
+        None => Ok(()),
+    }
 }
 
 /// Load the bypass (or reuse the pinned one) and attach it to a cgroup.
@@ -263,8 +401,10 @@ fn pins_present(dir: &Path) -> Vec<&'static str> {
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let start = Instant::now();
     check_privileges("load")?;
-    if opts.max_entries == Some(0) {
-        return Err(DeployError::Invalid("--max-entries must be at least 1".into()));
+    if let Some(n) = opts.max_entries.filter(|n| !(1..=MAX_MAX_ENTRIES).contains(n)) {
+        return Err(DeployError::Invalid(format!(
+            "--max-entries must be between 1 and {MAX_MAX_ENTRIES} (sockets), not {n}"
+        )));
     }
     if let Some(q) = opts.max_queue.filter(|q| !(config::MIN_MAX_QUEUE..=config::MAX_MAX_QUEUE).contains(q)) {
         return Err(DeployError::Invalid(format!(
@@ -273,11 +413,14 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             config::MAX_MAX_QUEUE
         )));
     }
+    let opts = &LoadOptions { pin_dir: pin_dir_path(&opts.pin_dir)?, ..opts.clone() };
     let cg = resolve_cgroup(opts.cgroup.as_deref())?;
+    let _lock = lock()?;
     let mounted_bpffs = ensure_pin_fs(&opts.pin_dir)?;
+    check_pin_dir_owner(&opts.pin_dir)?;
     let mut undo = Undo::default();
 
-    let present = pins_present(&opts.pin_dir);
+    let present = pins_present(&opts.pin_dir, "load")?;
     let created = present.is_empty();
     let mut peer_blind_reason = None;
     let objs = if created {
@@ -464,6 +607,15 @@ fn ensure_pin_fs(pin_dir: &Path) -> Result<bool> {
     if parent == Path::new(cgroup::BPFFS_DEFAULT) {
         return Ok(cgroup::ensure_bpffs(parent)?);
     }
+    if !parent.is_dir() {
+        return Err(DeployError::Invalid(format!(
+            "the parent directory {} of the pin directory does not exist; create it on bpffs (mkdir -p {}) \
+             or use a directory directly under {}",
+            parent.display(),
+            parent.display(),
+            cgroup::BPFFS_DEFAULT
+        )));
+    }
     if !cgroup::is_bpffs(parent) {
         return Err(DeployError::Invalid(format!(
             "the pin directory must be inside a bpffs mount, and {} is not on bpffs; use a directory under {}",
@@ -512,7 +664,10 @@ fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Resul
     undo.actions.push(undo_detach);
 
     if !dir.exists() {
-        std::fs::create_dir(dir)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display())))?;
         undo.actions.push(UndoAction::RemoveDir(dir.clone()));
     }
@@ -584,8 +739,17 @@ fn prog_status(fd: BorrowedFd<'_>, verifier_insns: Option<u64>) -> Result<ProgSt
 /// Every cgroup under the cgroup2 mount that has program `prog_id` attached
 /// directly for sock_ops.
 pub fn cgroups_with_prog(prog_id: u32) -> Result<Vec<PathBuf>> {
+    Ok(attachments_of(&[prog_id])?.remove(&prog_id).unwrap_or_default())
+}
+
+/// For each of `ids`, the cgroups that have it attached directly for
+/// sock_ops (one walk of the cgroup tree for all of them).
+fn attachments_of(ids: &[u32]) -> Result<BTreeMap<u32, Vec<PathBuf>>> {
+    let mut found: BTreeMap<u32, Vec<PathBuf>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(found);
+    }
     let root = cgroup::cgroup2_mount()?;
-    let mut found = Vec::new();
     let mut stack = vec![root];
     let mut visited = 0;
     while let Some(dir) = stack.pop() {
@@ -594,9 +758,11 @@ pub fn cgroups_with_prog(prog_id: u32) -> Result<Vec<PathBuf>> {
             break;
         }
         if let Ok(cg) = Cgroup::open(&dir)
-            && syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS).is_ok_and(|ids| ids.contains(&prog_id))
+            && let Ok(attached) = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
         {
-            found.push(dir.clone());
+            for id in attached.into_iter().filter(|id| ids.contains(id)) {
+                found.entry(id).or_default().push(dir.clone());
+            }
         }
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
@@ -606,8 +772,119 @@ pub fn cgroups_with_prog(prog_id: u32) -> Result<Vec<PathBuf>> {
             }
         }
     }
-    found.sort();
+    for v in found.values_mut() {
+        v.sort();
+    }
     Ok(found)
+}
+
+/// Program ids visited at most when walking the kernel's programs.
+const MAX_PROG_WALK: usize = 1_000_000;
+/// Directory entries visited at most when looking for sockasm pins on bpffs.
+const MAX_PIN_WALK: usize = 100_000;
+
+/// A sockasm sock_ops program, found in the kernel by its name.
+struct KernelProg {
+    id: u32,
+    map_ids: Vec<u32>,
+}
+
+/// Every program named [`progs::sockops::NAME`] the kernel has, by walking
+/// program ids: pins can be deleted and a crash can leave an attachment
+/// behind, but this list cannot go stale.
+fn kernel_sockops() -> Result<Vec<KernelProg>> {
+    let mut out = Vec::new();
+    let mut cur = 0;
+    for _ in 0..MAX_PROG_WALK {
+        let Some(id) = syscall::prog_next_id(cur).map_err(DeployError::step("walking BPF program ids"))? else {
+            break;
+        };
+        cur = id;
+        // ENOENT: unloaded since the walk saw it.
+        let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
+        let Ok(info) = syscall::prog_info(fd.as_fd()) else { continue };
+        if info.name != progs::sockops::NAME || info.prog_type != syscall::ProgType::SOCK_OPS {
+            continue;
+        }
+        let map_ids = syscall::prog_map_ids(fd.as_fd()).unwrap_or_default();
+        out.push(KernelProg { id, map_ids });
+    }
+    Ok(out)
+}
+
+/// Ids of the sock_ops programs pinned in any sockasm pin directory, on
+/// every bpffs mount (and in `extra`, which may lie elsewhere).
+fn pinned_sockops_ids(extra: &Path) -> BTreeSet<u32> {
+    let mut roots: Vec<PathBuf> = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|mi| {
+            mi.lines()
+                .filter_map(|l| l.split_once(" - "))
+                .filter(|(_, post)| post.split_whitespace().next() == Some("bpf"))
+                .filter_map(|(pre, _)| pre.split_whitespace().nth(4).map(PathBuf::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    roots.push(extra.to_path_buf());
+    let mut ids = BTreeSet::new();
+    let mut visited = 0;
+    let mut stack: Vec<(PathBuf, u32)> = roots.into_iter().map(|r| (r, 0)).collect();
+    while let Some((dir, depth)) = stack.pop() {
+        let pin = dir.join(PIN_SOCKOPS);
+        if let Ok(fd) = syscall::get_pinned(&pin)
+            && let Ok(info) = syscall::prog_info(fd.as_fd())
+        {
+            ids.insert(info.id);
+        }
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            visited += 1;
+            if visited > MAX_PIN_WALK {
+                return ids;
+            }
+            if depth < 8 && e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    ids
+}
+
+/// A sockasm sock_ops program attached to cgroups with no pin left anywhere
+/// (a crash, a deleted pin, or a `load` that raced an `unload` before the lock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Orphan {
+    pub id: u32,
+    pub cgroups: Vec<PathBuf>,
+    /// Sockets in its SOCKHASH, if that could be read.
+    pub sockets: Option<usize>,
+}
+
+/// Every orphaned sockasm attachment on the host. `pin_dir` is searched for
+/// pins too, in case it is not under a bpffs mount point's usual place.
+pub fn orphans(pin_dir: &Path) -> Result<Vec<Orphan>> {
+    let progs = kernel_sockops()?;
+    if progs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pinned = pinned_sockops_ids(pin_dir);
+    let unpinned: Vec<&KernelProg> = progs.iter().filter(|p| !pinned.contains(&p.id)).collect();
+    let ids: Vec<u32> = unpinned.iter().map(|p| p.id).collect();
+    let mut att = attachments_of(&ids)?;
+    Ok(unpinned
+        .into_iter()
+        .filter_map(|p| {
+            let cgroups = att.remove(&p.id)?;
+            Some(Orphan { id: p.id, cgroups, sockets: sockhash_entries(p) })
+        })
+        .collect())
+}
+
+/// Sockets in the SOCKHASH a sock_ops program feeds.
+fn sockhash_entries(p: &KernelProg) -> Option<usize> {
+    p.map_ids.iter().find_map(|id| {
+        let m = Map::from_id(*id).ok()?;
+        (m.spec().map_type == syscall::MapType::SOCKHASH).then(|| m.count_entries().ok())?
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -626,15 +903,22 @@ pub enum UnloadOutcome {
 #[derive(Clone, Debug)]
 pub struct UnloadReport {
     pub cgroup: PathBuf,
+    /// The cgroup directory does not exist (a removed cgroup takes its
+    /// attachments with it).
+    pub cgroup_missing: bool,
     /// Whether this call detached sock_ops from the cgroup.
     pub detached: bool,
+    /// Ids of orphaned sockasm programs (no pins left) this call detached from the cgroup.
+    pub orphans_detached: Vec<u32>,
     pub outcome: UnloadOutcome,
 }
 
 /// Detach from a cgroup; when no cgroup and no connection is left, remove
-/// everything. Idempotent.
+/// everything. Idempotent. Orphaned sockasm programs attached to the cgroup
+/// (found in the kernel by name, no pin left anywhere) are detached too.
 pub fn unload(cgroup_path: Option<&Path>, pin_dir: &Path) -> Result<UnloadReport> {
     check_privileges("unload")?;
+    let pin_dir = &pin_dir_path(pin_dir)?;
     // A removed cgroup took its attachments with it: nothing to detach there.
     let cg = match cgroup_path {
         Some(p) if !p.exists() => None,
@@ -644,28 +928,53 @@ pub fn unload(cgroup_path: Option<&Path>, pin_dir: &Path) -> Result<UnloadReport
         (Some(c), _) => c.path().to_path_buf(),
         (None, p) => p.map(Path::to_path_buf).unwrap_or_default(),
     };
-    let present = pins_present(pin_dir);
+    let _lock = lock()?;
+    unload_locked(cg.as_ref(), cgroup, pin_dir)
+}
+
+/// [`unload`] with the lock held; `cg` None: only remove what no cgroup uses.
+fn unload_locked(cg: Option<&Cgroup>, cgroup: PathBuf, pin_dir: &Path) -> Result<UnloadReport> {
+    let present = pins_present(pin_dir, "unload")?;
+    let mut report = UnloadReport {
+        cgroup_missing: cg.is_none(),
+        cgroup,
+        detached: false,
+        orphans_detached: vec![],
+        outcome: UnloadOutcome::NotLoaded,
+    };
+    let sockops = match present.contains(&PIN_SOCKOPS) {
+        true => Some(
+            syscall::get_pinned(pin_dir.join(PIN_SOCKOPS))
+                .map_err(DeployError::step(format!("opening pin {}", pin_dir.join(PIN_SOCKOPS).display())))?,
+        ),
+        false => None,
+    };
+    let id = match &sockops {
+        Some(fd) => Some(syscall::prog_info(fd.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id),
+        None => None,
+    };
+    if let Some(cg) = cg {
+        let label = report.cgroup.display().to_string();
+        let ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
+            .map_err(DeployError::step(format!("querying cgroup {label}")))?;
+        if let (Some(fd), Some(id)) = (&sockops, id)
+            && ids.contains(&id)
+        {
+            syscall::detach_cgroup(fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS)
+                .map_err(DeployError::step(format!("detaching sock_ops from cgroup {label}")))?;
+            report.detached = true;
+        }
+        report.orphans_detached = detach_orphans(cg, &ids, id, pin_dir, &label)?;
+    }
     if present.is_empty() {
         remove_dir_if_empty(pin_dir);
-        return Ok(UnloadReport { cgroup, detached: false, outcome: UnloadOutcome::NotLoaded });
+        return Ok(report);
     }
-    let mut detached = false;
-    if present.contains(&PIN_SOCKOPS) {
-        let sockops = syscall::get_pinned(pin_dir.join(PIN_SOCKOPS))
-            .map_err(DeployError::step(format!("opening pin {}", pin_dir.join(PIN_SOCKOPS).display())))?;
-        let id = syscall::prog_info(sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
-        if let Some(cg) = &cg {
-            let ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
-                .map_err(DeployError::step(format!("querying cgroup {}", cgroup.display())))?;
-            if ids.contains(&id) {
-                syscall::detach_cgroup(sockops.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS)
-                    .map_err(DeployError::step(format!("detaching sock_ops from cgroup {}", cgroup.display())))?;
-                detached = true;
-            }
-        }
+    if let Some(id) = id {
         let left = cgroups_with_prog(id)?;
         if !left.is_empty() {
-            return Ok(UnloadReport { cgroup, detached, outcome: UnloadOutcome::StillAttached(left) });
+            report.outcome = UnloadOutcome::StillAttached(left);
+            return Ok(report);
         }
     }
     if present.contains(&PIN_SOCKHASH) {
@@ -673,7 +982,8 @@ pub fn unload(cgroup_path: Option<&Path>, pin_dir: &Path) -> Result<UnloadReport
             .map_err(DeployError::step(format!("opening pinned map {}", pin_dir.join(PIN_SOCKHASH).display())))?;
         let connections = map.count_entries().map_err(DeployError::step("counting SOCKHASH entries"))?;
         if connections > 0 {
-            return Ok(UnloadReport { cgroup, detached, outcome: UnloadOutcome::Draining { connections } });
+            report.outcome = UnloadOutcome::Draining { connections };
+            return Ok(report);
         }
         if present.contains(&PIN_SKMSG) {
             let skmsg = syscall::get_pinned(pin_dir.join(PIN_SKMSG))
@@ -692,7 +1002,192 @@ pub fn unload(cgroup_path: Option<&Path>, pin_dir: &Path) -> Result<UnloadReport
         syscall::unpin(&p).map_err(DeployError::step(format!("removing pin {}", p.display())))?;
     }
     remove_dir_if_empty(pin_dir);
-    Ok(UnloadReport { cgroup, detached, outcome: UnloadOutcome::Removed })
+    report.outcome = UnloadOutcome::Removed;
+    Ok(report)
+}
+
+/// Detaches from `cg` every sockasm sock_ops program among `attached` that
+/// is not pinned anywhere (other than `ours`, handled by the caller).
+/// Programs of other tools, and sockasm programs pinned in another pin
+/// directory, stay.
+fn detach_orphans(cg: &Cgroup, attached: &[u32], ours: Option<u32>, pin_dir: &Path, label: &str) -> Result<Vec<u32>> {
+    let candidates: Vec<u32> = attached.iter().copied().filter(|i| Some(*i) != ours).collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut named = Vec::new();
+    for id in candidates {
+        let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
+        if syscall::prog_info(fd.as_fd())
+            .is_ok_and(|i| i.name == progs::sockops::NAME && i.prog_type == syscall::ProgType::SOCK_OPS)
+        {
+            named.push((id, fd));
+        }
+    }
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pinned = pinned_sockops_ids(pin_dir);
+    let mut done = Vec::new();
+    for (id, fd) in named.into_iter().filter(|(id, _)| !pinned.contains(id)) {
+        match syscall::detach_cgroup(fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS) {
+            // ENOENT: someone detached it meanwhile.
+            Err(e) if e.errno() != Some(nix::errno::Errno::ENOENT) => {
+                return Err(DeployError::Step {
+                    step: format!("detaching orphaned sock_ops id {id} from cgroup {label}"),
+                    source: e,
+                });
+            }
+            _ => done.push(id),
+        }
+    }
+    Ok(done)
+}
+
+/// What a `sockasm bench` killed with SIGKILL leaves behind: its cgroup
+/// (with sock_ops attached), its pin directory, its AF_UNIX socket files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stale {
+    pub path: PathBuf,
+    /// The bench process named in the path; it no longer exists.
+    pub pid: u32,
+}
+
+/// `sockasm-bench-<pid>-…` leftovers whose process is gone. Leftovers of a
+/// running bench are not listed.
+pub fn stale_leftovers() -> Result<Vec<Stale>> {
+    let prefix = format!("{}-", crate::bench::NAME_PREFIX);
+    let mut out = Vec::new();
+    for dir in [cgroup::cgroup2_mount()?, PathBuf::from(cgroup::BPFFS_DEFAULT), PathBuf::from("/tmp")] {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(pid) =
+                name.to_str().and_then(|n| n.strip_prefix(&prefix)).and_then(|r| r.split('-').next()?.parse().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                out.push(Stale { path: e.path(), pid });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// What [`remove_stale`] did with one leftover.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StaleOutcome {
+    Removed,
+    /// A pin directory whose SOCKHASH still holds sockets after waiting.
+    Draining {
+        connections: usize,
+    },
+}
+
+/// How long [`remove_stale`] waits for a stale cgroup's processes to end and
+/// for a stale SOCKHASH to drain.
+const STALE_WAIT: Duration = Duration::from_secs(5);
+
+/// Removes every leftover [`stale_leftovers`] lists: first the cgroups (their
+/// remaining processes, only ever the dead run's endpoints, are killed; only
+/// sockasm's programs are detached), then the pin directories, then socket files.
+pub fn remove_stale() -> Result<Vec<(Stale, StaleOutcome)>> {
+    check_privileges("unload")?;
+    let _lock = lock()?;
+    let stale = stale_leftovers()?;
+    let mount = cgroup::cgroup2_mount()?;
+    let mut done = Vec::new();
+    let (cgroups, rest): (Vec<Stale>, Vec<Stale>) = stale.into_iter().partition(|s| s.path.starts_with(&mount));
+    for s in cgroups {
+        remove_stale_cgroup(&s.path)?;
+        done.push((s, StaleOutcome::Removed));
+    }
+    for s in rest {
+        if s.path.starts_with(cgroup::BPFFS_DEFAULT) {
+            let end = Instant::now() + STALE_WAIT;
+            let outcome = loop {
+                let r = unload_locked(None, PathBuf::new(), &s.path)?;
+                match r.outcome {
+                    UnloadOutcome::Draining { connections } if Instant::now() >= end => {
+                        break StaleOutcome::Draining { connections };
+                    }
+                    UnloadOutcome::Draining { .. } => std::thread::sleep(Duration::from_millis(20)),
+                    UnloadOutcome::StillAttached(left) => {
+                        let left: Vec<String> = left.iter().map(|c| c.display().to_string()).collect();
+                        return Err(DeployError::Invalid(format!(
+                            "the stale pin directory {} is still attached to {}; run `sockasm unload --cgroup CG --pin-dir {}` for each",
+                            s.path.display(),
+                            left.join(", "),
+                            s.path.display()
+                        )));
+                    }
+                    UnloadOutcome::Removed | UnloadOutcome::NotLoaded => break StaleOutcome::Removed,
+                }
+            };
+            if outcome == StaleOutcome::Removed {
+                // Pins of another layout (an older sockasm) stay; say so.
+                std::fs::remove_dir(&s.path)
+                    .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+                    .map_err(|e| {
+                        DeployError::Invalid(format!("cannot remove stale pin directory {}: {e}", s.path.display()))
+                    })?;
+            }
+            done.push((s, outcome));
+        } else {
+            std::fs::remove_file(&s.path).map_err(|e| {
+                DeployError::Invalid(format!("cannot remove stale socket file {}: {e}", s.path.display()))
+            })?;
+            done.push((s, StaleOutcome::Removed));
+        }
+    }
+    Ok(done)
+}
+
+fn remove_stale_cgroup(path: &Path) -> Result<()> {
+    let procs = |p: &Path| std::fs::read_to_string(p.join("cgroup.procs")).map(|s| s.trim().is_empty()).unwrap_or(true);
+    if !procs(path) {
+        let _ = std::fs::write(path.join("cgroup.kill"), "1");
+        let end = Instant::now() + STALE_WAIT;
+        while !procs(path) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let cg = Cgroup::open(path)?;
+    let label = path.display().to_string();
+    let attached = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
+        .map_err(DeployError::step(format!("querying cgroup {label}")))?;
+    for id in attached {
+        let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
+        if syscall::prog_info(fd.as_fd()).is_ok_and(|i| i.name == progs::sockops::NAME) {
+            match syscall::detach_cgroup(fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS) {
+                Err(e) if e.errno() != Some(nix::errno::Errno::ENOENT) => {
+                    return Err(DeployError::Step {
+                        step: format!("detaching sock_ops from stale cgroup {label}"),
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    drop(cg);
+    let end = Instant::now() + STALE_WAIT;
+    loop {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if Instant::now() >= end => {
+                return Err(DeployError::Invalid(format!(
+                    "cannot remove stale cgroup {} ({e}); `cat {}/cgroup.procs` lists what still runs in it",
+                    path.display(),
+                    path.display()
+                )));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }
 
 fn remove_dir_if_empty(dir: &Path) {
@@ -730,7 +1225,7 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
         config: None,
         counters: counters::Totals::default(),
     };
-    let present = pins_present(pin_dir);
+    let present = pins_present(pin_dir, "status")?;
     if present.is_empty() {
         return Ok(st);
     }
@@ -807,4 +1302,32 @@ impl Status {
 /// The built-in programs as `load` would build them on this kernel, for listings.
 pub fn builtin_programs() -> Result<Vec<Builtin>> {
     Ok(progs::builtin(&kernel_policy(Path::new(KERNEL_BTF)))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_excludes_and_is_released_on_drop() {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!("sockasm-lock-test-{}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+        let path = dir.join("lock");
+        let held = lock_at(&path, Duration::ZERO).unwrap();
+        let t = Instant::now();
+        match lock_at(&path, Duration::from_millis(50)) {
+            Err(DeployError::LockTimeout { path: p, .. }) => assert_eq!(p, path),
+            other => panic!("a second lock while the first is held: {:?}", other.map(|_| ())),
+        }
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        drop(held);
+        let again = lock_at(&path, Duration::ZERO).unwrap();
+        drop(again);
+        // A lock directory others can write is refused.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(lock_at(&path, Duration::ZERO), Err(DeployError::UnsafeLockDir { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -6,6 +6,8 @@ fn main() -> ExitCode {
     let cli = sockasm::cli::Cli::parse();
     match sockasm::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away after the command did its work: nothing to report.
+        Err(e) if e.is::<sockasm::cli::StdoutClosed>() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             let mut src = e.source();

@@ -32,6 +32,8 @@ pub enum VerifyError {
     Elf(#[from] elf::ElfError),
     #[error("{0}")]
     Text(#[from] text::TextError),
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
 }
 
 fn sys(step: impl Into<String>) -> impl FnOnce(SysError) -> VerifyError {
@@ -295,7 +297,7 @@ pub fn from_file(
     maps: &[(String, MapSpec)],
 ) -> Result<Inputs, VerifyError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| VerifyError::Input(format!("reading {file}: {e}")))?;
+    let bytes = crate::input::read(path)?;
     if elf::is_elf(&bytes) {
         let obj = Object::parse(&bytes).map_err(|e| VerifyError::Input(format!("{file}: {e}")))?;
         return from_object(&obj, section, prog_type, attach);
@@ -562,6 +564,25 @@ pub fn verify(c: &Candidate, log_level: u32) -> Verdict {
     }
 }
 
+/// Why the kernel refused to load a program before the verifier ran (not a
+/// verifier rejection), when the generic errno hint would mislead.
+pub fn load_refusal_reason(prog_type: ProgType, errno: nix::errno::Errno, root: bool) -> Option<String> {
+    use nix::errno::Errno;
+    let btf_attached = matches!(prog_type, ProgType::LSM | ProgType::TRACING | ProgType::EXT | ProgType::STRUCT_OPS);
+    match errno {
+        _ if btf_attached => Some(format!(
+            "{prog_type} programs are loaded for one kernel function or struct, named by its BTF id \
+             (attach_btf_id); sockasm verify does not pass one, so the kernel refuses them ({errno}) \
+             whoever runs it; verify it with the loader that knows its hook (e.g. bpftool prog load)"
+        )),
+        Errno::EPERM if root => Some(format!(
+            "the kernel refused to load this {prog_type} program (EPERM) although sockasm runs as root: \
+             a security module or lockdown may forbid it, or the program type needs something sockasm verify does not pass"
+        )),
+        _ => None,
+    }
+}
+
 /// Program types whose test runs take packet data and give it back.
 pub fn takes_packet(t: ProgType) -> bool {
     matches!(
@@ -596,6 +617,14 @@ pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+/// What an skb test run keeps free in the data page: NET_SKB_PAD headroom
+/// (64) and the aligned skb_shared_info (320), on x86-64.
+const SKB_TEST_OVERHEAD: usize = 384;
+
+fn page_size() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().map_or(4096, |p| p as usize)
+}
+
 /// Runs a loaded program once (or `repeat` times) on `data`.
 pub fn run(prog: &LoadedProg, prog_type: ProgType, data: &[u8], repeat: u32) -> Result<TestRunResult, VerifyError> {
     let packet = takes_packet(prog_type);
@@ -605,6 +634,13 @@ pub fn run(prog: &LoadedProg, prog_type: ProgType, data: &[u8], repeat: u32) -> 
         // 524 is the kernel-internal ENOTSUPP test runs return for types without a test-run hook.
         let why = match e.errno().map(|e| e as i32) {
             Some(95) | Some(524) => Some(format!("the kernel cannot test-run {prog_type} programs")),
+            Some(libc::EINVAL) if packet && data.len() + SKB_TEST_OVERHEAD > page_size() => Some(format!(
+                "{} bytes of data is more than fits: the kernel copies a test run's packet into one page ({} bytes) \
+                 with room for its headers, so skb-based types take at most {} bytes here; give less data",
+                data.len(),
+                page_size(),
+                page_size() - SKB_TEST_OVERHEAD
+            )),
             Some(libc::EINVAL) if packet && data.len() < 14 => Some(format!(
                 "{prog_type} test runs need at least 14 bytes of data, an Ethernet header; got {}",
                 data.len()

@@ -3,7 +3,7 @@
 //! slot, the format `sockasm dump` and the kernel read.
 use super::Result;
 use crate::asm::text;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -28,13 +28,9 @@ pub struct AsmFailed(pub String);
 pub fn run(args: &Args, verbose: bool) -> Result<()> {
     let is_stdin = args.input.as_os_str() == "-";
     let name = if is_stdin { "<stdin>".to_string() } else { args.input.display().to_string() };
-    let src = if is_stdin {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| format!("reading standard input: {e}"))?;
-        s
-    } else {
-        std::fs::read_to_string(&args.input).map_err(|e| format!("reading `{name}`: {e}"))?
-    };
+    let src = String::from_utf8(crate::input::read(&args.input)?).map_err(|_| {
+        format!("`{name}` is not UTF-8 text (for raw instruction bytes, `sockasm dump --disasm --raw` lists them)")
+    })?;
     let bytes = match assemble(&src, &args.maps) {
         Ok((bytes, insns)) => {
             if verbose {
@@ -51,7 +47,10 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     };
     if args.output.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
-        out.write_all(&bytes).and_then(|_| out.flush()).map_err(|e| format!("writing standard output: {e}"))?;
+        match out.write_all(&bytes).and_then(|_| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Err(super::StdoutClosed.into()),
+            r => r.map_err(|e| format!("writing standard output: {e}"))?,
+        }
     } else {
         std::fs::write(&args.output, &bytes).map_err(|e| format!("writing `{}`: {e}", args.output.display()))?;
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{SigSet, Signal};
 
-use super::Result;
+use super::{Result, out, outln};
 use crate::bench::endpoint::{self, ClientSpec, ServeSpec, Workload};
 use crate::bench::{self as lib, BenchError, Config, Interrupt};
 use crate::json::Json;
@@ -196,9 +196,9 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     match lib::run(&cfg, &intr) {
         Ok(rep) => {
             if args.json {
-                println!("{}", rep.to_json());
+                outln!("{}", rep.to_json());
             } else {
-                print!("{}", rep.table());
+                out!("{}", rep.table());
             }
             Ok(())
         }

@@ -60,14 +60,8 @@ fn ignore_broken_pipe(r: io::Result<()>) -> Result<()> {
     }
 }
 
-fn dump_raw(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
-    let bytes = if path.as_os_str() == "-" {
-        let mut v = Vec::new();
-        io::Read::read_to_end(&mut io::stdin().lock(), &mut v).map_err(|e| format!("reading standard input: {e}"))?;
-        v
-    } else {
-        std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?
-    };
+fn dump_raw(out: &mut impl Write, path: &std::path::Path, args: &Args) -> Result<()> {
+    let bytes = crate::input::read(path)?;
     if crate::elf::is_elf(&bytes) {
         return Err(format!(
             "{}: an ELF file, not raw instructions: list it with `sockasm dump --disasm {}`",
@@ -91,8 +85,8 @@ fn dump_raw(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
     ignore_broken_pipe(r)
 }
 
-fn dump_elf(out: &mut impl Write, path: &PathBuf, args: &Args) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+fn dump_elf(out: &mut impl Write, path: &std::path::Path, args: &Args) -> Result<()> {
+    let bytes = crate::input::read(path)?;
     if !crate::elf::is_elf(&bytes) {
         return Err(format!(
             "{}: not an ELF object (no \\x7fELF magic); for raw instruction bytes use `--raw {}`",

@@ -1,5 +1,5 @@
 //! `sockasm load`: create, load, attach and pin the bypass.
-use super::Result;
+use super::{Result, outln};
 use crate::deploy::{self, Attach, LoadOptions};
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ pub struct Args {
     /// bpffs directory for the pinned programs and maps
     #[arg(long, default_value = deploy::DEFAULT_PIN_DIR)]
     pub pin_dir: PathBuf,
-    /// Capacity of the SOCKHASH (sockets; default 65535); connections beyond it stay on plain TCP
+    /// Capacity of the SOCKHASH (sockets; default 65535, at most 1048576); connections beyond it stay on plain TCP
     #[arg(long)]
     pub max_entries: Option<u32>,
     /// The most bytes a reader may have waiting (unread) before writes to it go over TCP instead
@@ -44,7 +44,7 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         }
     };
     if r.mounted_bpffs {
-        println!("mounted bpffs at {}", crate::cgroup::BPFFS_DEFAULT);
+        outln!("mounted bpffs at {}", crate::cgroup::BPFFS_DEFAULT);
     }
     let attach = match &r.attach {
         Attach::Attached => format!("attached to cgroup {}", r.cgroup.display()),
@@ -55,7 +55,7 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
             a.display()
         ),
     };
-    println!(
+    outln!(
         "{} sockasm ({}) in {}; {attach}",
         if r.created { "loaded" } else { "reused" },
         r.pin_dir.display(),
@@ -63,30 +63,33 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     );
     for p in &r.programs {
         let insns = p.verifier_insns.map(|n| format!(", verifier processed {n} insns")).unwrap_or_default();
-        println!(
+        outln!(
             "  {} id {} ({}): {} bytes xlated, {} bytes jited{insns}",
-            p.name, p.id, p.prog_type, p.xlated_bytes, p.jited_bytes
+            p.name,
+            p.id,
+            p.prog_type,
+            p.xlated_bytes,
+            p.jited_bytes
         );
     }
     if let Some(reason) = &r.peer_blind_reason {
-        println!(
+        outln!(
             "warning: loaded peer-blind: {reason}.\n  Every write to a peer in the map is redirected, and a reader that \
              stops reading can make the kernel queue unbounded memory. Peer-aware (bounded) decisions need the \
              kernel's BTF and CAP_PERFMON."
         );
     } else if r.peer_aware {
-        println!(
-            "  policy: the peer's receive queue decides; writes go over TCP while it holds over min(its rcvbuf, {} bytes)",
+        outln!(
+            "  policy: the peer's receive queue decides; a write goes over TCP while its reader holds more than \
+             min(max(its rcvbuf, tcp_rmem[2]), {} bytes)",
             r.max_queue
         );
     } else {
-        println!("  policy: peer-blind (loaded so earlier; unload and load again to change)");
+        outln!("  policy: peer-blind (loaded so earlier; unload and load again to change)");
     }
     if r.stale_removed > 0 {
-        println!("  removed {} stale sock_info entries of sockets that closed while detached", r.stale_removed);
+        outln!("  removed {} stale sock_info entries of sockets that closed while detached", r.stale_removed);
     }
-    println!(
-        "TCP connections opened from now on by processes in that cgroup skip the TCP/IP stack between each other."
-    );
+    outln!("TCP connections opened from now on by processes in that cgroup skip the TCP/IP stack between each other.");
     Ok(())
 }

@@ -15,6 +15,35 @@ mod worker;
 pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Standard output was closed by its reader (`sockasm status | head -1`):
+/// `main` ends quietly, the command's action having been done.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct StdoutClosed;
+
+/// Writes to standard output; a closed pipe becomes [`StdoutClosed`], any
+/// other failure an error naming standard output.
+pub fn write_out(args: std::fmt::Arguments<'_>) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_fmt(args) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(format!("writing standard output: {e}").into()),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// `println!` that returns [`StdoutClosed`] from the enclosing function
+/// instead of panicking when the reader has gone.
+macro_rules! outln {
+    () => { $crate::cli::write_out(format_args!("\n"))? };
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!("{}\n", format_args!($($t)*)))? };
+}
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::write_out(format_args!($($t)*))? };
+}
+pub(crate) use {out, outln};
+
 #[derive(Parser, Debug)]
 #[command(
     name = "sockasm",

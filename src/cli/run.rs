@@ -1,6 +1,6 @@
 //! `sockasm run FILE --type TYPE`: load a program (never attached) and run it
 //! with BPF_PROG_TEST_RUN, printing `retval: N`.
-use super::Result;
+use super::{Result, outln};
 use crate::verify::{self, Verdict};
 use std::path::PathBuf;
 
@@ -55,7 +55,7 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     let c = &inputs.programs[0];
     let data = match (&args.data, &args.data_file) {
         (Some(h), _) => verify::parse_hex(h).map_err(|e| format!("--data: {e}"))?,
-        (None, Some(f)) => std::fs::read(f).map_err(|e| format!("reading {}: {e}", f.display()))?,
+        (None, Some(f)) => crate::input::read(f)?,
         (None, None) => vec![0u8; DEFAULT_DATA_LEN],
     };
     let prog = match verify::verify(c, 0) {
@@ -70,21 +70,21 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
         }
     };
     let res = verify::run(&prog, c.prog_type, &data, args.repeat)?;
-    println!("retval: {}", res.retval);
+    outln!("retval: {}", res.retval);
     let signed = res.retval as i32;
     if signed < 0 || res.retval > 9 {
-        println!("retval (hex): {:#x}, as i32: {signed}", res.retval);
+        outln!("retval (hex): {:#x}, as i32: {signed}", res.retval);
     }
-    println!(
+    outln!(
         "duration: {} ns{}",
         res.duration_ns,
         if args.repeat > 1 { format!(" (average of {} runs)", args.repeat) } else { String::new() }
     );
     if verify::takes_packet(c.prog_type) {
         if res.data_out == data {
-            println!("data out: unchanged ({} bytes)", data.len());
+            outln!("data out: unchanged ({} bytes)", data.len());
         } else {
-            println!("data out ({} bytes): {}", res.data_out.len(), hex(&res.data_out));
+            outln!("data out ({} bytes): {}", res.data_out.len(), hex(&res.data_out));
         }
     }
     Ok(())

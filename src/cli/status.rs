@@ -1,6 +1,9 @@
-//! `sockasm status`: programs, attachments, map and counters.
-use super::Result;
-use crate::deploy;
+//! `sockasm status`: programs, attachments, map and counters; and what a
+//! crash left behind (orphaned attachments, stale bench leftovers), found in
+//! the kernel and on disk rather than only from the pins.
+use super::{Result, outln};
+use crate::deploy::{self, DeployError, Orphan, Stale};
+use crate::json::Json;
 use crate::progs::counters::Counter;
 use std::path::PathBuf;
 
@@ -14,37 +17,90 @@ pub struct Args {
     pub json: bool,
 }
 
+fn orphans_json(orphans: &[Orphan]) -> Json {
+    Json::Arr(
+        orphans
+            .iter()
+            .map(|o| {
+                Json::obj([
+                    ("id", Json::from(o.id)),
+                    ("cgroups", Json::Arr(o.cgroups.iter().map(|c| c.display().to_string().into()).collect())),
+                    ("sockets", o.sockets.map_or(Json::Null, Json::from)),
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn stale_json(stale: &[Stale]) -> Json {
+    Json::Arr(
+        stale
+            .iter()
+            .map(|s| Json::obj([("path", Json::from(s.path.display().to_string())), ("pid", s.pid.into())]))
+            .collect(),
+    )
+}
+
 pub fn run(args: &Args, _verbose: bool) -> Result<()> {
-    let st = deploy::status(&args.pin_dir)?;
+    let st = deploy::status(&args.pin_dir);
+    // Lacking permission says so before anything else is tried.
+    if let Err(e @ DeployError::NoPermission { .. }) = st {
+        return Err(e.into());
+    }
+    let orphans = deploy::orphans(&args.pin_dir)?;
+    let stale = deploy::stale_leftovers()?;
     if args.json {
-        println!("{}", st.to_json());
-        return Ok(());
+        // Partial pins: the error, and what the kernel shows, in the object.
+        let mut fields = match &st {
+            Ok(st) => match st.to_json() {
+                Json::Obj(f) => f,
+                other => vec![("status".into(), other)],
+            },
+            Err(e) => vec![("loaded".into(), Json::Null), ("error".into(), Json::from(e.to_string().as_str()))],
+        };
+        fields.push(("orphans".into(), orphans_json(&orphans)));
+        fields.push(("stale".into(), stale_json(&stale)));
+        outln!("{}", Json::Obj(fields));
+        return st.map(|_| ()).map_err(Into::into);
     }
+    // Partial pins are an error, but what the kernel shows is printed first.
+    let st = match st {
+        Ok(st) => Some(st),
+        Err(e) => {
+            print_leftovers(&orphans, &stale)?;
+            return Err(e.into());
+        }
+    };
+    let st = st.expect("status");
     if !st.loaded {
-        println!("sockasm is not loaded (no pins in {})", st.pin_dir.display());
-        return Ok(());
+        outln!("sockasm is not loaded (no pins in {})", st.pin_dir.display());
+        return print_leftovers(&orphans, &stale);
     }
-    println!("sockasm is loaded (pins in {})", st.pin_dir.display());
-    println!("cgroups:");
+    outln!("sockasm is loaded (pins in {})", st.pin_dir.display());
+    outln!("cgroups:");
     if st.cgroups.is_empty() {
-        println!("  (none: new connections are not accelerated)");
+        outln!("  (none: new connections are not accelerated)");
     }
     for c in &st.cgroups {
-        println!("  {}", c.display());
+        outln!("  {}", c.display());
     }
-    println!("programs:");
+    outln!("programs:");
     for p in &st.programs {
-        println!(
+        outln!(
             "  {:<16} id {:<6} {:<8} {} bytes xlated, {} bytes jited",
-            p.name, p.id, p.prog_type, p.xlated_bytes, p.jited_bytes
+            p.name,
+            p.id,
+            p.prog_type,
+            p.xlated_bytes,
+            p.jited_bytes
         );
     }
     if let Some(m) = &st.map {
-        println!("map: id {} with {} of {} entries (sockets)", m.id, m.entries, m.max_entries);
+        outln!("map: id {} with {} of {} entries (sockets)", m.id, m.entries, m.max_entries);
     }
     if let Some(c) = &st.config {
         if c.peer_aware {
-            println!(
+            outln!(
                 "policy: peer-aware; a write goes over TCP while its reader holds more than {} bytes \
                  (min(max(reader's rcvbuf, {}), --max-queue {}))",
                 c.rcvbuf_floor.min(c.max_queue),
@@ -52,14 +108,31 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
                 c.max_queue
             );
         } else {
-            println!(
+            outln!(
                 "policy: peer-blind (no kernel BTF or no CAP_PERFMON at load): every write to a peer is redirected, unbounded"
             );
         }
     }
-    println!("counters (all CPUs):");
+    outln!("counters (all CPUs):");
     for c in Counter::ALL {
-        println!("  {:<22} {}", c.name(), st.counters.get(c));
+        outln!("  {:<22} {}", c.name(), st.counters.get(c));
+    }
+    print_leftovers(&orphans, &stale)
+}
+
+fn print_leftovers(orphans: &[Orphan], stale: &[Stale]) -> Result<()> {
+    for o in orphans {
+        let socks = o.sockets.map_or(String::new(), |n| format!(", {n} socket(s) in its map"));
+        outln!("orphaned: sock_ops program id {} is attached with no pin left{socks}; remove it with", o.id);
+        for c in &o.cgroups {
+            outln!("  sockasm unload --cgroup {} --pin-dir <its pin dir, or any>", c.display());
+        }
+    }
+    if !stale.is_empty() {
+        outln!("stale leftovers of sockasm bench runs that were killed (remove them with `sockasm unload --stale`):");
+        for s in stale {
+            outln!("  {} (pid {} is gone)", s.path.display(), s.pid);
+        }
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `sockasm verify`: load a program without attaching it and show the
 //! verifier's verdict (the logic is in [`crate::verify`]).
-use super::Result;
+use super::{Result, out, outln};
 use crate::syscall::{AttachType, ProgType};
 use crate::verify::{self, Verdict};
 use std::path::PathBuf;
@@ -67,6 +67,11 @@ pub fn parse_types(t: Option<&str>, a: Option<&str>) -> Result<(Option<ProgType>
 #[error("the verifier rejected {0}")]
 pub struct Rejected(pub String);
 
+/// The kernel refused to load the programs before verifying them (details on stdout).
+#[derive(Debug, thiserror::Error)]
+#[error("the kernel did not load {0} (not a verifier rejection; see above)")]
+pub struct NotLoaded(pub String);
+
 pub fn run(args: &Args, verbose: bool) -> Result<()> {
     let inputs = match (&args.prog, &args.file) {
         (Some(p), _) => verify::builtin(if p == "all" { None } else { Some(p.as_str()) })?,
@@ -80,25 +85,27 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     };
     let level = verify::log_level(args.log_level.unwrap_or(1));
     for (name, why) in &inputs.skipped {
-        println!("program {name}: skipped: {why}\n");
+        outln!("program {name}: skipped: {why}\n");
     }
     let mut rejected = Vec::new();
+    // Refused by the kernel before the verifier ran.
+    let mut refused = Vec::new();
     for (i, c) in inputs.programs.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!();
         }
         let attach = c.expected_attach_type.map_or(String::new(), |a| format!(", expected attach type {a}"));
-        println!("program {} ({}{attach}): {} instructions", c.name, c.prog_type, c.bytes.len() / 8);
+        outln!("program {} ({}{attach}): {} instructions", c.name, c.prog_type, c.bytes.len() / 8);
         let (log, stats) = match verify::verify(c, level) {
             Verdict::Accepted(a) => {
-                println!("verdict: accepted");
+                outln!("verdict: accepted");
                 if let Some(s) = &a.stats {
                     let states = s.total_states.map_or(String::new(), |t| format!(", {t} states"));
                     let peak = s.peak_states.map_or(String::new(), |p| format!(" (peak {p})"));
-                    println!("verifier: processed {} insns{states}{peak}", s.processed_insns);
+                    outln!("verifier: processed {} insns{states}{peak}", s.processed_insns);
                 }
                 if let Some(info) = &a.info {
-                    println!(
+                    outln!(
                         "size: {} bytes translated ({} insns), {} bytes JITed",
                         info.xlated_prog_len,
                         info.xlated_prog_len / 8,
@@ -110,28 +117,33 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
             Verdict::Rejected(r) => {
                 rejected.push(c.name.clone());
                 let why = if r.error.is_verifier_rejection() { "rejected by the verifier" } else { "load failed" };
-                println!("verdict: {why} ({})", r.error.errno);
+                outln!("verdict: {why} ({})", r.error.errno);
                 if let Some(reason) = &r.error.reason {
-                    println!("reason: {reason}");
+                    outln!("reason: {reason}");
                 }
                 if !r.analysis.message.is_empty() {
-                    println!("message: {}", r.analysis.message.replace('\n', "\n         "));
+                    outln!("message: {}", r.analysis.message.replace('\n', "\n         "));
                 }
                 if let Some(line) = &r.analysis.insn_line {
-                    println!("verifier at: {line}");
+                    outln!("verifier at: {line}");
                 }
                 if let (Some(i), Some(ctx)) = (r.analysis.insn, &r.context) {
-                    println!("instruction {i} in the listing:");
-                    print!("{ctx}");
+                    outln!("instruction {i} in the listing:");
+                    out!("{ctx}");
                 }
                 if let Some(regs) = &r.analysis.regs {
-                    println!("registers there: {regs}");
+                    outln!("registers there: {regs}");
                 }
-                if !r.error.is_verifier_rejection()
-                    && let Some(h) =
+                if !r.error.is_verifier_rejection() {
+                    refused.push(c.name.clone());
+                    let root = nix::unistd::geteuid().is_root();
+                    if let Some(why) = verify::load_refusal_reason(c.prog_type, r.error.errno, root) {
+                        outln!("why: {why}");
+                    } else if let Some(h) =
                         crate::syscall::error::hint_for(crate::syscall::Cmd::ProgLoad, r.error.errno, &c.name)
-                {
-                    println!("hint: {h}");
+                    {
+                        outln!("hint: {h}");
+                    }
                 }
                 let stats = crate::syscall::parse_verifier_stats(r.error.log());
                 (r.error.log.clone(), stats)
@@ -147,20 +159,25 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
             if lines.is_empty()
                 && let Some(s) = stats
             {
-                println!("stats: {}", s.line);
+                outln!("stats: {}", s.line);
             }
             for l in lines {
-                println!("stats: {l}");
+                outln!("stats: {l}");
             }
         }
         if args.log_level.is_some() || verbose {
-            println!("--- verifier log ---");
-            print!("{log}");
+            outln!("--- verifier log ---");
+            out!("{log}");
             if !log.ends_with('\n') && !log.is_empty() {
-                println!();
+                outln!();
             }
-            println!("--- end of log ---");
+            outln!("--- end of log ---");
         }
     }
-    if rejected.is_empty() { Ok(()) } else { Err(Rejected(rejected.join(", ")).into()) }
+    rejected.retain(|n| !refused.contains(n));
+    match (rejected.is_empty(), refused.is_empty()) {
+        (true, true) => Ok(()),
+        (false, _) => Err(Rejected(rejected.join(", ")).into()),
+        (true, false) => Err(NotLoaded(refused.join(", ")).into()),
+    }
 }

@@ -18,7 +18,7 @@
 //!     if (sk_storage_get(&sk_state, ctx->sk, 0, 0)->mode != TCP_USED) return 1;   // may still redirect
 //!     f = &map_lookup(&sock_info, &key)->flags;
 //!     if (f && !(*f & RECEIVED) && !(fetch_or(f, LEAVING) & RECEIVED)) {
-//!         map_delete(&sock_hash, &key); map_delete(&sock_flags, &key); left++;
+//!         map_delete(&sock_hash, &key); map_delete(&sock_info, &key); left++;
 //!     }
 //!     if (!st->rtt_theirs) cb_flags_set(ctx, ctx->cb_flags & ~RTT_CB);   // decided for good
 //!     return 1;

@@ -194,3 +194,62 @@ fn bench_interrupted_cleans_up() {
         .count();
     assert_eq!(ours, 0, "endpoint processes survived the interrupted run");
 }
+
+/// Issue item 8: `sockasm bench` killed with SIGKILL cannot clean up; its
+/// cgroup (with sock_ops attached), pins and socket files are listed by
+/// `status` as stale, and `unload --stale` removes them (only leftovers whose
+/// process is gone, so other runs are never touched).
+#[test]
+fn bench_killed_leftovers_found_and_removed() {
+    if !kernel_ok() {
+        return;
+    }
+    let mut child = Command::new(BIN)
+        .args(["bench", "--seconds", "2", "--repeat", "1", "--sizes", "1024"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sockasm bench");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let errp = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for l in BufReader::new(errp).lines() {
+            let Ok(l) = l else { break };
+            let _ = tx.send(l);
+        }
+    });
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut seen = String::new();
+    while Instant::now() < end && !seen.contains("[  1/") {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen.push_str(&l);
+            seen.push('\n');
+        }
+    }
+    assert!(seen.contains("[  1/"), "no progress line within 30 s:\n{seen}");
+    child.kill().expect("SIGKILL our bench");
+    child.wait().expect("reap");
+    let left = leftovers(pid);
+    assert!(left.len() >= 2, "kill -9 should leave the cgroup and the pins: {left:?}\n{seen}");
+
+    let o = Command::new(BIN).args(["status", "--json"]).output().expect("status");
+    let v = parse(String::from_utf8_lossy(&o.stdout).trim())
+        .unwrap_or_else(|e| panic!("status --json ({e}): {}", String::from_utf8_lossy(&o.stderr)));
+    let listed: Vec<String> = v
+        .arr("stale")
+        .iter()
+        .filter(|s| s.u64("pid") == pid as u64)
+        .filter_map(|s| s.at("path").as_str().map(str::to_string))
+        .collect();
+    for p in &left {
+        assert!(listed.iter().any(|l| Path::new(l) == p), "status does not list {}: {v}", p.display());
+    }
+
+    let o = Command::new(BIN).args(["unload", "--stale"]).output().expect("unload --stale");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "unload --stale: {out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(leftovers(pid), Vec::<PathBuf>::new(), "{out}");
+    assert!(out.contains(&format!("(pid {pid} is gone)")), "{out}");
+}
