@@ -151,6 +151,19 @@ pub fn store_imm(size: Size, dst: Reg, off: i16, imm: i32) -> Insn {
 pub fn atomic(size: Size, op: AtomicOp, dst: Reg, off: i16, src: Reg) -> Insn {
     Insn::Atomic { size, op, dst, src, off }
 }
+/// `dst = load_acquire((size *)(src + off))` (kernel 6.15, any size).
+pub fn load_acquire(size: Size, dst: Reg, src: Reg, off: i16) -> Insn {
+    Insn::LoadAcquire { size, dst, src, off }
+}
+/// `store_release((size *)(dst + off), src)` (kernel 6.15, any size).
+pub fn store_release(size: Size, dst: Reg, off: i16, src: Reg) -> Insn {
+    Insn::StoreRelease { size, dst, src, off }
+}
+/// `dst = addr_space_cast(src, dst_as, src_as)` (kernel 6.9; the kernel
+/// accepts 1 -> 0 and 0 -> 1, in programs that use an arena map).
+pub fn addr_space_cast(dst: Reg, src: Reg, dst_as: u16, src_as: u16) -> Insn {
+    Insn::AddrSpaceCast { dst, src, dst_as, src_as }
+}
 
 /// A program under construction.
 #[derive(Clone, Default, Debug)]
