@@ -156,6 +156,10 @@ pub fn from_text(
     let mut created = Vec::new();
     for (name, spec) in maps {
         let m = Map::create(spec).map_err(sys(format!("creating map `{name}`")))?;
+        if spec.map_type == MapType::ARENA {
+            // The verifier refuses programs using an arena without a user address.
+            m.fix_arena_address().map_err(|e| VerifyError::Input(format!("mapping arena `{name}`: {e}")))?;
+        }
         created.push((name.clone(), m));
     }
     if let Some(r) = asm.map_refs.iter().find(|r| fd_of(&created, &r.name).is_none()) {
