@@ -1065,42 +1065,18 @@ mod tests {
             // Load-acquire and store-release: kernel 6.15 (include/uapi/linux/bpf.h
             // BPF_LOAD_ACQ/BPF_STORE_REL); the bytes are those of LLVM's MC
             // test for them, and of the example (r10 - 1).
-            (
-                Insn::LoadAcquire { size: Size::B, dst: R0, src: R1, off: 0 },
-                &[0xd3, 0x10, 0, 0, 0x00, 0x01, 0, 0],
-            ),
-            (
-                Insn::LoadAcquire { size: Size::H, dst: R0, src: R1, off: 0 },
-                &[0xcb, 0x10, 0, 0, 0x00, 0x01, 0, 0],
-            ),
-            (
-                Insn::LoadAcquire { size: Size::W, dst: R0, src: R1, off: 0 },
-                &[0xc3, 0x10, 0, 0, 0x00, 0x01, 0, 0],
-            ),
-            (
-                Insn::LoadAcquire { size: Size::DW, dst: R0, src: R1, off: 0 },
-                &[0xdb, 0x10, 0, 0, 0x00, 0x01, 0, 0],
-            ),
+            (Insn::LoadAcquire { size: Size::B, dst: R0, src: R1, off: 0 }, &[0xd3, 0x10, 0, 0, 0x00, 0x01, 0, 0]),
+            (Insn::LoadAcquire { size: Size::H, dst: R0, src: R1, off: 0 }, &[0xcb, 0x10, 0, 0, 0x00, 0x01, 0, 0]),
+            (Insn::LoadAcquire { size: Size::W, dst: R0, src: R1, off: 0 }, &[0xc3, 0x10, 0, 0, 0x00, 0x01, 0, 0]),
+            (Insn::LoadAcquire { size: Size::DW, dst: R0, src: R1, off: 0 }, &[0xdb, 0x10, 0, 0, 0x00, 0x01, 0, 0]),
             (
                 Insn::LoadAcquire { size: Size::B, dst: R0, src: R10, off: -1 },
                 &[0xd3, 0xa0, 0xff, 0xff, 0x00, 0x01, 0, 0],
             ),
-            (
-                Insn::StoreRelease { size: Size::B, dst: R1, src: R2, off: 0 },
-                &[0xd3, 0x21, 0, 0, 0x10, 0x01, 0, 0],
-            ),
-            (
-                Insn::StoreRelease { size: Size::H, dst: R1, src: R2, off: 0 },
-                &[0xcb, 0x21, 0, 0, 0x10, 0x01, 0, 0],
-            ),
-            (
-                Insn::StoreRelease { size: Size::W, dst: R1, src: R2, off: 0 },
-                &[0xc3, 0x21, 0, 0, 0x10, 0x01, 0, 0],
-            ),
-            (
-                Insn::StoreRelease { size: Size::DW, dst: R1, src: R2, off: 0 },
-                &[0xdb, 0x21, 0, 0, 0x10, 0x01, 0, 0],
-            ),
+            (Insn::StoreRelease { size: Size::B, dst: R1, src: R2, off: 0 }, &[0xd3, 0x21, 0, 0, 0x10, 0x01, 0, 0]),
+            (Insn::StoreRelease { size: Size::H, dst: R1, src: R2, off: 0 }, &[0xcb, 0x21, 0, 0, 0x10, 0x01, 0, 0]),
+            (Insn::StoreRelease { size: Size::W, dst: R1, src: R2, off: 0 }, &[0xc3, 0x21, 0, 0, 0x10, 0x01, 0, 0]),
+            (Insn::StoreRelease { size: Size::DW, dst: R1, src: R2, off: 0 }, &[0xdb, 0x21, 0, 0, 0x10, 0x01, 0, 0]),
             // addr_space_cast: what llvm-mc-19 -mcpu=v4 encodes.
             (
                 Insn::AddrSpaceCast { dst: R1, src: R2, dst_as: 0, src_as: 1 },
@@ -1130,7 +1106,10 @@ mod tests {
             (&[0xb7, 0x0b, 0, 0, 0, 0, 0, 0], "register number above r10"),
             (&[0x07, 0x21, 0, 0, 1, 0, 0, 0], "immediate-source ALU has non-zero src"),
             (&[0xd3, 0x21, 0, 0, 0, 0, 0, 0], "8- and 16-bit atomics exist only as load_acquire and store_release"),
-            (&[0xcb, 0x21, 0, 0, 0x20, 0x01, 0, 0], "8- and 16-bit atomics exist only as load_acquire and store_release"),
+            (
+                &[0xcb, 0x21, 0, 0, 0x20, 0x01, 0, 0],
+                "8- and 16-bit atomics exist only as load_acquire and store_release",
+            ),
             (&[0xdb, 0x21, 0, 0, 0x01, 0x01, 0, 0], "unknown atomic operation"),
             (&[0xbc, 0x21, 1, 0, 1, 0, 0, 0], "addr_space_cast exists only as a 64-bit (ALU64) move"),
             (&[0xb7, 0x01, 1, 0, 1, 0, 0, 0], "addr_space_cast takes a register source"),

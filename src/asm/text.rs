@@ -1025,7 +1025,10 @@ impl<'a> LineParser<'a, '_> {
         let (size, signed, scol) = self.size_cast()?;
         if signed || !matches!(size, Size::W | Size::DW) {
             let found = &self.line[scol..self.toks[self.i - 3].end as usize];
-            return perr(scol, format!("atomic operations exist only for u32 and u64, found `{found}`{}", small_atomic_hint(size)));
+            return perr(
+                scol,
+                format!("atomic operations exist only for u32 and u64, found `{found}`{}", small_atomic_hint(size)),
+            );
         }
         let (dst, off) = self.mem()?;
         let ocol = self.col();
@@ -1301,7 +1304,10 @@ impl<'a> LineParser<'a, '_> {
                         let s = &self.line[scol..self.toks[self.i - 3].end as usize];
                         return perr(
                             scol,
-                            format!("atomic operations exist only for u32 and u64, found `{s}`{}", small_atomic_hint(size)),
+                            format!(
+                                "atomic operations exist only for u32 and u64, found `{s}`{}",
+                                small_atomic_hint(size)
+                            ),
                         );
                     }
                 };
@@ -1369,7 +1375,10 @@ impl<'a> LineParser<'a, '_> {
             }
             "addr_space_cast" => {
                 if dst.w {
-                    return perr(dst.col, format!("`addr_space_cast` writes a 64-bit register, found `{}`", dst.name()));
+                    return perr(
+                        dst.col,
+                        format!("`addr_space_cast` writes a 64-bit register, found `{}`", dst.name()),
+                    );
                 }
                 let src = self.reg_w(false)?;
                 self.expect_p(P::Comma, "`,`")?;
@@ -1512,11 +1521,7 @@ impl<'a> LineParser<'a, '_> {
 /// 8- and 16-bit memory operations that are atomic exist since kernel 6.15,
 /// but only as these two.
 fn small_atomic_hint(size: Size) -> &'static str {
-    if matches!(size, Size::B | Size::H) {
-        " (8- and 16-bit: only `load_acquire` and `store_release`)"
-    } else {
-        ""
-    }
+    if matches!(size, Size::B | Size::H) { " (8- and 16-bit: only `load_acquire` and `store_release`)" } else { "" }
 }
 
 fn size_width_msg(size: Size, dst: RegTok) -> String {
@@ -1668,7 +1673,11 @@ mod tests {
             assert_eq!(one(&want.to_string()), *want, "{want}");
         }
         let errs: &[(&str, usize, &str)] = &[
-            ("r0 = load_acquire((u8 *)(r1 + 0))", 1, "a 8-bit `load_acquire` takes a 32-bit register: use `w0`, not `r0`"),
+            (
+                "r0 = load_acquire((u8 *)(r1 + 0))",
+                1,
+                "a 8-bit `load_acquire` takes a 32-bit register: use `w0`, not `r0`",
+            ),
             ("w0 = load_acquire((u64 *)(r1 + 0))", 1, "a u64 `load_acquire` takes a 64-bit register: use `r0`"),
             ("w0 = load_acquire((s8 *)(r1 + 0))", 20, "`load_acquire` takes u8, u16, u32 or u64, found `s8`"),
             ("w10 = load_acquire((u8 *)(r1 + 0))", 1, "read-only frame pointer"),

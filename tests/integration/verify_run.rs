@@ -374,6 +374,61 @@ fn run_addr_space_cast() {
     assert_rejected(&o, "addr_space_cast insn can only convert between address space 1 and 0");
 }
 
+/// `verify --xlated`: the submitted program, then the kernel's rewrite of it
+/// (read back with BPF_OBJ_GET_INFO_BY_FD), disassembled by sockasm.
+#[test]
+fn verify_xlated_shows_the_kernels_rewrites() {
+    if !kernel_ok() {
+        return;
+    }
+    // A context load, a signed division by a register, a may_goto loop.
+    let src = "r0 = *(u32 *)(r1 + 0)\nr2 = 0\nr3 = 7\nr3 s/= r0\nloop:\nr2 += 1\nmay_goto out\ngoto loop\nout:\nexit\n";
+    let o = verify_text("xl", src, "socket_filter", &["--xlated"]);
+    assert_accepted(&o);
+    let s = stdout(&o);
+    let (sub, xl) = s.split_once("--- as the kernel rewrote it (").unwrap_or_else(|| panic!("{}", show(&o)));
+    let sub = sub.split_once("--- submitted (8 insns) ---\n").unwrap_or_else(|| panic!("{}", show(&o))).1;
+    assert!(sub.starts_with("       0:\tr0 = *(u32 *)(r1 + 0)\n"), "{s}");
+    assert!(sub.contains("may_goto +1 ; -> out"), "{s}");
+    let xl = xl.split_once("--- end of translation ---").unwrap().0;
+    let n: usize = xl.split(' ').next().unwrap().parse().unwrap();
+    let lines: Vec<&str> = xl.lines().skip(1).collect();
+    assert_eq!(lines.len(), n, "{xl}");
+    assert!(n > 8, "the rewrites add instructions: {xl}");
+    // __sk_buff.len (offset 0) is read from struct sk_buff, elsewhere.
+    assert!(!xl.contains("= *(u32 *)(r1 + 0)") && xl.contains("r0 = *(u32 *)(r1 + "), "{xl}");
+    // The division is guarded with the hidden register r11 (BPF_REG_AX).
+    assert!(xl.contains("r11 = r0") && xl.contains("r3 s/= r0"), "{xl}");
+    assert!(!xl.contains("not an ISA instruction"), "{xl}");
+    assert!(!xl.contains("may_goto"), "may_goto is rewritten away: {xl}");
+    if cfg!(target_arch = "x86_64") {
+        // Since 6.15 the budget is time: a call to arch_bpf_timed_may_goto.
+        assert!(xl.contains("\tcall "), "{xl}");
+    }
+}
+
+#[test]
+fn lenient_listing_names_the_hidden_register() {
+    let bytes = [
+        [0x79, 0xab, 0xf0, 0xff, 0, 0, 0, 0], // r11 = *(u64 *)(r10 - 16)
+        [0xbf, 0x0b, 0, 0, 0, 0, 0, 0],       // r11 = r0
+        [0xbc, 0xb1, 0, 0, 0, 0, 0, 0],       // w1 = w11
+        [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        [0x95, 0, 0, 0, 0, 0, 0, 0],
+    ]
+    .concat();
+    let l = sockasm::verify::lenient_listing(&bytes);
+    assert_eq!(
+        l,
+        "       0:\tr11 = *(u64 *)(r10 - 16)\n       1:\tr11 = r0\n       2:\tw1 = w11\n       \
+         3:\t<not an ISA instruction: ff ff ff ff ff ff ff ff>\n       4:\texit\n"
+    );
+    assert_eq!(
+        sockasm::verify::lenient_listing(&[0x18, 0x0b, 0, 0]),
+        "       0:\t<not an ISA instruction: 18 0b 00 00>\n"
+    );
+}
+
 /// The programs of docs/examples/ give the retval docs/isa.md shows.
 #[test]
 fn docs_examples_run_as_documented() {
