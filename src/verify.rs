@@ -158,6 +158,10 @@ pub fn from_text(
     let mut created = Vec::new();
     for (name, spec) in maps {
         let m = Map::create(spec).map_err(sys(format!("creating map `{name}`")))?;
+        if spec.map_type == MapType::ARENA {
+            // The verifier refuses programs using an arena without a user address.
+            m.fix_arena_address().map_err(|e| VerifyError::Input(format!("mapping arena `{name}`: {e}")))?;
+        }
         created.push((name.clone(), m));
     }
     if let Some(r) = asm.map_refs.iter().find(|r| fd_of(&created, &r.name).is_none()) {
@@ -546,6 +550,82 @@ pub fn log_level(level: u8) -> u32 {
 }
 
 /// Loads `c` (never attaches it) with `log_level` and explains the verdict.
+/// The program as the kernel runs it (after the verifier's rewrites), one
+/// line per slot: `{slot:>8}:\t{text}`. The kernel's rewrites may contain
+/// instructions that are not in the ISA (internal opcodes); those slots
+/// print their bytes, and decoding goes on at the next slot. Helper calls
+/// show the kernel's `imm` (the helper's address relative to
+/// `__bpf_call_base`), so they carry no helper names.
+pub fn xlated_listing(prog: &LoadedProg) -> Result<String, VerifyError> {
+    let bytes = syscall::prog_xlated_insns(prog.fd()).map_err(sys("reading the translated program"))?;
+    Ok(lenient_listing(&bytes))
+}
+
+/// [`xlated_listing`]'s text for raw bytes.
+pub fn lenient_listing(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let mut slot = 0;
+    while slot * 8 < bytes.len() {
+        let rest = &bytes[slot * 8..];
+        match crate::asm::Decoder::new(rest).next() {
+            Some(Ok((_, insn))) => {
+                let _ = writeln!(out, "{slot:>8}:\t{insn}");
+                slot += insn.slots();
+            }
+            _ => {
+                match with_ax(rest) {
+                    Some(text) => {
+                        let _ = writeln!(out, "{slot:>8}:\t{text}");
+                    }
+                    None => {
+                        let raw: Vec<String> = rest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                        let _ = writeln!(out, "{slot:>8}:\t<not an ISA instruction: {}>", raw.join(" "));
+                    }
+                }
+                slot += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The kernel's rewrites use a hidden eleventh register, BPF_REG_AX (`r11`),
+/// which the ISA has no number for. A one-slot instruction naming it is
+/// decoded with a register it does not use standing in for r11, whose name
+/// is then put back.
+fn with_ax(rest: &[u8]) -> Option<String> {
+    let mut b: [u8; 8] = *rest.first_chunk::<8>()?;
+    let (dst, src) = (b[1] & 0x0f, b[1] >> 4);
+    if dst != 11 && src != 11 || b[0] == 0x18 {
+        return None;
+    }
+    let k = (0u8..=9).find(|&k| k != dst && k != src)?;
+    let (d, s) = (if dst == 11 { k } else { dst }, if src == 11 { k } else { src });
+    b[1] = (s << 4) | d;
+    let (_, insn) = crate::asm::Decoder::new(&b).next()?.ok()?;
+    let text = insn.to_string();
+    let mut out = String::with_capacity(text.len() + 2);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b'_';
+        let is_k = (c == b'r' || c == b'w')
+            && starts_word
+            && bytes.get(i + 1) == Some(&(b'0' + k))
+            && !bytes.get(i + 2).is_some_and(u8::is_ascii_alphanumeric);
+        if is_k {
+            out.push(c as char);
+            out.push_str("11");
+            i += 2;
+        } else {
+            out.push(c as char);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 pub fn verify(c: &Candidate, log_level: u32) -> Verdict {
     let mut spec = ProgSpec::new(c.prog_type, &c.name, &c.bytes).with_log_level(log_level);
     spec.license = &c.license;

@@ -338,6 +338,13 @@ impl AtomicOp {
     }
 }
 
+/// `imm` of STX | ATOMIC for a load-acquire (kernel 6.15; all four sizes).
+pub const BPF_LOAD_ACQ: i32 = 0x100;
+/// `imm` of STX | ATOMIC for a store-release (kernel 6.15; all four sizes).
+pub const BPF_STORE_REL: i32 = 0x110;
+/// `off` of ALU64 | MOV | X that makes it an address-space cast (kernel 6.9).
+pub const BPF_ADDR_SPACE_CAST: i16 = 1;
+
 /// What a `call` instruction calls (the `src` field).
 #[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Call {
@@ -482,6 +489,33 @@ pub enum Insn {
         src: Reg,
         off: i16,
     },
+    /// `dst = load_acquire((size *)(src + off))` (STX | ATOMIC, imm
+    /// BPF_LOAD_ACQ, kernel 6.15): a load no later access is reordered before.
+    /// Unlike the read-modify-write atomics, `dst` is the register written and
+    /// `src` the base, as in [`Insn::Load`]; B, H and W zero-extend.
+    LoadAcquire {
+        size: Size,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    },
+    /// `store_release((size *)(dst + off), src)` (STX | ATOMIC, imm
+    /// BPF_STORE_REL, kernel 6.15): a store no earlier access is reordered after.
+    StoreRelease {
+        size: Size,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    },
+    /// `dst = addr_space_cast(src, dst_as, src_as)` (ALU64 | MOV | X with
+    /// off 1, imm `dst_as << 16 | src_as`, kernel 6.9): converts a pointer
+    /// between address spaces; the kernel knows 0 (kernel) and 1 (arena).
+    AddrSpaceCast {
+        dst: Reg,
+        src: Reg,
+        dst_as: u16,
+        src_as: u16,
+    },
     /// `dst = imm64 ll` (LD | IMM | DW), two slots.
     LdImm64 {
         dst: Reg,
@@ -570,6 +604,7 @@ impl Insn {
         match *self {
             Insn::Alu { dst, .. } | Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => Some(dst),
             Insn::Load { dst, .. } | Insn::LdImm64 { dst, .. } => Some(dst),
+            Insn::LoadAcquire { dst, .. } | Insn::AddrSpaceCast { dst, .. } => Some(dst),
             Insn::Atomic { op: AtomicOp::Cmpxchg, .. } => Some(R0),
             Insn::Atomic { op, src, .. } if op.fetches() => Some(src),
             Insn::LdAbs { .. } | Insn::LdInd { .. } | Insn::Call(_) => Some(R0),
@@ -666,6 +701,17 @@ impl Insn {
             Insn::Atomic { size, op, dst, src, off } => {
                 one(raw(Class::Stx as u8 | size as u8 | Mode::Atomic as u8, dst, src.0, off, op as i32))
             }
+            // The loaded-into register goes in the dst field, the base in src.
+            Insn::LoadAcquire { size, dst, src, off } => {
+                one(raw(Class::Stx as u8 | size as u8 | Mode::Atomic as u8, dst, src.0, off, BPF_LOAD_ACQ))
+            }
+            Insn::StoreRelease { size, dst, src, off } => {
+                one(raw(Class::Stx as u8 | size as u8 | Mode::Atomic as u8, dst, src.0, off, BPF_STORE_REL))
+            }
+            Insn::AddrSpaceCast { dst, src, dst_as, src_as } => {
+                let imm = ((dst_as as u32) << 16 | src_as as u32) as i32;
+                one(raw(Class::Alu64 as u8 | 0xb0 | 0x08, dst, src.0, BPF_ADDR_SPACE_CAST, imm))
+            }
             Insn::LdImm64 { dst, value } => {
                 let (lo, hi) = value.imms();
                 Ok(vec![
@@ -759,6 +805,12 @@ fn decode_one(r: RawInsn, next: Option<RawInsn>) -> Result<Insn, &'static str> {
                     Ok(Insn::Endian { op: endian, bits: r.imm as u8, dst })
                 }
                 0xe0 | 0xf0 => Err("unknown ALU operation"),
+                0xb0 if r.off == BPF_ADDR_SPACE_CAST => {
+                    need(width == Width::W64, "addr_space_cast exists only as a 64-bit (ALU64) move")?;
+                    need(x, "addr_space_cast takes a register source")?;
+                    let (dst_as, src_as) = ((r.imm as u32 >> 16) as u16, r.imm as u32 as u16);
+                    Ok(Insn::AddrSpaceCast { dst, src: reg(r.src)?, dst_as, src_as })
+                }
                 _ => {
                     let alu = Alu::from_encoding(op, r.off).ok_or("unknown ALU operation or offset")?;
                     if alu == Alu::Movsx32 && width == Width::W32 {
@@ -846,11 +898,18 @@ fn decode_one(r: RawInsn, next: Option<RawInsn>) -> Result<Insn, &'static str> {
                     need(r.imm == 0, "store of a register has non-zero imm")?;
                     Ok(Insn::Store { size, dst: reg(r.dst)?, src: reg(r.src)?, off: r.off })
                 }
-                0xc0 => {
-                    need(matches!(size, Size::W | Size::DW), "atomic operations exist only in W and DW")?;
-                    let op = AtomicOp::from_imm(r.imm).ok_or("unknown atomic operation")?;
-                    Ok(Insn::Atomic { size, op, dst: reg(r.dst)?, src: reg(r.src)?, off: r.off })
-                }
+                0xc0 => match r.imm {
+                    BPF_LOAD_ACQ => Ok(Insn::LoadAcquire { size, dst: reg(r.dst)?, src: reg(r.src)?, off: r.off }),
+                    BPF_STORE_REL => Ok(Insn::StoreRelease { size, dst: reg(r.dst)?, src: reg(r.src)?, off: r.off }),
+                    _ => {
+                        need(
+                            matches!(size, Size::W | Size::DW),
+                            "8- and 16-bit atomics exist only as load_acquire and store_release",
+                        )?;
+                        let op = AtomicOp::from_imm(r.imm).ok_or("unknown atomic operation")?;
+                        Ok(Insn::Atomic { size, op, dst: reg(r.dst)?, src: reg(r.src)?, off: r.off })
+                    }
+                },
                 _ => Err("STX mode must be MEM or ATOMIC"),
             }
         }
@@ -1003,6 +1062,34 @@ mod tests {
                 Insn::LdImm64 { dst: R1, value: Imm64::MapValue { fd: 5, off: 12 } },
                 &[0x18, 0x21, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0],
             ),
+            // Load-acquire and store-release: kernel 6.15 (include/uapi/linux/bpf.h
+            // BPF_LOAD_ACQ/BPF_STORE_REL); the bytes are those of LLVM's MC
+            // test for them, and of the example (r10 - 1).
+            (Insn::LoadAcquire { size: Size::B, dst: R0, src: R1, off: 0 }, &[0xd3, 0x10, 0, 0, 0x00, 0x01, 0, 0]),
+            (Insn::LoadAcquire { size: Size::H, dst: R0, src: R1, off: 0 }, &[0xcb, 0x10, 0, 0, 0x00, 0x01, 0, 0]),
+            (Insn::LoadAcquire { size: Size::W, dst: R0, src: R1, off: 0 }, &[0xc3, 0x10, 0, 0, 0x00, 0x01, 0, 0]),
+            (Insn::LoadAcquire { size: Size::DW, dst: R0, src: R1, off: 0 }, &[0xdb, 0x10, 0, 0, 0x00, 0x01, 0, 0]),
+            (
+                Insn::LoadAcquire { size: Size::B, dst: R0, src: R10, off: -1 },
+                &[0xd3, 0xa0, 0xff, 0xff, 0x00, 0x01, 0, 0],
+            ),
+            (Insn::StoreRelease { size: Size::B, dst: R1, src: R2, off: 0 }, &[0xd3, 0x21, 0, 0, 0x10, 0x01, 0, 0]),
+            (Insn::StoreRelease { size: Size::H, dst: R1, src: R2, off: 0 }, &[0xcb, 0x21, 0, 0, 0x10, 0x01, 0, 0]),
+            (Insn::StoreRelease { size: Size::W, dst: R1, src: R2, off: 0 }, &[0xc3, 0x21, 0, 0, 0x10, 0x01, 0, 0]),
+            (Insn::StoreRelease { size: Size::DW, dst: R1, src: R2, off: 0 }, &[0xdb, 0x21, 0, 0, 0x10, 0x01, 0, 0]),
+            // addr_space_cast: what llvm-mc-19 -mcpu=v4 encodes.
+            (
+                Insn::AddrSpaceCast { dst: R1, src: R2, dst_as: 0, src_as: 1 },
+                &[0xbf, 0x21, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00],
+            ),
+            (
+                Insn::AddrSpaceCast { dst: R1, src: R2, dst_as: 1, src_as: 0 },
+                &[0xbf, 0x21, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00],
+            ),
+            (
+                Insn::AddrSpaceCast { dst: R0, src: R10, dst_as: 65535, src_as: 65534 },
+                &[0xbf, 0xa0, 0x01, 0x00, 0xfe, 0xff, 0xff, 0xff],
+            ),
             (Insn::LdAbs { size: Size::H, imm: 12 }, &[0x28, 0, 0, 0, 12, 0, 0, 0]),
             (Insn::LdInd { size: Size::B, src: R2, imm: 1 }, &[0x50, 0x20, 0, 0, 1, 0, 0, 0]),
         ];
@@ -1018,7 +1105,15 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (&[0xb7, 0x0b, 0, 0, 0, 0, 0, 0], "register number above r10"),
             (&[0x07, 0x21, 0, 0, 1, 0, 0, 0], "immediate-source ALU has non-zero src"),
-            (&[0xd3, 0x21, 0, 0, 0, 0, 0, 0], "atomic operations exist only in W and DW"),
+            (&[0xd3, 0x21, 0, 0, 0, 0, 0, 0], "8- and 16-bit atomics exist only as load_acquire and store_release"),
+            (
+                &[0xcb, 0x21, 0, 0, 0x20, 0x01, 0, 0],
+                "8- and 16-bit atomics exist only as load_acquire and store_release",
+            ),
+            (&[0xdb, 0x21, 0, 0, 0x01, 0x01, 0, 0], "unknown atomic operation"),
+            (&[0xbc, 0x21, 1, 0, 1, 0, 0, 0], "addr_space_cast exists only as a 64-bit (ALU64) move"),
+            (&[0xb7, 0x01, 1, 0, 1, 0, 0, 0], "addr_space_cast takes a register source"),
+            (&[0xbf, 0x21, 2, 0, 0, 0, 0, 0], "unknown ALU operation or offset"),
             (&[0x18, 0x01, 0, 0, 0, 0, 0, 0], "lddw is truncated: its second slot is missing"),
             (&[0x95, 0, 0, 0, 1, 0, 0, 0], "malformed exit"),
             (&[0xe4, 0, 0, 0, 0, 0, 0, 0], "unknown ALU operation"),
@@ -1040,5 +1135,11 @@ mod tests {
         let at = Insn::Atomic { size: Size::B, op: AtomicOp::Add, dst: R1, src: R2, off: 0 };
         assert_eq!(at.encode(), Err(EncodeError::BadSize { what: "atomic operation", size: 1 }));
         assert!(Alu::Movsx32.reg32(R1, R2).encode().is_err());
+        let la = Insn::LoadAcquire { size: Size::B, dst: R10, src: R1, off: 0 };
+        assert_eq!(la.encode(), Err(EncodeError::WriteToR10));
+        let cast = Insn::AddrSpaceCast { dst: R10, src: R1, dst_as: 0, src_as: 1 };
+        assert_eq!(cast.encode(), Err(EncodeError::WriteToR10));
+        // A store-release writes memory, not a register: r10 as its base is fine.
+        assert!(Insn::StoreRelease { size: Size::B, dst: R10, src: R1, off: -1 }.encode().is_ok());
     }
 }

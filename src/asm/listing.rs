@@ -16,6 +16,9 @@
 //! | STX ATOMIC W, `FETCH_OR`/`FETCH_AND`/`FETCH_XOR` | `<unknown>` | `w2 = atomic_fetch_or((u32 *)(r1 + 8), w2)` | as above |
 //! | STX ATOMIC W, `XCHG` | `<unknown>` | `w2 = xchg32_32(r1 + 8, w2)` | as above |
 //! | STX ATOMIC W, `CMPXCHG` | `<unknown>` | `w0 = cmpxchg32_32(r1 + 16, w0, w2)` | as above |
+//! | STX ATOMIC W/DW, imm `0x100` (load-acquire, kernel 6.15) | `lock *(u32 *)(r0 + 0) += r1` | `w0 = load_acquire((u32 *)(r1 + 0))` (`r0 = ... (u64 *)...` for DW) | LLVM 19 predates load-acquire and misreads it as the non-fetching add; ours is newer LLVM's text (its MC tests), which llvm-mc-19 cannot assemble |
+//! | STX ATOMIC B/H, imm `0x100` | `<unknown>` | `w0 = load_acquire((u8 *)(r1 + 0))` | as above |
+//! | STX ATOMIC any size, imm `0x110` (store-release, 6.15) | `<unknown>` | `store_release((u8 *)(r1 + 0), w2)` (`r2` for u64) | as above |
 //! | `lddw` src 1 (map fd) | `ld_pseudo r1, 1, 5` | `r1 = map_fd(5) ll` | sockasm's named form (LLVM has no name for it; llvm-mc does not accept ours) |
 //! | `lddw` src 2 (map value) | `ld_pseudo r1, 2, 5` | `r1 = map_value(5, 16) ll` | objdump drops the second slot's imm (the value offset) |
 //! | `lddw` src 3 (BTF id) | `ld_pseudo r1, 3, 123` | `r1 = btf_id(123, 0) ll` | objdump drops the second imm (the BTF object fd) |
@@ -301,6 +304,34 @@ fn write_insn<S: Sink>(s: &mut S, insn: &Insn) {
             r64(s, src);
         }
         Insn::Atomic { size, op, dst, src, off } => write_atomic(s, size, op, dst, src, off),
+        // Newer LLVM's text: a w register below 64 bits (the value is zero-extended).
+        Insn::LoadAcquire { size, dst, src, off } => {
+            reg(s, ordered_width(size), dst);
+            s.put(b" = load_acquire((");
+            s.str(size_name(size, false));
+            s.put(b" *)(");
+            addr(s, src, off as i64);
+            s.put(b"))");
+        }
+        Insn::StoreRelease { size, dst, src, off } => {
+            s.put(b"store_release((");
+            s.str(size_name(size, false));
+            s.put(b" *)(");
+            addr(s, dst, off as i64);
+            s.put(b"), ");
+            reg(s, ordered_width(size), src);
+            s.put(b")");
+        }
+        Insn::AddrSpaceCast { dst, src, dst_as, src_as } => {
+            r64(s, dst);
+            s.put(b" = addr_space_cast(");
+            r64(s, src);
+            s.put(b", ");
+            int(s, dst_as as i64);
+            s.put(b", ");
+            int(s, src_as as i64);
+            s.put(b")");
+        }
         Insn::LdImm64 { dst, value } => {
             r64(s, dst);
             s.put(b" = ");
@@ -353,6 +384,11 @@ fn write_insn<S: Sink>(s: &mut S, insn: &Insn) {
             s.put(b"]");
         }
     }
+}
+
+/// The register width load-acquire and store-release name: `wN` below 64 bits.
+fn ordered_width(size: Size) -> Width {
+    if size == Size::DW { Width::W64 } else { Width::W32 }
 }
 
 fn write_atomic<S: Sink>(s: &mut S, size: Size, op: AtomicOp, dst: Reg, src: Reg, off: i16) {
@@ -804,6 +840,16 @@ mod tests {
             (Insn::LdImm64 { dst: R1, value: Imm64::Func(-2) }, "r1 = func(-2) ll"),
             (Insn::LdImm64 { dst: R1, value: Imm64::MapIdx(0) }, "r1 = map_idx(0) ll"),
             (Insn::LdImm64 { dst: R1, value: Imm64::MapIdxValue { idx: 0, off: 8 } }, "r1 = map_idx_value(0, 8) ll"),
+            (load_acquire(Size::B, R0, R10, -1), "w0 = load_acquire((u8 *)(r10 - 1))"),
+            (load_acquire(Size::H, R0, R1, 0), "w0 = load_acquire((u16 *)(r1 + 0))"),
+            (load_acquire(Size::W, R3, R1, 4), "w3 = load_acquire((u32 *)(r1 + 4))"),
+            (load_acquire(Size::DW, R0, R1, 0), "r0 = load_acquire((u64 *)(r1 + 0))"),
+            (store_release(Size::B, R1, 0, R2), "store_release((u8 *)(r1 + 0), w2)"),
+            (store_release(Size::H, R1, -2, R2), "store_release((u16 *)(r1 - 2), w2)"),
+            (store_release(Size::W, R1, 0, R2), "store_release((u32 *)(r1 + 0), w2)"),
+            (store_release(Size::DW, R10, -8, R2), "store_release((u64 *)(r10 - 8), r2)"),
+            (addr_space_cast(R1, R2, 0, 1), "r1 = addr_space_cast(r2, 0, 1)"),
+            (addr_space_cast(R0, R9, 65535, 3), "r0 = addr_space_cast(r9, 65535, 3)"),
         ];
         for (i, want) in cases {
             assert_eq!(t(*i), *want, "{i:?}");

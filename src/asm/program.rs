@@ -151,6 +151,19 @@ pub fn store_imm(size: Size, dst: Reg, off: i16, imm: i32) -> Insn {
 pub fn atomic(size: Size, op: AtomicOp, dst: Reg, off: i16, src: Reg) -> Insn {
     Insn::Atomic { size, op, dst, src, off }
 }
+/// `dst = load_acquire((size *)(src + off))` (kernel 6.15, any size).
+pub fn load_acquire(size: Size, dst: Reg, src: Reg, off: i16) -> Insn {
+    Insn::LoadAcquire { size, dst, src, off }
+}
+/// `store_release((size *)(dst + off), src)` (kernel 6.15, any size).
+pub fn store_release(size: Size, dst: Reg, off: i16, src: Reg) -> Insn {
+    Insn::StoreRelease { size, dst, src, off }
+}
+/// `dst = addr_space_cast(src, dst_as, src_as)` (kernel 6.9; the kernel
+/// accepts 1 -> 0 and 0 -> 1, in programs that use an arena map).
+pub fn addr_space_cast(dst: Reg, src: Reg, dst_as: u16, src_as: u16) -> Insn {
+    Insn::AddrSpaceCast { dst, src, dst_as, src_as }
+}
 
 /// A program under construction.
 #[derive(Clone, Default, Debug)]
@@ -359,6 +372,26 @@ impl Assembled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The builders of the 6.9/6.15 additions, down to the kernel's bytes
+    /// (the first program is the example, returning 0x12).
+    #[test]
+    fn ordered_access_and_cast_builders() {
+        let mut p = Program::new();
+        p.push(Alu::Mov.imm32(R1, 0x12));
+        p.push(store(Size::B, R10, -1, R1));
+        p.push(load_acquire(Size::B, R0, R10, -1));
+        p.push(store_release(Size::DW, R10, -16, R0));
+        p.push(addr_space_cast(R2, R1, 0, 1));
+        p.push(exit());
+        let b = p.assemble().unwrap().to_bytes().unwrap();
+        assert_eq!(&b[16..24], &[0xd3, 0xa0, 0xff, 0xff, 0x00, 0x01, 0x00, 0x00]);
+        assert_eq!(&b[24..32], &[0xdb, 0x0a, 0xf0, 0xff, 0x10, 0x01, 0x00, 0x00]);
+        assert_eq!(&b[32..40], &[0xbf, 0x12, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00]);
+        let mut bad = Program::new();
+        bad.push(load_acquire(Size::W, R10, R1, 0));
+        assert!(matches!(bad.assemble().unwrap_err().kind, AsmErrorKind::Encode(EncodeError::WriteToR10)));
+    }
 
     #[test]
     fn forward_and_backward_labels_count_lddw_as_two() {

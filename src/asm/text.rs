@@ -44,6 +44,8 @@
 //! | `call bpf_map_lookup_elem` / `call map_lookup_elem` | helper call by name, when no label has that name |
 //! | `r0 = *(u16 *)skb[r1 + 4]` | LD_IND with an offset |
 //! | `gotol +100000` | llvm-mc only takes 16-bit numbers here |
+//! | `w0 = load_acquire((u8 *)(r1 + 0))`, `r0 = load_acquire((u64 *)(r1 + 0))` | load-acquire (kernel 6.15), newer LLVM's syntax: `wN` for u8/u16/u32, `rN` for u64 |
+//! | `store_release((u8 *)(r1 + 0), w2)`, `store_release((u64 *)(r1 + 0), r2)` | store-release (kernel 6.15), same register rule |
 //!
 //! `call N` is always a helper call (src 0), as in llvm-mc; llvm-objdump also
 //! prints local and kfunc calls as `call N`, which cannot be told apart.
@@ -535,6 +537,7 @@ enum Field {
     Off16,
     Imm64,
     Jump,
+    AddrSpace,
 }
 
 impl Field {
@@ -544,6 +547,7 @@ impl Field {
             Field::Off16 => (i16::MIN as i128, i16::MAX as i128, "a 16-bit offset (-32768..=32767)"),
             Field::Imm64 => (i64::MIN as i128, MAX_U64, "a 64-bit immediate"),
             Field::Jump => (i32::MIN as i128, i32::MAX as i128, "a 32-bit jump offset"),
+            Field::AddrSpace => (0, u16::MAX as i128, "an address space (0..=65535)"),
         }
     }
 }
@@ -905,6 +909,7 @@ impl<'a> LineParser<'a, '_> {
             "if" => self.cond_jump(col),
             "lock" => self.lock(col),
             "ld_pseudo" => self.ld_pseudo(col),
+            "store_release" => self.store_release(col),
             _ => {
                 self.i -= 1;
                 if reg_name(word).is_some() {
@@ -1019,12 +1024,10 @@ impl<'a> LineParser<'a, '_> {
         self.expect_p(P::Star, "`*`")?;
         let (size, signed, scol) = self.size_cast()?;
         if signed || !matches!(size, Size::W | Size::DW) {
+            let found = &self.line[scol..self.toks[self.i - 3].end as usize];
             return perr(
                 scol,
-                format!(
-                    "atomic operations exist only for u32 and u64, found `{}`",
-                    &self.line[scol..self.toks[self.i - 3].end as usize]
-                ),
+                format!("atomic operations exist only for u32 and u64, found `{found}`{}", small_atomic_hint(size)),
             );
         }
         let (dst, off) = self.mem()?;
@@ -1042,6 +1045,32 @@ impl<'a> LineParser<'a, '_> {
         let src = if size == Size::DW { self.reg_w(false)? } else { self.reg()? };
         self.end()?;
         self.push(Item::Insn(Insn::Atomic { size, op, dst: dst.reg, src: src.reg, off }), col, col);
+        Ok(())
+    }
+
+    /// `(u8 *)` .. `(u64 *)` in `load_acquire(` / `store_release(`.
+    fn ordered_size(&mut self, word: &str) -> PResult<(Size, usize)> {
+        let (size, signed, scol) = self.size_cast()?;
+        if signed {
+            let s = &self.line[scol..self.toks[self.i - 3].end as usize];
+            return perr(scol, format!("`{word}` takes u8, u16, u32 or u64, found `{s}`"));
+        }
+        Ok((size, scol))
+    }
+
+    /// `store_release((u8 *)(r1 + 0), w2)` (the word is consumed).
+    fn store_release(&mut self, col: usize) -> PResult<()> {
+        self.expect_p(P::LParen, "`(`")?;
+        let (size, _) = self.ordered_size("store_release")?;
+        let (dst, off) = self.mem()?;
+        self.expect_p(P::Comma, "`,`")?;
+        let src = self.reg()?;
+        if src.w != (size != Size::DW) {
+            return perr(src.col, ordered_width_msg("store_release", size, src));
+        }
+        self.expect_p(P::RParen, "`)`")?;
+        self.end()?;
+        self.push(Item::Insn(Insn::StoreRelease { size, dst: dst.reg, src: src.reg, off }), col, col);
         Ok(())
     }
 
@@ -1273,7 +1302,13 @@ impl<'a> LineParser<'a, '_> {
                     (Size::W, false) => true,
                     _ => {
                         let s = &self.line[scol..self.toks[self.i - 3].end as usize];
-                        return perr(scol, format!("atomic operations exist only for u32 and u64, found `{s}`"));
+                        return perr(
+                            scol,
+                            format!(
+                                "atomic operations exist only for u32 and u64, found `{s}`{}",
+                                small_atomic_hint(size)
+                            ),
+                        );
                     }
                 };
                 if dst.w != want_w {
@@ -1324,6 +1359,37 @@ impl<'a> LineParser<'a, '_> {
                 let op = if cmp { AtomicOp::Cmpxchg } else { AtomicOp::Xchg };
                 let size = if want_w { Size::W } else { Size::DW };
                 self.push(Item::Insn(Insn::Atomic { size, op, dst: base.reg, src: src.reg, off }), col, dst.col);
+                Ok(())
+            }
+            "load_acquire" => {
+                let (size, _) = self.ordered_size(word)?;
+                if dst.w != (size != Size::DW) {
+                    return perr(dst.col, ordered_width_msg(word, size, dst));
+                }
+                let (base, off) = self.mem()?;
+                self.expect_p(P::RParen, "`)`")?;
+                self.end()?;
+                self.check_write(dst)?;
+                self.push(Item::Insn(Insn::LoadAcquire { size, dst: dst.reg, src: base.reg, off }), col, dst.col);
+                Ok(())
+            }
+            "addr_space_cast" => {
+                if dst.w {
+                    return perr(
+                        dst.col,
+                        format!("`addr_space_cast` writes a 64-bit register, found `{}`", dst.name()),
+                    );
+                }
+                let src = self.reg_w(false)?;
+                self.expect_p(P::Comma, "`,`")?;
+                let dst_as = self.number(Field::AddrSpace, "a destination address space")?.0 as u16;
+                self.expect_p(P::Comma, "`,`")?;
+                let src_as = self.number(Field::AddrSpace, "a source address space")?.0 as u16;
+                self.expect_p(P::RParen, "`)`")?;
+                self.end()?;
+                self.check_write(dst)?;
+                let insn = Insn::AddrSpaceCast { dst: dst.reg, src: src.reg, dst_as, src_as };
+                self.push(Item::Insn(insn), col, dst.col);
                 Ok(())
             }
             "map_fd" | "map_value" | "btf_id" | "func" | "map_idx" | "map_idx_value" => self.pseudo(col, dst, word),
@@ -1452,11 +1518,28 @@ impl<'a> LineParser<'a, '_> {
     }
 }
 
+/// 8- and 16-bit memory operations that are atomic exist since kernel 6.15,
+/// but only as these two.
+fn small_atomic_hint(size: Size) -> &'static str {
+    if matches!(size, Size::B | Size::H) { " (8- and 16-bit: only `load_acquire` and `store_release`)" } else { "" }
+}
+
 fn size_width_msg(size: Size, dst: RegTok) -> String {
     if size == Size::DW {
         format!("a u64 atomic operation needs a 64-bit register, found `{}`", dst.name())
     } else {
         format!("a u32 atomic operation needs a 32-bit register (w0..w10), found `{}`", dst.name())
+    }
+}
+
+/// LLVM names the value of a load-acquire or store-release `wN` below 64
+/// bits and `rN` for u64.
+fn ordered_width_msg(word: &str, size: Size, r: RegTok) -> String {
+    let n = r.reg.index();
+    if size == Size::DW {
+        format!("a u64 `{word}` takes a 64-bit register: use `r{n}`, not `{}`", r.name())
+    } else {
+        format!("a {}-bit `{word}` takes a 32-bit register: use `w{n}`, not `{}`", size.bytes() * 8, r.name())
     }
 }
 
@@ -1565,6 +1648,56 @@ mod tests {
             Insn::LdImm64 { dst: R1, value: Imm64::MapIdxValue { idx: 0, off: 8 } }
         );
         assert_eq!(one("ld_pseudo\tr1, 0x2, 0x5"), Insn::LdImm64 { dst: R1, value: Imm64::MapValue { fd: 5, off: 0 } });
+    }
+
+    /// Load-acquire and store-release in newer LLVM's syntax (its MC tests:
+    /// `wN` below 64 bits, `rN` for u64), and addr_space_cast in LLVM 19's.
+    #[test]
+    fn ordered_and_cast_forms() {
+        let cases: &[(&str, Insn)] = &[
+            ("w0 = load_acquire((u8 *)(r1 + 0))", load_acquire(Size::B, R0, R1, 0)),
+            ("w0 = load_acquire((u16 *)(r1 + 0x0))", load_acquire(Size::H, R0, R1, 0)),
+            ("w3 = load_acquire((u32 *)(r10 - 4))", load_acquire(Size::W, R3, R10, -4)),
+            ("r0 = load_acquire((u64 *)(r1 + 8))", load_acquire(Size::DW, R0, R1, 8)),
+            ("store_release((u8 *)(r1 + 0), w2)", store_release(Size::B, R1, 0, R2)),
+            ("store_release((u16 *)(r1 - 2), w2)", store_release(Size::H, R1, -2, R2)),
+            ("store_release((u32 *)(r1 + 0), w9)", store_release(Size::W, R1, 0, R9)),
+            ("store_release((u64 *)(r10 - 8), r2)", store_release(Size::DW, R10, -8, R2)),
+            ("store_release((u64 *)(r1), r10)", store_release(Size::DW, R1, 0, R10)),
+            ("r1 = addr_space_cast(r2, 0, 1)", addr_space_cast(R1, R2, 0, 1)),
+            ("r1 = addr_space_cast(r2, 0x1, 0x0)", addr_space_cast(R1, R2, 1, 0)),
+            ("r0 = addr_space_cast(r10, 65535, 0xfffe)", addr_space_cast(R0, R10, 65535, 65534)),
+        ];
+        for (src, want) in cases {
+            assert_eq!(one(src), *want, "{src}");
+            assert_eq!(one(&want.to_string()), *want, "{want}");
+        }
+        let errs: &[(&str, usize, &str)] = &[
+            (
+                "r0 = load_acquire((u8 *)(r1 + 0))",
+                1,
+                "a 8-bit `load_acquire` takes a 32-bit register: use `w0`, not `r0`",
+            ),
+            ("w0 = load_acquire((u64 *)(r1 + 0))", 1, "a u64 `load_acquire` takes a 64-bit register: use `r0`"),
+            ("w0 = load_acquire((s8 *)(r1 + 0))", 20, "`load_acquire` takes u8, u16, u32 or u64, found `s8`"),
+            ("w10 = load_acquire((u8 *)(r1 + 0))", 1, "read-only frame pointer"),
+            ("w0 = load_acquire((u8 *)(w1 + 0))", 26, "expected a 64-bit register"),
+            ("store_release((u8 *)(r1 + 0), r2)", 31, "use `w2`, not `r2`"),
+            ("store_release((u64 *)(r1 + 0), w2)", 32, "use `r2`, not `w2`"),
+            ("store_release((u64 *)(r1 + 0), 5)", 32, "expected register"),
+            ("store_release((u64 *)(r1 + 0) r2)", 31, "expected `,`"),
+            ("w1 = addr_space_cast(r2, 0, 1)", 1, "writes a 64-bit register"),
+            ("r1 = addr_space_cast(r2, 65536, 1)", 26, "does not fit in an address space (0..=65535)"),
+            ("r1 = addr_space_cast(r2, -1, 1)", 26, "does not fit in an address space"),
+            ("r1 = addr_space_cast(w2, 0, 1)", 22, "expected a 64-bit register"),
+            ("r10 = addr_space_cast(r2, 0, 1)", 1, "read-only frame pointer"),
+            ("lock *(u8 *)(r1 + 0) += w2", 8, "(8- and 16-bit: only `load_acquire` and `store_release`)"),
+        ];
+        for (src, col, msg) in errs {
+            let e = err(src);
+            assert!(e.message.contains(msg), "{src:?}: {}", e.message);
+            assert_eq!(e.col, *col, "{src:?}: {e}");
+        }
     }
 
     #[test]

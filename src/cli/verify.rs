@@ -34,6 +34,11 @@ pub struct Args {
     /// Print the verifier's statistics (processed insns, states, stack depth).
     #[arg(long)]
     pub stats: bool,
+    /// Print the program as submitted and as the kernel rewrote it (context
+    /// accesses, helper calls, may_goto, division checks), from the loaded
+    /// program's xlated instructions.
+    #[arg(long)]
+    pub xlated: bool,
 }
 
 /// The program type named by `--type`, with its default expected attach type.
@@ -60,6 +65,23 @@ pub fn parse_types(t: Option<&str>, a: Option<&str>) -> Result<(Option<ProgType>
         },
     };
     Ok((pt, at))
+}
+
+/// The submitted listing, then the translated one (their slot numbers
+/// differ: rewrites insert and remove instructions).
+fn print_xlated(c: &verify::Candidate, prog: &crate::syscall::LoadedProg) -> Result<()> {
+    let xlated = verify::xlated_listing(prog)?;
+    let opts = crate::asm::listing::ListingOptions {
+        labels: c.labels.clone(),
+        comments: c.comments.clone(),
+        ..Default::default()
+    };
+    println!("--- submitted ({} insns) ---", c.bytes.len() / 8);
+    print!("{}", crate::asm::listing::listing(&c.insns, &opts));
+    println!("--- as the kernel rewrote it ({} insns; helper calls show kernel addresses) ---", xlated.lines().count());
+    print!("{xlated}");
+    println!("--- end of translation ---");
+    Ok(())
 }
 
 /// Rejected programs: the details are on stdout already.
@@ -111,6 +133,9 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
                         info.xlated_prog_len / 8,
                         info.jited_prog_len
                     );
+                }
+                if args.xlated {
+                    print_xlated(c, &a.prog)?;
                 }
                 (a.prog.log.clone(), a.stats.clone())
             }

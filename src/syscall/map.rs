@@ -477,6 +477,35 @@ fn create_raw(spec: &MapSpec, btf: Option<(BorrowedFd<'_>, u32, u32)>) -> Result
     ret.and_then(owned_fd_from_ret).map_err(|e| SysError::bpf(Cmd::MapCreate, e, spec.describe()))
 }
 
+impl Map {
+    /// Maps an arena (BPF_F_MMAPABLE, `max_entries` pages) once and unmaps
+    /// it: the first mmap() fixes the arena's user address, which the
+    /// verifier needs before it accepts a program using the arena (the
+    /// other way is `map_extra` at creation).
+    pub fn fix_arena_address(&self) -> std::io::Result<()> {
+        // SAFETY: sysconf has no memory effects.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+        let len = self.spec.max_entries.max(1) as usize * page;
+        // SAFETY: a fresh shared mapping at an address of the kernel's
+        // choosing, unmapped before anything can refer to it.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::munmap(p, len);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

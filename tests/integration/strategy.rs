@@ -128,6 +128,10 @@ pub fn insn() -> impl Strategy<Value = Insn> {
         2 => (size(), reg(), off(), imm()).prop_map(|(size, dst, off, imm)| Insn::StoreImm { size, dst, off, imm }),
         3 => (size(), reg(), reg(), off()).prop_map(|(size, dst, src, off)| Insn::Store { size, dst, src, off }),
         3 => atomic(),
+        1 => (size(), writable_reg(), reg(), off()).prop_map(|(size, dst, src, off)| Insn::LoadAcquire { size, dst, src, off }),
+        1 => (size(), reg(), reg(), off()).prop_map(|(size, dst, src, off)| Insn::StoreRelease { size, dst, src, off }),
+        1 => (writable_reg(), reg(), prop_oneof![Just(0u16), Just(1), any::<u16>()], prop_oneof![Just(0u16), Just(1), any::<u16>()])
+            .prop_map(|(dst, src, dst_as, src_as)| Insn::AddrSpaceCast { dst, src, dst_as, src_as }),
         2 => (writable_reg(), imm64()).prop_map(|(dst, value)| Insn::LdImm64 { dst, value }),
         1 => (small_size(), imm()).prop_map(|(size, imm)| Insn::LdAbs { size, imm }),
         1 => (small_size(), reg(), prop_oneof![Just(0), imm()]).prop_map(|(size, src, imm)| Insn::LdInd { size, src, imm }),

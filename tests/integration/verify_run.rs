@@ -279,6 +279,179 @@ fn run_checks_isa_semantics() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// Load-acquire and store-release (kernel 6.15, all four sizes): what they
+/// load and store, zero-extension included, on this kernel.
+#[test]
+fn run_load_acquire_and_store_release() {
+    if !kernel_ok() {
+        return;
+    }
+    // The issue's example, byte for byte: `d3 a0 ff ff 00 01 00 00` at slot 2.
+    let example = "w1 = 0x12\n*(u8 *)(r10 - 1) = w1\nw0 = load_acquire((u8 *)(r10 - 1))\nexit\n";
+    let p = text_file("la", example);
+    let bin = p.with_extension("bin");
+    let o = sockasm(&["asm", p.to_str().unwrap(), "-o", bin.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(&std::fs::read(&bin).unwrap()[16..24], &[0xd3, 0xa0, 0xff, 0xff, 0x00, 0x01, 0x00, 0x00]);
+    let ones = "r1 = -1\n*(u64 *)(r10 - 8) = r1\nr0 = -1\n";
+    let cases: &[(&str, String, u32)] = &[
+        ("load_acquire u8", example.to_string(), 0x12),
+        ("load_acquire u8 zero-extends", format!("{ones}w0 = load_acquire((u8 *)(r10 - 8))\nexit"), 0xff),
+        ("load_acquire u16", format!("{ones}w0 = load_acquire((u16 *)(r10 - 8))\nexit"), 0xffff),
+        ("load_acquire u32 clears the upper half", format!("{ones}w0 = load_acquire((u32 *)(r10 - 8))\nr0 >>= 32\nexit"), 0),
+        (
+            "load_acquire u64",
+            "r1 = 0x1122334455667788 ll\n*(u64 *)(r10 - 8) = r1\nr0 = load_acquire((u64 *)(r10 - 8))\nr0 >>= 32\nexit"
+                .to_string(),
+            0x1122_3344,
+        ),
+        (
+            "store_release u8 writes one byte",
+            "r1 = 0\n*(u64 *)(r10 - 8) = r1\nw2 = 0x1ff\nstore_release((u8 *)(r10 - 8), w2)\nr0 = *(u64 *)(r10 - 8)\nexit"
+                .to_string(),
+            0xff,
+        ),
+        (
+            "store_release u16 writes two",
+            "r1 = 0\n*(u64 *)(r10 - 8) = r1\nw2 = 0x1ffff\nstore_release((u16 *)(r10 - 8), w2)\nr0 = *(u64 *)(r10 - 8)\nexit"
+                .to_string(),
+            0xffff,
+        ),
+        (
+            "store_release u32 writes four",
+            "r1 = 0\n*(u64 *)(r10 - 8) = r1\nr2 = -1\nstore_release((u32 *)(r10 - 8), w2)\nr0 = *(u64 *)(r10 - 8)\nr0 >>= 32\nexit"
+                .to_string(),
+            0,
+        ),
+        (
+            "store_release u64, read back with load_acquire",
+            "r2 = 0x1122334455667788 ll\nstore_release((u64 *)(r10 - 8), r2)\nr0 = load_acquire((u64 *)(r10 - 8))\nr0 >>= 32\nexit"
+                .to_string(),
+            0x1122_3344,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, src, want) in cases {
+        for ty in ["socket_filter", "xdp"] {
+            let got = retval(&format!("{src}\n"), ty);
+            if got != *want {
+                failures.push(format!("{what} ({ty}): retval {got:#x}, expected {want:#x}\n{src}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// addr_space_cast (kernel 6.9) with a real arena: 1 -> 0 keeps the low 32
+/// bits, 0 -> 1 puts the arena's upper half on top (NULL stays NULL). The
+/// verifier's messages show how it reads the encoding.
+#[test]
+fn run_addr_space_cast() {
+    if !kernel_ok() {
+        return;
+    }
+    let arena = ["--map", "arena=arena,0,0,1,0x400"];
+    let run = |src: &str| {
+        let p = text_file("asc", src);
+        let o = sockasm(&[&["run", p.to_str().unwrap(), "--type", "socket_filter"], &arena[..]].concat());
+        assert!(o.status.success(), "{src}\n{}", show(&o));
+        let s = stdout(&o);
+        let line = s.lines().find(|l| l.starts_with("retval: ")).unwrap().to_string();
+        line["retval: ".len()..].parse::<u32>().unwrap()
+    };
+    let head = "r1 = map_fd(arena) ll\nr2 = 0x123456789 ll\nr3 = addr_space_cast(r2, 0, 1)\n";
+    assert_eq!(run(&format!("{head}w0 = w3\nexit\n")), 0x2345_6789);
+    let to_user = format!(
+        "{head}r4 = addr_space_cast(r3, 1, 0)\nr0 = 0\nif w4 != 0x23456789 goto out\nr4 >>= 32\n\
+         if r4 == 0 goto out\nr6 = 0\nr7 = addr_space_cast(r6, 1, 0)\nif r7 != 0 goto out\nr0 = 1\nout:\nexit\n"
+    );
+    assert_eq!(run(&to_user), 1);
+
+    let o = verify_text("asc", "r2 = 5\nr3 = addr_space_cast(r2, 0, 1)\nr0 = 0\nexit\n", "socket_filter", &[]);
+    let s = assert_rejected(&o, "addr_space_cast insn can only be used in a program that has an associated arena");
+    assert!(s.contains("r3 = addr_space_cast(r2, 0, 1)"), "the kernel prints our text: {s}");
+    let o = verify_text("asc", "r2 = 5\nr3 = addr_space_cast(r2, 1, 1)\nr0 = 0\nexit\n", "socket_filter", &[]);
+    assert_rejected(&o, "addr_space_cast insn can only convert between address space 1 and 0");
+}
+
+/// `verify --xlated`: the submitted program, then the kernel's rewrite of it
+/// (read back with BPF_OBJ_GET_INFO_BY_FD), disassembled by sockasm.
+#[test]
+fn verify_xlated_shows_the_kernels_rewrites() {
+    if !kernel_ok() {
+        return;
+    }
+    // A context load, a signed division by a register, a may_goto loop.
+    let src = "r0 = *(u32 *)(r1 + 0)\nr2 = 0\nr3 = 7\nr3 s/= r0\nloop:\nr2 += 1\nmay_goto out\ngoto loop\nout:\nexit\n";
+    let o = verify_text("xl", src, "socket_filter", &["--xlated"]);
+    assert_accepted(&o);
+    let s = stdout(&o);
+    let (sub, xl) = s.split_once("--- as the kernel rewrote it (").unwrap_or_else(|| panic!("{}", show(&o)));
+    let sub = sub.split_once("--- submitted (8 insns) ---\n").unwrap_or_else(|| panic!("{}", show(&o))).1;
+    assert!(sub.starts_with("       0:\tr0 = *(u32 *)(r1 + 0)\n"), "{s}");
+    assert!(sub.contains("may_goto +1 ; -> out"), "{s}");
+    let xl = xl.split_once("--- end of translation ---").unwrap().0;
+    let n: usize = xl.split(' ').next().unwrap().parse().unwrap();
+    let lines: Vec<&str> = xl.lines().skip(1).collect();
+    assert_eq!(lines.len(), n, "{xl}");
+    assert!(n > 8, "the rewrites add instructions: {xl}");
+    // __sk_buff.len (offset 0) is read from struct sk_buff, elsewhere.
+    assert!(!xl.contains("= *(u32 *)(r1 + 0)") && xl.contains("r0 = *(u32 *)(r1 + "), "{xl}");
+    // The division is guarded with the hidden register r11 (BPF_REG_AX).
+    assert!(xl.contains("r11 = r0") && xl.contains("r3 s/= r0"), "{xl}");
+    assert!(!xl.contains("not an ISA instruction"), "{xl}");
+    assert!(!xl.contains("may_goto"), "may_goto is rewritten away: {xl}");
+    if cfg!(target_arch = "x86_64") {
+        // Since 6.15 the budget is time: a call to arch_bpf_timed_may_goto.
+        assert!(xl.contains("\tcall "), "{xl}");
+    }
+}
+
+#[test]
+fn lenient_listing_names_the_hidden_register() {
+    let bytes = [
+        [0x79, 0xab, 0xf0, 0xff, 0, 0, 0, 0], // r11 = *(u64 *)(r10 - 16)
+        [0xbf, 0x0b, 0, 0, 0, 0, 0, 0],       // r11 = r0
+        [0xbc, 0xb1, 0, 0, 0, 0, 0, 0],       // w1 = w11
+        [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        [0x95, 0, 0, 0, 0, 0, 0, 0],
+    ]
+    .concat();
+    let l = sockasm::verify::lenient_listing(&bytes);
+    assert_eq!(
+        l,
+        "       0:\tr11 = *(u64 *)(r10 - 16)\n       1:\tr11 = r0\n       2:\tw1 = w11\n       \
+         3:\t<not an ISA instruction: ff ff ff ff ff ff ff ff>\n       4:\texit\n"
+    );
+    assert_eq!(
+        sockasm::verify::lenient_listing(&[0x18, 0x0b, 0, 0]),
+        "       0:\t<not an ISA instruction: 18 0b 00 00>\n"
+    );
+}
+
+/// The programs of docs/examples/ give the retval docs/isa.md shows.
+#[test]
+fn docs_examples_run_as_documented() {
+    if !kernel_ok() {
+        return;
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples");
+    let cases: &[(&str, &[&str], &str)] = &[
+        ("ordered.s", &[], "retval (hex): 0x778812"),
+        ("cast.s", &["--map", "arena=arena,0,0,1,0x400"], "retval (hex): 0x23456789"),
+    ];
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/isa.md")).unwrap();
+    for (file, extra, want) in cases {
+        let path = format!("{dir}/{file}");
+        let src = std::fs::read_to_string(&path).unwrap();
+        assert!(doc.contains(&format!("$ cat {file}\n{src}")), "docs/isa.md does not show {file} as it is");
+        let data = ["--data", "0000000000000000000000000000"];
+        let o = sockasm(&[&["run", &path, "--type", "socket_filter"], &data[..], extra].concat());
+        assert!(o.status.success() && stdout(&o).contains(want), "{file}: {}", show(&o));
+        assert!(doc.contains(want), "docs/isa.md lacks `{want}`");
+    }
+}
+
 #[test]
 fn run_options_and_objects() {
     if !kernel_ok() {
