@@ -76,11 +76,11 @@ fn print_xlated(c: &verify::Candidate, prog: &crate::syscall::LoadedProg) -> Res
         comments: c.comments.clone(),
         ..Default::default()
     };
-    println!("--- submitted ({} insns) ---", c.bytes.len() / 8);
+    outln!("--- submitted ({} insns) ---", c.bytes.len() / 8);
     print!("{}", crate::asm::listing::listing(&c.insns, &opts));
-    println!("--- as the kernel rewrote it ({} insns; helper calls show kernel addresses) ---", xlated.lines().count());
+    outln!("--- as the kernel rewrote it ({} insns; helper calls show kernel addresses) ---", xlated.lines().count());
     print!("{xlated}");
-    println!("--- end of translation ---");
+    outln!("--- end of translation ---");
     Ok(())
 }
 
