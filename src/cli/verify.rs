@@ -77,9 +77,9 @@ fn print_xlated(c: &verify::Candidate, prog: &crate::syscall::LoadedProg) -> Res
         ..Default::default()
     };
     outln!("--- submitted ({} insns) ---", c.bytes.len() / 8);
-    print!("{}", crate::asm::listing::listing(&c.insns, &opts));
+    out!("{}", crate::asm::listing::listing(&c.insns, &opts));
     outln!("--- as the kernel rewrote it ({} insns; helper calls show kernel addresses) ---", xlated.lines().count());
-    print!("{xlated}");
+    out!("{xlated}");
     outln!("--- end of translation ---");
     Ok(())
 }
