@@ -130,13 +130,34 @@ impl<'a> KernelBtf<'a> {
 
     /// The id of the first struct named `name`.
     pub fn find_struct(&self, name: &str) -> Result<u32> {
+        self.find_structs(&[name]).map(|ids| ids[0])
+    }
+
+    /// The ids of the first structs with these names, in one pass over the
+    /// types (vmlinux has over 100,000).
+    pub fn find_structs(&self, names: &[&str]) -> Result<Vec<u32>> {
+        let mut ids = vec![0u32; names.len()];
+        let mut left = names.len();
         for id in 1..self.starts.len() as u32 {
+            if left == 0 {
+                break;
+            }
             let (name_off, info, _, _) = self.record(id)?;
-            if (info >> 24) & 0x1f == KIND_STRUCT && self.name(name_off)? == name.as_bytes() {
-                return Ok(id);
+            if (info >> 24) & 0x1f != KIND_STRUCT {
+                continue;
+            }
+            let n = self.name(name_off)?;
+            for (slot, want) in ids.iter_mut().zip(names) {
+                if *slot == 0 && n == want.as_bytes() {
+                    *slot = id;
+                    left -= 1;
+                }
             }
         }
-        Err(KernelBtfError::NoStruct(name.to_string()))
+        match names.iter().zip(&ids).find(|(_, id)| **id == 0) {
+            Some((n, _)) => Err(KernelBtfError::NoStruct(n.to_string())),
+            None => Ok(ids),
+        }
     }
 
     fn skip_mods(&self, mut id: u32) -> Result<u32> {
@@ -171,7 +192,11 @@ impl<'a> KernelBtf<'a> {
     /// Finds `path` (members separated by dots, e.g. `sk_backlog.rmem_alloc`)
     /// in struct `strukt`, looking through anonymous structs and unions.
     pub fn member(&self, strukt: &str, path: &str) -> Result<Member> {
-        let id = self.find_struct(strukt)?;
+        self.member_of(self.find_struct(strukt)?, strukt, path)
+    }
+
+    /// [`KernelBtf::member`] in the struct with id `id` (named `strukt`, for errors).
+    pub fn member_of(&self, id: u32, strukt: &str, path: &str) -> Result<Member> {
         let not_found = || KernelBtfError::NoMember { strukt: strukt.to_string(), path: path.to_string() };
         let mut ty = id;
         let mut offset_bits = 0u64;

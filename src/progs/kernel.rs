@@ -56,9 +56,12 @@ impl KernelOffsets {
     /// Resolves every field in a raw BTF blob (the contents of `/sys/kernel/btf/vmlinux`).
     pub fn from_btf(blob: &[u8]) -> Result<KernelOffsets, KernelError> {
         let btf = KernelBtf::parse(blob)?;
+        let structs = ["sock", "tcp_sock"];
+        let ids = btf.find_structs(&structs)?;
         let mut out = [Field { offset: 0, size: 0, name: "" }; 5];
         for (slot, (name, strukt, path, want)) in out.iter_mut().zip(MEMBERS) {
-            let m = btf.member(strukt, path)?;
+            let id = structs.iter().zip(&ids).find(|(s, _)| **s == strukt).map_or(0, |(_, id)| *id);
+            let m = btf.member_of(id, strukt, path)?;
             if m.size != want {
                 return Err(KernelError::Size { field: name, size: m.size, want });
             }
