@@ -1270,3 +1270,57 @@ fn kernel_without_btf_loads_peer_blind_and_says_so() {
     let o = env.try_load(&[]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("peer-blind"), "{}", show(&o));
 }
+
+/// Sockets that close while sock_ops is detached (an `unload` that left
+/// connections draining) leave their sock_info entries behind; the next
+/// `load` removes them, so they never take the room of new sockets
+/// (issue 9, item 4: 4 of every 10 new sockets failed to insert).
+#[test]
+fn kernel_stale_sock_info_entries_are_swept() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&["--max-entries", "12"]);
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let gos: Vec<_> = (0..3).map(|i| dir.join(format!("{}.go{i}", env.name))).collect();
+    struct Rm(Vec<std::path::PathBuf>);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    let _rm = Rm(gos.clone());
+    let mut held: Vec<Worker> = gos
+        .iter()
+        .map(|g| {
+            let g = g.display().to_string();
+            let mut w = env.worker(true, None, &["pair", "--scenario", "pingpong", "--rounds", "10", "--go-file", &g]);
+            w.wait_ready(Duration::from_secs(20));
+            w
+        })
+        .collect();
+    assert_eq!(env.entries(), 6, "{}", env.status());
+    // Detach while the three connections are open: the map stays (draining).
+    let o = env.unload();
+    assert!(o.status.success(), "{}", show(&o));
+    for (g, w) in gos.iter().zip(held.iter_mut()) {
+        std::fs::write(g, b"go").unwrap();
+        w.finish();
+    }
+    assert_eq!(env.wait_entries_zero(Duration::from_secs(5)), 0);
+    // Their sock_info entries are still there: no STATE_CB ran at close.
+    let o = env.try_load(&["--max-entries", "12"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("removed 6 stale sock_info entries"), "{out}");
+    // Room for all of the next 6 connections (12 sockets in 12 entries).
+    let before = env.counters();
+    for _ in 0..6 {
+        pair(&env, &["--scenario", "pingpong", "--rounds", "5"]);
+    }
+    let d = env.counters().since(&before);
+    assert_eq!((d.sockets_added, d.insert_failures), (12, 0), "{d:?}");
+}
