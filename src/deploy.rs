@@ -35,10 +35,11 @@ const PIN_SK_STATE: &str = "sk_state";
 const PIN_SOCK_INFO: &str = "sock_info";
 const PIN_COUNTERS: &str = "counters";
 const PIN_CONFIG: &str = "config";
+const PIN_PORTS: &str = "ports";
 const PIN_SOCKOPS: &str = "sockops";
 const PIN_SKMSG: &str = "skmsg";
-const ALL_PINS: [&str; 7] =
-    [PIN_SOCKOPS, PIN_SKMSG, PIN_SOCKHASH, PIN_SOCK_INFO, PIN_SK_STATE, PIN_COUNTERS, PIN_CONFIG];
+const ALL_PINS: [&str; 8] =
+    [PIN_SOCKOPS, PIN_SKMSG, PIN_SOCKHASH, PIN_SOCK_INFO, PIN_SK_STATE, PIN_COUNTERS, PIN_CONFIG, PIN_PORTS];
 
 /// Where the running kernel describes its types.
 pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
@@ -128,6 +129,38 @@ pub struct LoadOptions {
     pub max_queue: Option<u32>,
     /// The kernel BTF to read struct offsets from ([`KERNEL_BTF`]).
     pub kernel_btf: PathBuf,
+    /// Admit only new connections with one of these local or remote ports
+    /// (empty: all); `None` keeps what is set.
+    pub ports_only: Option<Vec<u16>>,
+    /// Never admit new connections with one of these ports; `None` keeps what is set.
+    pub ports_except: Option<Vec<u16>>,
+}
+
+/// Which connections the bypass admits, by local or remote port.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortSelection {
+    /// When not empty, only connections with one of these ports.
+    pub only: Vec<u16>,
+    /// Never connections with one of these ports (wins over `only`).
+    pub except: Vec<u16>,
+}
+
+impl PortSelection {
+    fn describe(&self) -> String {
+        let list = |v: &[u16]| v.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        match (self.only.is_empty(), self.except.is_empty()) {
+            (true, true) => "all ports".into(),
+            (false, true) => format!("only ports {}", list(&self.only)),
+            (true, false) => format!("all ports except {}", list(&self.except)),
+            (false, false) => format!("only ports {}, except {}", list(&self.only), list(&self.except)),
+        }
+    }
+}
+
+impl std::fmt::Display for PortSelection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
 }
 
 impl Default for LoadOptions {
@@ -139,6 +172,8 @@ impl Default for LoadOptions {
             verifier_stats: false,
             max_queue: None,
             kernel_btf: PathBuf::from(KERNEL_BTF),
+            ports_only: None,
+            ports_except: None,
         }
     }
 }
@@ -204,6 +239,8 @@ pub struct LoadReport {
     /// Why the programs are peer-blind, when this call loaded them so.
     pub peer_blind_reason: Option<String>,
     pub max_queue: u32,
+    /// The port selection in force.
+    pub ports: PortSelection,
     /// Stale `sock_info` entries removed (their sockets closed while no
     /// program was attached to see it).
     pub stale_removed: usize,
@@ -274,6 +311,7 @@ struct Objects {
     sk_state: Map,
     counters: Map,
     config: Map,
+    ports: Map,
     sockops: OwnedFd,
     skmsg: OwnedFd,
     stats: [Option<u64>; 2],
@@ -450,6 +488,18 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         }
         write_config(&objs.config, &cfg)?;
     }
+    let mut ports = read_ports(&objs.ports)?;
+    if opts.ports_only.is_some() || opts.ports_except.is_some() {
+        let mut want = ports.clone();
+        if let Some(only) = &opts.ports_only {
+            want.only = only.clone();
+        }
+        if let Some(except) = &opts.ports_except {
+            want.except = except.clone();
+        }
+        write_ports(&objs, &want, &mut cfg)?;
+        ports = read_ports(&objs.ports)?;
+    }
     let stale_removed = if created { 0 } else { sweep_stale_info(&objs)? };
 
     let sockops_id = syscall::prog_info(objs.sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
@@ -474,9 +524,66 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         peer_aware: cfg.peer_aware,
         peer_blind_reason,
         max_queue: cfg.max_queue,
+        ports,
         stale_removed,
         elapsed: start.elapsed(),
     })
+}
+
+/// Replaces the `ports` map's contents and the "only listed" flag.
+fn write_ports(objs: &Objects, sel: &PortSelection, cfg: &mut Config) -> Result<()> {
+    if sel.only.len() + sel.except.len() > progs::MAX_PORTS as usize {
+        return Err(DeployError::Invalid(format!(
+            "--ports and --exclude-ports name at most {} ports",
+            progs::MAX_PORTS
+        )));
+    }
+    if let Some(p) = sel.only.iter().chain(&sel.except).find(|p| **p == 0) {
+        return Err(DeployError::Invalid(format!("port {p} is not a port a connection can have")));
+    }
+    let mut want = std::collections::BTreeMap::<u32, u32>::new();
+    for p in &sel.only {
+        *want.entry(u32::from(*p)).or_default() |= progs::PORT_INCLUDE as u32;
+    }
+    for p in &sel.except {
+        *want.entry(u32::from(*p)).or_default() |= progs::PORT_EXCLUDE as u32;
+    }
+    // New and changed entries first, then the flag, then removals: a
+    // connection established meanwhile sees either selection, never none.
+    for (port, v) in &want {
+        objs.ports
+            .update(&port.to_ne_bytes(), &v.to_ne_bytes(), syscall::UpdateFlag::Any)
+            .map_err(DeployError::step(format!("writing port {port} to the ports map")))?;
+    }
+    cfg.only_listed = !sel.only.is_empty();
+    write_config(&objs.config, cfg)?;
+    for key in objs.ports.keys().collect::<Vec<_>>() {
+        let key = key.map_err(DeployError::step("listing the ports map"))?;
+        let port = u32::from_ne_bytes(key[..4].try_into().unwrap_or([0; 4]));
+        if !want.contains_key(&port) {
+            objs.ports.delete(&key).map_err(DeployError::step(format!("removing port {port} from the ports map")))?;
+        }
+    }
+    Ok(())
+}
+
+fn read_ports(map: &Map) -> Result<PortSelection> {
+    let mut sel = PortSelection::default();
+    for key in map.keys() {
+        let key = key.map_err(DeployError::step("listing the ports map"))?;
+        let Some(v) = map.get(&key).map_err(DeployError::step("reading the ports map"))? else { continue };
+        let port = u32::from_ne_bytes(key[..4].try_into().unwrap_or([0; 4])) as u16;
+        let v = u32::from_ne_bytes(v[..4].try_into().unwrap_or([0; 4]));
+        if v & progs::PORT_INCLUDE as u32 != 0 {
+            sel.only.push(port);
+        }
+        if v & progs::PORT_EXCLUDE as u32 != 0 {
+            sel.except.push(port);
+        }
+    }
+    sel.only.sort_unstable();
+    sel.except.sort_unstable();
+    Ok(sel)
 }
 
 /// The `config` map's value.
@@ -485,6 +592,8 @@ pub struct Config {
     pub max_queue: u32,
     pub peer_aware: bool,
     pub rcvbuf_floor: u32,
+    /// Only connections with an INCLUDE port are admitted.
+    pub only_listed: bool,
 }
 
 /// `tcp_rmem[2]` of the calling process's network namespace (6 MiB by default).
@@ -505,6 +614,7 @@ fn read_config(map: &Map) -> Result<Config> {
         max_queue: word(config::OFF_MAX_QUEUE as usize).min(u32::MAX as u64) as u32,
         peer_aware: word(config::OFF_FLAGS as usize) & CONFIG_PEER_AWARE != 0,
         rcvbuf_floor: word(config::OFF_RCVBUF_FLOOR as usize).min(u32::MAX as u64) as u32,
+        only_listed: word(config::OFF_PORT_FLAGS as usize) & config::PORTS_ONLY_LISTED as u64 != 0,
     })
 }
 
@@ -515,6 +625,8 @@ fn write_config(map: &Map, cfg: &Config) -> Result<()> {
     let flags = if cfg.peer_aware { CONFIG_PEER_AWARE } else { 0 };
     v[at(config::OFF_FLAGS)].copy_from_slice(&flags.to_ne_bytes());
     v[at(config::OFF_RCVBUF_FLOOR)].copy_from_slice(&(cfg.rcvbuf_floor as u64).to_ne_bytes());
+    let port_flags = if cfg.only_listed { config::PORTS_ONLY_LISTED as u64 } else { 0 };
+    v[at(config::OFF_PORT_FLAGS)].copy_from_slice(&port_flags.to_ne_bytes());
     map.update(&0u32.to_ne_bytes(), &v, syscall::UpdateFlag::Any).map_err(DeployError::step("writing the config map"))
 }
 
@@ -650,11 +762,12 @@ fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Resul
     }
     let skmsg = fds.pop().expect("two programs");
     let sockops = fds.pop().expect("two programs");
-    let [(_, sock_hash), (_, sock_info), (_, sk_state), (_, counters), (_, config)] = maps;
+    let [(_, sock_hash), (_, sock_info), (_, sk_state), (_, counters), (_, config), (_, ports)] = maps;
     let cfg = Config {
         max_queue: config::DEFAULT_MAX_QUEUE,
         peer_aware: policy.offsets().is_some(),
         rcvbuf_floor: tcp_rmem_max(),
+        only_listed: false,
     };
     write_config(&config, &cfg)?;
 
@@ -671,12 +784,13 @@ fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Resul
             .map_err(|e| DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display())))?;
         undo.actions.push(UndoAction::RemoveDir(dir.clone()));
     }
-    let to_pin: [(&str, BorrowedFd<'_>); 7] = [
+    let to_pin: [(&str, BorrowedFd<'_>); 8] = [
         (PIN_SOCKHASH, sock_hash.as_fd()),
         (PIN_SOCK_INFO, sock_info.as_fd()),
         (PIN_SK_STATE, sk_state.as_fd()),
         (PIN_COUNTERS, counters.as_fd()),
         (PIN_CONFIG, config.as_fd()),
+        (PIN_PORTS, ports.as_fd()),
         (PIN_SOCKOPS, sockops.as_fd()),
         (PIN_SKMSG, skmsg.as_fd()),
     ];
@@ -685,18 +799,18 @@ fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Resul
         syscall::pin(fd, &path).map_err(DeployError::step(format!("pinning {}", path.display())))?;
         undo.actions.push(UndoAction::Unpin(path));
     }
-    Ok(Objects { sock_hash, sock_info, sk_state, counters, config, sockops, skmsg, stats })
+    Ok(Objects { sock_hash, sock_info, sk_state, counters, config, ports, sockops, skmsg, stats })
 }
 
 /// Creates the programs' maps (unpinned), named as the programs refer to them.
-pub fn create_maps(max_entries: u32) -> Result<[(&'static str, Map); 5]> {
+pub fn create_maps(max_entries: u32) -> Result<[(&'static str, Map); 6]> {
     let create = |(name, spec): (&'static str, MapSpec)| {
         Map::create(&spec)
             .map(|m| (name, m))
             .map_err(DeployError::step(format!("creating the {name} map ({})", spec.map_type)))
     };
-    let [a, b, c, d, e] = progs::map_specs(max_entries);
-    Ok([create(a)?, create(b)?, create(c)?, create(d)?, create(e)?])
+    let [a, b, c, d, e, f] = progs::map_specs(max_entries);
+    Ok([create(a)?, create(b)?, create(c)?, create(d)?, create(e)?, create(f)?])
 }
 
 fn open_objects(dir: &Path) -> Result<Objects> {
@@ -714,6 +828,7 @@ fn open_objects(dir: &Path) -> Result<Objects> {
         sk_state: map(PIN_SK_STATE)?,
         counters: map(PIN_COUNTERS)?,
         config: map(PIN_CONFIG)?,
+        ports: map(PIN_PORTS)?,
         sockops: get(PIN_SOCKOPS)?,
         skmsg: get(PIN_SKMSG)?,
         stats: [None, None],
@@ -1211,6 +1326,7 @@ pub struct Status {
     pub programs: Vec<ProgStatus>,
     pub map: Option<MapStatus>,
     pub config: Option<Config>,
+    pub ports: Option<PortSelection>,
     pub counters: counters::Totals,
 }
 
@@ -1223,6 +1339,7 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
         programs: vec![],
         map: None,
         config: None,
+        ports: None,
         counters: counters::Totals::default(),
     };
     let present = pins_present(pin_dir, "status")?;
@@ -1241,6 +1358,7 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
     st.map = Some(MapStatus { id: info.id, max_entries: info.max_entries, entries });
     st.counters = read_counters(&objs.counters)?;
     st.config = Some(read_config(&objs.config)?);
+    st.ports = Some(read_ports(&objs.ports)?);
     let _ = (&objs.sk_state, &objs.sock_info);
     Ok(st)
 }
@@ -1282,7 +1400,21 @@ impl Status {
             (
                 "policy",
                 match &self.config {
-                    Some(c) => Json::obj([("peer_aware", Json::from(c.peer_aware)), ("max_queue", c.max_queue.into())]),
+                    Some(c) => Json::obj([
+                        ("peer_aware", Json::from(c.peer_aware)),
+                        ("max_queue", c.max_queue.into()),
+                        ("rcvbuf_floor", c.rcvbuf_floor.into()),
+                    ]),
+                    None => Json::Null,
+                },
+            ),
+            (
+                "ports",
+                match &self.ports {
+                    Some(p) => Json::obj([
+                        ("only", Json::Arr(p.only.iter().map(|&v| u64::from(v).into()).collect())),
+                        ("except", Json::Arr(p.except.iter().map(|&v| u64::from(v).into()).collect())),
+                    ]),
                     None => Json::Null,
                 },
             ),

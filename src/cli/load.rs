@@ -20,6 +20,17 @@ pub struct Args {
     /// Changes a loaded bypass at once.
     #[arg(long)]
     pub max_queue: Option<u32>,
+    /// Accelerate only new connections whose local or remote port is in this list (e.g. 6379,8080);
+    /// replaces the earlier list. Changes a loaded bypass at once (connections already open keep their path)
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub ports: Option<Vec<u16>>,
+    /// Never accelerate new connections whose local or remote port is in this list (e.g. a
+    /// splicing proxy's); wins over --ports; replaces the earlier list
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub exclude_ports: Option<Vec<u16>>,
+    /// Forget --ports and --exclude-ports: accelerate connections on every port
+    #[arg(long, conflicts_with_all = ["ports", "exclude_ports"])]
+    pub all_ports: bool,
     /// Kernel BTF to read struct offsets from
     #[arg(long, default_value = deploy::KERNEL_BTF, hide = true)]
     pub kernel_btf: PathBuf,
@@ -33,6 +44,8 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         verifier_stats: true,
         max_queue: args.max_queue,
         kernel_btf: args.kernel_btf.clone(),
+        ports_only: if args.all_ports { Some(vec![]) } else { args.ports.clone() },
+        ports_except: if args.all_ports { Some(vec![]) } else { args.exclude_ports.clone() },
     };
     let r = match deploy::load(&opts) {
         Ok(r) => r,
@@ -87,6 +100,7 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     } else {
         outln!("  policy: peer-blind (loaded so earlier; unload and load again to change)");
     }
+    outln!("  ports: {}", r.ports);
     if r.stale_removed > 0 {
         outln!("  removed {} stale sock_info entries of sockets that closed while detached", r.stale_removed);
     }

@@ -98,6 +98,9 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     if let Some(m) = &st.map {
         outln!("map: id {} with {} of {} entries (sockets)", m.id, m.entries, m.max_entries);
     }
+    if let Some(p) = &st.ports {
+        outln!("ports: {p}");
+    }
     if let Some(c) = &st.config {
         if c.peer_aware {
             outln!(

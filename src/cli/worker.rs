@@ -47,7 +47,7 @@ pub struct PairArgs {
     /// 127.0.0.1 or ::1
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// stall | bursts | small-stream | pingpong
+    /// stall | bursts | small-stream | pingpong | semantics
     #[arg(long)]
     pub scenario: String,
     #[arg(long, default_value_t = 65536)]
@@ -67,6 +67,9 @@ pub struct PairArgs {
     /// Print {"ready": true} and wait for this file before the scenario.
     #[arg(long)]
     pub go_file: Option<PathBuf>,
+    /// Listen on this port (0: any free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }
 
 #[derive(clap::Args, Debug)]
@@ -220,10 +223,17 @@ fn pair(a: &PairArgs, timeout: Duration) -> Result<()> {
         "bursts" => Scenario::Bursts { rounds: a.rounds, burst: a.burst },
         "small-stream" => Scenario::SmallStream { writes: a.rounds },
         "pingpong" => Scenario::PingPong { rounds: a.rounds },
-        s => return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, pingpong)").into()),
+        "semantics" => Scenario::Semantics,
+        s => return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, pingpong, semantics)").into()),
     };
-    let cfg =
-        PairConfig { host: a.host.clone(), scenario, write_size: a.write_size, go_file: a.go_file.clone(), timeout };
+    let cfg = PairConfig {
+        host: a.host.clone(),
+        scenario,
+        write_size: a.write_size,
+        go_file: a.go_file.clone(),
+        timeout,
+        port: a.port,
+    };
     print_line(&run_pair(&cfg)?);
     Ok(())
 }

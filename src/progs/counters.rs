@@ -32,10 +32,12 @@ pub enum Counter {
     PassStream = 14,
     /// Writes of a connection already on TCP for good (that could not leave the map).
     PassForGood = 15,
+    /// Established connections sock_ops left alone because of their ports.
+    SocketsSkipped = 16,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 16] = [
+    pub const ALL: [Counter; 17] = [
         Counter::SocketsAdded,
         Counter::InsertFailures,
         Counter::RedirectedMsgs,
@@ -52,6 +54,7 @@ impl Counter {
         Counter::PassPeerStale,
         Counter::PassStream,
         Counter::PassForGood,
+        Counter::SocketsSkipped,
     ];
     /// Byte offset in the map value.
     pub const fn offset(self) -> i16 {
@@ -76,6 +79,7 @@ impl Counter {
             Counter::PassPeerStale => "tcp_peer_stale",
             Counter::PassStream => "tcp_small_write_stream",
             Counter::PassForGood => "tcp_for_good",
+            Counter::SocketsSkipped => "sockets_skipped_by_port",
         }
     }
 }

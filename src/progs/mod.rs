@@ -34,6 +34,14 @@ pub const MAP_SK_STATE: &str = "sk_state";
 pub const MAP_SOCK_INFO: &str = "sock_info";
 /// ARRAY with one [`config`] value, written by `load`.
 pub const MAP_CONFIG: &str = "config";
+/// HASH from a port (u32, host byte order) to [`PORT_INCLUDE`] and/or
+/// [`PORT_EXCLUDE`]: which connections sock_ops admits (`load --ports`,
+/// `--exclude-ports`).
+pub const MAP_PORTS: &str = "ports";
+pub const PORT_INCLUDE: i32 = 1;
+pub const PORT_EXCLUDE: i32 = 2;
+/// How many ports the lists may name together.
+pub const MAX_PORTS: u32 = 1024;
 
 /// `sock_info` value: the [`FLAG_RECEIVED`]/[`FLAG_LEAVING`] word,
 pub const INFO_OFF_FLAGS: i16 = 0;
@@ -65,7 +73,11 @@ pub mod config {
     /// the size TCP autotuning would let a reader's buffer grow to (the
     /// redirect path never autotunes, so `sk_rcvbuf` stays at its start value).
     pub const OFF_RCVBUF_FLOOR: i16 = 16;
-    pub const VALUE_SIZE: u32 = 24;
+    /// Bit [`PORTS_ONLY_LISTED`]: admit only connections with a local or
+    /// remote port marked [`super::PORT_INCLUDE`].
+    pub const OFF_PORT_FLAGS: i16 = 24;
+    pub const PORTS_ONLY_LISTED: i32 = 1;
+    pub const VALUE_SIZE: u32 = 32;
     /// `--max-queue` default: 4 MiB, what plain TCP lets queue on this
     /// kernel's default `tcp_rmem` before it pushes back.
     pub const DEFAULT_MAX_QUEUE: u32 = 4 << 20;
@@ -128,7 +140,7 @@ pub struct Builder {
 }
 
 /// The maps the programs refer to (by name), as `load` creates them.
-pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 5] {
+pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 6] {
     [
         (MAP_SOCKHASH, MapSpec::new(MapType::SOCKHASH, key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_hash")),
         // Not preallocated: an entry lives only while its socket is in the map,
@@ -142,6 +154,7 @@ pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 5] {
         (MAP_SK_STATE, MapSpec::sk_storage("sockasm_state", STATE_VALUE_SIZE)),
         (MAP_COUNTERS, MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count")),
         (MAP_CONFIG, MapSpec::new(MapType::ARRAY, 4, config::VALUE_SIZE, 1).with_name("sockasm_config")),
+        (MAP_PORTS, MapSpec::new(MapType::HASH, 4, 4, MAX_PORTS).with_name("sockasm_ports")),
     ]
 }
 

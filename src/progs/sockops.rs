@@ -5,6 +5,8 @@
 //! switch (op) {
 //! case ACTIVE_ESTABLISHED: case PASSIVE_ESTABLISHED:
 //!     key = { netns_cookie(ctx), local ip, remote ip (v4 as ::ffff:a.b.c.d), ports };
+//!     p = *map_lookup(&ports, &key.local_port) | *map_lookup(&ports, &key.remote_port);  // 0 if absent
+//!     if ((p & EXCLUDE) || ((config.port_flags & ONLY_LISTED) && !(p & INCLUDE))) { skipped++; return 1; }
 //!     st = sk_storage_get(&sk_state, ctx->sk, 0, F_CREATE);   // "may redirect"
 //!     if (st && st->mode != 0) return 1;  // already handled (program attached twice)
 //!     if (!st) { failures++; return 1; }
@@ -106,6 +108,32 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     b.build_key(R6, &ctx::ADDRS, false, "out");
     b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_STATE_CB, "closed"));
     b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_RTT_CB, "rtt"));
+
+    // Port selection: a connection with a local or remote port marked
+    // EXCLUDE is left alone, and so is one without an INCLUDE port when
+    // only listed ports are admitted. The key holds both ports as u32s,
+    // which are the `ports` map's keys.
+    b.push(Alu::Mov.imm(R8, 0));
+    for (off, name) in [(OFF_LOCAL_PORT, "local"), (OFF_REMOTE_PORT, "remote")] {
+        b.note(ld_map(R1, MAP_PORTS), format!("map {MAP_PORTS}: the {name} port"));
+        b.push(Alu::Mov.reg(R2, R10));
+        b.push(Alu::Add.imm(R2, (k + off) as i32));
+        b.push(call(helper::MAP_LOOKUP_ELEM));
+        b.push(Jmp::Jeq.imm(R0, 0, 2));
+        b.push(load(Size::W, R1, R0, 0));
+        b.push(Alu::Or.reg(R8, R1));
+    }
+    b.push(Jmp::Jset.imm(R8, PORT_EXCLUDE, "skipped"));
+    b.note(ld_map_value(R1, MAP_CONFIG, 0), format!("map {MAP_CONFIG} value"));
+    b.note(load(Size::DW, R1, R1, config::OFF_PORT_FLAGS), "config.port_flags");
+    b.push(Jmp::Jset.imm(R1, config::PORTS_ONLY_LISTED, "only_listed"));
+    b.push(ja("admitted"));
+    b.label("only_listed");
+    b.push(Jmp::Jset.imm(R8, PORT_INCLUDE, "admitted"));
+    b.label("skipped");
+    b.count(&[(Counter::SocketsSkipped, None)]);
+    b.push(ja("out"));
+    b.label("admitted");
 
     // Mark the socket as allowed to redirect, before it can be looked up.
     b.sk_state_get(R6, SK, BPF_SK_STORAGE_GET_F_CREATE, "failed");

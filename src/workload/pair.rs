@@ -11,6 +11,9 @@
 //!   new round starts with everything read (a rejoin).
 //! - [`Scenario::SmallStream`]: many small writes before the reader reads.
 //! - [`Scenario::PingPong`]: request/response in both directions.
+//! - [`Scenario::Semantics`]: the socket calls that behave differently on a
+//!   socket in the SOCKHASH: `recv(MSG_WAITALL)`, `MSG_OOB`, and `splice()`
+//!   from the socket (reported, not checked: the test compares with TCP).
 //!
 //! Every byte received is checked against the sender's [`Pattern`], in order.
 
@@ -30,6 +33,7 @@ pub enum Scenario {
     Bursts { rounds: u32, burst: u64 },
     SmallStream { writes: u32 },
     PingPong { rounds: u32 },
+    Semantics,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +45,8 @@ pub struct PairConfig {
     /// Print `{"ready": true}` and wait for this file before the scenario.
     pub go_file: Option<PathBuf>,
     pub timeout: Duration,
+    /// Listen on this port (0: any).
+    pub port: u16,
 }
 
 /// One direction of the connection: the writer's pattern and both offsets.
@@ -131,7 +137,7 @@ fn rmem(s: &TcpStream) -> u64 {
 /// Runs the scenario; the JSON holds byte counts and what was observed.
 pub fn run_pair(cfg: &PairConfig) -> Result<Json, WorkloadError> {
     let deadline = Instant::now() + cfg.timeout;
-    let listener = TcpListener::bind((cfg.host.as_str(), 0)).map_err(|e| WorkloadError::io("bind", e))?;
+    let listener = TcpListener::bind((cfg.host.as_str(), cfg.port)).map_err(|e| WorkloadError::io("bind", e))?;
     let addr = listener.local_addr().map_err(|e| WorkloadError::io("local_addr", e))?;
     let client = TcpStream::connect(addr).map_err(|e| WorkloadError::io("connect", e))?;
     let (server, _) = listener.accept().map_err(|e| WorkloadError::io("accept", e))?;
@@ -181,6 +187,11 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, WorkloadError> {
             let target = up.sent;
             up.pump(target, deadline)?;
         }
+        Scenario::Semantics => {
+            let (w, r) = semantics(&client, &server)?;
+            out.push(("waitall_got", w.into()));
+            out.extend(r);
+        }
         Scenario::PingPong { rounds } => {
             let n = cfg.write_size as u64;
             for _ in 0..rounds {
@@ -194,4 +205,90 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, WorkloadError> {
     out.push(("bytes_up", up.received.into()));
     out.push(("bytes_down", down.received.into()));
     Ok(Json::obj(out))
+}
+
+/// Probes the three calls; returns what `recv(MSG_WAITALL)` got of 100 bytes
+/// written in 10 writes, and the OOB and splice results.
+fn semantics(client: &TcpStream, server: &TcpStream) -> Result<(u64, Vec<(&'static str, Json)>), WorkloadError> {
+    use nix::fcntl::{SpliceFFlags, splice};
+    use nix::sys::socket::{MsgFlags, recv, send};
+    use std::os::fd::AsRawFd;
+    let sys = |op: &'static str| move |e: nix::errno::Errno| WorkloadError::io(op, e.into());
+    let (c, s) = (client.as_raw_fd(), server.as_raw_fd());
+    // MSG_WAITALL: a blocking recv(100) while ten writes of 10 bytes arrive
+    // one by one (the first before the call, the others from a thread).
+    send(c, &[b'0'; 10], MsgFlags::empty()).map_err(sys("send"))?;
+    let writer = client.try_clone().map_err(|e| WorkloadError::io("dup", e))?;
+    let late = std::thread::spawn(move || {
+        for i in 1..10u8 {
+            std::thread::sleep(Duration::from_millis(10));
+            if send(writer.as_raw_fd(), &[b'0' + i; 10], MsgFlags::empty()).is_err() {
+                break;
+            }
+        }
+    });
+    server.set_nonblocking(false).map_err(|e| WorkloadError::io("set_nonblocking", e))?;
+    server.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| WorkloadError::io("SO_RCVTIMEO", e))?;
+    let mut buf = [0u8; 100];
+    let waitall = recv(s, &mut buf, MsgFlags::MSG_WAITALL).map_err(sys("recv(MSG_WAITALL)"))?;
+    let mut rest = 100 - waitall;
+    while rest > 0 {
+        rest -= recv(s, &mut buf[..rest], MsgFlags::empty()).map_err(sys("recv"))?;
+    }
+    let _ = late.join();
+    // MSG_OOB: "abc", then "!" as urgent data, then "def".
+    send(c, b"abc", MsgFlags::empty()).map_err(sys("send"))?;
+    send(c, b"!", MsgFlags::MSG_OOB).map_err(sys("send(MSG_OOB)"))?;
+    send(c, b"def", MsgFlags::empty()).map_err(sys("send"))?;
+    std::thread::sleep(Duration::from_millis(50));
+    let mut oob = [0u8; 1];
+    let oob_byte = match recv(s, &mut oob, MsgFlags::MSG_OOB) {
+        Ok(1) => String::from_utf8_lossy(&oob).into_owned(),
+        Ok(_) => String::new(),
+        Err(e) => format!("error: {e}"),
+    };
+    server.set_nonblocking(true).map_err(|e| WorkloadError::io("set_nonblocking", e))?;
+    let mut stream = Vec::new();
+    let mut chunk = [0u8; 64];
+    let end = Instant::now() + Duration::from_secs(2);
+    while stream.len() < 6 && Instant::now() < end {
+        match recv(s, &mut chunk, MsgFlags::empty()) {
+            Ok(n) => stream.extend_from_slice(&chunk[..n]),
+            Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(sys("recv")(e)),
+        }
+    }
+    // splice(): 64 KiB written, read from the socket into a pipe.
+    let data = vec![7u8; 65536];
+    let mut sent = 0;
+    while sent < data.len() {
+        match send(c, &data[sent..], MsgFlags::empty()) {
+            Ok(n) => sent += n,
+            Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(sys("send")(e)),
+        }
+    }
+    let (pr, pw) = nix::unistd::pipe().map_err(sys("pipe"))?;
+    let mut spliced = 0usize;
+    let end = Instant::now() + Duration::from_secs(2);
+    while spliced < data.len() && Instant::now() < end {
+        match splice(server, None, &pw, None, data.len() - spliced, SpliceFFlags::SPLICE_F_NONBLOCK) {
+            Ok(0) => break,
+            Ok(n) => {
+                spliced += n;
+                let mut sink = vec![0u8; n];
+                nix::unistd::read(&pr, &mut sink).map_err(sys("read(pipe)"))?;
+            }
+            Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(sys("splice")(e)),
+        }
+    }
+    Ok((
+        waitall as u64,
+        vec![
+            ("oob_byte", Json::from(oob_byte.as_str())),
+            ("stream_after_oob", Json::from(String::from_utf8_lossy(&stream).as_ref())),
+            ("spliced", (spliced as u64).into()),
+        ],
+    ))
 }

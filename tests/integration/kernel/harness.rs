@@ -78,6 +78,7 @@ pub struct Counters {
     pub tcp_peer_stale: u64,
     pub tcp_small_write_stream: u64,
     pub tcp_for_good: u64,
+    pub sockets_skipped_by_port: u64,
 }
 
 impl Counters {
@@ -99,6 +100,7 @@ impl Counters {
             tcp_peer_stale: s.u64("counters.tcp_peer_stale"),
             tcp_small_write_stream: s.u64("counters.tcp_small_write_stream"),
             tcp_for_good: s.u64("counters.tcp_for_good"),
+            sockets_skipped_by_port: s.u64("counters.sockets_skipped_by_port"),
         }
     }
     pub fn since(&self, before: &Counters) -> Counters {
@@ -119,6 +121,7 @@ impl Counters {
             tcp_peer_stale: self.tcp_peer_stale - before.tcp_peer_stale,
             tcp_small_write_stream: self.tcp_small_write_stream - before.tcp_small_write_stream,
             tcp_for_good: self.tcp_for_good - before.tcp_for_good,
+            sockets_skipped_by_port: self.sockets_skipped_by_port - before.sockets_skipped_by_port,
         }
     }
 }

@@ -47,6 +47,12 @@ impl Value {
             v => panic!("{path:?} is not a bool: {v}"),
         }
     }
+    pub fn str(&self, path: &str) -> &str {
+        match self.at(path) {
+            Value::Str(s) => s,
+            v => panic!("{path:?} is not a string: {v}"),
+        }
+    }
     pub fn arr(&self, path: &str) -> &[Value] {
         match self.at(path) {
             Value::Arr(a) => a,
