@@ -23,13 +23,9 @@ pub enum CgroupError {
     #[error("not a cgroup2 directory: {}; cgroup v2 is mounted at {}", path.display(),
         mount.as_ref().map(|m| m.display().to_string()).unwrap_or_else(|| "<not mounted>".into()))]
     NotCgroup2 { path: PathBuf, mount: Option<PathBuf> },
-    #[error("{op} {}: {source}{}", path.display(), hint_for_io(source))]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The message shows the I/O error itself, so it is not also a `source()`.
+    #[error("{op} {}: {err}{}", path.display(), hint_for_io(err))]
+    Io { op: &'static str, path: PathBuf, err: std::io::Error },
     #[error("cannot mount bpffs at {}: {errno}; run as root, or mount it yourself: mount -t bpf bpf {}", path.display(), path.display())]
     MountBpffs { path: PathBuf, errno: nix::errno::Errno },
     #[error("{} is not on bpffs (filesystem magic {magic:#x}); pins must live on a bpffs mount such as {BPFFS_DEFAULT}", path.display())]
@@ -48,7 +44,7 @@ fn hint_for_io(e: &std::io::Error) -> &'static str {
 pub type Result<T, E = CgroupError> = std::result::Result<T, E>;
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CgroupError + 'a {
-    move |source| CgroupError::Io { op, path: path.to_path_buf(), source }
+    move |err| CgroupError::Io { op, path: path.to_path_buf(), err }
 }
 
 /// Undo mountinfo's octal escapes (`\040` for space etc.).
@@ -97,7 +93,7 @@ fn fs_type(path: &Path) -> Result<FsType> {
     let st = statfs(path).map_err(|e| CgroupError::Io {
         op: "statfs",
         path: path.to_path_buf(),
-        source: std::io::Error::from_raw_os_error(e as i32),
+        err: std::io::Error::from_raw_os_error(e as i32),
     })?;
     Ok(st.filesystem_type())
 }

@@ -80,12 +80,9 @@ impl fmt::Display for Transport {
 /// Everything that can go wrong in a workload.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
-    #[error("{op}: {source}")]
-    Io {
-        op: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The message shows the I/O error, so it is not also a `source()`.
+    #[error("{op}: {err}")]
+    Io { op: String, err: std::io::Error },
     #[error("connection {conn}: {mismatch}")]
     Mismatch { conn: String, mismatch: Mismatch },
     #[error("connection {conn}: {msg}")]
@@ -98,10 +95,10 @@ pub enum WorkloadError {
 
 impl WorkloadError {
     pub fn io(op: impl Into<String>, source: std::io::Error) -> WorkloadError {
-        WorkloadError::Io { op: op.into(), source }
+        WorkloadError::Io { op: op.into(), err: source }
     }
     fn sys(op: &'static str) -> impl FnOnce(nix::errno::Errno) -> WorkloadError {
-        move |e| WorkloadError::Io { op: op.to_string(), source: e.into() }
+        move |e| WorkloadError::Io { op: op.to_string(), err: e.into() }
     }
     /// True for a data error (mismatch, checksum, short stream), as opposed to
     /// a setup or system error.
