@@ -30,15 +30,14 @@ pub enum SysError {
     #[error(transparent)]
     Load(Box<LoadError>),
     /// A file-system operation around a bpf object failed.
-    #[error("{op} {}: {source}", path.display())]
+    #[error("{op} {}: {err}", path.display())]
     Io {
         /// What we were doing, e.g. `chmod 0600`.
         op: &'static str,
         /// The path involved.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (shown in the message, so not also a `source()`).
+        err: std::io::Error,
     },
     /// The arguments were rejected before calling the kernel.
     #[error("invalid argument: {0}")]
@@ -64,7 +63,7 @@ impl SysError {
         match self {
             SysError::Bpf { errno, .. } => Some(*errno),
             SysError::Load(e) => Some(e.errno),
-            SysError::Io { source, .. } => source.raw_os_error().map(Errno::from_raw),
+            SysError::Io { err, .. } => err.raw_os_error().map(Errno::from_raw),
             SysError::InvalidInput(_) => None,
         }
     }

@@ -40,7 +40,7 @@ pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| SysError::Io {
         op: "chmod 0600",
         path: path.to_path_buf(),
-        source,
+        err: source,
     })
 }
 
@@ -66,9 +66,9 @@ pub fn unpin(path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     std::fs::remove_file(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            SysError::Io { op: "unpin (nothing is pinned at)", path: path.to_path_buf(), source }
+            SysError::Io { op: "unpin (nothing is pinned at)", path: path.to_path_buf(), err: source }
         } else {
-            SysError::Io { op: "unpin", path: path.to_path_buf(), source }
+            SysError::Io { op: "unpin", path: path.to_path_buf(), err: source }
         }
     })
 }
