@@ -19,8 +19,10 @@ pub struct Field {
 /// Offsets of the peer-socket fields sk_msg reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelOffsets {
-    /// Bytes waiting in the socket's receive queues, TCP's and (since 6.13)
-    /// the redirect's: what the reader has not read yet.
+    /// Bytes waiting in the socket's receive queues, TCP's and the
+    /// redirect's (`bpf_tcp_ingress` charges each redirected message to it on
+    /// 6.18; on a kernel that did not, sk_msg would see only TCP's part and
+    /// never spill, which `kernel_stalled_reader_pushes_writer_back` catches).
     pub rmem_alloc: Field,
     /// The socket's receive buffer size (`SO_RCVBUF`, or TCP's default).
     pub rcvbuf: Field,
