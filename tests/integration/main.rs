@@ -2,6 +2,7 @@ mod asm_text;
 mod bench;
 mod disasm;
 mod elf;
+mod exec;
 mod hardening;
 mod kernel;
 mod strategy;
