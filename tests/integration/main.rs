@@ -5,5 +5,6 @@ mod elf;
 mod exec;
 mod hardening;
 mod kernel;
+mod ops;
 mod strategy;
 mod verify_run;
