@@ -368,3 +368,29 @@ pub fn child(cgroup: &Path, parent: u32, command: &[OsString]) -> (u8, String) {
     let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
     (code, format!("cannot run {}: {e}", prog.to_string_lossy()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_as_a_shell_reports_it() {
+        assert_eq!(Exit::Code(3).status(), 3);
+        assert_eq!(Exit::Signal { signal: 11, core_dumped: true }.status(), 139);
+        assert_eq!(Exit::Signal { signal: 2, core_dumped: false }.to_string(), "was killed by SIGINT");
+        assert_eq!(Exit::Signal { signal: 11, core_dumped: true }.to_string(), "was killed by SIGSEGV (core dumped)");
+        assert_eq!(Exit::Code(0).to_string(), "exited with status 0");
+    }
+
+    #[test]
+    fn signals_before_the_command_stop_the_run_and_after_it_are_ignored() {
+        let s = Signals::default();
+        s.check().unwrap();
+        s.deliver(Signal::SIGTERM, false);
+        assert!(matches!(s.check(), Err(ExecError::Interrupted(Signal::SIGTERM))));
+        let s = Signals::default();
+        s.lock().done = true;
+        s.deliver(Signal::SIGINT, true);
+        s.check().unwrap();
+    }
+}
