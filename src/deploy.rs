@@ -1159,26 +1159,29 @@ fn detach_orphans(cg: &Cgroup, attached: &[u32], ours: Option<u32>, pin_dir: &Pa
     Ok(done)
 }
 
-/// What a `sockasm bench` killed with SIGKILL leaves behind: its cgroup
-/// (with sock_ops attached), its pin directory, its AF_UNIX socket files.
+/// What a `sockasm bench` or `sockasm exec` killed with SIGKILL leaves
+/// behind: its cgroup (with sock_ops attached), its pin directory, and for
+/// bench its AF_UNIX socket files.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stale {
     pub path: PathBuf,
-    /// The bench process named in the path; it no longer exists.
+    /// The bench or exec process named in the path; it no longer exists.
     pub pid: u32,
 }
 
-/// `sockasm-bench-<pid>-…` leftovers whose process is gone. Leftovers of a
-/// running bench are not listed.
+/// `sockasm-bench-<pid>-…` and `sockasm-exec-<pid>-…` leftovers whose
+/// process is gone. Leftovers of a running bench or exec are not listed.
 pub fn stale_leftovers() -> Result<Vec<Stale>> {
-    let prefix = format!("{}-", crate::bench::NAME_PREFIX);
+    let prefixes = [format!("{}-", crate::bench::NAME_PREFIX), format!("{}-", crate::exec::NAME_PREFIX)];
     let mut out = Vec::new();
     for dir in [cgroup::cgroup2_mount()?, PathBuf::from(cgroup::BPFFS_DEFAULT), PathBuf::from("/tmp")] {
         let Ok(rd) = std::fs::read_dir(&dir) else { continue };
         for e in rd.flatten() {
             let name = e.file_name();
-            let Some(pid) =
-                name.to_str().and_then(|n| n.strip_prefix(&prefix)).and_then(|r| r.split('-').next()?.parse().ok())
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| prefixes.iter().find_map(|p| n.strip_prefix(p.as_str())))
+                .and_then(|r| r.split('-').next()?.parse().ok())
             else {
                 continue;
             };

@@ -9,6 +9,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod deploy;
 pub mod elf;
+pub mod exec;
 pub mod input;
 pub mod json;
 pub mod progs;

@@ -9,13 +9,19 @@ fn main() -> ExitCode {
         // The reader went away after the command did its work: nothing to report.
         Err(e) if e.is::<sockasm::cli::StdoutClosed>() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
-            let mut src = e.source();
-            while let Some(s) = src {
-                eprintln!("  caused by: {s}");
-                src = s.source();
+            let (code, e) = match e.downcast::<sockasm::cli::Exit>() {
+                Ok(x) => (x.code, x.error),
+                Err(e) => (1, Some(e)),
+            };
+            if let Some(e) = e {
+                eprintln!("error: {e}");
+                let mut src = e.source();
+                while let Some(s) = src {
+                    eprintln!("  caused by: {s}");
+                    src = s.source();
+                }
             }
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }

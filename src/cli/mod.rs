@@ -3,7 +3,9 @@ use clap::{Parser, Subcommand};
 
 pub mod asm;
 pub mod bench;
+pub mod completions;
 pub mod dump;
+pub mod exec;
 pub mod load;
 pub mod run;
 pub mod status;
@@ -20,6 +22,29 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 #[error("standard output was closed")]
 pub struct StdoutClosed;
+
+/// Ends the process with `code`; with `error`, printed as any error is.
+/// (`sockasm exec` passes on its command's status this way.)
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub error: Option<Error>,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error {
+            Some(e) => e.fmt(f),
+            None => write!(f, "exit status {}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for Exit {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.as_ref().and_then(|e| e.source())
+    }
+}
 
 /// Writes to standard output; a closed pipe becomes [`StdoutClosed`], any
 /// other failure an error naming standard output.
@@ -74,11 +99,31 @@ pub enum Command {
     Verify(verify::Args),
     /// Run a program with BPF_PROG_TEST_RUN and print its return value.
     Run(run::Args),
+    /// Run a command with the bypass in a cgroup of its own, print the counters, remove everything.
+    #[command(after_help = EXEC_HELP)]
+    Exec(exec::Args),
     /// Measure TCP through the bypass against plain loopback TCP and AF_UNIX (temporary cgroup, root needed).
     Bench(bench::Args),
+    /// Print a shell completion script (e.g. `sockasm completions bash > /etc/bash_completion.d/sockasm`).
+    Completions(completions::Args),
+    /// Print the man page (roff); `sockasm man | man -l -`.
+    Man(completions::ManArgs),
     #[command(hide = true)]
     Worker(worker::Args),
+    #[command(hide = true, name = "exec-child")]
+    ExecChild(exec::ChildArgs),
 }
+
+const EXEC_HELP: &str = "\
+Examples:
+  sockasm exec -- sh -c 'my-server & my-client'
+  sockasm exec --json -- ./run-tests.sh
+
+CMD and everything it starts run in a new cgroup sockasm-exec-PID-… under the cgroup2 mount; TCP
+connections between them skip the TCP/IP stack. When CMD exits, processes it left running in the
+cgroup are killed, the counters are printed on stderr (stdout stays CMD's), the bypass is unloaded,
+the cgroup and pins are removed, and exec exits with CMD's status (128+N if signal N killed it;
+125 if exec itself failed). SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to exec are passed on to CMD.";
 
 pub fn run(cli: Cli) -> Result<()> {
     let v = cli.verbose;
@@ -91,7 +136,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Verify(a) => verify::run(a, v),
         Command::Run(a) => run::run(a, v),
         Command::Bench(a) => bench::run(a, v),
+        Command::Exec(a) => exec::run(a, v),
+        Command::Completions(a) => completions::run(a, v),
+        Command::Man(a) => completions::run_man(a, v),
         Command::Worker(a) => worker::run(a, v),
+        Command::ExecChild(a) => exec::run_child(a, v),
     }
 }
 

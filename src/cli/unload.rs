@@ -11,8 +11,8 @@ pub struct Args {
     /// bpffs directory holding the pins
     #[arg(long, default_value = deploy::DEFAULT_PIN_DIR)]
     pub pin_dir: PathBuf,
-    /// Remove what killed `sockasm bench` runs left behind (cgroups, pins,
-    /// socket files named sockasm-bench-PID-… whose PID is gone), and nothing else
+    /// Remove what killed `sockasm bench` and `sockasm exec` runs left behind (cgroups, pins,
+    /// socket files named sockasm-bench-PID-… or sockasm-exec-PID-… whose PID is gone), and nothing else
     #[arg(long)]
     pub stale: bool,
 }
@@ -21,7 +21,7 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     if args.stale {
         let done = deploy::remove_stale()?;
         if done.is_empty() {
-            outln!("no stale leftovers of sockasm bench runs");
+            outln!("no stale leftovers of sockasm bench or exec runs");
         }
         for (s, o) in done {
             match o {

@@ -82,6 +82,30 @@ impl Counter {
             Counter::SocketsSkipped => "sockets_skipped_by_port",
         }
     }
+    /// One line on what it counts (`status --format prometheus` HELP).
+    pub const fn help(self) -> &'static str {
+        match self {
+            Counter::SocketsAdded => "Sockets sock_ops added to the SOCKHASH.",
+            Counter::InsertFailures => "Sockets that could not be added (map full or key taken); they stay on TCP.",
+            Counter::RedirectedMsgs => "Writes redirected to the peer socket, skipping the TCP/IP stack.",
+            Counter::RedirectedBytes => "Bytes redirected to the peer socket, skipping the TCP/IP stack.",
+            Counter::PassedMsgs => "Writes sent over TCP, for any reason.",
+            Counter::PassedBytes => "Bytes sent over TCP, for any reason.",
+            Counter::SmallWriteStreams => "Connections moved to TCP for good for streaming small writes.",
+            Counter::SocketsLeft => "Sockets on TCP for good that left the SOCKHASH.",
+            Counter::Spills => "Times a peer's queue reached the bound and writes went over TCP.",
+            Counter::Rejoins => "Times a connection went back to the redirect after a spill.",
+            Counter::PassQueueFull => "Writes over TCP because the peer's queue was full.",
+            Counter::PassPeerBehind => "Writes over TCP because the peer had not yet read every byte sent over TCP.",
+            Counter::PassNoPeer => "Writes over TCP because the peer is not in the SOCKHASH.",
+            Counter::PassPeerStale => "Writes over TCP because what was read of the peer came from another socket.",
+            Counter::PassStream => "Writes that showed a stream of small writes.",
+            Counter::PassForGood => "Writes of a connection already on TCP for good.",
+            Counter::SocketsSkipped => {
+                "Established connections left on TCP because of their ports (--ports, --exclude-ports)."
+            }
+        }
+    }
 }
 
 pub const VALUE_SIZE: u32 = 8 * Counter::ALL.len() as u32;

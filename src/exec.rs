@@ -1,0 +1,396 @@
+//! `sockasm exec`: one command with the bypass, in a cgroup of its own.
+//!
+//! A run owns a fresh child cgroup directly under the cgroup2 mount
+//! (`sockasm-exec-<pid>-…`, never the root itself) and a pin directory
+//! (`/sys/fs/bpf/sockasm-exec-<pid>-…`), loads the bypass there
+//! ([`deploy::load`]) and starts CMD through a helper, `sockasm exec-child`,
+//! which moves itself into the cgroup and then execs CMD: CMD and everything
+//! it starts are in the cgroup from their first instruction.
+//!
+//! When CMD has exited, whatever it left running in the cgroup is killed
+//! (`cgroup.kill`), the counters are read, the bypass unloaded and both
+//! directories removed, on every path ([`Sandbox`]'s `Drop`): a step failing
+//! half-way, Ctrl-C before CMD started, CMD crashing. If exec itself is
+//! SIGKILLed, CMD is killed with it (`PR_SET_PDEATHSIG`) and
+//! `sockasm unload --stale` removes the directories.
+
+use std::ffi::OsString;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::unistd::Pid;
+
+use crate::cgroup::{CgroupError, TempCgroup, TempPinDir};
+use crate::deploy::{self, DeployError, LoadOptions, UnloadOutcome};
+use crate::progs::counters::Totals;
+
+/// Prefix of the cgroup and pin directory names.
+pub const NAME_PREFIX: &str = "sockasm-exec";
+/// Signals exec passes on to CMD.
+pub const FORWARDED: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
+/// How long cleanup waits for killed leftovers to go and for the SOCKHASH to drain.
+const CLEANUP_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("{0} arrived before the command started; the bypass was unloaded and nothing is left behind")]
+    Interrupted(Signal),
+    #[error("cannot set up signal forwarding ({step})")]
+    Signals { step: &'static str, source: nix::errno::Errno },
+    #[error("cannot start {}", exe.display())]
+    Spawn { exe: PathBuf, source: std::io::Error },
+    #[error("waiting for the command (pid {pid})")]
+    Wait { pid: u32, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "the command {exit}, but cleaning up failed; `sockasm status` lists what is left and \
+         `sockasm unload --stale` removes it"
+    )]
+    Cleanup { exit: Exit, source: Box<ExecError> },
+}
+
+/// How CMD ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal { signal: i32, core_dumped: bool },
+}
+
+impl Exit {
+    /// The status exec exits with: CMD's own, or 128 + the signal that killed it.
+    pub fn status(self) -> u8 {
+        match self {
+            Exit::Code(c) => (c & 0xff) as u8,
+            Exit::Signal { signal, .. } => (128 + signal).clamp(0, 255) as u8,
+        }
+    }
+
+    /// `SIGSEGV`, or the number when it has no name.
+    pub fn signal_name(self) -> Option<String> {
+        match self {
+            Exit::Code(_) => None,
+            Exit::Signal { signal, .. } => {
+                Some(Signal::try_from(signal).map(|s| s.as_str().to_string()).unwrap_or_else(|_| signal.to_string()))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exited with status {c}"),
+            Exit::Signal { core_dumped, .. } => write!(
+                f,
+                "was killed by {}{}",
+                self.signal_name().unwrap_or_default(),
+                if *core_dumped { " (core dumped)" } else { "" }
+            ),
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// CMD and its arguments.
+    pub command: Vec<OsString>,
+    pub max_entries: Option<u32>,
+    pub max_queue: Option<u32>,
+    /// The executable with the hidden `exec-child` subcommand.
+    pub exe: PathBuf,
+}
+
+/// What happened.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub exit: Exit,
+    /// Counters when CMD and its leftovers had ended.
+    pub counters: Totals,
+    /// Processes still in the cgroup after CMD exited, killed then.
+    pub killed: Vec<u32>,
+    pub cgroup: PathBuf,
+    pub pin_dir: PathBuf,
+    pub elapsed: Duration,
+}
+
+/// Passes SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to exec on to CMD, by its
+/// PID while it is unreaped (so a recycled PID is never hit). A signal from
+/// the terminal (Ctrl-C, hangup) is not passed on: the terminal sends it to
+/// the whole foreground process group, CMD included. Before CMD starts, any
+/// of them stops the run; after CMD has exited they are ignored, so cleanup
+/// always finishes (it is bounded).
+#[derive(Debug, Default)]
+pub struct Signals {
+    state: Mutex<SigState>,
+}
+
+#[derive(Debug, Default)]
+struct SigState {
+    child: Option<Pid>,
+    pending: Option<Signal>,
+    done: bool,
+}
+
+impl Signals {
+    /// Blocks the forwarded signals and reads them on a thread of its own.
+    /// Call it before any other thread exists, so that every thread inherits
+    /// the mask (children get an empty mask from `Command`).
+    pub fn install() -> Result<Arc<Signals>, ExecError> {
+        let mut set = SigSet::empty();
+        for s in FORWARDED {
+            set.add(s);
+        }
+        set.thread_block().map_err(|source| ExecError::Signals { step: "blocking them", source })?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)
+            .map_err(|source| ExecError::Signals { step: "signalfd", source })?;
+        let sig = Arc::new(Signals::default());
+        let s = sig.clone();
+        std::thread::spawn(move || {
+            while let Ok(Some(info)) = fd.read_signal() {
+                let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else { continue };
+                s.deliver(signal, info.ssi_code == libc::SI_KERNEL);
+            }
+        });
+        Ok(sig)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SigState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn deliver(&self, signal: Signal, from_terminal: bool) {
+        let mut st = self.lock();
+        if st.done {
+            return;
+        }
+        match st.child {
+            Some(pid) if !from_terminal => {
+                let _ = kill(pid, signal);
+            }
+            Some(_) => {}
+            None => st.pending = Some(signal),
+        }
+    }
+
+    fn check(&self) -> Result<(), ExecError> {
+        match self.lock().pending {
+            Some(s) => Err(ExecError::Interrupted(s)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The cgroup and pin directory with the bypass loaded: on drop, everything
+/// left in the cgroup is killed, the bypass unloaded, both directories removed.
+struct Sandbox {
+    loaded: bool,
+    // Dropped in this order after `drop` ran: the cgroup, then the pins.
+    cg: TempCgroup,
+    pin: TempPinDir,
+}
+
+impl Sandbox {
+    /// Kills what is left in the cgroup and waits (bounded) until it is empty.
+    /// Returns the PIDs that were there.
+    fn kill_all(&self) -> Vec<u32> {
+        let pids = self.cg.pids().unwrap_or_default();
+        if pids.is_empty() {
+            return pids;
+        }
+        // cgroup.kill (Linux 5.14) also gets processes forked meanwhile.
+        if std::fs::write(self.cg.path().join("cgroup.kill"), "1").is_err() {
+            for p in &pids {
+                let _ = kill(Pid::from_raw(*p as i32), Signal::SIGKILL);
+            }
+        }
+        let end = Instant::now() + CLEANUP_WAIT;
+        while !self.cg.pids().unwrap_or_default().is_empty() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        pids
+    }
+
+    fn unload(&mut self) -> Result<(), ExecError> {
+        // Sockets leave the map as the killed processes' sockets close.
+        let end = Instant::now() + CLEANUP_WAIT;
+        loop {
+            let r = deploy::unload(Some(self.cg.path()), self.pin.path())?;
+            match r.outcome {
+                UnloadOutcome::Draining { .. } if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+                UnloadOutcome::Removed | UnloadOutcome::NotLoaded => {
+                    self.loaded = false;
+                    return Ok(());
+                }
+                UnloadOutcome::Draining { connections } => {
+                    return Err(ExecError::Invalid(format!(
+                        "{connections} socket(s) still in the SOCKHASH pinned at {} after {}s; \
+                         a process outside the cgroup holds them",
+                        self.pin.path().display(),
+                        CLEANUP_WAIT.as_secs()
+                    )));
+                }
+                UnloadOutcome::StillAttached(left) => {
+                    return Err(ExecError::Invalid(format!(
+                        "the pins in {} are still attached to {left:?}",
+                        self.pin.path().display()
+                    )));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.kill_all();
+        if self.loaded
+            && let Err(e) = self.unload()
+        {
+            eprintln!("sockasm exec: warning: unload during cleanup: {e}");
+        }
+    }
+}
+
+/// Runs CMD with the bypass and cleans up. Whatever happens, the cgroup and
+/// pin directory are gone when this returns (or the error says what is left).
+pub fn run(opts: &Options, sig: &Signals) -> Result<Outcome, ExecError> {
+    let started = Instant::now();
+    if opts.command.is_empty() {
+        return Err(ExecError::Invalid("no command given: sockasm exec [OPTIONS] -- CMD [ARGS...]".into()));
+    }
+    deploy::check_privileges("exec")?;
+    sig.check()?;
+    let cg = TempCgroup::create(NAME_PREFIX)?;
+    let pin = TempPinDir::create(NAME_PREFIX)?;
+    let mut sb = Sandbox { loaded: false, cg, pin };
+    let (cg_path, pin_path) = (sb.cg.path().to_path_buf(), sb.pin.path().to_path_buf());
+    sig.check()?;
+    deploy::load(&LoadOptions {
+        cgroup: Some(cg_path.clone()),
+        pin_dir: pin_path.clone(),
+        max_entries: opts.max_entries,
+        max_queue: opts.max_queue,
+        ..LoadOptions::default()
+    })?;
+    sb.loaded = true;
+    let mut child = spawn(opts, &cg_path, sig)?;
+    let exit = wait(&mut child, sig)?;
+    // From here on the command's status must reach the user, whatever fails.
+    let cleanup = |e: ExecError| ExecError::Cleanup { exit, source: Box::new(e) };
+    let killed = sb.kill_all();
+    let counters = deploy::status(&pin_path).map_err(|e| cleanup(e.into()))?.counters;
+    sb.unload().map_err(cleanup)?;
+    drop(sb);
+    let left: Vec<String> =
+        [&cg_path, &pin_path].iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
+    if !left.is_empty() {
+        return Err(cleanup(ExecError::Invalid(format!("could not remove {}", left.join(" and ")))));
+    }
+    Ok(Outcome { exit, counters, killed, cgroup: cg_path, pin_dir: pin_path, elapsed: started.elapsed() })
+}
+
+fn spawn(opts: &Options, cg: &Path, sig: &Signals) -> Result<Child, ExecError> {
+    let mut cmd = Command::new(&opts.exe);
+    cmd.arg("exec-child")
+        .arg("--cgroup")
+        .arg(cg)
+        .arg("--parent")
+        .arg(std::process::id().to_string())
+        .arg("--")
+        .args(&opts.command);
+    // Held across the spawn: a signal either stops the run before it or
+    // finds the PID after it.
+    let mut st = sig.lock();
+    if let Some(s) = st.pending {
+        return Err(ExecError::Interrupted(s));
+    }
+    let child = cmd.spawn().map_err(|source| ExecError::Spawn { exe: opts.exe.clone(), source })?;
+    st.child = Some(Pid::from_raw(child.id() as i32));
+    Ok(child)
+}
+
+fn wait(child: &mut Child, sig: &Signals) -> Result<Exit, ExecError> {
+    let pid = child.id();
+    let err = |source| ExecError::Wait { pid, source };
+    // Wait without reaping, forget the PID, then reap: the signal thread
+    // never signals a PID that may have been reused.
+    loop {
+        match waitid(Id::Pid(Pid::from_raw(pid as i32)), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(err(std::io::Error::from_raw_os_error(e as i32))),
+        }
+    }
+    {
+        let mut st = sig.lock();
+        st.child = None;
+        st.done = true;
+    }
+    let status = child.wait().map_err(err)?;
+    Ok(match (status.code(), status.signal()) {
+        (Some(c), _) => Exit::Code(c),
+        (None, Some(s)) => Exit::Signal { signal: s, core_dumped: status.core_dumped() },
+        (None, None) => Exit::Code(255),
+    })
+}
+
+/// What `exec-child` does: dies with exec, joins the cgroup, becomes CMD.
+/// Returns only on failure, with the status to exit with (125: joining
+/// failed, 126: CMD cannot run, 127: CMD not found, as `env` does).
+pub fn child(cgroup: &Path, parent: u32, command: &[OsString]) -> (u8, String) {
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
+        return (125, format!("cannot set the parent-death signal: {e}"));
+    }
+    // exec died before the line above: nobody would clean up after CMD.
+    if nix::unistd::getppid().as_raw() as u32 != parent {
+        return (125, "sockasm exec ended before the command started".into());
+    }
+    let procs = cgroup.join("cgroup.procs");
+    if let Err(e) = std::fs::write(&procs, std::process::id().to_string()) {
+        return (125, format!("cannot join cgroup {} (writing {}): {e}", cgroup.display(), procs.display()));
+    }
+    let Some((prog, args)) = command.split_first() else {
+        return (125, "no command given".into());
+    };
+    let e = Command::new(prog).args(args).exec();
+    let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+    (code, format!("cannot run {}: {e}", prog.to_string_lossy()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_as_a_shell_reports_it() {
+        assert_eq!(Exit::Code(3).status(), 3);
+        assert_eq!(Exit::Signal { signal: 11, core_dumped: true }.status(), 139);
+        assert_eq!(Exit::Signal { signal: 2, core_dumped: false }.to_string(), "was killed by SIGINT");
+        assert_eq!(Exit::Signal { signal: 11, core_dumped: true }.to_string(), "was killed by SIGSEGV (core dumped)");
+        assert_eq!(Exit::Code(0).to_string(), "exited with status 0");
+    }
+
+    #[test]
+    fn signals_before_the_command_stop_the_run_and_after_it_are_ignored() {
+        let s = Signals::default();
+        s.check().unwrap();
+        s.deliver(Signal::SIGTERM, false);
+        assert!(matches!(s.check(), Err(ExecError::Interrupted(Signal::SIGTERM))));
+        let s = Signals::default();
+        s.lock().done = true;
+        s.deliver(Signal::SIGINT, true);
+        s.check().unwrap();
+    }
+}
