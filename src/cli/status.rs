@@ -230,6 +230,7 @@ mod tests {
             programs: vec![],
             map: None,
             config: None,
+            ports: None,
             counters: Default::default(),
         };
         let text = prometheus(&st, &[], &[]);
