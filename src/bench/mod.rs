@@ -224,6 +224,8 @@ pub struct Measurement {
     /// CPU time (user + system) of both endpoints in the measured window, in
     /// µs per transaction (rr) or per GiB (stream).
     pub cpu_us_per_op: f64,
+    /// CPUs the server's and the client's threads were seen on (`0,1`).
+    pub ran_on: (String, String),
 }
 
 /// The median of a cell over its runs.
@@ -244,6 +246,8 @@ pub struct Row {
     pub runs: Vec<f64>,
     /// Median over the runs of [`Measurement::cpu_us_per_op`].
     pub cpu_us_per_op: f64,
+    /// CPUs the server's and the client's threads were seen on, all runs.
+    pub ran_on: (String, String),
 }
 
 /// The machine the numbers come from.
@@ -599,6 +603,7 @@ impl Runner<'_> {
             counters: d,
             spurious_eagain: (num(&c, "spurious_eagain") + num(&s, "spurious_eagain")) as u64,
             cpu_us_per_op: cpu_us / ops,
+            ran_on: (text(&s, "ran_on").to_string(), text(&c, "ran_on").to_string()),
         };
         if self.cfg.verbose {
             if self.tty && self.cfg.progress {
@@ -629,6 +634,13 @@ pub fn median(v: &[f64]) -> f64 {
     s.sort_by(|a, b| a.total_cmp(b));
     let n = s.len();
     if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+}
+
+/// The union of CPU lists (`0,1` and `1,2` give `0,1,2`).
+fn union<'a>(lists: impl Iterator<Item = &'a String>) -> String {
+    let set: std::collections::BTreeSet<usize> =
+        lists.flat_map(|l| l.split(',').filter_map(|c| c.parse().ok())).collect();
+    endpoint::cpu_list(&set)
 }
 
 fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
@@ -663,6 +675,7 @@ fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
                 counters,
                 runs: g.iter().map(|m| if rr { m.tps } else { m.gbps }).collect(),
                 cpu_us_per_op: f(|m| m.cpu_us_per_op),
+                ran_on: (union(g.iter().map(|m| &m.ran_on.0)), union(g.iter().map(|m| &m.ran_on.1))),
             }
         })
         .collect()
@@ -805,6 +818,7 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(median(&[]), 0.0);
+        assert_eq!(union([String::from("1"), "0,1".into(), "".into()].iter()), "0,1");
         let c = Config::default();
         c.validate().unwrap();
         assert_eq!(c.cells(), 3 * 2 * 2 * 5 * 3);

@@ -257,6 +257,8 @@ impl Report {
                     ("redirected_share", opt(redirected_share(r))),
                     ("cpu_us_per_op", Json::Float(r.cpu_us_per_op)),
                     ("cpu_per", Json::from(if r.workload == Workload::Rr { "transaction" } else { "GiB" })),
+                    ("server_ran_on", r.ran_on.0.as_str().into()),
+                    ("client_ran_on", r.ran_on.1.as_str().into()),
                     (
                         "counters",
                         Json::Obj(
