@@ -54,7 +54,7 @@ impl Report {
         let x = |v: f64| LEFT + v.clamp(0.0, max) / max * plot_w;
         let placements: Vec<Placement> =
             self.config.placements.iter().copied().filter(|p| groups.iter().any(|g| g.0 == *p)).collect();
-        let top = 92.0;
+        let top = 108.0;
         let plot_h = groups.len() as f64 * GROUP + placements.len() as f64 * HEADER;
         let height = top + plot_h + 78.0;
         let mut s = String::new();
@@ -71,23 +71,25 @@ impl Report {
         );
         let m = &self.machine;
         let c = &self.config;
-        let _ = writeln!(
-            s,
-            r##"<text x="{}" y="40" text-anchor="middle" fill="#444">{}</text>"##,
-            WIDTH / 2.0,
-            esc(&format!(
-                "{} CPUs ({}), Linux {}; {} s per cell, median of {} run(s), {} connection(s); {}",
-                m.cpus,
-                m.cpu_model,
-                m.kernel,
-                c.seconds,
-                c.repeat,
-                c.conns,
-                self.placement_note()
-            ))
-        );
+        for (y, line) in [
+            (
+                40,
+                format!(
+                    "{} CPUs ({}), Linux {}; {} s per cell, median of {} run(s), {} connection(s)",
+                    m.cpus, m.cpu_model, m.kernel, c.seconds, c.repeat, c.conns
+                ),
+            ),
+            (56, self.placement_note()),
+        ] {
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{y}" text-anchor="middle" fill="#444">{}</text>"##,
+                WIDTH / 2.0,
+                esc(&line)
+            );
+        }
         // Legend.
-        let ly = 60.0;
+        let ly = 78.0;
         for (i, (color, text)) in [
             (TCP_COLOR, "bypass / TCP over loopback"),
             (UNIX_COLOR, "bypass / AF_UNIX (the best a bypass can hope for)"),
@@ -118,6 +120,14 @@ impl Report {
             );
             v += step;
         }
+        // The line at 1.0 (right of it the bypass is faster), under the bars.
+        let one = x(1.0);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{one:.1}" y1="{}" x2="{one:.1}" y2="{}" stroke="#c00" stroke-width="2" stroke-dasharray="6,3"/>"##,
+            top - 2.0,
+            bottom + 2.0
+        );
         // Bars.
         let mut y = top;
         for p in &placements {
@@ -157,7 +167,7 @@ impl Report {
                     );
                     let _ = writeln!(
                         s,
-                        r#"<text x="{:.1}" y="{:.1}" font-size="11">{shown}</text>"#,
+                        r#"<text x="{:.1}" y="{:.1}" font-size="11" stroke="white" stroke-width="3" paint-order="stroke">{shown}</text>"#,
                         x(val) + 4.0,
                         by + BAR - 2.0
                     );
@@ -165,14 +175,6 @@ impl Report {
                 y += GROUP;
             }
         }
-        // The line at 1.0: right of it the bypass is faster.
-        let one = x(1.0);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{one:.1}" y1="{}" x2="{one:.1}" y2="{}" stroke="#c00" stroke-width="2" stroke-dasharray="6,3"/>"##,
-            top - 2.0,
-            bottom + 2.0
-        );
         let _ =
             writeln!(s, r##"<line x1="{LEFT}" y1="{top}" x2="{LEFT}" y2="{bottom}" stroke="#000" stroke-width="1"/>"##);
         let _ = writeln!(
