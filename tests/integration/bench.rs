@@ -369,3 +369,48 @@ fn bench_spread_needs_two_cpus() {
 fn which(cmd: &str) -> Result<PathBuf, ()> {
     std::env::var_os("PATH").iter().flat_map(std::env::split_paths).map(|d| d.join(cmd)).find(|p| p.is_file()).ok_or(())
 }
+
+/// `scripts/bench-apps`, one short run of one key-value and one HTTP cell
+/// on one CPU: a table row per cell as JSON, nothing left behind. Skipped
+/// when the Debian tools it needs are not installed.
+#[test]
+fn bench_apps_smoke() {
+    if !kernel_ok() {
+        return;
+    }
+    if let Some(t) = ["nginx", "wrk", "redis-server", "redis-benchmark", "python3", "taskset", "timeout"]
+        .iter()
+        .find(|t| which(t).is_err())
+    {
+        eprintln!("bench_apps_smoke: skipped, {t} is not installed");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench-apps");
+    let child = Command::new(&script)
+        .args(["--seconds", "1", "--repeat", "1", "--placement", "same-cpu", "--cells", "redis-get,http-1k", "--json"])
+        .env("SOCKASM", BIN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run scripts/bench-apps");
+    let pid = child.id();
+    let o = child.wait_with_output().expect("wait for scripts/bench-apps");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "scripts/bench-apps: {:?}\n{out}{err}", o.status);
+    let v = parse(out.trim()).unwrap_or_else(|e| panic!("bench-apps --json is not JSON ({e}):\n{out}\n{err}"));
+    let rows = v.arr("rows");
+    assert_eq!(rows.len(), 2, "{v}");
+    for r in rows {
+        assert_eq!(r.at("placement").as_str(), Some("same-cpu"), "{r}");
+        assert!(num(r, "tcp_per_s") > 0.0 && num(r, "bypass_per_s") > 0.0, "{r}");
+    }
+    // Its cgroups, pins and work directory are gone.
+    let tag = format!("sockasm-apps-{pid}");
+    for dir in [cgroup2_mount(), PathBuf::from("/sys/fs/bpf"), PathBuf::from("/tmp")] {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            assert!(!e.file_name().to_string_lossy().starts_with(&tag), "left behind: {}", e.path().display());
+        }
+    }
+}
