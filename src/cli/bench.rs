@@ -223,6 +223,16 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     let mut workloads = args.workloads.clone();
     workloads.dedup();
     let placements = args.placement.0.clone();
+    // A chart that cannot be written should not cost a whole run first.
+    if let Some(f) = &args.svg {
+        let dir = f.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            return Err(format!("--svg {}: there is no directory {} to write the chart in", f.display(), dir.display()).into());
+        }
+        if f.is_dir() {
+            return Err(format!("--svg {}: is a directory; give a file name such as bench.svg", f.display()).into());
+        }
+    }
     let cfg = Config {
         seconds: args.seconds,
         repeat: args.repeat,

@@ -414,3 +414,17 @@ fn bench_apps_smoke() {
         }
     }
 }
+
+/// `--svg` into a directory that does not exist fails before anything runs.
+#[test]
+fn bench_svg_bad_path_fails_first() {
+    let t = Instant::now();
+    let o = Command::new(BIN)
+        .args(["bench", "--svg", "/nonexistent-sockasm-dir/chart.svg", "--seconds", "5"])
+        .output()
+        .expect("run sockasm bench");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("--svg") && err.contains("/nonexistent-sockasm-dir"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5), "it ran the benchmark first: {err}");
+}
