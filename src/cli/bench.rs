@@ -227,7 +227,12 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     if let Some(f) = &args.svg {
         let dir = f.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
         if !dir.is_dir() {
-            return Err(format!("--svg {}: there is no directory {} to write the chart in", f.display(), dir.display()).into());
+            return Err(format!(
+                "--svg {}: there is no directory {} to write the chart in",
+                f.display(),
+                dir.display()
+            )
+            .into());
         }
         if f.is_dir() {
             return Err(format!("--svg {}: is a directory; give a file name such as bench.svg", f.display()).into());

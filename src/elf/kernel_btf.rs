@@ -183,7 +183,7 @@ impl<'a> KernelBtf<'a> {
             offset_bits += off.0;
             ty = member_ty;
         }
-        if offset_bits % 8 != 0 {
+        if !offset_bits.is_multiple_of(8) {
             return Err(KernelBtfError::Bitfield { strukt: strukt.to_string(), path: path.to_string() });
         }
         let offset = u32::try_from(offset_bits / 8).map_err(|_| corrupt("member offset too large"))?;
