@@ -11,9 +11,10 @@
 //! stream ends with the server's `[received length, OK]` trailer, so a lost
 //! or duplicated byte fails the cell.
 
+use std::collections::BTreeSet;
 use std::io::{ErrorKind, Write};
 use std::str::FromStr;
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::json::Json;
@@ -61,6 +62,40 @@ pub fn own_cgroup() -> String {
         .ok()
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("0::")).map(str::to_string))
         .unwrap_or_default()
+}
+
+/// CPU time (user + system) this process has used so far, all threads, in µs.
+pub fn cpu_time_us() -> u64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let us = |t: nix::sys::time::TimeVal| t.tv_sec().max(0) as u64 * 1_000_000 + t.tv_usec().max(0) as u64;
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| us(u.user_time()) + us(u.system_time()))
+}
+
+/// CPUs the connection threads found themselves on (`sched_getcpu`), sampled
+/// at the start of the measured window and at the end of each connection.
+static RAN_ON: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+fn note_cpu() {
+    if let Ok(c) = nix::sched::sched_getcpu() {
+        RAN_ON.lock().unwrap_or_else(|e| e.into_inner()).insert(c);
+    }
+}
+
+/// `0,1`: a set of CPUs as the endpoints report it.
+pub fn cpu_list<'a>(cpus: impl IntoIterator<Item = &'a usize>) -> String {
+    cpus.into_iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// The CPUs this process may run on (its affinity mask).
+pub fn affinity() -> Vec<usize> {
+    let Ok(set) = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) else { return Vec::new() };
+    (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect()
+}
+
+/// Where this process ran: its affinity and the CPUs it was seen on.
+fn placement_json() -> [(&'static str, Json); 2] {
+    let ran = RAN_ON.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    [("affinity", cpu_list(&affinity()).into()), ("ran_on", cpu_list(&ran).into())]
 }
 
 /// Checks a received stream against the pattern its header names.
@@ -154,6 +189,9 @@ pub struct ServeSpec {
     /// Request size (rr); unused for streams (the reader uses 64 KiB).
     pub size: usize,
     pub conns: u64,
+    /// The server counts CPU time from this long after the last accept (the
+    /// client starts its warm-up then too).
+    pub warmup: Duration,
     pub timeout: Duration,
 }
 
@@ -166,20 +204,48 @@ pub struct ServeResult {
     pub reads: u64,
     pub transactions: u64,
     pub spurious_eagain: u64,
+    /// CPU time (user + system, all threads) from the end of the warm-up to
+    /// the last connection's end.
+    pub cpu_us: u64,
 }
 
 impl ServeResult {
     pub fn to_json(&self) -> Json {
-        Json::obj([
-            ("ok", Json::from(true)),
-            ("role", "serve".into()),
-            ("conns", self.conns.into()),
-            ("verified_bytes", self.verified_bytes.into()),
-            ("reads", self.reads.into()),
-            ("transactions", self.transactions.into()),
-            ("spurious_eagain", self.spurious_eagain.into()),
-            ("cgroup", own_cgroup().into()),
-        ])
+        Json::obj(
+            [
+                ("ok", Json::from(true)),
+                ("role", "serve".into()),
+                ("conns", self.conns.into()),
+                ("verified_bytes", self.verified_bytes.into()),
+                ("reads", self.reads.into()),
+                ("transactions", self.transactions.into()),
+                ("spurious_eagain", self.spurious_eagain.into()),
+                ("cpu_us", self.cpu_us.into()),
+                ("cgroup", own_cgroup().into()),
+            ]
+            .into_iter()
+            .chain(placement_json()),
+        )
+    }
+}
+
+/// When the measured window starts and the process's CPU time then; the
+/// first thread to see the window start records it.
+#[derive(Default)]
+struct Window {
+    start: OnceLock<Instant>,
+    cpu_at_start: OnceLock<u64>,
+}
+
+impl Window {
+    /// Records the CPU time if the warm-up (`warmup` after `start`) is over.
+    fn poll(&self, warmup: Duration) {
+        if self.cpu_at_start.get().is_none() && self.start.get().is_some_and(|t| t.elapsed() >= warmup) {
+            self.cpu_at_start.get_or_init(|| {
+                note_cpu();
+                cpu_time_us()
+            });
+        }
     }
 }
 
@@ -190,15 +256,16 @@ pub fn serve(listener: &Listener, spec: &ServeSpec) -> Result<ServeResult, Workl
     listener.set_nonblocking(true).map_err(|e| WorkloadError::io("set listener non-blocking", e))?;
     let mut handles = Vec::new();
     let mut accepted = 0u64;
+    let win = Arc::new(Window::default());
     while accepted < spec.conns {
         match listener.accept() {
             Ok(s) => {
-                let spec = spec.clone();
+                let (spec, win) = (spec.clone(), win.clone());
                 let i = accepted;
                 accepted += 1;
                 let h = std::thread::Builder::new()
                     .stack_size(256 * 1024)
-                    .spawn(move || serve_conn(s, i, &spec, deadline))
+                    .spawn(move || serve_conn(s, i, &spec, &win, deadline))
                     .map_err(|e| WorkloadError::io("spawn connection thread", e))?;
                 handles.push(h);
             }
@@ -217,6 +284,9 @@ pub fn serve(listener: &Listener, spec: &ServeSpec) -> Result<ServeResult, Workl
             Err(e) => return Err(WorkloadError::io("accept", e)),
         }
     }
+    // Fallback if no connection saw the warm-up end: CPU from the last accept.
+    let cpu_at_accept = cpu_time_us();
+    let _ = win.start.set(Instant::now());
     let mut r = ServeResult::default();
     let mut first_err = None;
     for h in handles {
@@ -239,16 +309,35 @@ pub fn serve(listener: &Listener, spec: &ServeSpec) -> Result<ServeResult, Workl
             }
         }
     }
+    r.cpu_us = cpu_time_us().saturating_sub(win.cpu_at_start.get().copied().unwrap_or(cpu_at_accept));
     match first_err {
         Some(e) => Err(e),
         None => Ok(r),
     }
 }
 
-fn serve_conn(mut s: Stream, idx: u64, spec: &ServeSpec, deadline: Instant) -> Result<ServeResult, WorkloadError> {
+fn serve_conn(
+    mut s: Stream,
+    idx: u64,
+    spec: &ServeSpec,
+    win: &Window,
+    deadline: Instant,
+) -> Result<ServeResult, WorkloadError> {
+    let r = serve_conn_inner(&mut s, idx, spec, win, deadline);
+    note_cpu();
+    r
+}
+
+fn serve_conn_inner(
+    s: &mut Stream,
+    idx: u64,
+    spec: &ServeSpec,
+    win: &Window,
+    deadline: Instant,
+) -> Result<ServeResult, WorkloadError> {
     let name = format!("server conn #{idx}");
     let err = |op: &str, e| io_err(&name, op, e, spec.timeout);
-    prepare(&s, spec.workload == Workload::Rr, deadline).map_err(|e| err("socket options", e))?;
+    prepare(s, spec.workload == Workload::Rr, deadline).map_err(|e| err("socket options", e))?;
     let mut r = ServeResult { conns: 1, ..Default::default() };
     let mut ver = Verifier::new();
     let mismatch = |m| WorkloadError::Mismatch { conn: name.clone(), mismatch: m };
@@ -258,7 +347,7 @@ fn serve_conn(mut s: Stream, idx: u64, spec: &ServeSpec, deadline: Instant) -> R
             loop {
                 let mut got = 0;
                 while got < msg.len() {
-                    let n = read_retrying(&mut s, &mut msg[got..], deadline, &mut r.spurious_eagain)
+                    let n = read_retrying(s, &mut msg[got..], deadline, &mut r.spurious_eagain)
                         .map_err(|e| err("read", e))?;
                     if n == 0 {
                         if got == 0 {
@@ -274,18 +363,19 @@ fn serve_conn(mut s: Stream, idx: u64, spec: &ServeSpec, deadline: Instant) -> R
                     r.reads += 1;
                     r.verified_bytes += n as u64;
                 }
-                write_all_retrying(&mut s, &msg, deadline).map_err(|e| err("write", e))?;
+                write_all_retrying(s, &msg, deadline).map_err(|e| err("write", e))?;
                 r.transactions += 1;
+                win.poll(spec.warmup);
             }
         }
         Workload::Stream => {
             let mut buf = vec![0u8; STREAM_READ_BUF];
             loop {
-                let n =
-                    read_retrying(&mut s, &mut buf, deadline, &mut r.spurious_eagain).map_err(|e| err("read", e))?;
+                let n = read_retrying(s, &mut buf, deadline, &mut r.spurious_eagain).map_err(|e| err("read", e))?;
                 if n == 0 {
                     break;
                 }
+                win.poll(spec.warmup);
                 ver.feed(&buf[..n]).map_err(mismatch)?;
                 r.reads += 1;
                 r.verified_bytes += n as u64;
@@ -293,7 +383,7 @@ fn serve_conn(mut s: Stream, idx: u64, spec: &ServeSpec, deadline: Instant) -> R
             let mut trailer = [0u8; 16];
             trailer[..8].copy_from_slice(&r.verified_bytes.to_le_bytes());
             trailer[8..].copy_from_slice(&TRAILER_OK.to_le_bytes());
-            write_all_retrying(&mut s, &trailer, deadline).map_err(|e| err("write trailer", e))?;
+            write_all_retrying(s, &trailer, deadline).map_err(|e| err("write trailer", e))?;
             Ok(r)
         }
     }
@@ -333,25 +423,33 @@ pub struct ClientResult {
     /// Bytes received and checked (rr echoes).
     pub bytes_received: u64,
     pub spurious_eagain: u64,
+    /// CPU time (user + system, all threads) from the first measured
+    /// transaction or write to the end of the last connection.
+    pub cpu_us: u64,
 }
 
 impl ClientResult {
     pub fn to_json(&self) -> Json {
-        Json::obj([
-            ("ok", Json::from(true)),
-            ("role", "client".into()),
-            ("conns", self.conns.into()),
-            ("transactions", self.transactions.into()),
-            ("tps", self.tps.into()),
-            ("p50_us", self.p50_us.into()),
-            ("p99_us", self.p99_us.into()),
-            ("gbps", self.gbps.into()),
-            ("measured_bytes", self.measured_bytes.into()),
-            ("bytes_sent", self.bytes_sent.into()),
-            ("bytes_received", self.bytes_received.into()),
-            ("spurious_eagain", self.spurious_eagain.into()),
-            ("cgroup", own_cgroup().into()),
-        ])
+        Json::obj(
+            [
+                ("ok", Json::from(true)),
+                ("role", "client".into()),
+                ("conns", self.conns.into()),
+                ("transactions", self.transactions.into()),
+                ("tps", self.tps.into()),
+                ("p50_us", self.p50_us.into()),
+                ("p99_us", self.p99_us.into()),
+                ("gbps", self.gbps.into()),
+                ("measured_bytes", self.measured_bytes.into()),
+                ("bytes_sent", self.bytes_sent.into()),
+                ("bytes_received", self.bytes_received.into()),
+                ("spurious_eagain", self.spurious_eagain.into()),
+                ("cpu_us", self.cpu_us.into()),
+                ("cgroup", own_cgroup().into()),
+            ]
+            .into_iter()
+            .chain(placement_json()),
+        )
     }
 }
 
@@ -382,17 +480,19 @@ pub fn run_client(ep: &Endpoint, spec: &ClientSpec) -> Result<ClientResult, Work
     let conns = spec.conns.max(1);
     let deadline = Instant::now() + spec.timeout;
     let barrier = Arc::new(Barrier::new(conns as usize));
-    let start: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
+    let win = Arc::new(Window::default());
     let mut handles = Vec::new();
     for i in 0..conns {
-        let (ep, spec, barrier, start) = (ep.clone(), spec.clone(), barrier.clone(), start.clone());
+        let (ep, spec, barrier, win) = (ep.clone(), spec.clone(), barrier.clone(), win.clone());
         let h = std::thread::Builder::new()
             .stack_size(256 * 1024)
             .spawn(move || {
                 let conn = connect(&ep, None);
                 barrier.wait();
-                let t0 = *start.get_or_init(Instant::now);
-                client_conn(conn?, i, &spec, t0, deadline)
+                let t0 = *win.start.get_or_init(Instant::now);
+                let r = client_conn(conn?, i, &spec, &win, t0, deadline);
+                note_cpu();
+                r
             })
             .map_err(|e| WorkloadError::io("spawn client thread", e))?;
         handles.push(h);
@@ -433,6 +533,8 @@ pub fn run_client(ep: &Endpoint, spec: &ClientSpec) -> Result<ClientResult, Work
     if let Some(e) = first_err {
         return Err(e);
     }
+    // Every connection measured something, so the window start was recorded.
+    r.cpu_us = cpu_time_us().saturating_sub(win.cpu_at_start.get().copied().unwrap_or(0));
     rtts.sort_unstable();
     r.p50_us = percentile(&rtts, 0.50) as f64 / 1000.0;
     r.p99_us = percentile(&rtts, 0.99) as f64 / 1000.0;
@@ -443,6 +545,7 @@ fn client_conn(
     mut s: Stream,
     idx: u64,
     spec: &ClientSpec,
+    win: &Window,
     t0: Instant,
     deadline: Instant,
 ) -> Result<ConnResult, WorkloadError> {
@@ -468,6 +571,9 @@ fn client_conn(
         loop {
             pat.fill(off, &mut msg);
             let t = Instant::now();
+            if t >= warm_end && r.measured == 0 {
+                win.poll(spec.warmup);
+            }
             write_all_retrying(&mut s, &msg, deadline).map_err(|e| err("write", e))?;
             read_exact_retrying(&mut s, &mut back, deadline, &mut r.spurious_eagain).map_err(|e| err("read", e))?;
             let done = Instant::now();
@@ -506,7 +612,10 @@ fn client_conn(
         off += size as u64;
         let now = Instant::now();
         match mark {
-            None if now >= warm_end => mark = Some((now, off)),
+            None if now >= warm_end => {
+                win.poll(spec.warmup);
+                mark = Some((now, off));
+            }
             Some(_) if now >= end => break,
             _ => {}
         }
@@ -578,7 +687,13 @@ mod tests {
             let path = std::env::temp_dir().join(format!("sockasm-bench-ut-{}-{}.sock", std::process::id(), w.name()));
             let ep = Endpoint::Unix(path);
             let l = Listener::bind(&ep).unwrap();
-            let spec = ServeSpec { workload: w, size: 100, conns: 2, timeout: Duration::from_secs(20) };
+            let spec = ServeSpec {
+                workload: w,
+                size: 100,
+                conns: 2,
+                warmup: Duration::from_millis(5),
+                timeout: Duration::from_secs(20),
+            };
             let srv = std::thread::spawn(move || serve(&l, &spec));
             let c = run_client(
                 &ep,
@@ -595,6 +710,8 @@ mod tests {
             let s = srv.join().unwrap().unwrap();
             assert_eq!(s.conns, 2);
             assert_eq!(s.verified_bytes, c.bytes_sent);
+            // Both did some work in the window (getrusage counts in µs).
+            assert!(c.cpu_us > 0 && s.cpu_us > 0, "{c:?} {s:?}");
             match w {
                 Workload::Rr => {
                     assert!(c.transactions > 0 && c.tps > 0.0 && c.p50_us > 0.0 && c.p99_us >= c.p50_us);

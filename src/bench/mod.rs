@@ -20,10 +20,12 @@
 pub mod endpoint;
 pub mod proc;
 mod report;
+mod svg;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -60,6 +62,37 @@ pub enum BenchError {
     Invalid(String),
 }
 
+/// Where the two endpoints of a cell run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
+pub enum Placement {
+    /// Server and client pinned to two different CPUs: every round trip
+    /// wakes the other CPU (on a VM, an idle virtual CPU: tens of µs).
+    Spread,
+    /// Both pinned to one CPU: no cross-CPU wake-up, so what remains is what
+    /// the network stack (or the bypass) costs.
+    SameCpu,
+}
+
+impl Placement {
+    pub const ALL: [Placement; 2] = [Placement::Spread, Placement::SameCpu];
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Spread => "spread",
+            Placement::SameCpu => "same-cpu",
+        }
+    }
+}
+
+impl FromStr for Placement {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Placement, String> {
+        Placement::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown placement {s:?} (spread, same-cpu, both)"))
+    }
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -71,6 +104,7 @@ pub struct Config {
     /// Connections in parallel per cell.
     pub conns: u32,
     pub workloads: Vec<Workload>,
+    pub placements: Vec<Placement>,
     /// The executable that has the hidden `bench endpoint` subcommand.
     pub exe: PathBuf,
     /// Progress line on stderr.
@@ -87,6 +121,7 @@ impl Default for Config {
             sizes: DEFAULT_SIZES.to_vec(),
             conns: 1,
             workloads: Workload::ALL.to_vec(),
+            placements: Placement::ALL.to_vec(),
             exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sockasm")),
             progress: true,
             verbose: false,
@@ -124,12 +159,15 @@ impl Config {
         if self.workloads.is_empty() {
             return bad("no workload selected".into());
         }
+        if self.placements.is_empty() {
+            return bad("no placement selected".into());
+        }
         Ok(())
     }
 
     /// Cells in one full run.
     pub fn cells(&self) -> usize {
-        self.repeat as usize * self.workloads.len() * self.sizes.len() * Transport::ALL.len()
+        self.repeat as usize * self.placements.len() * self.workloads.len() * self.sizes.len() * Transport::ALL.len()
     }
 }
 
@@ -170,6 +208,7 @@ impl Delta {
 /// One measured cell (one run).
 #[derive(Clone, Debug)]
 pub struct Measurement {
+    pub placement: Placement,
     pub workload: Workload,
     pub size: usize,
     pub transport: Transport,
@@ -182,11 +221,17 @@ pub struct Measurement {
     pub verified_bytes: u64,
     pub counters: Delta,
     pub spurious_eagain: u64,
+    /// CPU time (user + system) of both endpoints in the measured window, in
+    /// µs per transaction (rr) or per GiB (stream).
+    pub cpu_us_per_op: f64,
+    /// CPUs the server's and the client's threads were seen on (`0,1`).
+    pub ran_on: (String, String),
 }
 
 /// The median of a cell over its runs.
 #[derive(Clone, Debug)]
 pub struct Row {
+    pub placement: Placement,
     pub workload: Workload,
     pub size: usize,
     pub conns: u32,
@@ -199,6 +244,10 @@ pub struct Row {
     pub counters: Delta,
     /// tps (rr) or Gbit/s (stream) of each run.
     pub runs: Vec<f64>,
+    /// Median over the runs of [`Measurement::cpu_us_per_op`].
+    pub cpu_us_per_op: f64,
+    /// CPUs the server's and the client's threads were seen on, all runs.
+    pub ran_on: (String, String),
 }
 
 /// The machine the numbers come from.
@@ -239,6 +288,9 @@ pub struct Report {
     pub programs: Vec<ProgStatus>,
     pub cgroup: PathBuf,
     pub pin_dir: PathBuf,
+    /// CPUs of the server and the client: same-cpu puts both on the first,
+    /// spread the client on the second.
+    pub cpus: (usize, usize),
     /// Both directories were gone at the end.
     pub cleaned_up: bool,
     pub total: Duration,
@@ -313,6 +365,7 @@ fn cgroup_rel(path: &Path) -> Result<String, BenchError> {
 
 struct Runner<'a> {
     cfg: &'a Config,
+    cpus: (usize, usize),
     intr: &'a Arc<Interrupt>,
     cg_path: PathBuf,
     cg_rel: String,
@@ -323,16 +376,25 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn progress(&mut self, w: Workload, size: usize, t: Transport, run: u32) {
+    /// CPUs of the server and the client in this placement.
+    fn cpus(&self, p: Placement) -> (usize, usize) {
+        match p {
+            Placement::SameCpu => (self.cpus.0, self.cpus.0),
+            Placement::Spread => self.cpus,
+        }
+    }
+
+    fn progress(&mut self, p: Placement, w: Workload, size: usize, t: Transport, run: u32) {
         if !self.cfg.progress {
             return;
         }
         let elapsed = self.started.elapsed().as_secs_f64();
         let eta = if self.done > 0 { elapsed / self.done as f64 * (self.total - self.done) as f64 } else { 0.0 };
         let line = format!(
-            "sockasm bench [{:>3}/{}] {:<6} {:>7} {:<6} run {}/{}  ({:.0} s, ~{:.0} s left)",
+            "sockasm bench [{:>3}/{}] {:<8} {:<6} {:>7} {:<6} run {}/{}  ({:.0} s, ~{:.0} s left)",
             self.done + 1,
             self.total,
+            p.name(),
             w.name(),
             report::fmt_size(size),
             transport_name(t),
@@ -348,9 +410,16 @@ impl Runner<'_> {
         }
     }
 
-    fn endpoint_args(&self, t: Transport, role: &str, ep: &str, w: Workload, size: usize) -> Vec<String> {
+    fn endpoint_args(&self, t: Transport, cpu: usize, role: &str, ep: &str, w: Workload, size: usize) -> Vec<String> {
         let timeout = (self.cfg.warmup() + self.cfg.measure()).as_secs() + 30;
-        let mut a: Vec<String> = vec!["bench".into(), "endpoint".into(), "--timeout".into(), timeout.to_string()];
+        let mut a: Vec<String> = vec![
+            "bench".into(),
+            "endpoint".into(),
+            "--timeout".into(),
+            timeout.to_string(),
+            "--cpu".into(),
+            cpu.to_string(),
+        ];
         if t == Transport::TcpBypass {
             a.push("--cgroup".into());
             a.push(self.cg_path.display().to_string());
@@ -366,15 +435,24 @@ impl Runner<'_> {
             a.push(k.into());
             a.push(v);
         }
+        a.extend(["--warmup-us".into(), size_arg(self.cfg.warmup())]);
         if role == "client" {
-            a.extend([
-                "--warmup-us".into(),
-                size_arg(self.cfg.warmup()),
-                "--measure-us".into(),
-                size_arg(self.cfg.measure()),
-            ]);
+            a.extend(["--measure-us".into(), size_arg(self.cfg.measure())]);
         }
         a
+    }
+
+    /// The endpoint ran where it was pinned: its affinity is exactly `cpu`
+    /// and its connection threads were seen on no other CPU.
+    fn check_cpu(&self, who: &str, line: &proc::Line, cpu: usize, label: &str) -> Result<(), BenchError> {
+        let (aff, ran) = (text(line, "affinity"), text(line, "ran_on"));
+        let want = cpu.to_string();
+        if aff != want || ran.is_empty() || ran.split(',').any(|c| c != want) {
+            return Err(BenchError::Placement(format!(
+                "{label}: the {who} should run on CPU {cpu} only; its affinity is {aff:?} and it ran on {ran:?}"
+            )));
+        }
+        Ok(())
     }
 
     fn check_cgroup(&self, who: &str, line: &proc::Line, t: Transport) -> Result<(), BenchError> {
@@ -395,6 +473,7 @@ impl Runner<'_> {
     fn cell(
         &mut self,
         sb: &Sandbox,
+        p: Placement,
         w: Workload,
         size: usize,
         t: Transport,
@@ -426,10 +505,11 @@ impl Runner<'_> {
         }
         let _rm = RmSock(sock_path);
         let before = sb.counters()?;
-        let label = format!("{} {} {}", w.name(), report::fmt_size(size), transport_name(t));
+        let label = format!("{} {} {} {}", p.name(), w.name(), report::fmt_size(size), transport_name(t));
+        let (srv_cpu, cli_cpu) = self.cpus(p);
         let mut srv = Proc::spawn(
             &self.cfg.exe,
-            &self.endpoint_args(t, "serve", &listen, w, size),
+            &self.endpoint_args(t, srv_cpu, "serve", &listen, w, size),
             format!("{label} server"),
             self.intr,
         )?;
@@ -443,7 +523,7 @@ impl Runner<'_> {
         };
         let mut cli = Proc::spawn(
             &self.cfg.exe,
-            &self.endpoint_args(t, "client", &connect, w, size),
+            &self.endpoint_args(t, cli_cpu, "client", &connect, w, size),
             format!("{label} client"),
             self.intr,
         )?;
@@ -454,6 +534,8 @@ impl Runner<'_> {
         srv.finish(Duration::from_secs(10))?;
         self.check_cgroup("client", &c, t)?;
         self.check_cgroup("server", &s, t)?;
+        self.check_cpu("client", &c, cli_cpu, &label)?;
+        self.check_cpu("server", &s, srv_cpu, &label)?;
         let d = Delta::between(&before, &sb.counters()?);
         let sent = num(&c, "bytes_sent") as u64;
         let verified = num(&s, "verified_bytes") as u64 + num(&c, "bytes_received") as u64;
@@ -495,7 +577,20 @@ impl Runner<'_> {
                 sb.cg.path().display()
             )));
         }
+        // Both endpoints' own CPU accounting over the measured window.
+        let cpu_us = num(&c, "cpu_us") + num(&s, "cpu_us");
+        let ops = match w {
+            Workload::Rr => num(&c, "transactions"),
+            Workload::Stream => num(&c, "measured_bytes") / GIB,
+        };
+        if !(cpu_us > 0.0 && ops > 0.0) {
+            return Err(BenchError::Endpoint(format!(
+                "{label}: no CPU time or no work recorded in the measured window ({cpu_us} µs, {ops} ops); \
+                 try a longer --seconds"
+            )));
+        }
         let m = Measurement {
+            placement: p,
             workload: w,
             size,
             transport: t,
@@ -507,17 +602,20 @@ impl Runner<'_> {
             verified_bytes: verified,
             counters: d,
             spurious_eagain: (num(&c, "spurious_eagain") + num(&s, "spurious_eagain")) as u64,
+            cpu_us_per_op: cpu_us / ops,
+            ran_on: (text(&s, "ran_on").to_string(), text(&c, "ran_on").to_string()),
         };
         if self.cfg.verbose {
             if self.tty && self.cfg.progress {
                 eprintln!();
             }
             eprintln!(
-                "  {label} run {run}: {} (verified {} bytes, redirected {} bytes, spurious EAGAIN {})",
+                "  {label} run {run}: {}, CPU {} (verified {} bytes, redirected {} bytes, spurious EAGAIN {})",
                 match w {
                     Workload::Rr => format!("{:.0} tps, p50 {:.1} µs, p99 {:.1} µs", m.tps, m.p50_us, m.p99_us),
                     Workload::Stream => format!("{:.2} Gbit/s", m.gbps),
                 },
+                report::fmt_cpu(w, m.cpu_us_per_op),
                 m.verified_bytes,
                 d.get(Counter::RedirectedBytes),
                 m.spurious_eagain
@@ -538,13 +636,21 @@ pub fn median(v: &[f64]) -> f64 {
     if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
 }
 
+/// The union of CPU lists (`0,1` and `1,2` give `0,1,2`).
+fn union<'a>(lists: impl Iterator<Item = &'a String>) -> String {
+    let set: std::collections::BTreeSet<usize> =
+        lists.flat_map(|l| l.split(',').filter_map(|c| c.parse().ok())).collect();
+    endpoint::cpu_list(&set)
+}
+
 fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
-    let mut groups: BTreeMap<(usize, usize, usize), Vec<&Measurement>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, usize, usize, usize), Vec<&Measurement>> = BTreeMap::new();
     for m in ms {
+        let pi = cfg.placements.iter().position(|p| *p == m.placement).unwrap_or(0);
         let wi = cfg.workloads.iter().position(|w| *w == m.workload).unwrap_or(0);
         let si = cfg.sizes.iter().position(|s| *s == m.size).unwrap_or(0);
         let ti = Transport::ALL.iter().position(|t| *t == m.transport).unwrap_or(0);
-        groups.entry((wi, si, ti)).or_default().push(m);
+        groups.entry((pi, wi, si, ti)).or_default().push(m);
     }
     groups
         .into_values()
@@ -556,6 +662,7 @@ fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
                 counters.add(&m.counters);
             }
             Row {
+                placement: g[0].placement,
                 workload: g[0].workload,
                 size: g[0].size,
                 conns: cfg.conns,
@@ -567,6 +674,8 @@ fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
                 verified_bytes: g.iter().map(|m| m.verified_bytes).sum(),
                 counters,
                 runs: g.iter().map(|m| if rr { m.tps } else { m.gbps }).collect(),
+                cpu_us_per_op: f(|m| m.cpu_us_per_op),
+                ran_on: (union(g.iter().map(|m| &m.ran_on.0)), union(g.iter().map(|m| &m.ran_on.1))),
             }
         })
         .collect()
@@ -595,6 +704,22 @@ fn foreign_sock_ops_warning() -> Option<String> {
     })
 }
 
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The server's and the client's CPU for spread (same-cpu uses the first for
+/// both): the first two CPUs this process may run on.
+fn pick_cpus(placements: &[Placement]) -> Result<(usize, usize), BenchError> {
+    let allowed = endpoint::affinity();
+    match allowed.as_slice() {
+        [] => Err(BenchError::Invalid("cannot read this process's CPU affinity (sched_getaffinity)".into())),
+        [one] if placements.contains(&Placement::Spread) => Err(BenchError::Invalid(format!(
+            "--placement spread needs two CPUs, but this process may only run on CPU {one}; use --placement same-cpu"
+        ))),
+        [one] => Ok((*one, *one)),
+        [a, b, ..] => Ok((*a, *b)),
+    }
+}
+
 /// Runs the whole benchmark. Whatever happens (error, Ctrl-C through
 /// `intr`), the children are killed, the bypass unloaded, and the cgroup and
 /// pin directory removed before this returns.
@@ -606,6 +731,7 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         ));
     }
     let started = Instant::now();
+    let cpus = pick_cpus(&cfg.placements)?;
     if let Some(w) = foreign_sock_ops_warning() {
         eprintln!("sockasm bench: {w}");
     }
@@ -635,6 +761,7 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
     intr.check()?;
     let mut runner = Runner {
         cfg,
+        cpus,
         intr,
         cg_rel: cgroup_rel(&cg_path)?,
         cg_path: cg_path.clone(),
@@ -647,10 +774,12 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
     for run in 1..=cfg.repeat {
         for &w in &cfg.workloads {
             for &size in &cfg.sizes {
-                for t in Transport::ALL {
-                    runner.progress(w, size, t, run);
-                    ms.push(runner.cell(&sb, w, size, t, run)?);
-                    runner.done += 1;
+                for &p in &cfg.placements {
+                    for t in Transport::ALL {
+                        runner.progress(p, w, size, t, run);
+                        ms.push(runner.cell(&sb, p, w, size, t, run)?);
+                        runner.done += 1;
+                    }
                 }
             }
         }
@@ -674,6 +803,7 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         programs: lr.programs,
         cgroup: cg_path,
         pin_dir: pin_path,
+        cpus,
         cleaned_up,
         total: started.elapsed(),
     })
@@ -688,9 +818,13 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(median(&[]), 0.0);
+        assert_eq!(union([String::from("1"), "0,1".into(), "".into()].iter()), "0,1");
         let c = Config::default();
         c.validate().unwrap();
-        assert_eq!(c.cells(), 3 * 2 * 5 * 3);
+        assert_eq!(c.cells(), 3 * 2 * 2 * 5 * 3);
+        assert!(Config { placements: vec![], ..Config::default() }.validate().is_err());
+        assert_eq!("same-cpu".parse::<Placement>(), Ok(Placement::SameCpu));
+        assert!("one".parse::<Placement>().is_err());
         assert_eq!(c.warmup(), Duration::from_millis(200));
         assert!(Config { seconds: 0.0, ..Config::default() }.validate().is_err());
         assert!(Config { sizes: vec![0], ..Config::default() }.validate().is_err());

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, Row, Workload, transport_name};
+use super::{Placement, Report, Row, Workload, transport_name};
 use crate::json::Json;
 use crate::progs::counters::Counter;
 use crate::workload::Transport;
@@ -39,8 +39,16 @@ fn fmt_gbps(v: f64) -> String {
     if v >= 10.0 { format!("{v:.1}") } else { format!("{v:.2}") }
 }
 
+/// CPU cost: µs per transaction (rr), ms per GiB (stream).
+pub fn fmt_cpu(w: Workload, us_per_op: f64) -> String {
+    match w {
+        Workload::Rr => format!("{} µs/tx", fmt_us(us_per_op)),
+        Workload::Stream => format!("{:.0} ms/GiB", us_per_op / 1e3),
+    }
+}
+
 /// The figure ratios compare: tps (rr) or Gbit/s (stream); higher is better.
-fn figure(r: &Row) -> f64 {
+pub fn figure(r: &Row) -> f64 {
     r.tps.or(r.gbps).unwrap_or(0.0)
 }
 
@@ -77,8 +85,21 @@ pub fn loses(bypass: &Row, tcp: &Row) -> bool {
 }
 
 impl Report {
-    fn row(&self, w: Workload, size: usize, t: Transport) -> Option<&Row> {
-        self.rows.iter().find(|r| r.workload == w && r.size == size && r.transport == t)
+    pub fn row(&self, p: Placement, w: Workload, size: usize, t: Transport) -> Option<&Row> {
+        self.rows.iter().find(|r| r.placement == p && r.workload == w && r.size == size && r.transport == t)
+    }
+
+    /// Where each placement ran, in words.
+    pub fn placement_note(&self) -> String {
+        let (s, c) = self.cpus;
+        let mut parts = Vec::new();
+        for p in &self.config.placements {
+            parts.push(match p {
+                Placement::SameCpu => format!("same-cpu: server and client both on CPU {s}"),
+                Placement::Spread => format!("spread: server on CPU {s}, client on CPU {c}"),
+            });
+        }
+        parts.join("; ")
     }
 
     /// The whole human-readable report.
@@ -106,40 +127,63 @@ impl Report {
             out,
             "✗: the bypass is slower than plain TCP. †: more than 1% of the row's bytes went over TCP (small-write fallback; share redirected in brackets). Every byte was checked against the workload pattern."
         );
+        let _ = writeln!(
+            out,
+            "Placement (sched_setaffinity, checked per cell): {}. CPU: user + system time of both endpoints in the measured window (their getrusage), per transaction (rr) or per GiB (stream); lower is better.",
+            self.placement_note()
+        );
         let _ = writeln!(out);
-        let _ = writeln!(out, "| workload | size | bypass | tcp | unix | bypass/tcp | bypass/unix |");
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
-        for &w in &c.workloads {
-            for &size in &c.sizes {
-                let (Some(b), Some(t), Some(u)) = (
-                    self.row(w, size, Transport::TcpBypass),
-                    self.row(w, size, Transport::Tcp),
-                    self.row(w, size, Transport::Unix),
-                ) else {
-                    continue;
-                };
-                let lose = loses(b, t);
-                let mark = if lose { " ✗" } else { "" };
-                let dagger = match redirected_share(b) {
-                    Some(sh) if mostly_tcp(b) => format!(" † [{:.0}% redirected]", sh * 100.0),
-                    _ => String::new(),
-                };
-                let ratio = |x: &Row| {
-                    let d = figure(x);
-                    if d > 0.0 { format!("{:.2}", figure(b) / d) } else { "-".into() }
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {}{dagger}{mark} | {} | {} | {}{mark} | {} |",
-                    w.name(),
-                    fmt_size(size),
-                    cell(b),
-                    cell(t),
-                    cell(u),
-                    ratio(t),
-                    ratio(u)
-                );
-            }
+        let _ = writeln!(
+            out,
+            "| placement | workload | size | bypass | tcp | unix | bypass/tcp | bypass/unix | CPU bypass / tcp / unix | CPU bypass/tcp |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (p, w, size) in self.cells() {
+            let (Some(b), Some(t), Some(u)) = (
+                self.row(p, w, size, Transport::TcpBypass),
+                self.row(p, w, size, Transport::Tcp),
+                self.row(p, w, size, Transport::Unix),
+            ) else {
+                continue;
+            };
+            let lose = loses(b, t);
+            let mark = if lose { " ✗" } else { "" };
+            let dagger = match redirected_share(b) {
+                Some(sh) if mostly_tcp(b) => format!(" † [{:.0}% redirected]", sh * 100.0),
+                _ => String::new(),
+            };
+            let ratio = |x: &Row| {
+                let d = figure(x);
+                if d > 0.0 { format!("{:.2}", figure(b) / d) } else { "-".into() }
+            };
+            let cpu = match w {
+                Workload::Rr => format!(
+                    "{} / {} / {} µs/tx",
+                    fmt_us(b.cpu_us_per_op),
+                    fmt_us(t.cpu_us_per_op),
+                    fmt_us(u.cpu_us_per_op)
+                ),
+                Workload::Stream => format!(
+                    "{:.0} / {:.0} / {:.0} ms/GiB",
+                    b.cpu_us_per_op / 1e3,
+                    t.cpu_us_per_op / 1e3,
+                    u.cpu_us_per_op / 1e3
+                ),
+            };
+            let cpu_ratio =
+                if t.cpu_us_per_op > 0.0 { format!("{:.2}", b.cpu_us_per_op / t.cpu_us_per_op) } else { "-".into() };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {}{dagger}{mark} | {} | {} | {}{mark} | {} | {cpu} | {cpu_ratio} |",
+                p.name(),
+                w.name(),
+                fmt_size(size),
+                cell(b),
+                cell(t),
+                cell(u),
+                ratio(t),
+                ratio(u)
+            );
         }
         let _ = writeln!(out);
         let _ = writeln!(
@@ -177,6 +221,20 @@ impl Report {
         out
     }
 
+    /// (placement, workload, size) of every table row, in table order.
+    pub fn cells(&self) -> Vec<(Placement, Workload, usize)> {
+        let c = &self.config;
+        let mut v = Vec::new();
+        for &p in &c.placements {
+            for &w in &c.workloads {
+                for &size in &c.sizes {
+                    v.push((p, w, size));
+                }
+            }
+        }
+        v
+    }
+
     pub fn to_json(&self) -> Json {
         let c = &self.config;
         let opt = |v: Option<f64>| v.map_or(Json::Null, Json::Float);
@@ -185,6 +243,7 @@ impl Report {
             .iter()
             .map(|r| {
                 Json::obj([
+                    ("placement", Json::from(r.placement.name())),
                     ("workload", Json::from(r.workload.name())),
                     ("size", (r.size as u64).into()),
                     ("conns", (r.conns as u64).into()),
@@ -196,6 +255,10 @@ impl Report {
                     ("runs", Json::Arr(r.runs.iter().map(|v| Json::Float(*v)).collect())),
                     ("verified_bytes", r.verified_bytes.into()),
                     ("redirected_share", opt(redirected_share(r))),
+                    ("cpu_us_per_op", Json::Float(r.cpu_us_per_op)),
+                    ("cpu_per", Json::from(if r.workload == Workload::Rr { "transaction" } else { "GiB" })),
+                    ("server_ran_on", r.ran_on.0.as_str().into()),
+                    ("client_ran_on", r.ran_on.1.as_str().into()),
                     (
                         "counters",
                         Json::Obj(
@@ -228,6 +291,8 @@ impl Report {
             ("repeat", (c.repeat as u64).into()),
             ("conns", (c.conns as u64).into()),
             ("sizes", Json::Arr(c.sizes.iter().map(|s| (*s as u64).into()).collect())),
+            ("placements", Json::Arr(c.placements.iter().map(|p| p.name().into()).collect())),
+            ("cpus", Json::obj([("server", Json::from(self.cpus.0)), ("client_spread", Json::from(self.cpus.1))])),
             (
                 "machine",
                 Json::obj([
@@ -260,5 +325,7 @@ mod tests {
         assert_eq!(fmt_count(2_500_000.0), "2.50M");
         assert_eq!(fmt_us(17.26), "17.3");
         assert_eq!(fmt_gbps(31.27), "31.3");
+        assert_eq!(fmt_cpu(Workload::Rr, 12.34), "12.3 µs/tx");
+        assert_eq!(fmt_cpu(Workload::Stream, 310_400.0), "310 ms/GiB");
     }
 }

@@ -8,7 +8,7 @@ use nix::sys::signal::{SigSet, Signal};
 
 use super::{Result, out, outln};
 use crate::bench::endpoint::{self, ClientSpec, ServeSpec, Workload};
-use crate::bench::{self as lib, BenchError, Config, Interrupt};
+use crate::bench::{self as lib, BenchError, Config, Interrupt, Placement};
 use crate::json::Json;
 use crate::workload::{self, Endpoint, Listener};
 
@@ -30,6 +30,14 @@ pub struct Args {
     /// Only these workloads (rr, stream).
     #[arg(long, value_delimiter = ',', default_value = "rr,stream")]
     pub workloads: Vec<Workload>,
+    /// same-cpu: both endpoints of a cell pinned to one CPU (what the network
+    /// stack costs); spread: on two CPUs (what an application spread over a
+    /// machine sees, wake-ups of idle CPUs included); both: each cell twice.
+    #[arg(long, default_value = "both", value_parser = parse_placement)]
+    pub placement: Placements,
+    /// Also write a chart (SVG) of bypass/TCP and bypass/AF_UNIX per cell to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -38,6 +46,17 @@ pub struct Args {
     pub quiet: bool,
     #[command(subcommand)]
     pub endpoint: Option<Hidden>,
+}
+
+/// The placements `--placement` selected.
+#[derive(Clone, Debug)]
+pub struct Placements(pub Vec<Placement>);
+
+fn parse_placement(s: &str) -> std::result::Result<Placements, String> {
+    match s {
+        "both" => Ok(Placements(Placement::ALL.to_vec())),
+        _ => s.parse::<Placement>().map(|p| Placements(vec![p])),
+    }
 }
 
 fn parse_size(s: &str) -> std::result::Result<usize, String> {
@@ -68,6 +87,9 @@ pub struct EndpointArgs {
     /// Join this cgroup v2 directory before creating any socket.
     #[arg(long)]
     pub cgroup: Option<PathBuf>,
+    /// Pin the process (all its threads) to this CPU first.
+    #[arg(long)]
+    pub cpu: Option<usize>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
@@ -86,6 +108,9 @@ pub enum EndpointRole {
         size: usize,
         #[arg(long, default_value_t = 1)]
         conns: u64,
+        /// CPU time counts from this long after the last accept.
+        #[arg(long, default_value_t = 0)]
+        warmup_us: u64,
     },
     Client {
         #[arg(long)]
@@ -114,6 +139,13 @@ fn run_endpoint(a: &EndpointArgs) -> Result<()> {
     // If the benchmark dies, so do its endpoints.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let res = (|| -> Result<()> {
+        // Before any thread starts: threads inherit the affinity.
+        if let Some(cpu) = a.cpu {
+            let mut set = nix::sched::CpuSet::new();
+            set.set(cpu).map_err(|e| format!("--cpu {cpu}: {e}"))?;
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+                .map_err(|e| format!("pinning to CPU {cpu}: {e} (is CPU {cpu} online and allowed?)"))?;
+        }
         if let Some(cg) = &a.cgroup {
             workload::enter_cgroup(cg)?;
         }
@@ -125,10 +157,17 @@ fn run_endpoint(a: &EndpointArgs) -> Result<()> {
         });
         let timeout = Duration::from_secs(secs);
         match &a.role {
-            EndpointRole::Serve { listen, workload, size, conns } => {
+            EndpointRole::Serve { listen, workload, size, conns, warmup_us } => {
                 let l = Listener::bind(listen)?;
                 print_line(&Json::obj([("listening", l.port().map(|p| p as u64).into())]));
-                let r = endpoint::serve(&l, &ServeSpec { workload: *workload, size: *size, conns: *conns, timeout })?;
+                let spec = ServeSpec {
+                    workload: *workload,
+                    size: *size,
+                    conns: *conns,
+                    warmup: Duration::from_micros(*warmup_us),
+                    timeout,
+                };
+                let r = endpoint::serve(&l, &spec)?;
                 print_line(&r.to_json());
             }
             EndpointRole::Client { connect, workload, size, conns, warmup_us, measure_us } => {
@@ -183,18 +222,38 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     sizes.retain(|s| seen.insert(*s));
     let mut workloads = args.workloads.clone();
     workloads.dedup();
+    let placements = args.placement.0.clone();
+    // A chart that cannot be written should not cost a whole run first.
+    if let Some(f) = &args.svg {
+        let dir = f.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            return Err(format!(
+                "--svg {}: there is no directory {} to write the chart in",
+                f.display(),
+                dir.display()
+            )
+            .into());
+        }
+        if f.is_dir() {
+            return Err(format!("--svg {}: is a directory; give a file name such as bench.svg", f.display()).into());
+        }
+    }
     let cfg = Config {
         seconds: args.seconds,
         repeat: args.repeat,
         sizes,
         conns: args.conns,
         workloads,
+        placements,
         exe: std::env::current_exe()?,
         progress: !args.quiet,
         verbose,
     };
     match lib::run(&cfg, &intr) {
         Ok(rep) => {
+            if let Some(f) = &args.svg {
+                std::fs::write(f, rep.svg()).map_err(|e| format!("writing the chart to {}: {e}", f.display()))?;
+            }
             if args.json {
                 outln!("{}", rep.to_json());
             } else {

@@ -2,6 +2,8 @@
 //! cell) checks that all three transports ran with verified data, that the
 //! bypass's counters moved only for the bypass rows, and that nothing is left
 //! behind; a second run is interrupted with SIGINT and must clean up too.
+//! Placement (both endpoints on one CPU, or on two), the CPU cost per row and
+//! the `--svg` chart are checked from a run's own report.
 //! Speed itself is not asserted. Needs root, cgroup v2 and bpffs, like the
 //! kernel tests (`SOCKASM_SKIP_KERNEL_TESTS=1` skips them).
 
@@ -39,6 +41,33 @@ fn num(v: &Value, k: &str) -> f64 {
     v.f64(k)
 }
 
+/// Every (placement, workload, size, transport) of a run.
+fn cells<'a>(ps: &[&'a str], ws: &[&'a str], sizes: &[u64]) -> Vec<(&'a str, &'a str, u64, &'static str)> {
+    let mut v = Vec::new();
+    for &p in ps {
+        for &w in ws {
+            for &size in sizes {
+                for t in ["bypass", "tcp", "unix"] {
+                    v.push((p, w, size, t));
+                }
+            }
+        }
+    }
+    v
+}
+
+fn row<'a>(v: &'a Value, p: &str, w: &str, size: u64, t: &str) -> &'a Value {
+    v.arr("rows")
+        .iter()
+        .find(|r| {
+            r.at("placement").as_str() == Some(p)
+                && r.at("workload").as_str() == Some(w)
+                && r.u64("size") == size
+                && r.at("transport").as_str() == Some(t)
+        })
+        .unwrap_or_else(|| panic!("no row {p} {w} {size} {t}: {v}"))
+}
+
 #[test]
 fn bench_smoke_all_transports_verified_and_clean() {
     if !kernel_ok() {
@@ -57,57 +86,40 @@ fn bench_smoke_all_transports_verified_and_clean() {
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "sockasm bench failed: {:?}\n--- stdout\n{out}--- stderr\n{err}", o.status);
-    assert!(err.contains("sockasm bench [") && err.contains("/12]"), "no progress lines on stderr:\n{err}");
+    // The default placement is both: every cell twice.
+    assert!(err.contains("sockasm bench [") && err.contains("/24]"), "no progress lines on stderr:\n{err}");
     let v = parse(out.trim()).unwrap_or_else(|e| panic!("bench --json is not one JSON object ({e}):\n{out}"));
 
     let rows = v.arr("rows");
-    assert_eq!(rows.len(), 2 * 2 * 3, "{v}");
-    for w in ["rr", "stream"] {
-        for size in [64u64, 20000] {
-            for t in ["bypass", "tcp", "unix"] {
-                let r = rows
-                    .iter()
-                    .find(|r| {
-                        r.at("workload").as_str() == Some(w)
-                            && r.u64("size") == size
-                            && r.at("transport").as_str() == Some(t)
-                    })
-                    .unwrap_or_else(|| panic!("no row {w} {size} {t}: {v}"));
-                let what = format!("{w} {size} {t}: {r}");
-                assert_eq!(r.u64("conns"), conns, "{what}");
-                assert!(r.u64("verified_bytes") >= size, "{what}");
-                if w == "rr" {
-                    assert!(
-                        num(r, "tps") > 0.0 && num(r, "p50_us") > 0.0 && num(r, "p99_us") >= num(r, "p50_us"),
-                        "{what}"
-                    );
-                    assert_eq!(r.at("gbps"), &Value::Null, "{what}");
-                } else {
-                    assert!(num(r, "gbps") > 0.0, "{what}");
-                    assert_eq!(r.at("tps"), &Value::Null, "{what}");
-                }
-                if t == "bypass" {
-                    assert!(r.u64("counters.redirected_bytes") > 0, "counters did not move for a bypass row: {what}");
-                    assert!(r.u64("counters.sockets_added") >= 2 * conns, "{what}");
-                } else {
-                    let Value::Obj(cs) = r.at("counters") else { panic!("{what}") };
-                    for (k, c) in cs {
-                        assert_eq!(c, &Value::Num("0".into()), "counter {k} moved for a {t} row: {what}");
-                    }
-                }
+    assert_eq!(rows.len(), 2 * 2 * 2 * 3, "{v}");
+    for (p, w, size, t) in cells(&["spread", "same-cpu"], &["rr", "stream"], &[64, 20000]) {
+        let r = row(&v, p, w, size, t);
+        let what = format!("{p} {w} {size} {t}: {r}");
+        assert_eq!(r.u64("conns"), conns, "{what}");
+        assert!(num(r, "cpu_us_per_op") > 0.0, "{what}");
+        assert!(r.u64("verified_bytes") >= size, "{what}");
+        if w == "rr" {
+            assert!(num(r, "tps") > 0.0 && num(r, "p50_us") > 0.0 && num(r, "p99_us") >= num(r, "p50_us"), "{what}");
+            assert_eq!(r.at("gbps"), &Value::Null, "{what}");
+        } else {
+            assert!(num(r, "gbps") > 0.0, "{what}");
+            assert_eq!(r.at("tps"), &Value::Null, "{what}");
+        }
+        if t == "bypass" {
+            assert!(r.u64("counters.redirected_bytes") > 0, "counters did not move for a bypass row: {what}");
+            assert!(r.u64("counters.sockets_added") >= 2 * conns, "{what}");
+        } else {
+            let Value::Obj(cs) = r.at("counters") else { panic!("{what}") };
+            for (k, c) in cs {
+                assert_eq!(c, &Value::Num("0".into()), "counter {k} moved for a {t} row: {what}");
             }
         }
     }
     // Requests of 20000 bytes are not small writes: every byte went through the bypass.
-    let rr_big = rows
-        .iter()
-        .find(|r| {
-            r.at("workload").as_str() == Some("rr")
-                && r.u64("size") == 20000
-                && r.at("transport").as_str() == Some("bypass")
-        })
-        .expect("row");
-    assert_eq!(rr_big.u64("counters.passed_bytes"), 0, "{rr_big}");
+    for p in ["spread", "same-cpu"] {
+        let rr_big = row(&v, p, "rr", 20000, "bypass");
+        assert_eq!(rr_big.u64("counters.passed_bytes"), 0, "{rr_big}");
+    }
 
     // The cost of sockasm itself.
     assert!(num(&v, "load_ms") > 0.0, "{v}");
@@ -252,4 +264,167 @@ fn bench_killed_leftovers_found_and_removed() {
     assert!(o.status.success(), "unload --stale: {out}{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(leftovers(pid), Vec::<PathBuf>::new(), "{out}");
     assert!(out.contains(&format!("(pid {pid} is gone)")), "{out}");
+}
+
+/// The CPUs of a `0,1` list.
+fn cpu_set(s: &str) -> Vec<u64> {
+    s.split(',').filter_map(|c| c.parse().ok()).collect()
+}
+
+/// `--placement same-cpu` and `spread`: every row carries its placement, the
+/// endpoints' own sched_getcpu samples show where they ran (one CPU for both,
+/// or a different one each), the CPU cost is there, and `--svg` writes an
+/// SVG that parses as XML with a bar per row and ratio.
+#[test]
+fn bench_placement_cpu_cost_and_svg() {
+    if !kernel_ok() {
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let placements: &[&str] = if cpus >= 2 { &["same-cpu", "spread"] } else { &["same-cpu"] };
+    for &placement in placements {
+        let svg = std::env::temp_dir().join(format!("sockasm-bench-test-{}-{placement}.svg", std::process::id()));
+        let child = Command::new(BIN)
+            .args(["bench", "--seconds", "0.05", "--repeat", "1", "--sizes", "64,4096", "--json", "--quiet"])
+            .args(["--placement", placement, "--svg"])
+            .arg(&svg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sockasm bench");
+        let pid = child.id();
+        let o = child.wait_with_output().expect("wait for sockasm bench");
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "sockasm bench --placement {placement}: {:?}\n{out}{err}", o.status);
+        let v = parse(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"));
+        assert_eq!(v.arr("rows").len(), 2 * 2 * 3, "{v}");
+        assert_eq!(v.arr("placements").len(), 1, "{v}");
+        for (p, w, size, t) in cells(&[placement], &["rr", "stream"], &[64, 4096]) {
+            let r = row(&v, p, w, size, t);
+            assert!(num(r, "cpu_us_per_op") > 0.0, "{r}");
+            let (srv, cli) = (
+                cpu_set(r.at("server_ran_on").as_str().unwrap_or("")),
+                cpu_set(r.at("client_ran_on").as_str().unwrap_or("")),
+            );
+            assert!(srv.len() == 1 && cli.len() == 1, "each endpoint on exactly one CPU: {r}");
+            if placement == "same-cpu" {
+                assert_eq!(srv, cli, "same-cpu endpoints on different CPUs: {r}");
+            } else {
+                assert_ne!(srv, cli, "spread endpoints on one CPU: {r}");
+            }
+        }
+
+        let text = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+        let _ = std::fs::remove_file(&svg);
+        assert!(text.starts_with("<?xml") && text.trim_end().ends_with("</svg>"), "{text}");
+        // Two bars (bypass/tcp, bypass/unix) per table row (2 workloads × 2 sizes).
+        assert_eq!(text.matches(r#"<rect class="bar""#).count(), 2 * 2 * 2, "{text}");
+        assert_eq!(text.matches(&format!(r#"data-placement="{placement}""#)).count(), 2 * 2 * 2, "{text}");
+        for cell in ["rr 64 B", "rr 4 KiB", "stream 64 B", "stream 4 KiB"] {
+            assert!(text.contains(&format!(r#"data-cell="{cell}""#)), "no bars for {cell}: {text}");
+        }
+        // A well-formed XML document, checked by an independent parser when there is one.
+        let py = Command::new("python3")
+            .args(["-c", "import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.buffer.read())"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        if let Ok(mut py) = py {
+            use std::io::Write;
+            py.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write to python3");
+            let po = py.wait_with_output().expect("python3");
+            assert!(po.status.success(), "the SVG is not well-formed XML: {}", String::from_utf8_lossy(&po.stderr));
+        }
+        assert_eq!(leftovers(pid), Vec::<PathBuf>::new());
+    }
+}
+
+/// `--placement spread` on a single allowed CPU is refused with a message
+/// naming what to do, before anything is created.
+#[test]
+fn bench_spread_needs_two_cpus() {
+    if !kernel_ok() {
+        return;
+    }
+    let Ok(taskset) = which("taskset") else { return };
+    // taskset execs sockasm: the child's PID is the bench's.
+    let child = Command::new(taskset)
+        .args(["-c", "0", BIN, "bench", "--placement", "spread", "--seconds", "0.01", "--repeat", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sockasm bench under taskset");
+    let pid = child.id();
+    let o = child.wait_with_output().expect("wait for sockasm bench");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("needs two CPUs") && err.contains("--placement same-cpu"), "{err}");
+    assert_eq!(leftovers(pid), Vec::<PathBuf>::new());
+}
+
+fn which(cmd: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH").iter().flat_map(std::env::split_paths).map(|d| d.join(cmd)).find(|p| p.is_file()).ok_or(())
+}
+
+/// `scripts/bench-apps`, one short run of one key-value and one HTTP cell
+/// on one CPU: a table row per cell as JSON, nothing left behind. Skipped
+/// when the Debian tools it needs are not installed.
+#[test]
+fn bench_apps_smoke() {
+    if !kernel_ok() {
+        return;
+    }
+    if let Some(t) = ["nginx", "wrk", "redis-server", "redis-benchmark", "python3", "taskset", "timeout"]
+        .iter()
+        .find(|t| which(t).is_err())
+    {
+        eprintln!("bench_apps_smoke: skipped, {t} is not installed");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench-apps");
+    let child = Command::new(&script)
+        .args(["--seconds", "1", "--repeat", "1", "--placement", "same-cpu", "--cells", "redis-get,http-1k", "--json"])
+        .env("SOCKASM", BIN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run scripts/bench-apps");
+    let pid = child.id();
+    let o = child.wait_with_output().expect("wait for scripts/bench-apps");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "scripts/bench-apps: {:?}\n{out}{err}", o.status);
+    let v = parse(out.trim()).unwrap_or_else(|e| panic!("bench-apps --json is not JSON ({e}):\n{out}\n{err}"));
+    let rows = v.arr("rows");
+    assert_eq!(rows.len(), 2, "{v}");
+    for r in rows {
+        assert_eq!(r.at("placement").as_str(), Some("same-cpu"), "{r}");
+        assert!(num(r, "tcp_per_s") > 0.0 && num(r, "bypass_per_s") > 0.0, "{r}");
+    }
+    // Its cgroups, pins and work directory are gone.
+    let tag = format!("sockasm-apps-{pid}");
+    for dir in [cgroup2_mount(), PathBuf::from("/sys/fs/bpf"), PathBuf::from("/tmp")] {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            assert!(!e.file_name().to_string_lossy().starts_with(&tag), "left behind: {}", e.path().display());
+        }
+    }
+}
+
+/// `--svg` into a directory that does not exist fails before anything runs.
+#[test]
+fn bench_svg_bad_path_fails_first() {
+    let t = Instant::now();
+    let o = Command::new(BIN)
+        .args(["bench", "--svg", "/nonexistent-sockasm-dir/chart.svg", "--seconds", "5"])
+        .output()
+        .expect("run sockasm bench");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("--svg") && err.contains("/nonexistent-sockasm-dir"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5), "it ran the benchmark first: {err}");
 }
