@@ -89,6 +89,15 @@ impl Report {
         self.rows.iter().find(|r| r.placement == p && r.workload == w && r.size == size && r.transport == t)
     }
 
+    /// A cell's bypass, TCP and AF_UNIX rows, when all three ran.
+    pub fn trio(&self, p: Placement, w: Workload, size: usize) -> Option<(&Row, &Row, &Row)> {
+        Some((
+            self.row(p, w, size, Transport::TcpBypass)?,
+            self.row(p, w, size, Transport::Tcp)?,
+            self.row(p, w, size, Transport::Unix)?,
+        ))
+    }
+
     /// Where each placement ran, in words.
     pub fn placement_note(&self) -> String {
         let (s, c) = self.cpus;
@@ -139,13 +148,7 @@ impl Report {
         );
         let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (p, w, size) in self.cells() {
-            let (Some(b), Some(t), Some(u)) = (
-                self.row(p, w, size, Transport::TcpBypass),
-                self.row(p, w, size, Transport::Tcp),
-                self.row(p, w, size, Transport::Unix),
-            ) else {
-                continue;
-            };
+            let Some((b, t, u)) = self.trio(p, w, size) else { continue };
             let lose = loses(b, t);
             let mark = if lose { " ✗" } else { "" };
             let dagger = match redirected_share(b) {

@@ -6,7 +6,6 @@ use std::fmt::Write;
 
 use super::report::{figure, fmt_size};
 use super::{Placement, Report, Workload};
-use crate::workload::Transport;
 
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 170.0;
@@ -35,13 +34,7 @@ impl Report {
         // (placement, label, bypass/tcp, bypass/unix) per table row.
         let mut groups: Vec<(Placement, String, Option<f64>, Option<f64>)> = Vec::new();
         for (p, w, size) in self.cells() {
-            let (Some(b), Some(t), Some(u)) = (
-                self.row(p, w, size, Transport::TcpBypass),
-                self.row(p, w, size, Transport::Tcp),
-                self.row(p, w, size, Transport::Unix),
-            ) else {
-                continue;
-            };
+            let Some((b, t, u)) = self.trio(p, w, size) else { continue };
             let ratio = |x: f64| (x > 0.0).then(|| figure(b) / x);
             let what = match w {
                 Workload::Rr => "rr",
