@@ -32,9 +32,10 @@ pub struct Args {
     pub workloads: Vec<Workload>,
     /// same-cpu: both endpoints of a cell pinned to one CPU (what the network
     /// stack costs); spread: on two CPUs (what an application spread over a
-    /// machine sees, wake-ups of idle CPUs included); both: each cell twice.
-    #[arg(long, default_value = "both", value_parser = parse_placement)]
-    pub placement: Placements,
+    /// machine sees, wake-ups of idle CPUs included); both: each cell twice
+    /// [default: both, or same-cpu where this process may use only one CPU]
+    #[arg(long, value_parser = parse_placement)]
+    pub placement: Option<Placements>,
     /// Also write a chart (SVG) of bypass/TCP and bypass/AF_UNIX per cell to FILE.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
@@ -222,7 +223,17 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     sizes.retain(|s| seen.insert(*s));
     let mut workloads = args.workloads.clone();
     workloads.dedup();
-    let placements = args.placement.0.clone();
+    let placements = match &args.placement {
+        Some(p) => p.0.clone(),
+        // One CPU (taskset, a cpuset): what can run, and say so.
+        None if crate::bench::endpoint::affinity().len() == 1 => {
+            if !args.quiet {
+                eprintln!("sockasm bench: only one CPU is available, so only --placement same-cpu runs");
+            }
+            vec![crate::bench::Placement::SameCpu]
+        }
+        None => crate::bench::Placement::ALL.to_vec(),
+    };
     // A chart that cannot be written should not cost a whole run first.
     if let Some(f) = &args.svg {
         let dir = f.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
