@@ -149,11 +149,10 @@ fn bench_smoke_all_transports_verified_and_clean() {
     assert_eq!(leftovers(pid), Vec::<PathBuf>::new());
 }
 
-#[test]
-fn bench_interrupted_cleans_up() {
-    if !kernel_ok() {
-        return;
-    }
+/// Starts a 2-second `sockasm bench` and returns once its first cell runs
+/// (cgroup made, bypass loaded, endpoints started): the child, its pid, the
+/// progress lines seen so far and the channel of the ones to come.
+fn bench_until_first_cell() -> (std::process::Child, u32, String, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(BIN)
         .args(["bench", "--seconds", "2", "--repeat", "1", "--sizes", "1024"])
         .stdin(Stdio::null())
@@ -170,19 +169,28 @@ fn bench_interrupted_cleans_up() {
             let _ = tx.send(l);
         }
     });
-    // Wait until the first cell runs (cgroup made, bypass loaded, endpoints started).
     let end = Instant::now() + Duration::from_secs(30);
     let mut seen = String::new();
-    while Instant::now() < end {
+    while Instant::now() < end && !seen.contains("[  1/") {
         if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
             seen.push_str(&l);
             seen.push('\n');
-            if l.contains("[  1/") {
-                break;
-            }
         }
     }
-    assert!(seen.contains("[  1/"), "no progress line within 30 s:\n{seen}");
+    if !seen.contains("[  1/") {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no progress line within 30 s:\n{seen}");
+    }
+    (child, pid, seen, rx)
+}
+
+#[test]
+fn bench_interrupted_cleans_up() {
+    if !kernel_ok() {
+        return;
+    }
+    let (mut child, pid, mut seen, rx) = bench_until_first_cell();
     std::thread::sleep(Duration::from_millis(500));
     assert!(!leftovers(pid).is_empty(), "the run made no cgroup or pin dir?");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).expect("SIGINT");
@@ -226,31 +234,7 @@ fn bench_killed_leftovers_found_and_removed() {
     if !kernel_ok() {
         return;
     }
-    let mut child = Command::new(BIN)
-        .args(["bench", "--seconds", "2", "--repeat", "1", "--sizes", "1024"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run sockasm bench");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let errp = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for l in BufReader::new(errp).lines() {
-            let Ok(l) = l else { break };
-            let _ = tx.send(l);
-        }
-    });
-    let end = Instant::now() + Duration::from_secs(30);
-    let mut seen = String::new();
-    while Instant::now() < end && !seen.contains("[  1/") {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
-            seen.push_str(&l);
-            seen.push('\n');
-        }
-    }
-    assert!(seen.contains("[  1/"), "no progress line within 30 s:\n{seen}");
+    let (mut child, pid, seen, _) = bench_until_first_cell();
     child.kill().expect("SIGKILL our bench");
     child.wait().expect("reap");
     let left = leftovers(pid);
