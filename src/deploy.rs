@@ -1264,16 +1264,21 @@ pub fn remove_stale() -> Result<Vec<(Stale, StaleOutcome)>> {
 }
 
 fn remove_stale_cgroup(path: &Path) -> Result<()> {
-    let procs = |p: &Path| std::fs::read_to_string(p.join("cgroup.procs")).map(|s| s.trim().is_empty()).unwrap_or(true);
-    if !procs(path) {
-        let _ = std::fs::write(path.join("cgroup.kill"), "1");
-        let end = Instant::now() + STALE_WAIT;
-        while !procs(path) && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    let cg = Cgroup::open(path)?;
     let label = path.display().to_string();
+    // Everything in it belongs to the dead run (an endpoint or a command it
+    // started); kill it, again whenever something joined since.
+    let populated = || {
+        std::fs::read_to_string(path.join("cgroup.events"))
+            .map(|s| s.lines().any(|l| l == "populated 1"))
+            .unwrap_or(false)
+    };
+    let kill = || {
+        if populated() {
+            let _ = std::fs::write(path.join("cgroup.kill"), "1");
+        }
+    };
+    kill();
+    let cg = Cgroup::open(path)?;
     let attached = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
         .map_err(DeployError::step(format!("querying cgroup {label}")))?;
     for id in attached {
@@ -1298,12 +1303,13 @@ fn remove_stale_cgroup(path: &Path) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) if Instant::now() >= end => {
                 return Err(DeployError::Invalid(format!(
-                    "cannot remove stale cgroup {} ({e}); `cat {}/cgroup.procs` lists what still runs in it",
-                    path.display(),
-                    path.display()
+                    "cannot remove stale cgroup {label} ({e}); `cat {label}/cgroup.procs` lists what still runs in it"
                 )));
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => {
+                kill();
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 }

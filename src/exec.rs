@@ -346,16 +346,23 @@ fn wait(child: &mut Child, sig: &Signals) -> Result<Exit, ExecError> {
     })
 }
 
+/// Makes this process die with `parent` (SIGKILL when it ends); fails if
+/// `parent` has ended already, so nobody would stop or clean up after us.
+pub fn die_with_parent(parent: u32) -> std::result::Result<(), String> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("cannot set the parent-death signal: {e}"))?;
+    // The parent may have died before the line above.
+    if nix::unistd::getppid().as_raw() as u32 != parent {
+        return Err(format!("process {parent} that started this one has ended"));
+    }
+    Ok(())
+}
+
 /// What `exec-child` does: dies with exec, joins the cgroup, becomes CMD.
 /// Returns only on failure, with the status to exit with (125: joining
 /// failed, 126: CMD cannot run, 127: CMD not found, as `env` does).
 pub fn child(cgroup: &Path, parent: u32, command: &[OsString]) -> (u8, String) {
-    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
-        return (125, format!("cannot set the parent-death signal: {e}"));
-    }
-    // exec died before the line above: nobody would clean up after CMD.
-    if nix::unistd::getppid().as_raw() as u32 != parent {
-        return (125, "sockasm exec ended before the command started".into());
+    if let Err(why) = die_with_parent(parent) {
+        return (125, why);
     }
     let procs = cgroup.join("cgroup.procs");
     if let Err(e) = std::fs::write(&procs, std::process::id().to_string()) {

@@ -419,6 +419,8 @@ impl Runner<'_> {
             timeout.to_string(),
             "--cpu".into(),
             cpu.to_string(),
+            "--parent".into(),
+            std::process::id().to_string(),
         ];
         if t == Transport::TcpBypass {
             a.push("--cgroup".into());

@@ -94,6 +94,9 @@ pub struct EndpointArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    /// The benchmark's pid: die with it, and do nothing if it has ended.
+    #[arg(long)]
+    pub parent: Option<u32>,
     #[command(subcommand)]
     pub role: EndpointRole,
 }
@@ -137,9 +140,13 @@ fn print_line(j: &Json) {
 }
 
 fn run_endpoint(a: &EndpointArgs) -> Result<()> {
-    // If the benchmark dies, so do its endpoints.
-    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let res = (|| -> Result<()> {
+        // If the benchmark dies, so does this endpoint, also when it died
+        // while this process started: otherwise the endpoint would join the
+        // cgroup later and keep it busy.
+        if let Some(parent) = a.parent {
+            crate::exec::die_with_parent(parent)?;
+        }
         // Before any thread starts: threads inherit the affinity.
         if let Some(cpu) = a.cpu {
             let mut set = nix::sched::CpuSet::new();

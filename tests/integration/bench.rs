@@ -422,3 +422,56 @@ fn bench_svg_bad_path_fails_first() {
     assert!(err.contains("--svg") && err.contains("/nonexistent-sockasm-dir"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(5), "it ran the benchmark first: {err}");
 }
+
+/// A bench killed while it starts an endpoint: the endpoint (told the
+/// benchmark's pid with `--parent`) sees its parent gone and does nothing,
+/// so it never joins the cgroup; and whatever still runs in a stale bench
+/// cgroup is killed by `unload --stale`, which then removes the cgroup.
+#[test]
+fn bench_stale_cgroup_is_emptied_and_late_endpoints_do_nothing() {
+    if !kernel_ok() {
+        return;
+    }
+    let mut gone = Command::new("true").spawn().expect("run true");
+    let dead = gone.id();
+    gone.wait().expect("reap true");
+    let cg = cgroup2_mount().join(format!("sockasm-bench-{dead}-0-test{}", std::process::id()));
+    struct Guard(PathBuf, Option<std::process::Child>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Some(c) = &mut self.1 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    std::fs::create_dir(&cg).expect("make a cgroup shaped like a killed bench's");
+    let mut guard = Guard(cg.clone(), None);
+
+    let o = Command::new(BIN)
+        .args(["bench", "endpoint", "--timeout", "5", "--parent", &dead.to_string(), "--cgroup"])
+        .arg(&cg)
+        .args(["serve", "--listen", "127.0.0.1:0", "--workload", "rr", "--size", "64"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run an endpoint");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "an endpoint of an ended benchmark ran: {out}");
+    assert!(out.contains(&format!("process {dead} that started this one has ended")), "{out}");
+    assert!(!out.contains("listening"), "{out}");
+
+    // Something that joined anyway is killed; the cgroup goes.
+    let sleeper = Command::new("sleep").arg("30").spawn().expect("run sleep");
+    std::fs::write(cg.join("cgroup.procs"), sleeper.id().to_string()).expect("move sleep into the cgroup");
+    let pid = sleeper.id();
+    guard.1 = Some(sleeper);
+    let o = Command::new(BIN).args(["unload", "--stale"]).output().expect("unload --stale");
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "unload --stale: {text}");
+    assert!(text.contains(&format!("removed {}", cg.display())), "{text}");
+    assert!(!cg.exists(), "{text}");
+    let st = guard.1.take().expect("sleep").wait().expect("reap sleep");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(9), "sleep {pid} should have been killed: {st:?}");
+}
