@@ -2,6 +2,7 @@ mod asm_text;
 mod bench;
 mod disasm;
 mod elf;
+mod errors;
 mod exec;
 mod hardening;
 mod kernel;
