@@ -3,6 +3,7 @@ mod bench;
 mod disasm;
 mod elf;
 mod exec;
+mod guide;
 mod hardening;
 mod kernel;
 mod ops;
