@@ -24,7 +24,8 @@
 //! commands are skipped.
 //!
 //! **Exercises** (`docs/exercises/NN-name/`): `README.md` states the check
-//! in three lines the test reads, each in backquotes on a line of its own:
+//! in three lines the test reads, each in backquotes on a line of its own
+//! (or a list item):
 //! `` `args: ...` `` (the arguments after `sockasm run FILE`), `` `task: ...` ``
 //! and `` `solution: ...` ``. A check is `rejected: MESSAGE` (the run fails and
 //! its output contains MESSAGE, the verifier's words) or `retval: N` (the run
@@ -233,31 +234,53 @@ fn anchor(heading: &str) -> String {
 /// Files linked from the guide that another branch adds (remove once merged).
 const PENDING: &[&str] = &["verifier.md"];
 
+/// The anchors of a markdown file's headings.
+fn anchors(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut in_code = false;
+    let mut out = Vec::new();
+    for l in text.lines() {
+        in_code ^= l.trim_start().starts_with("```");
+        if !in_code && l.starts_with('#') {
+            out.push(anchor(l.trim_start_matches('#')));
+        }
+    }
+    out
+}
+
+/// Every relative link of the documents and the exercises' READMEs names an
+/// existing file, and every `#fragment` a heading of its target.
 #[test]
 fn links_resolve() {
-    for doc in DOCS {
-        let path = Path::new(ROOT).join(doc);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut in_code = false;
-        let mut anchors = Vec::new();
-        for l in text.lines() {
-            in_code ^= l.trim_start().starts_with("```");
-            if !in_code && l.starts_with('#') {
-                anchors.push(anchor(l.trim_start_matches('#')));
-            }
+    let mut files: Vec<PathBuf> = DOCS.iter().map(|d| Path::new(ROOT).join(d)).collect();
+    let ex = Path::new(ROOT).join("docs/exercises");
+    files.push(ex.join("README.md"));
+    for e in std::fs::read_dir(&ex).unwrap() {
+        let p = e.unwrap().path().join("README.md");
+        if p.exists() {
+            files.push(p);
         }
+    }
+    let mut checked = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
         for target in text.split("](").skip(1).filter_map(|r| r.split(')').next()) {
             if target.starts_with("http") {
                 continue;
             }
             let (file, frag) = target.split_once('#').unwrap_or((target, ""));
-            if file.is_empty() {
-                assert!(anchors.iter().any(|a| a == frag), "{doc}: link to #{frag}, no such heading");
-            } else if !PENDING.contains(&file) {
-                assert!(path.parent().unwrap().join(file).exists(), "{doc}: link to {file}, no such file");
+            if PENDING.contains(&file) {
+                continue;
             }
+            let dest = if file.is_empty() { path.clone() } else { path.parent().unwrap().join(file) };
+            assert!(dest.exists(), "{}: link to {file}, no such file", path.display());
+            if !frag.is_empty() {
+                assert!(anchors(&dest).iter().any(|a| a == frag), "{}: link to {target}, no such heading", path.display());
+            }
+            checked += 1;
         }
     }
+    assert!(checked > 50, "only {checked} links found");
 }
 
 #[test]
@@ -313,7 +336,7 @@ fn check(o: &Output, want: &str, what: &str) {
 /// The value of the README line `` `key: value` ``.
 fn readme_field<'a>(readme: &'a str, key: &str, dir: &str) -> &'a str {
     let prefix = format!("`{key}: ");
-    let mut it = readme.lines().filter_map(|l| l.trim().strip_prefix(prefix.as_str())?.strip_suffix('`'));
+    let mut it = readme.lines().filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix(prefix.as_str())?.strip_suffix('`'));
     let v = it.next().unwrap_or_else(|| panic!("{dir}/README.md has no line `{key}: ...`"));
     assert!(it.next().is_none(), "{dir}/README.md has two `{key}:` lines");
     v
