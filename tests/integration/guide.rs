@@ -79,7 +79,11 @@ fn console_steps(text: &str) -> Vec<Step> {
         } else if let Some(cmd) = l.strip_prefix("$ ") {
             steps.push(Step { line: i + 1, cmd: cmd.to_string(), want: Vec::new() });
         } else {
-            assert!(steps.len() > block_start, "line {}: a console block starts with output, not a `$ ` command", i + 1);
+            assert!(
+                steps.len() > block_start,
+                "line {}: a console block starts with output, not a `$ ` command",
+                i + 1
+            );
             steps.last_mut().unwrap().want.push(l.to_string());
         }
     }
@@ -122,7 +126,9 @@ fn lines_match(want: &[String], got: &[String]) -> bool {
     match want.split_first() {
         None => got.is_empty(),
         Some((w, rest)) if w == "..." => (0..=got.len()).any(|skip| lines_match(rest, &got[skip..])),
-        Some((w, rest)) => got.split_first().is_some_and(|(g, more)| normalize(w) == normalize(g) && lines_match(rest, more)),
+        Some((w, rest)) => {
+            got.split_first().is_some_and(|(g, more)| normalize(w) == normalize(g) && lines_match(rest, more))
+        }
     }
 }
 
@@ -207,7 +213,12 @@ fn run_document(doc: &str, load: bool) -> usize {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(failures.is_empty(), "{} of {ran} commands differ from the text:\n\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} commands differ from the text:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     ran
 }
 
@@ -275,12 +286,44 @@ fn links_resolve() {
             let dest = if file.is_empty() { path.clone() } else { path.parent().unwrap().join(file) };
             assert!(dest.exists(), "{}: link to {file}, no such file", path.display());
             if !frag.is_empty() {
-                assert!(anchors(&dest).iter().any(|a| a == frag), "{}: link to {target}, no such heading", path.display());
+                assert!(
+                    anchors(&dest).iter().any(|a| a == frag),
+                    "{}: link to {target}, no such heading",
+                    path.display()
+                );
             }
             checked += 1;
         }
     }
     assert!(checked > 50, "only {checked} links found");
+}
+
+/// The table of docs/isa.md's "What it checks": each row's program, loaded
+/// with its type, is rejected with the message the row quotes.
+#[test]
+fn verifier_checks_table_quotes_real_messages() {
+    if !may_load() {
+        return;
+    }
+    let text = std::fs::read_to_string(Path::new(ROOT).join("docs/isa.md")).unwrap();
+    let start = text.find("### What it checks").expect("the section");
+    let table = text[start..].lines().skip_while(|l| !l.starts_with("| Check")).take_while(|l| l.starts_with('|'));
+    let dir = scratch("checks");
+    let mut rows = 0;
+    for row in table.skip(2) {
+        let cols: Vec<&str> = row.split(" | ").map(str::trim).collect();
+        let [_, prog, ty, msg] = cols[..] else { panic!("row with {} columns: {row}", cols.len()) };
+        let Some(prog) = prog.strip_prefix('`').and_then(|p| p.strip_suffix('`')) else { continue };
+        let msg = msg.trim_end_matches('|').trim().strip_prefix('`').unwrap().split('`').next().unwrap();
+        let f = dir.join(format!("row{rows}.s"));
+        std::fs::write(&f, prog.replace("; ", "\n").replace("top: ", "top:\n") + "\n").unwrap();
+        let o = Command::new(BIN).arg("verify").arg(&f).args(["--type", ty]).output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success() && all.contains(msg), "`{prog}` ({ty}): expected `{msg}`, got\n{all}");
+        rows += 1;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(rows >= 10, "only {rows} rows with a program");
 }
 
 #[test]
@@ -289,7 +332,10 @@ fn every_example_file_is_shown_in_a_document() {
     for e in std::fs::read_dir(Path::new(ROOT).join("docs/examples")).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
         let shown = format!("$ cat {name}\n");
-        assert!(docs.iter().any(|d| d.contains(&shown)), "docs/examples/{name} is not shown (`$ cat {name}`) in {DOCS:?}");
+        assert!(
+            docs.iter().any(|d| d.contains(&shown)),
+            "docs/examples/{name} is not shown (`$ cat {name}`) in {DOCS:?}"
+        );
     }
 }
 
@@ -315,7 +361,10 @@ fn matching_rules() {
         assert_eq!(lines_match(&v(want), &v(got)), *ok, "{want:?} vs {got:?}");
     }
     let steps = console_steps("text\n```console\n$ a\nout\n$ b\n```\n```sh\n$ c\n```\n");
-    assert_eq!(steps.iter().map(|s| (s.line, s.cmd.as_str(), s.want.len())).collect::<Vec<_>>(), [(3, "a", 1), (5, "b", 0)]);
+    assert_eq!(
+        steps.iter().map(|s| (s.line, s.cmd.as_str(), s.want.len())).collect::<Vec<_>>(),
+        [(3, "a", 1), (5, "b", 0)]
+    );
     assert_eq!(programs("sockasm asm a.s -o a.bin && xxd -c 8 a.bin | head"), ["sockasm", "xxd", "head"]);
     assert!(needs_kernel("sockasm run x.s") && needs_kernel("sockasm dump --disasm"));
     assert!(!needs_kernel("sockasm asm x.s -o x.bin && sockasm dump --disasm --raw x.bin"));
@@ -326,7 +375,10 @@ fn check(o: &Output, want: &str, what: &str) {
     let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let show = format!("{what}: status {:?}, output:\n{all}", o.status.code());
     if let Some(msg) = want.strip_prefix("rejected: ") {
-        assert!(!o.status.success() && all.contains("rejected") && all.contains(msg), "expected rejection `{msg}`. {show}");
+        assert!(
+            !o.status.success() && all.contains("rejected") && all.contains(msg),
+            "expected rejection `{msg}`. {show}"
+        );
     } else {
         assert!(want.starts_with("retval: "), "{what}: a check is `rejected: ...` or `retval: N`, not `{want}`");
         assert!(o.status.success() && all.lines().any(|l| l == want), "expected `{want}`. {show}");
@@ -336,7 +388,9 @@ fn check(o: &Output, want: &str, what: &str) {
 /// The value of the README line `` `key: value` ``.
 fn readme_field<'a>(readme: &'a str, key: &str, dir: &str) -> &'a str {
     let prefix = format!("`{key}: ");
-    let mut it = readme.lines().filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix(prefix.as_str())?.strip_suffix('`'));
+    let mut it = readme
+        .lines()
+        .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix(prefix.as_str())?.strip_suffix('`'));
     let v = it.next().unwrap_or_else(|| panic!("{dir}/README.md has no line `{key}: ...`"));
     assert!(it.next().is_none(), "{dir}/README.md has two `{key}:` lines");
     v
