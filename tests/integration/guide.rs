@@ -17,6 +17,10 @@
 //!   (`0xffff` followed by 12 hex digits, as a verifier log prints a map);
 //! - trailing whitespace is ignored.
 //!
+//! After a kernel upgrade, `SOCKASM_BLESS_GUIDE=1 cargo test --release --test
+//! integration guide::guide` rewrites every output that differs with what the
+//! command printed (a `...` in it is lost); review the diff.
+//!
 //! A command whose program is not installed (`xxd`, `llvm-objdump-19`) is
 //! skipped with a note on stderr. `sockasm run`, `sockasm verify` and
 //! `sockasm dump --disasm` of the built-in programs need root; without it the
@@ -191,6 +195,8 @@ fn run_document(doc: &str, load: bool) -> usize {
     assert!(!steps.is_empty(), "{doc} has no console commands");
     let mut ran = 0;
     let mut failures = Vec::new();
+    // (index of the first output line, lines it replaces, new lines) for SOCKASM_BLESS_GUIDE.
+    let mut bless: Vec<(usize, usize, Vec<String>)> = Vec::new();
     for s in &steps {
         if !load && needs_kernel(&s.cmd) {
             continue;
@@ -203,6 +209,7 @@ fn run_document(doc: &str, load: bool) -> usize {
         ran += 1;
         let got: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
         if !lines_match(&s.want, &got) {
+            bless.push((s.line, s.want.len(), got.clone()));
             failures.push(format!(
                 "{doc}:{}: `{}` printed\n{}\n--- the document says\n{}\n",
                 s.line,
@@ -213,6 +220,17 @@ fn run_document(doc: &str, load: bool) -> usize {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("SOCKASM_BLESS_GUIDE").is_some() && !bless.is_empty() {
+        // Rewrite the differing outputs with what the commands printed, from the
+        // bottom up so that earlier line numbers stay valid; review with git diff.
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for (first, n, got) in bless.into_iter().rev() {
+            lines.splice(first..first + n, got);
+        }
+        std::fs::write(Path::new(ROOT).join(doc), lines.join("\n") + "\n").unwrap();
+        eprintln!("{doc}: rewrote {} outputs (SOCKASM_BLESS_GUIDE)", failures.len());
+        return ran;
+    }
     assert!(
         failures.is_empty(),
         "{} of {ran} commands differ from the text:\n\n{}",
