@@ -344,11 +344,31 @@ fn verifier_checks_table_quotes_real_messages() {
     assert!(rows >= 10, "only {rows} rows with a program");
 }
 
+/// The Rust DSL example of docs/isa.md, compiled here as it is.
+#[path = "../../docs/examples/dsl.rs"]
+#[allow(dead_code)]
+mod dsl;
+
+/// docs/isa.md shows `docs/examples/dsl.rs` as it is, and then what it prints.
+#[test]
+fn dsl_example_prints_what_the_text_says() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("docs/isa.md")).unwrap();
+    let src = std::fs::read_to_string(Path::new(ROOT).join("docs/examples/dsl.rs")).unwrap();
+    let at = text.find(&format!("```rust\n{src}```\n")).expect("docs/isa.md shows docs/examples/dsl.rs as it is");
+    let out = &text[at..];
+    let start = out.find("```text\n").expect("the output block after it") + "```text\n".len();
+    let end = start + out[start..].find("```").unwrap();
+    assert_eq!(dsl::demo(), out[start..end], "docs/isa.md shows another output for docs/examples/dsl.rs");
+}
+
 #[test]
 fn every_example_file_is_shown_in_a_document() {
     let docs: Vec<String> = DOCS.iter().map(|d| std::fs::read_to_string(Path::new(ROOT).join(d)).unwrap()).collect();
     for e in std::fs::read_dir(Path::new(ROOT).join("docs/examples")).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".rs") {
+            continue; // dsl_example_prints_what_the_text_says
+        }
         let shown = format!("$ cat {name}\n");
         assert!(
             docs.iter().any(|d| d.contains(&shown)),
