@@ -429,7 +429,6 @@ fn lenient_listing_names_the_hidden_register() {
     );
 }
 
-/// The programs of docs/examples/ give the retval docs/isa.md shows.
 #[test]
 fn run_options_and_objects() {
     if !kernel_ok() {
