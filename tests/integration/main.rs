@@ -4,6 +4,7 @@ mod disasm;
 mod elf;
 mod errors;
 mod exec;
+mod guide;
 mod hardening;
 mod kernel;
 mod ops;
