@@ -128,3 +128,60 @@ pub fn load(spec: &CollectionSpec, log_level: u32) -> Result<Collection, LoaderE
     }
     Ok(Collection { maps, programs })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asm::{Alu, Program, R0, R1, R2, R10, Size, call, exit, ld_map, store_imm};
+    use crate::syscall::{MapSpec, ProgType};
+    use std::collections::BTreeMap;
+
+    /// `r0 = *lookup(map, 0) or 0`: one map load of `map`.
+    fn reader(name: &str, map: &str) -> ProgramSpec {
+        let mut p = Program::new();
+        p.push(store_imm(Size::W, R10, -4, 0));
+        p.push(ld_map(R1, map));
+        p.push(Alu::Mov.reg(R2, R10));
+        p.push(Alu::Add.imm(R2, -4));
+        p.push(call(1));
+        p.push(Alu::Mov.imm(R0, 0));
+        p.push(exit());
+        ProgramSpec {
+            name: name.into(),
+            prog_type: ProgType::SOCKET_FILTER,
+            expected_attach_type: None,
+            license: "GPL".into(),
+            code: p.assemble().unwrap(),
+            comments: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn loads_by_name_and_refuses_unknown_maps() {
+        if !crate::syscall::testutil::bpf_available() {
+            return;
+        }
+        let spec = CollectionSpec {
+            maps: vec![("counts".into(), MapSpec::new(MapType::ARRAY, 4, 8, 1).with_name("sockasm_t_count"))],
+            programs: vec![reader("sockasm_t_a", "counts"), reader("sockasm_t_b", "counts")],
+        };
+        let mut c = load(&spec, 0).unwrap();
+        assert!(c.maps.get("counts").is_some());
+        assert!(c.program("sockasm_t_a").is_some());
+        let b = c.take_program("sockasm_t_b").unwrap();
+        assert!(c.program("sockasm_t_b").is_none());
+        // Both programs use the one map of that name.
+        let ids = crate::syscall::prog_map_ids(b.fd()).unwrap();
+        let a_ids = crate::syscall::prog_map_ids(c.program("sockasm_t_a").unwrap().fd()).unwrap();
+        assert_eq!((ids.len(), &ids), (1, &a_ids));
+        // A name the spec does not define is refused before the kernel is asked.
+        let bad = CollectionSpec { programs: vec![reader("sockasm_t_c", "nope")], ..spec };
+        match load(&bad, 0) {
+            Err(LoaderError::Program { name, source }) => {
+                assert_eq!(name, "sockasm_t_c");
+                assert!(source.reason.as_deref().is_some_and(|r| r.contains("nope")), "{source}");
+            }
+            other => panic!("an unbound map: {:?}", other.map(|_| ())),
+        }
+    }
+}

@@ -89,7 +89,7 @@ pub enum DeployError {
     Rejected { name: String, source: LoadError },
     #[error(transparent)]
     Loader(LoaderError),
-    #[error("built-in program does not assemble (a bug in sockasm): {0}")]
+    #[error("a built-in program does not assemble (a bug in sockasm)")]
     Asm(#[from] AsmError),
     #[error("{0}")]
     Invalid(String),

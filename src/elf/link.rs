@@ -197,7 +197,7 @@ impl Object {
             }
         }
         let bytes: Vec<u8> = out.iter().flat_map(|r| r.to_bytes()).collect();
-        let decoded = decode_all(&bytes).map_err(|e| ElfError::Decode { section: sec.name.clone(), source: e })?;
+        let decoded = decode_all(&bytes).map_err(|e| ElfError::Decode { section: sec.name.clone(), error: e })?;
         let map_refs = map_slots
             .into_iter()
             .filter_map(|(slot, name)| decoded.iter().position(|(s, _)| *s == slot).map(|index| MapRef { index, name }))

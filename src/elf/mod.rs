@@ -62,8 +62,9 @@ pub enum ElfError {
     NotBpf(String),
     #[error("corrupt or truncated ELF: {0}")]
     Corrupt(String),
-    #[error("section `{section}`: {source}")]
-    Decode { section: String, source: DecodeError },
+    /// The message shows the decoding error itself, so it is not also a `source()`.
+    #[error("section `{section}`: {error}")]
+    Decode { section: String, error: DecodeError },
     #[error("{0}")]
     Unsupported(String),
 }

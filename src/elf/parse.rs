@@ -278,7 +278,7 @@ impl Object {
             }
             let name = sec_name(i);
             let data = sec_data(i);
-            let insns = decode_all(data).map_err(|e| ElfError::Decode { section: name.clone(), source: e })?;
+            let insns = decode_all(data).map_err(|e| ElfError::Decode { section: name.clone(), error: e })?;
             let mut relocs = Vec::new();
             for (ri, rs) in &elf.shdr_relocs {
                 if elf.section_headers.get(*ri).map(|h| h.sh_info as usize) != Some(i) {
