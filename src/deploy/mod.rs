@@ -8,7 +8,7 @@
 //! with symbolic map loads) -> [`crate::loader::load`] (BPF_MAP_CREATE,
 //! maps bound by name, BPF_PROG_LOAD with the verifier log) -> back here:
 //! the `config` value (`config`), sk_msg attached to the SOCKHASH, every
-//! object of the table [`pins::PINNED`] pinned, and sock_ops attached to the
+//! object of the table `pins::PINNED` pinned, and sock_ops attached to the
 //! cgroup; a failing step undoes the earlier ones (`load::Undo`).
 //!
 //! Files: `load` (load and its undo log), `unload`, `pins` (the table of
