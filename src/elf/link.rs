@@ -200,8 +200,13 @@ impl Object {
         let decoded = decode_all(&bytes).map_err(|e| ElfError::Decode { section: sec.name.clone(), error: e })?;
         let map_refs = map_slots
             .into_iter()
-            .filter_map(|(slot, name)| decoded.iter().position(|(s, _)| *s == slot).map(|index| MapRef { index, name }))
-            .collect();
+            .map(|(slot, name)| match decoded.iter().position(|(s, _)| *s == slot) {
+                Some(index) => Ok(MapRef { index, name }),
+                None => {
+                    Err(corrupt(format!("`{}`: the load of map `{name}` at slot {slot} is not an instruction", p.name)))
+                }
+            })
+            .collect::<Result<_, _>>()?;
         let code = Assembled { insns: decoded.into_iter().map(|(_, i)| i).collect(), labels, map_refs };
         Ok(ProgramSpec {
             name: kernel_name(&p.name),
