@@ -15,4 +15,6 @@ pub mod json;
 pub mod progs;
 pub mod syscall;
 pub mod verify;
-pub mod workload;
+// The traffic generator behind `sockasm worker` and `sockasm bench`: used by
+// the CLI only, not part of the library's API.
+mod traffic;

@@ -13,14 +13,14 @@ pub mod json;
 use std::time::{Duration, Instant};
 
 use harness::{Env, Worker, cgroup_attachments, show, status_of, tcp_out_segs};
-use json::Value;
+use json::{Field, Value};
 
 const MIB: u64 = 1 << 20;
 
 /// Root, cgroup2 and bpffs are there; otherwise the test is skipped.
 pub fn kernel_ok() -> bool {
     let root = nix::unistd::geteuid().is_root();
-    let cg2 = std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.contains(" - cgroup2 "));
+    let cg2 = sockasm::cgroup::cgroup2_mount().is_ok();
     let bpffs = std::path::Path::new("/sys/fs/bpf").is_dir();
     if root && cg2 && bpffs {
         return true;
