@@ -399,7 +399,7 @@ impl Drop for Sandbox {
 
 static SOCK_SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn size_arg(d: Duration) -> String {
+fn micros(d: Duration) -> String {
     d.as_micros().to_string()
 }
 
@@ -470,9 +470,9 @@ impl Runner<'_> {
         }
         let size_s = size.to_string();
         let mut more: Vec<&str> = vec![role, "--conns", &conns, "--warmup-us"];
-        let warmup = size_arg(self.cfg.warmup());
+        let warmup = micros(self.cfg.warmup());
         more.push(&warmup);
-        let measure = size_arg(self.cfg.measure());
+        let measure = micros(self.cfg.measure());
         let read_buf = STREAM_READ_BUF.to_string();
         if role == "serve" {
             more.extend(["--listen", ep, "--expect-tag", TAG, "--reader", "blocking"]);

@@ -424,7 +424,7 @@ fn echo(
                             msg: format!("echo of {} bytes but only {sent} sent", recvd + n as u64),
                         });
                     }
-                    check(&pat, recvd, data, &mut scratch)
+                    check(pat, recvd, data, &mut scratch)
                         .map_err(|m| TrafficError::Mismatch { conn: name.clone(), mismatch: m })?;
                     recvd += n as u64;
                 }
