@@ -174,8 +174,8 @@ impl ClientResult {
                 ("connect_us_avg", (self.connect_total.as_micros() as u64).checked_div(self.conns).into()),
                 ("peak_open", self.peak_open.into()),
                 ("first_local_port", self.first_local_port.map(|p| p as u64).into()),
+                // Ping-pong round trips measured.
                 ("transactions", (self.rtts_ns.len() as u64).into()),
-                ("rounds", (self.rtts_ns.len() as u64).into()),
                 ("tps", self.tps.into()),
                 ("p50_us", us(0.5).into()),
                 ("p99_us", us(0.99).into()),

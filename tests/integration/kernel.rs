@@ -759,7 +759,7 @@ fn kernel_pingpong_and_unix() {
     );
     let d = env.counters().since(&before);
     eprintln!("[pingpong] {c}\n  counters {d:?}");
-    assert_eq!(c.u64("rounds"), 4000);
+    assert_eq!(c.u64("transactions"), 4000);
     assert!(d.redirected_msgs >= 8000, "{d:?}");
     struct RmOnDrop(std::path::PathBuf);
     impl Drop for RmOnDrop {
@@ -869,7 +869,7 @@ fn kernel_small_writes_stay_intact() {
         &["--conns", "1", "--mode", "pingpong", "--msg-size", "64", "--rounds", "3000", "--nodelay", "--tag", "rr"],
     );
     let d = env.counters().since(&before);
-    assert_eq!(c.u64("rounds"), 3000);
+    assert_eq!(c.u64("transactions"), 3000);
     assert_eq!(d.small_write_streams, 0, "request/response must keep the redirect: {d:?}");
     assert_eq!(d.passed_bytes, 0, "{d:?}");
     assert_eq!(d.sockets_left, 0, "{d:?}");
@@ -1164,7 +1164,7 @@ fn kernel_rr_on_one_cpu_all_redirected() {
         srv.finish();
         let d = env.counters().since(&before);
         eprintln!("[rr {size} B, one CPU] {c}\n  counters {d:?}");
-        assert_eq!(c.u64("rounds"), 2000);
+        assert_eq!(c.u64("transactions"), 2000);
         assert_eq!(d.passed_bytes, 0, "request/response must stay redirected: {d:?}");
         assert_eq!(d.redirected_msgs, 4000, "{d:?}");
     }
