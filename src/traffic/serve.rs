@@ -661,3 +661,42 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig, win: &Window) -> Result<S
     r.cpu_us = win.cpu_used(cpu_at_accept);
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traffic::pattern::Pattern;
+
+    #[test]
+    fn echo_answers_whole_messages_and_sink_confirms_the_length() {
+        let mut data = vec![0u8; 1000];
+        Pattern::new(StreamId::new("m", 0)).fill(0, &mut data);
+        let framed = ServeConfig { msg_size: Some(100), ..ServeConfig::default() };
+        for split in [1, 7, 99, 100, 101, 333, 1000] {
+            let mut core = Core::new(0, &framed);
+            let mut out = Vec::new();
+            for chunk in data.chunks(split) {
+                core.on_data(chunk, &mut out).unwrap();
+                assert_eq!(out.len() % 100, 0, "split {split}: only whole messages");
+                assert_eq!(out.len() as u64, core.bytes_in / 100 * 100, "split {split}: every whole message");
+            }
+            core.on_eof(&mut out).unwrap();
+            assert_eq!((out, core.transactions), (data.clone(), 10), "split {split}");
+        }
+        let mut core = Core::new(0, &framed);
+        core.on_data(&data[..150], &mut Vec::new()).unwrap();
+        let e = core.on_eof(&mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("EOF after 50 bytes of a 100-byte request"), "{e}");
+
+        let mut sink = Core::new(0, &ServeConfig { mode: ServeMode::Sink, ..ServeConfig::default() });
+        let mut out = Vec::new();
+        sink.on_data(&data, &mut out).unwrap();
+        assert!(out.is_empty());
+        sink.on_eof(&mut out).unwrap();
+        assert_eq!(out, [1000u64.to_le_bytes(), TRAILER_OK.to_le_bytes()].concat());
+        // A foreign byte is caught by the checker.
+        let mut bad = data.clone();
+        bad[500] ^= 1;
+        assert!(Core::new(0, &framed).on_data(&bad, &mut Vec::new()).unwrap_err().is_data_error());
+    }
+}
