@@ -17,4 +17,6 @@ pub mod progs;
 pub mod spec;
 pub mod syscall;
 pub mod verify;
-pub mod workload;
+// The traffic generator behind `sockasm worker` and `sockasm bench`: used by
+// the CLI only, not part of the library's API.
+mod traffic;

@@ -8,8 +8,12 @@
 //! transports alike), then unloads and removes both directories, on every
 //! exit path ([`Sandbox`]'s `Drop`), Ctrl-C included ([`Interrupt`]).
 //!
-//! Each cell is two child processes ([`endpoint`]) of the same executable:
-//! a server and a client. For the bypass rows both first join the
+//! Each cell is two child processes of the same executable, two hidden
+//! `sockasm worker`s ([`crate::traffic`]): a server and a client. Every byte
+//! is checked against the workload pattern: the server checks each request
+//! or stream byte, the client each echo, and a stream ends with the server's
+//! `[received length, OK]` trailer, so a lost or duplicated byte fails the
+//! cell. For the bypass rows both first join the
 //! benchmark's cgroup; for TCP and AF_UNIX neither does. The benchmark
 //! process itself never joins. After each cell the bypass's counters
 //! ([`deploy::status`]) and the endpoints' own `/proc/self/cgroup` must show
@@ -17,7 +21,6 @@
 //! redirected for bypass rows, no counter moved at all for the others.
 //! Anything else fails the run.
 
-pub mod endpoint;
 pub mod proc;
 mod report;
 mod svg;
@@ -33,9 +36,8 @@ use std::time::{Duration, Instant};
 use crate::cgroup::{self, CgroupError, TempCgroup, TempPinDir};
 use crate::deploy::{self, DeployError, LoadOptions, ProgStatus, UnloadOutcome};
 use crate::progs::counters::{Counter, Totals};
-use crate::workload::Transport;
+use crate::traffic::probe;
 
-pub use endpoint::Workload;
 pub use proc::Interrupt;
 use proc::{Proc, num, text};
 
@@ -60,6 +62,62 @@ pub enum BenchError {
     Placement(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Label hashed into every stream header: the server rejects anything else.
+pub const TAG: &str = "sockasm-bench";
+/// The stream reader's buffer.
+pub const STREAM_READ_BUF: usize = 64 * 1024;
+
+/// What one cell measures.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
+pub enum Workload {
+    /// Request/response ping-pong with TCP_NODELAY: one `size`-byte request,
+    /// the same bytes back, next request.
+    Rr,
+    /// One-way stream of `size`-byte writes; the reader reads 64 KiB at a time.
+    Stream,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 2] = [Workload::Rr, Workload::Stream];
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Rr => "rr",
+            Workload::Stream => "stream",
+        }
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Workload, String> {
+        Workload::ALL.into_iter().find(|w| w.name() == s).ok_or_else(|| format!("unknown workload {s:?} (rr, stream)"))
+    }
+}
+
+/// What carries the bytes of a row. The workers only see an address; whether
+/// TCP goes through the bypass depends on the cgroup they run in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Transport {
+    /// TCP over loopback, both ends in the cgroup with the bypass attached.
+    Bypass,
+    /// TCP over loopback, outside any bypassed cgroup.
+    Tcp,
+    /// AF_UNIX stream socket.
+    Unix,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 3] = [Transport::Bypass, Transport::Tcp, Transport::Unix];
+    /// The name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Bypass => "bypass",
+            Transport::Tcp => "tcp",
+            Transport::Unix => "unix",
+        }
+    }
 }
 
 /// Where the two endpoints of a cell run.
@@ -105,7 +163,7 @@ pub struct Config {
     pub conns: u32,
     pub workloads: Vec<Workload>,
     pub placements: Vec<Placement>,
-    /// The executable that has the hidden `bench endpoint` subcommand.
+    /// The executable that has the hidden `worker` subcommand.
     pub exe: PathBuf,
     /// Progress line on stderr.
     pub progress: bool,
@@ -168,15 +226,6 @@ impl Config {
     /// Cells in one full run.
     pub fn cells(&self) -> usize {
         self.repeat as usize * self.placements.len() * self.workloads.len() * self.sizes.len() * Transport::ALL.len()
-    }
-}
-
-/// The name of a transport in the report.
-pub fn transport_name(t: Transport) -> &'static str {
-    match t {
-        Transport::TcpBypass => "bypass",
-        Transport::Tcp => "tcp",
-        Transport::Unix => "unix",
     }
 }
 
@@ -350,7 +399,7 @@ impl Drop for Sandbox {
 
 static SOCK_SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn size_arg(d: Duration) -> String {
+fn micros(d: Duration) -> String {
     d.as_micros().to_string()
 }
 
@@ -397,7 +446,7 @@ impl Runner<'_> {
             p.name(),
             w.name(),
             report::fmt_size(size),
-            transport_name(t),
+            t.name(),
             run,
             self.cfg.repeat,
             elapsed,
@@ -410,37 +459,35 @@ impl Runner<'_> {
         }
     }
 
-    fn endpoint_args(&self, t: Transport, cpu: usize, role: &str, ep: &str, w: Workload, size: usize) -> Vec<String> {
+    /// `sockasm worker` arguments of one end of a cell.
+    fn worker_args(&self, t: Transport, cpu: usize, role: &str, ep: &str, w: Workload, size: usize) -> Vec<String> {
         let timeout = (self.cfg.warmup() + self.cfg.measure()).as_secs() + 30;
-        let mut a: Vec<String> = vec![
-            "bench".into(),
-            "endpoint".into(),
-            "--timeout".into(),
-            timeout.to_string(),
-            "--cpu".into(),
-            cpu.to_string(),
-            "--parent".into(),
-            std::process::id().to_string(),
-        ];
-        if t == Transport::TcpBypass {
-            a.push("--cgroup".into());
-            a.push(self.cg_path.display().to_string());
+        let conns = self.cfg.conns.to_string();
+        let mut a: Vec<String> = vec!["worker".into(), "--timeout".into(), timeout.to_string()];
+        a.extend(["--cpu".into(), cpu.to_string(), "--parent".into(), std::process::id().to_string()]);
+        if t == Transport::Bypass {
+            a.extend(["--cgroup".into(), self.cg_path.display().to_string()]);
         }
-        a.push(role.into());
-        a.push(if role == "serve" { "--listen" } else { "--connect" }.into());
-        a.push(ep.into());
-        for (k, v) in [
-            ("--workload", w.name().to_string()),
-            ("--size", size.to_string()),
-            ("--conns", self.cfg.conns.to_string()),
-        ] {
-            a.push(k.into());
-            a.push(v);
+        let size_s = size.to_string();
+        let mut more: Vec<&str> = vec![role, "--conns", &conns, "--warmup-us"];
+        let warmup = micros(self.cfg.warmup());
+        more.push(&warmup);
+        let measure = micros(self.cfg.measure());
+        let read_buf = STREAM_READ_BUF.to_string();
+        if role == "serve" {
+            more.extend(["--listen", ep, "--expect-tag", TAG, "--reader", "blocking"]);
+            match w {
+                Workload::Rr => more.extend(["--mode", "echo", "--msg-size", &size_s, "--buf-size", &size_s]),
+                Workload::Stream => more.extend(["--mode", "sink", "--buf-size", &read_buf]),
+            }
+        } else {
+            more.extend(["--connect", ep, "--concurrent", &conns, "--tag", TAG, "--measure-us", &measure]);
+            match w {
+                Workload::Rr => more.extend(["--mode", "pingpong", "--msg-size", &size_s, "--nodelay"]),
+                Workload::Stream => more.extend(["--mode", "stream", "--write-size", &size_s]),
+            }
         }
-        a.extend(["--warmup-us".into(), size_arg(self.cfg.warmup())]);
-        if role == "client" {
-            a.extend(["--measure-us".into(), size_arg(self.cfg.measure())]);
-        }
+        a.extend(more.into_iter().map(String::from));
         a
     }
 
@@ -460,12 +507,12 @@ impl Runner<'_> {
     fn check_cgroup(&self, who: &str, line: &proc::Line, t: Transport) -> Result<(), BenchError> {
         let got = text(line, "cgroup");
         let inside = got == self.cg_rel || got.starts_with(&format!("{}/", self.cg_rel));
-        if (t == Transport::TcpBypass) != inside {
+        if (t == Transport::Bypass) != inside {
             return Err(BenchError::Placement(format!(
                 "the {} {who} of a {} row runs in cgroup {got:?}; it should be {} {}",
-                transport_name(t),
-                transport_name(t),
-                if t == Transport::TcpBypass { "in" } else { "outside" },
+                t.name(),
+                t.name(),
+                if t == Transport::Bypass { "in" } else { "outside" },
                 self.cg_rel
             )));
         }
@@ -507,25 +554,25 @@ impl Runner<'_> {
         }
         let _rm = RmSock(sock_path);
         let before = sb.counters()?;
-        let label = format!("{} {} {} {}", p.name(), w.name(), report::fmt_size(size), transport_name(t));
+        let label = format!("{} {} {} {}", p.name(), w.name(), report::fmt_size(size), t.name());
         let (srv_cpu, cli_cpu) = self.cpus(p);
         let mut srv = Proc::spawn(
             &self.cfg.exe,
-            &self.endpoint_args(t, srv_cpu, "serve", &listen, w, size),
+            &self.worker_args(t, srv_cpu, "serve", &listen, w, size),
             format!("{label} server"),
             self.intr,
         )?;
         let hello = srv.next_line(Duration::from_secs(20))?;
         let connect = match t {
             Transport::Unix => listen.clone(),
-            _ => match hello.get("listening") {
-                Some(proc::Scalar::Num(p)) if *p > 0.0 => format!("127.0.0.1:{}", *p as u16),
+            _ => match hello.get("listening").and_then(crate::json::Json::as_u64) {
+                Some(p @ 1..=65535) => format!("127.0.0.1:{p}"),
                 _ => return Err(BenchError::Endpoint(format!("{label} server: no port in its first line {hello:?}"))),
             },
         };
         let mut cli = Proc::spawn(
             &self.cfg.exe,
-            &self.endpoint_args(t, cli_cpu, "client", &connect, w, size),
+            &self.worker_args(t, cli_cpu, "client", &connect, w, size),
             format!("{label} client"),
             self.intr,
         )?;
@@ -540,15 +587,16 @@ impl Runner<'_> {
         self.check_cpu("server", &s, srv_cpu, &label)?;
         let d = Delta::between(&before, &sb.counters()?);
         let sent = num(&c, "bytes_sent") as u64;
-        let verified = num(&s, "verified_bytes") as u64 + num(&c, "bytes_received") as u64;
-        if num(&s, "verified_bytes") as u64 != sent {
+        // Every byte either end received was checked against the pattern.
+        let verified = num(&s, "bytes_in") as u64 + num(&c, "bytes_received") as u64;
+        if num(&s, "bytes_in") as u64 != sent {
             return Err(BenchError::Endpoint(format!(
                 "{label}: the client sent {sent} bytes, the server checked {}",
-                num(&s, "verified_bytes")
+                num(&s, "bytes_in")
             )));
         }
         let conns = self.cfg.conns as u64;
-        if t == Transport::TcpBypass {
+        if t == Transport::Bypass {
             // Both ends of every connection entered the map (so both were in
             // the cgroup), and sk_msg saw every byte (rr requests and echoes,
             // or the stream and its 16-byte trailers) unless a socket moved to
@@ -642,7 +690,7 @@ pub fn median(v: &[f64]) -> f64 {
 fn union<'a>(lists: impl Iterator<Item = &'a String>) -> String {
     let set: std::collections::BTreeSet<usize> =
         lists.flat_map(|l| l.split(',').filter_map(|c| c.parse().ok())).collect();
-    endpoint::cpu_list(&set)
+    probe::cpu_list(&set)
 }
 
 fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
@@ -687,7 +735,7 @@ fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
 /// (another bypass on the host would make the "plain TCP" rows something else).
 fn foreign_sock_ops_warning() -> Option<String> {
     let mount = cgroup::cgroup2_mount().ok()?;
-    let own = endpoint::own_cgroup();
+    let own = probe::own_cgroup();
     let path = mount.join(own.trim_start_matches('/'));
     let cg = cgroup::Cgroup::open(&path).ok()?;
     let q = crate::syscall::query_cgroup_full(
@@ -711,7 +759,7 @@ const GIB: f64 = (1u64 << 30) as f64;
 /// The server's and the client's CPU for spread (same-cpu uses the first for
 /// both): the first two CPUs this process may run on.
 fn pick_cpus(placements: &[Placement]) -> Result<(usize, usize), BenchError> {
-    let allowed = endpoint::affinity();
+    let allowed = probe::affinity();
     match allowed.as_slice() {
         [] => Err(BenchError::Invalid("cannot read this process's CPU affinity (sched_getaffinity)".into())),
         [one] if placements.contains(&Placement::Spread) => Err(BenchError::Invalid(format!(

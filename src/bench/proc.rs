@@ -1,9 +1,8 @@
-//! Child processes of the benchmark and what stops them: every child is
+//! Child processes of the benchmark (its workers) and what stops them: every child is
 //! registered by PID with an [`Interrupt`], which kills exactly those PIDs
 //! (never by name) when Ctrl-C arrives, and each child is killed and reaped
 //! when its handle is dropped.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -17,6 +16,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::BenchError;
+use crate::json::{self, Json};
 
 /// Set when the user interrupted the run; holds the PIDs to kill then.
 #[derive(Debug, Default)]
@@ -58,127 +58,20 @@ impl Interrupt {
     }
 }
 
-/// A flat JSON object as the endpoints print it (numbers, strings, bools, null).
-pub type Line = BTreeMap<String, Scalar>;
+/// A result line of a worker (one JSON object).
+pub type Line = Json;
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Scalar {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-}
-
-/// Parses one flat JSON object (no nested values).
-pub fn parse_line(s: &str) -> Option<Line> {
-    let b = s.trim().as_bytes();
-    let mut i = 0;
-    let ws = |i: &mut usize| {
-        while *i < b.len() && b[*i].is_ascii_whitespace() {
-            *i += 1;
-        }
-    };
-    let string = |i: &mut usize| -> Option<String> {
-        if b.get(*i) != Some(&b'"') {
-            return None;
-        }
-        *i += 1;
-        let mut out = Vec::new();
-        while *i < b.len() {
-            match b[*i] {
-                b'"' => {
-                    *i += 1;
-                    return String::from_utf8(out).ok();
-                }
-                b'\\' => {
-                    let c = *b.get(*i + 1)?;
-                    *i += 2;
-                    match c {
-                        b'n' => out.push(b'\n'),
-                        b't' => out.push(b'\t'),
-                        b'r' => out.push(b'\r'),
-                        b'u' => {
-                            let hex = std::str::from_utf8(b.get(*i..*i + 4)?).ok()?;
-                            let ch = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
-                            out.extend_from_slice(ch.to_string().as_bytes());
-                            *i += 4;
-                        }
-                        c => out.push(c),
-                    }
-                }
-                c => {
-                    out.push(c);
-                    *i += 1;
-                }
-            }
-        }
-        None
-    };
-    ws(&mut i);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    let mut m = Line::new();
-    loop {
-        ws(&mut i);
-        if b.get(i) == Some(&b'}') {
-            return Some(m);
-        }
-        let k = string(&mut i)?;
-        ws(&mut i);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i += 1;
-        ws(&mut i);
-        let v = match b.get(i)? {
-            b'"' => Scalar::Str(string(&mut i)?),
-            b't' if b[i..].starts_with(b"true") => {
-                i += 4;
-                Scalar::Bool(true)
-            }
-            b'f' if b[i..].starts_with(b"false") => {
-                i += 5;
-                Scalar::Bool(false)
-            }
-            b'n' if b[i..].starts_with(b"null") => {
-                i += 4;
-                Scalar::Null
-            }
-            _ => {
-                let st = i;
-                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
-                    i += 1;
-                }
-                Scalar::Num(std::str::from_utf8(&b[st..i]).ok()?.parse().ok()?)
-            }
-        };
-        m.insert(k, v);
-        ws(&mut i);
-        match b.get(i)? {
-            b',' => i += 1,
-            b'}' => return Some(m),
-            _ => return None,
-        }
-    }
-}
-
+/// The number `k` of a line (0 when missing).
 pub fn num(l: &Line, k: &str) -> f64 {
-    match l.get(k) {
-        Some(Scalar::Num(n)) => *n,
-        _ => 0.0,
-    }
+    l.get(k).and_then(Json::as_f64).unwrap_or(0.0)
 }
 
+/// The string `k` of a line (empty when missing).
 pub fn text<'a>(l: &'a Line, k: &str) -> &'a str {
-    match l.get(k) {
-        Some(Scalar::Str(s)) => s,
-        _ => "",
-    }
+    l.get(k).and_then(Json::as_str).unwrap_or("")
 }
 
-/// One running endpoint process.
+/// One running worker process.
 pub struct Proc {
     child: Child,
     pid: u32,
@@ -273,10 +166,10 @@ impl Proc {
             }
             match self.lines.recv_timeout(left.min(Duration::from_millis(100))) {
                 Ok(l) => {
-                    let Some(v) = parse_line(&l) else {
-                        return Err(self.failed("printed a line that is not a flat JSON object", Some(&l)));
+                    let Ok(v @ Json::Obj(_)) = json::parse(&l) else {
+                        return Err(self.failed("printed a line that is not a JSON object", Some(&l)));
                     };
-                    if v.get("ok") == Some(&Scalar::Bool(false)) {
+                    if v.get("ok") == Some(&Json::Bool(false)) {
                         std::thread::sleep(Duration::from_millis(20));
                         return Err(self.failed(text(&v, "error"), Some(&l)));
                     }
@@ -339,28 +232,5 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flat_json_lines() {
-        let l = parse_line(r#"{"ok": true, "n": 12.5, "e": -1e3, "s": "a\"b\u00e9", "z": null, "f": false}"#).unwrap();
-        assert_eq!(l.get("ok"), Some(&Scalar::Bool(true)));
-        assert_eq!(num(&l, "n"), 12.5);
-        assert_eq!(num(&l, "e"), -1000.0);
-        assert_eq!(text(&l, "s"), "a\"bé");
-        assert_eq!(l.get("z"), Some(&Scalar::Null));
-        assert_eq!(l.get("f"), Some(&Scalar::Bool(false)));
-        assert_eq!(parse_line("{}"), Some(Line::new()));
-        assert!(parse_line("[1]").is_none());
-        assert!(parse_line(r#"{"a": 1"#).is_none());
-        let j = crate::json::Json::obj([("x", crate::json::Json::from(3.25)), ("y", "q\n".into())]).to_string();
-        let l = parse_line(&j).unwrap();
-        assert_eq!(num(&l, "x"), 3.25);
-        assert_eq!(text(&l, "y"), "q\n");
     }
 }

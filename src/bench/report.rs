@@ -3,10 +3,9 @@
 
 use std::fmt::Write;
 
-use super::{Placement, Report, Row, Workload, transport_name};
+use super::{Placement, Report, Row, Transport, Workload};
 use crate::json::Json;
 use crate::progs::counters::Counter;
-use crate::workload::Transport;
 
 /// `64 B`, `16 KiB`, `1 MiB`, or plain bytes when not a round power.
 pub fn fmt_size(n: usize) -> String {
@@ -71,7 +70,7 @@ pub fn redirected_share(r: &Row) -> Option<f64> {
     let redir = r.counters.get(Counter::RedirectedBytes) as f64;
     let seen = redir + r.counters.get(Counter::PassedBytes) as f64;
     let total = seen.max(r.verified_bytes as f64);
-    (r.transport == Transport::TcpBypass && total > 0.0).then(|| redir / total)
+    (r.transport == Transport::Bypass && total > 0.0).then(|| redir / total)
 }
 
 /// More than 1% of a bypass row's bytes went over TCP (small-write fallback or a miss).
@@ -92,7 +91,7 @@ impl Report {
     /// A cell's bypass, TCP and AF_UNIX rows, when all three ran.
     pub fn trio(&self, p: Placement, w: Workload, size: usize) -> Option<(&Row, &Row, &Row)> {
         Some((
-            self.row(p, w, size, Transport::TcpBypass)?,
+            self.row(p, w, size, Transport::Bypass)?,
             self.row(p, w, size, Transport::Tcp)?,
             self.row(p, w, size, Transport::Unix)?,
         ))
@@ -250,7 +249,7 @@ impl Report {
                     ("workload", Json::from(r.workload.name())),
                     ("size", (r.size as u64).into()),
                     ("conns", (r.conns as u64).into()),
-                    ("transport", transport_name(r.transport).into()),
+                    ("transport", r.transport.name().into()),
                     ("p50_us", opt(r.p50_us)),
                     ("p99_us", opt(r.p99_us)),
                     ("tps", opt(r.tps)),

@@ -1,19 +1,14 @@
 //! `sockasm bench`: TCP through the bypass against plain loopback TCP and
 //! AF_UNIX, in a temporary cgroup and pin directory it removes again (also on
-//! Ctrl-C). The hidden `sockasm bench endpoint …` is one end of one cell.
+//! Ctrl-C). Each end of a cell is a hidden `sockasm worker` (src/cli/worker.rs).
 use std::path::PathBuf;
-use std::time::Duration;
 
 use nix::sys::signal::{SigSet, Signal};
 
 use super::{Result, out, outln};
-use crate::bench::endpoint::{self, ClientSpec, ServeSpec, Workload};
-use crate::bench::{self as lib, BenchError, Config, Interrupt, Placement};
-use crate::json::Json;
-use crate::workload::{self, Endpoint, Listener};
+use crate::bench::{self as lib, BenchError, Config, Interrupt, Placement, Workload};
 
 #[derive(clap::Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     /// Measured seconds per cell (each after a warm-up of a fifth of that, 10 ms to 0.5 s).
     #[arg(long, default_value_t = 1.0)]
@@ -45,8 +40,6 @@ pub struct Args {
     /// No progress line on stderr.
     #[arg(long)]
     pub quiet: bool,
-    #[command(subcommand)]
-    pub endpoint: Option<Hidden>,
 }
 
 /// The placements `--placement` selected.
@@ -76,133 +69,7 @@ fn parse_size(s: &str) -> std::result::Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is not a size (e.g. 64, 16k, 1m)"))
 }
 
-#[derive(clap::Subcommand, Debug)]
-pub enum Hidden {
-    /// One end of one benchmark cell (started by `sockasm bench`).
-    #[command(hide = true)]
-    Endpoint(EndpointArgs),
-}
-
-#[derive(clap::Args, Debug)]
-pub struct EndpointArgs {
-    /// Join this cgroup v2 directory before creating any socket.
-    #[arg(long)]
-    pub cgroup: Option<PathBuf>,
-    /// Pin the process (all its threads) to this CPU first.
-    #[arg(long)]
-    pub cpu: Option<usize>,
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
-    /// The benchmark's pid: die with it, and do nothing if it has ended.
-    #[arg(long)]
-    pub parent: Option<u32>,
-    #[command(subcommand)]
-    pub role: EndpointRole,
-}
-
-#[derive(clap::Subcommand, Debug)]
-pub enum EndpointRole {
-    Serve {
-        #[arg(long)]
-        listen: Endpoint,
-        #[arg(long)]
-        workload: Workload,
-        #[arg(long)]
-        size: usize,
-        #[arg(long, default_value_t = 1)]
-        conns: u64,
-        /// CPU time counts from this long after the last accept.
-        #[arg(long, default_value_t = 0)]
-        warmup_us: u64,
-    },
-    Client {
-        #[arg(long)]
-        connect: Endpoint,
-        #[arg(long)]
-        workload: Workload,
-        #[arg(long)]
-        size: usize,
-        #[arg(long, default_value_t = 1)]
-        conns: u64,
-        #[arg(long)]
-        warmup_us: u64,
-        #[arg(long)]
-        measure_us: u64,
-    },
-}
-
-fn print_line(j: &Json) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{j}");
-    let _ = out.flush();
-}
-
-fn run_endpoint(a: &EndpointArgs) -> Result<()> {
-    let res = (|| -> Result<()> {
-        // If the benchmark dies, so does this endpoint, also when it died
-        // while this process started: otherwise the endpoint would join the
-        // cgroup later and keep it busy.
-        if let Some(parent) = a.parent {
-            crate::exec::die_with_parent(parent)?;
-        }
-        // Before any thread starts: threads inherit the affinity.
-        if let Some(cpu) = a.cpu {
-            let mut set = nix::sched::CpuSet::new();
-            set.set(cpu).map_err(|e| format!("--cpu {cpu}: {e}"))?;
-            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-                .map_err(|e| format!("pinning to CPU {cpu}: {e} (is CPU {cpu} online and allowed?)"))?;
-        }
-        if let Some(cg) = &a.cgroup {
-            workload::enter_cgroup(cg)?;
-        }
-        let secs = a.timeout.max(1);
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(secs + 5));
-            eprintln!("sockasm bench endpoint: watchdog: still running after {} s, exiting", secs + 5);
-            std::process::exit(3);
-        });
-        let timeout = Duration::from_secs(secs);
-        match &a.role {
-            EndpointRole::Serve { listen, workload, size, conns, warmup_us } => {
-                let l = Listener::bind(listen)?;
-                print_line(&Json::obj([("listening", l.port().map(|p| p as u64).into())]));
-                let spec = ServeSpec {
-                    workload: *workload,
-                    size: *size,
-                    conns: *conns,
-                    warmup: Duration::from_micros(*warmup_us),
-                    timeout,
-                };
-                let r = endpoint::serve(&l, &spec)?;
-                print_line(&r.to_json());
-            }
-            EndpointRole::Client { connect, workload, size, conns, warmup_us, measure_us } => {
-                let spec = ClientSpec {
-                    workload: *workload,
-                    size: *size,
-                    conns: *conns,
-                    warmup: Duration::from_micros(*warmup_us),
-                    measure: Duration::from_micros(*measure_us),
-                    timeout,
-                };
-                let r = endpoint::run_client(connect, &spec)?;
-                print_line(&r.to_json());
-            }
-        }
-        Ok(())
-    })();
-    if let Err(e) = &res {
-        print_line(&Json::obj([("ok", Json::from(false)), ("error", Json::from(e.to_string()))]));
-    }
-    res
-}
-
 pub fn run(args: &Args, verbose: bool) -> Result<()> {
-    if let Some(Hidden::Endpoint(a)) = &args.endpoint {
-        return run_endpoint(a);
-    }
     // Ctrl-C and SIGTERM: blocked here, before any other thread exists, so
     // every thread inherits the mask and only the waiting thread sees them.
     let mut set = SigSet::empty();
@@ -233,13 +100,13 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     let placements = match &args.placement {
         Some(p) => p.0.clone(),
         // One CPU (taskset, a cpuset): what can run, and say so.
-        None if crate::bench::endpoint::affinity().len() == 1 => {
+        None if crate::traffic::probe::affinity().len() == 1 => {
             if !args.quiet {
                 eprintln!("sockasm bench: only one CPU is available, so only --placement same-cpu runs");
             }
-            vec![crate::bench::Placement::SameCpu]
+            vec![Placement::SameCpu]
         }
-        None => crate::bench::Placement::ALL.to_vec(),
+        None => Placement::ALL.to_vec(),
     };
     // A chart that cannot be written should not cost a whole run first.
     if let Some(f) = &args.svg {

@@ -1,9 +1,10 @@
 //! `sockasm worker` (hidden): one side of a checked traffic workload, for the
-//! kernel tests and benchmarks. Joins a cgroup and/or network namespace first
-//! (in that order), then creates its sockets, so they are charged to that
-//! cgroup and live in that namespace. Prints one JSON line with the result
-//! (servers print `{"listening": PORT}` before it) and exits non-zero with a
-//! message on any data mismatch.
+//! kernel tests and `sockasm bench` (each end of a cell). Pins itself to a
+//! CPU, joins a cgroup and/or network namespace first (in that order), then
+//! creates its sockets, so they are charged to that cgroup and live in that
+//! namespace. Prints one JSON line with the result (servers print
+//! `{"listening": PORT}` before it) and exits non-zero with a message on any
+//! data mismatch.
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use super::Result;
 use crate::json::Json;
-use crate::workload::{self, ClientConfig, ClientMode, Endpoint, Listener, ReaderKind, ServeConfig, ServeMode};
+use crate::traffic::{self, ClientConfig, ClientMode, Endpoint, Listener, ReaderKind, ServeConfig, ServeMode};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,6 +28,10 @@ pub struct Args {
     /// Exit with an error after this many seconds, whatever happens.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    /// The pid of the process that started this one: die with it, and do
+    /// nothing if it has already ended (so a late worker never joins a cgroup).
+    #[arg(long)]
+    pub parent: Option<u32>,
     #[command(subcommand)]
     pub role: Role,
 }
@@ -93,6 +98,12 @@ pub struct ServeArgs {
     pub hold_ms: u64,
     #[arg(long, default_value_t = 65536)]
     pub buf_size: usize,
+    /// Echo whole messages of this size (request/response).
+    #[arg(long)]
+    pub msg_size: Option<usize>,
+    /// CPU time counts from this long after the last accept.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_us: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -121,6 +132,12 @@ pub struct ClientArgs {
     /// Ping-pong rounds per connection.
     #[arg(long, default_value_t = 1000)]
     pub rounds: u64,
+    /// Ping-pong and stream: warm up this long, then...
+    #[arg(long, default_value_t = 0)]
+    pub warmup_us: u64,
+    /// ...measure this long, instead of --rounds or --bytes.
+    #[arg(long)]
+    pub measure_us: Option<u64>,
     /// Label hashed into every stream header (e.g. the namespace).
     #[arg(long, default_value = "")]
     pub tag: String,
@@ -142,17 +159,32 @@ fn print_line(j: &Json) {
 }
 
 pub fn run(args: &Args, _verbose: bool) -> Result<()> {
-    if let Some(cg) = &args.cgroup {
-        workload::enter_cgroup(cg)?;
+    let res = run_role(args);
+    if let Err(e) = &res {
+        print_line(&Json::obj([("ok", Json::from(false)), ("error", Json::from(e.to_string()))]));
     }
-    if let Some(ns) = &args.netns {
-        workload::enter_netns(ns)?;
+    res
+}
+
+fn run_role(args: &Args) -> Result<()> {
+    // If the starter dies, so does this worker, also when it died while this
+    // process started: otherwise the worker would join the cgroup later and
+    // keep it busy.
+    if let Some(parent) = args.parent {
+        crate::exec::die_with_parent(parent)?;
     }
+    // Before any thread starts: threads inherit the affinity (and the namespace).
     if let Some(cpu) = args.cpu {
         let mut set = nix::sched::CpuSet::new();
         set.set(cpu).map_err(|e| format!("--cpu {cpu}: {e}"))?;
         nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-            .map_err(|e| format!("pinning to CPU {cpu}: {e}"))?;
+            .map_err(|e| format!("pinning to CPU {cpu}: {e} (is CPU {cpu} online and allowed?)"))?;
+    }
+    if let Some(cg) = &args.cgroup {
+        traffic::enter_cgroup(cg)?;
+    }
+    if let Some(ns) = &args.netns {
+        traffic::enter_netns(ns)?;
     }
     let timeout = Duration::from_secs(args.timeout.max(1));
     // Watchdog: whatever hangs, the process ends.
@@ -162,41 +194,35 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
         eprintln!("sockasm worker: watchdog: still running after {secs} s, exiting");
         std::process::exit(3);
     });
-    let res = match &args.role {
+    match &args.role {
         Role::Serve(a) => serve(a, timeout),
         Role::Client(a) => client(a, timeout),
         Role::Pair(a) => pair(a, timeout),
-    };
-    if let Err(e) = &res {
-        print_line(&Json::obj([("ok", Json::from(false)), ("error", Json::from(e.to_string()))]));
     }
-    res
 }
 
 fn serve(a: &ServeArgs, timeout: Duration) -> Result<()> {
-    workload::raise_nofile(a.conns * 2 + 64)?;
+    traffic::raise_nofile(a.conns * 2 + 64)?;
     let listener = Listener::bind(&a.listen)?;
     print_line(&Json::obj([("listening", listener.port().map(|p| p as u64).into())]));
     let cfg = ServeConfig {
         conns: a.conns,
         reader: a.reader,
         mode: a.mode,
-        expect_tag: a.expect_tag.as_deref().map(workload::tag_hash),
+        expect_tag: a.expect_tag.as_deref().map(traffic::tag_hash),
         hold: Duration::from_millis(a.hold_ms),
         timeout,
         buf_size: a.buf_size.max(1),
+        msg_size: a.msg_size,
+        warmup: Duration::from_micros(a.warmup_us),
     };
-    let r = workload::serve(&listener, &cfg)?;
+    let r = traffic::serve(&listener, &cfg)?;
     print_line(&r.to_json());
     Ok(())
 }
 
 fn client(a: &ClientArgs, timeout: Duration) -> Result<()> {
-    workload::raise_nofile(a.concurrent.min(a.conns) * 2 + 64)?;
-    let mode = match a.mode {
-        ClientMode::PingPong { .. } => ClientMode::PingPong { msg_size: a.msg_size, rounds: a.rounds },
-        m => m,
-    };
+    traffic::raise_nofile(a.concurrent.min(a.conns) * 2 + 64)?;
     let cfg = ClientConfig {
         connect: a.connect.clone(),
         conns: a.conns,
@@ -204,20 +230,24 @@ fn client(a: &ClientArgs, timeout: Duration) -> Result<()> {
         bytes: a.bytes,
         write_size: a.write_size.max(1),
         half_close: a.half_close,
-        mode,
+        mode: a.mode,
+        msg_size: a.msg_size,
+        rounds: a.rounds,
+        warmup: Duration::from_micros(a.warmup_us),
+        measure: a.measure_us.map(Duration::from_micros),
         tag: a.tag.clone(),
         first_conn: a.first_conn,
         bind: a.bind,
         nodelay: a.nodelay,
         timeout,
     };
-    let r = workload::run_client(&cfg)?;
+    let r = traffic::run_client(&cfg)?;
     print_line(&r.to_json());
     Ok(())
 }
 
 fn pair(a: &PairArgs, timeout: Duration) -> Result<()> {
-    use crate::workload::pair::{PairConfig, Scenario, run_pair};
+    use crate::traffic::pair::{PairConfig, Scenario, run_pair};
     let scenario = match a.scenario.as_str() {
         "stall" => Scenario::Stall { cap: a.cap, extra: a.extra },
         "bursts" => Scenario::Bursts { rounds: a.rounds, burst: a.burst },

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::kernel::harness::cgroup2_mount;
-use crate::kernel::json::{Value, parse};
+use crate::kernel::json::{Field, Value, parse};
 use crate::kernel::kernel_ok;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
@@ -121,7 +121,7 @@ fn bench_smoke_all_transports_verified_and_clean() {
         } else {
             let Value::Obj(cs) = r.at("counters") else { panic!("{what}") };
             for (k, c) in cs {
-                assert_eq!(c, &Value::Num("0".into()), "counter {k} moved for a {t} row: {what}");
+                assert_eq!(c.as_u64(), Some(0), "counter {k} moved for a {t} row: {what}");
             }
         }
     }
@@ -219,7 +219,7 @@ fn bench_interrupted_cleans_up() {
         .flatten()
         .filter(|e| {
             std::fs::read_to_string(e.path().join("cmdline"))
-                .is_ok_and(|c| c.contains("endpoint") && c.contains(&format!("sockasm-bench-{pid}-")))
+                .is_ok_and(|c| c.contains("worker") && c.contains(&format!("sockasm-bench-{pid}-")))
         })
         .count();
     assert_eq!(ours, 0, "endpoint processes survived the interrupted run");
@@ -450,9 +450,9 @@ fn bench_stale_cgroup_is_emptied_and_late_endpoints_do_nothing() {
     let mut guard = Guard(cg.clone(), None);
 
     let o = Command::new(BIN)
-        .args(["bench", "endpoint", "--timeout", "5", "--parent", &dead.to_string(), "--cgroup"])
+        .args(["worker", "--timeout", "5", "--parent", &dead.to_string(), "--cgroup"])
         .arg(&cg)
-        .args(["serve", "--listen", "127.0.0.1:0", "--workload", "rr", "--size", "64"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--mode", "echo", "--msg-size", "64"])
         .stdin(Stdio::null())
         .output()
         .expect("run an endpoint");

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::kernel::harness::{cgroup2_mount, unique};
-use crate::kernel::json::{Value, parse};
+use crate::kernel::json::{Field, Value, parse};
 use crate::kernel::kernel_ok;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sockasm");

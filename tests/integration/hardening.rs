@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::kernel::harness::{BIN, Env, show, sockasm};
-use crate::kernel::json::Value;
+use crate::kernel::json::{Field, Value};
 use crate::kernel::kernel_ok;
 use sockasm::syscall::{self, AttachType};
 

@@ -13,14 +13,14 @@ pub mod json;
 use std::time::{Duration, Instant};
 
 use harness::{Env, Worker, cgroup_attachments, show, status_of, tcp_out_segs};
-use json::Value;
+use json::{Field, Value};
 
 const MIB: u64 = 1 << 20;
 
 /// Root, cgroup2 and bpffs are there; otherwise the test is skipped.
 pub fn kernel_ok() -> bool {
     let root = nix::unistd::geteuid().is_root();
-    let cg2 = std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.contains(" - cgroup2 "));
+    let cg2 = sockasm::cgroup::cgroup2_mount().is_ok();
     let bpffs = std::path::Path::new("/sys/fs/bpf").is_dir();
     if root && cg2 && bpffs {
         return true;
@@ -759,7 +759,7 @@ fn kernel_pingpong_and_unix() {
     );
     let d = env.counters().since(&before);
     eprintln!("[pingpong] {c}\n  counters {d:?}");
-    assert_eq!(c.u64("rounds"), 4000);
+    assert_eq!(c.u64("transactions"), 4000);
     assert!(d.redirected_msgs >= 8000, "{d:?}");
     struct RmOnDrop(std::path::PathBuf);
     impl Drop for RmOnDrop {
@@ -869,7 +869,7 @@ fn kernel_small_writes_stay_intact() {
         &["--conns", "1", "--mode", "pingpong", "--msg-size", "64", "--rounds", "3000", "--nodelay", "--tag", "rr"],
     );
     let d = env.counters().since(&before);
-    assert_eq!(c.u64("rounds"), 3000);
+    assert_eq!(c.u64("transactions"), 3000);
     assert_eq!(d.small_write_streams, 0, "request/response must keep the redirect: {d:?}");
     assert_eq!(d.passed_bytes, 0, "{d:?}");
     assert_eq!(d.sockets_left, 0, "{d:?}");
@@ -1164,7 +1164,7 @@ fn kernel_rr_on_one_cpu_all_redirected() {
         srv.finish();
         let d = env.counters().since(&before);
         eprintln!("[rr {size} B, one CPU] {c}\n  counters {d:?}");
-        assert_eq!(c.u64("rounds"), 2000);
+        assert_eq!(c.u64("transactions"), 2000);
         assert_eq!(d.passed_bytes, 0, "request/response must stay redirected: {d:?}");
         assert_eq!(d.redirected_msgs, 4000, "{d:?}");
     }

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::json::{Value, parse};
+use super::json::{Field, Value, parse};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
 /// Each worker gives up after this many seconds (its own watchdog).
@@ -23,22 +23,10 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The cgroup2 mount point, from /proc/self/mountinfo.
+/// The cgroup2 mount point (the library's own discovery).
 pub fn cgroup2_mount() -> PathBuf {
     static M: OnceLock<PathBuf> = OnceLock::new();
-    M.get_or_init(|| {
-        let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo");
-        for line in mi.lines() {
-            let Some((pre, post)) = line.split_once(" - ") else { continue };
-            if post.split_whitespace().next() == Some("cgroup2")
-                && let Some(mp) = pre.split_whitespace().nth(4)
-            {
-                return PathBuf::from(mp.replace("\\040", " "));
-            }
-        }
-        panic!("cgroup2 is not mounted");
-    })
-    .clone()
+    M.get_or_init(|| sockasm::cgroup::cgroup2_mount().unwrap_or_else(|e| panic!("{e}"))).clone()
 }
 
 /// Runs `sockasm ARGS` to completion (bounded by the commands themselves).
@@ -398,7 +386,7 @@ impl Worker {
         };
         let v = parse(&line).unwrap_or_else(|e| panic!("worker `{}`: {e}", self.args));
         match v.get("listening") {
-            Some(Value::Num(_)) => v.u64("listening") as u16,
+            Some(Value::UInt(p)) => *p as u16,
             // AF_UNIX: no port.
             Some(Value::Null) => 0,
             _ => panic!("worker `{}`: want a listening line, got {line}; stderr:\n{}", self.args, self.stderr()),

@@ -12,7 +12,7 @@ use nix::sched::{CloneFlags, setns};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::socket::{self as sock, AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage, sockopt};
 
-use super::WorkloadError;
+use super::TrafficError;
 
 /// Where a server listens or a client connects.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,28 +133,28 @@ impl Listener {
     /// Binds and listens (backlog 4096). A TCP listener on `[::]` is made
     /// dual-stack explicitly (IPV6_V6ONLY off), so IPv4 clients reach it as
     /// `::ffff:a.b.c.d`. An existing socket file at a Unix path is replaced.
-    pub fn bind(ep: &Endpoint) -> Result<Listener, WorkloadError> {
+    pub fn bind(ep: &Endpoint) -> Result<Listener, TrafficError> {
         match ep {
             Endpoint::Tcp(addr) => {
                 let fam = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
                 let fd = sock::socket(fam, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-                    .map_err(WorkloadError::sys("socket"))?;
+                    .map_err(TrafficError::sys("socket"))?;
                 sock::setsockopt(&fd, sockopt::ReuseAddr, &true)
-                    .map_err(WorkloadError::sys("setsockopt SO_REUSEADDR"))?;
+                    .map_err(TrafficError::sys("setsockopt SO_REUSEADDR"))?;
                 if let SocketAddr::V6(v6) = addr
                     && v6.ip().is_unspecified()
                 {
                     sock::setsockopt(&fd, sockopt::Ipv6V6Only, &false)
-                        .map_err(WorkloadError::sys("setsockopt IPV6_V6ONLY"))?;
+                        .map_err(TrafficError::sys("setsockopt IPV6_V6ONLY"))?;
                 }
-                bind_fd(&fd, *addr).map_err(|e| WorkloadError::io(format!("bind {addr}"), e))?;
+                bind_fd(&fd, *addr).map_err(|e| TrafficError::io(format!("bind {addr}"), e))?;
                 sock::listen(&fd, Backlog::new(4096).unwrap_or(Backlog::MAXCONN))
-                    .map_err(WorkloadError::sys("listen"))?;
+                    .map_err(TrafficError::sys("listen"))?;
                 Ok(Listener::Tcp(TcpListener::from(fd)))
             }
             Endpoint::Unix(p) => {
                 let _ = std::fs::remove_file(p);
-                let l = UnixListener::bind(p).map_err(|e| WorkloadError::io(format!("bind {}", p.display()), e))?;
+                let l = UnixListener::bind(p).map_err(|e| TrafficError::io(format!("bind {}", p.display()), e))?;
                 Ok(Listener::Unix(l, p.clone()))
             }
         }
@@ -208,57 +208,57 @@ fn bind_fd(fd: &OwnedFd, addr: SocketAddr) -> io::Result<()> {
 
 /// Connects to `ep`. With `bind`, the TCP socket is first bound to that local
 /// address with SO_REUSEADDR (to force a source port).
-pub fn connect(ep: &Endpoint, bind: Option<SocketAddr>) -> Result<Stream, WorkloadError> {
+pub fn connect(ep: &Endpoint, bind: Option<SocketAddr>) -> Result<Stream, TrafficError> {
     match ep {
         Endpoint::Tcp(addr) => {
             let Some(local) = bind else {
                 return TcpStream::connect(addr)
                     .map(Stream::Tcp)
-                    .map_err(|e| WorkloadError::io(format!("connect {addr}"), e));
+                    .map_err(|e| TrafficError::io(format!("connect {addr}"), e));
             };
             use std::os::fd::AsRawFd;
             let fam = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
             let fd = sock::socket(fam, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-                .map_err(WorkloadError::sys("socket"))?;
-            sock::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(WorkloadError::sys("setsockopt SO_REUSEADDR"))?;
-            bind_fd(&fd, local).map_err(|e| WorkloadError::io(format!("bind {local}"), e))?;
+                .map_err(TrafficError::sys("socket"))?;
+            sock::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(TrafficError::sys("setsockopt SO_REUSEADDR"))?;
+            bind_fd(&fd, local).map_err(|e| TrafficError::io(format!("bind {local}"), e))?;
             let sa = SockaddrStorage::from(*addr);
             sock::connect(fd.as_raw_fd(), &sa)
-                .map_err(|e| WorkloadError::io(format!("connect {addr} from {local}"), e.into()))?;
+                .map_err(|e| TrafficError::io(format!("connect {addr} from {local}"), e.into()))?;
             Ok(Stream::Tcp(TcpStream::from(fd)))
         }
         Endpoint::Unix(p) => UnixStream::connect(p)
             .map(Stream::Unix)
-            .map_err(|e| WorkloadError::io(format!("connect {}", p.display()), e)),
+            .map_err(|e| TrafficError::io(format!("connect {}", p.display()), e)),
     }
 }
 
 /// Moves the calling process into a cgroup v2 directory (all its threads).
 /// Do this before creating sockets: a socket belongs to the cgroup of the
 /// process that created it, at creation time.
-pub fn enter_cgroup(dir: &Path) -> Result<(), WorkloadError> {
+pub fn enter_cgroup(dir: &Path) -> Result<(), TrafficError> {
     let procs = dir.join("cgroup.procs");
     let mut f = OpenOptions::new()
         .write(true)
         .open(&procs)
-        .map_err(|e| WorkloadError::io(format!("open {}", procs.display()), e))?;
+        .map_err(|e| TrafficError::io(format!("open {}", procs.display()), e))?;
     f.write_all(format!("{}\n", std::process::id()).as_bytes())
-        .map_err(|e| WorkloadError::io(format!("write {}", procs.display()), e))
+        .map_err(|e| TrafficError::io(format!("write {}", procs.display()), e))
 }
 
 /// Moves the calling thread into the network namespace `/run/netns/NAME` (or
 /// a path). Threads spawned afterwards inherit it; call before spawning.
-pub fn enter_netns(name: &str) -> Result<(), WorkloadError> {
+pub fn enter_netns(name: &str) -> Result<(), TrafficError> {
     let path = if name.contains('/') { PathBuf::from(name) } else { Path::new("/run/netns").join(name) };
-    let f = File::open(&path).map_err(|e| WorkloadError::io(format!("open {}", path.display()), e))?;
+    let f = File::open(&path).map_err(|e| TrafficError::io(format!("open {}", path.display()), e))?;
     setns(f.as_fd(), CloneFlags::CLONE_NEWNET)
-        .map_err(|e| WorkloadError::io(format!("setns {}", path.display()), e.into()))
+        .map_err(|e| TrafficError::io(format!("setns {}", path.display()), e.into()))
 }
 
 /// Raises RLIMIT_NOFILE's soft limit to at least `want` (up to the hard limit,
 /// or beyond it when privileged). Returns the new soft limit.
-pub fn raise_nofile(want: u64) -> Result<u64, WorkloadError> {
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(WorkloadError::sys("getrlimit"))?;
+pub fn raise_nofile(want: u64) -> Result<u64, TrafficError> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(TrafficError::sys("getrlimit"))?;
     if soft >= want {
         return Ok(soft);
     }
@@ -266,7 +266,7 @@ pub fn raise_nofile(want: u64) -> Result<u64, WorkloadError> {
         return Ok(want);
     }
     let new = want.min(hard);
-    setrlimit(Resource::RLIMIT_NOFILE, new, hard).map_err(WorkloadError::sys("setrlimit"))?;
+    setrlimit(Resource::RLIMIT_NOFILE, new, hard).map_err(TrafficError::sys("setrlimit"))?;
     Ok(new)
 }
 
@@ -307,4 +307,27 @@ pub fn read_exact_retrying(
         }
     }
     Ok(())
+}
+
+/// `write_all` on a blocking socket (SO_SNDTIMEO set to reach `deadline`),
+/// retrying an EAGAIN that comes before the deadline.
+pub fn write_all_retrying(s: &mut impl Write, mut buf: &[u8], deadline: std::time::Instant) -> io::Result<()> {
+    while !buf.is_empty() {
+        match s.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Makes `s` blocking with read and write timeouts that end at `deadline`.
+pub fn set_blocking_until(s: &Stream, deadline: std::time::Instant) -> io::Result<()> {
+    let left = deadline.saturating_duration_since(std::time::Instant::now()).max(std::time::Duration::from_millis(1));
+    s.set_nonblocking(false)?;
+    s.set_read_timeout(Some(left))?;
+    s.set_write_timeout(Some(left))
 }

@@ -1,4 +1,4 @@
-//! The deterministic byte stream every connection carries, and its checksum.
+//! The deterministic byte stream every connection carries, and its checker.
 //!
 //! A stream starts with a 16-byte header that names it, then a body that is a
 //! pure function of that name and the byte offset:
@@ -146,69 +146,6 @@ impl Pattern {
     }
 }
 
-/// A streaming, position-sensitive 64-bit checksum, independent of how the
-/// bytes were split into reads: a Fletcher-style pair of sums over 16-byte
-/// little-endian words (mod 2^128), mixed at the end. Cheap enough for
-/// gigabytes in a debug build.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Checksum {
-    a: u128,
-    b: u128,
-    len: u64,
-    tail: [u8; 16],
-    tail_len: usize,
-}
-
-impl Checksum {
-    pub fn new() -> Checksum {
-        Checksum { a: 0x6a09_e667_f3bc_c908, ..Default::default() }
-    }
-
-    fn word(&mut self, w: u128) {
-        self.a = self.a.wrapping_add(w);
-        self.b = self.b.wrapping_add(self.a);
-    }
-
-    pub fn update(&mut self, mut data: &[u8]) {
-        self.len += data.len() as u64;
-        if self.tail_len > 0 {
-            let n = (16 - self.tail_len).min(data.len());
-            self.tail[self.tail_len..self.tail_len + n].copy_from_slice(&data[..n]);
-            self.tail_len += n;
-            data = &data[n..];
-            if self.tail_len < 16 {
-                return;
-            }
-            let w = u128::from_le_bytes(self.tail);
-            self.word(w);
-            self.tail_len = 0;
-        }
-        let (words, rest) = data.as_chunks::<16>();
-        for w in words {
-            self.word(u128::from_le_bytes(*w));
-        }
-        self.tail[..rest.len()].copy_from_slice(rest);
-        self.tail_len = rest.len();
-    }
-
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn finish(&self) -> u64 {
-        let mut c = *self;
-        let mut last = [0u8; 16];
-        last[..c.tail_len].copy_from_slice(&c.tail[..c.tail_len]);
-        c.word(u128::from_le_bytes(last));
-        let fold = |x: u128| (x as u64) ^ splitmix64((x >> 64) as u64);
-        splitmix64(fold(c.a) ^ splitmix64(fold(c.b) ^ c.len))
-    }
-}
-
 /// The first byte where a stream differed from what it should be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {
@@ -258,7 +195,6 @@ pub struct StreamChecker {
     header: Vec<u8>,
     pattern: Option<Pattern>,
     offset: u64,
-    pub checksum: Checksum,
     scratch: Vec<u8>,
 }
 
@@ -269,7 +205,6 @@ impl StreamChecker {
             header: Vec::with_capacity(HEADER_LEN),
             pattern: None,
             offset: 0,
-            checksum: Checksum::new(),
             scratch: Vec::new(),
         }
     }
@@ -280,7 +215,6 @@ impl StreamChecker {
     }
 
     pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Mismatch> {
-        self.checksum.update(data);
         if self.pattern.is_none() {
             let n = (HEADER_LEN - self.header.len()).min(data.len());
             self.header.extend_from_slice(&data[..n]);
@@ -352,9 +286,6 @@ mod tests {
             for chunk in whole.chunks(split) {
                 c.feed(chunk).unwrap();
             }
-            let mut sum = Checksum::new();
-            sum.update(&whole);
-            assert_eq!(c.checksum.finish(), sum.finish());
             assert_eq!(c.stream(), Some(p.id));
         }
     }
@@ -385,10 +316,5 @@ mod tests {
         a.fill(0, &mut h);
         c.feed(&h).unwrap();
         assert!(c.feed(&one).is_err());
-        let mut x = Checksum::new();
-        x.update(b"abcdefghij");
-        let mut y = Checksum::new();
-        y.update(b"abcdefghji");
-        assert_ne!(x.finish(), y.finish());
     }
 }

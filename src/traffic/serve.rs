@@ -3,21 +3,27 @@
 //! Every received byte goes through a [`StreamChecker`], so the server detects
 //! foreign or corrupted bytes on its own (the stream header says whose they
 //! should be). In sink mode it answers EOF with a 16-byte trailer
-//! `[received length u64 LE, checksum u64 LE]` and closes; in echo mode it
+//! `[received length u64 LE, TRAILER_OK u64 LE]` and closes; in echo mode it
 //! writes everything back (also after the client half-closed) and closes
-//! once all is written.
+//! once all is written; with a message size it echoes whole messages only
+//! (request/response, each one a transaction).
+//!
+//! CPU time is counted from `warmup` after the last accept to the end (the
+//! measured window of a `sockasm bench` cell), and the connection threads
+//! note the CPUs they ran on.
 
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::str::FromStr;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 
-use super::net::{Listener, Stream};
+use super::net::{Listener, Stream, set_blocking_until, write_all_retrying};
 use super::pattern::{StreamChecker, StreamId};
-use super::{WorkloadError, mb_per_s};
+use super::probe::{Window, cpu_time_us, note_cpu, placement_json};
+use super::{TRAILER_OK, TrafficError, mb_per_s};
 use crate::json::Json;
 
 /// How the server reads.
@@ -61,8 +67,9 @@ impl FromStr for ReaderKind {
 /// What the server does with the bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ServeMode {
+    /// Write back what arrives (whole messages of `msg_size`, if set).
     Echo,
-    /// Check and count, answer EOF with `[len, checksum]`.
+    /// Check and count, answer EOF with `[len, TRAILER_OK]`.
     Sink,
     /// Check and count, close at EOF without answering (for clients that
     /// close right after writing).
@@ -105,6 +112,10 @@ pub struct ServeConfig {
     pub timeout: Duration,
     /// Read buffer size.
     pub buf_size: usize,
+    /// Echo: answer whole messages of this size (request/response).
+    pub msg_size: Option<usize>,
+    /// CPU time counts from this long after the last accept.
+    pub warmup: Duration,
 }
 
 impl Default for ServeConfig {
@@ -117,6 +128,8 @@ impl Default for ServeConfig {
             hold: Duration::ZERO,
             timeout: Duration::from_secs(60),
             buf_size: 64 * 1024,
+            msg_size: None,
+            warmup: Duration::ZERO,
         }
     }
 }
@@ -143,28 +156,39 @@ pub struct ServerResult {
     pub fionread_zero_eagain: u64,
     /// EAGAIN returned by a blocking read before its timeout (see `net::read_retrying`).
     pub spurious_eagain: u64,
+    /// Whole messages echoed (with a message size).
+    pub transactions: u64,
+    /// CPU time (user + system, all threads) from the end of the warm-up to
+    /// the last connection's end.
+    pub cpu_us: u64,
 }
 
 impl ServerResult {
     pub fn to_json(&self) -> Json {
-        Json::obj([
-            ("ok", Json::from(true)),
-            ("role", "serve".into()),
-            ("reader", self.reader.map(|r| r.name()).into()),
-            ("mode", self.mode.map(|m| m.name()).into()),
-            ("conns", self.conns.into()),
-            ("bytes_in", self.bytes_in.into()),
-            ("bytes_out", self.bytes_out.into()),
-            ("distinct_streams", self.distinct_streams.into()),
-            ("elapsed_us", (self.elapsed.as_micros() as u64).into()),
-            ("mb_per_s_in", mb_per_s(self.bytes_in, self.elapsed).into()),
-            ("reads", self.reads.into()),
-            ("fionread_calls", self.fionread_calls.into()),
-            ("fionread_zero_data", self.fionread_zero_data.into()),
-            ("fionread_zero_eof", self.fionread_zero_eof.into()),
-            ("fionread_zero_eagain", self.fionread_zero_eagain.into()),
-            ("spurious_eagain", self.spurious_eagain.into()),
-        ])
+        Json::obj(
+            [
+                ("ok", Json::from(true)),
+                ("role", "serve".into()),
+                ("reader", self.reader.map(|r| r.name()).into()),
+                ("mode", self.mode.map(|m| m.name()).into()),
+                ("conns", self.conns.into()),
+                ("bytes_in", self.bytes_in.into()),
+                ("bytes_out", self.bytes_out.into()),
+                ("distinct_streams", self.distinct_streams.into()),
+                ("elapsed_us", (self.elapsed.as_micros() as u64).into()),
+                ("mb_per_s_in", mb_per_s(self.bytes_in, self.elapsed).into()),
+                ("reads", self.reads.into()),
+                ("fionread_calls", self.fionread_calls.into()),
+                ("fionread_zero_data", self.fionread_zero_data.into()),
+                ("fionread_zero_eof", self.fionread_zero_eof.into()),
+                ("fionread_zero_eagain", self.fionread_zero_eagain.into()),
+                ("spurious_eagain", self.spurious_eagain.into()),
+                ("transactions", self.transactions.into()),
+                ("cpu_us", self.cpu_us.into()),
+            ]
+            .into_iter()
+            .chain(placement_json()),
+        )
     }
 }
 
@@ -172,11 +196,15 @@ impl ServerResult {
 struct Core {
     accept_no: u64,
     mode: ServeMode,
+    msg_size: Option<usize>,
     checker: StreamChecker,
+    /// The start of a message not yet complete (echo with a message size).
+    partial: Vec<u8>,
     bytes_in: u64,
     bytes_out: u64,
     reads: u64,
     spurious_eagain: u64,
+    transactions: u64,
 }
 
 impl Core {
@@ -184,11 +212,14 @@ impl Core {
         Core {
             accept_no,
             mode: cfg.mode,
+            msg_size: cfg.msg_size.map(|m| m.max(1)),
             checker: StreamChecker::new(cfg.expect_tag),
+            partial: Vec::new(),
             bytes_in: 0,
             bytes_out: 0,
             reads: 0,
             spurious_eagain: 0,
+            transactions: 0,
         }
     }
     fn name(&self) -> String {
@@ -197,22 +228,49 @@ impl Core {
             None => format!("#{}", self.accept_no),
         }
     }
-    fn on_data(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), WorkloadError> {
+    fn on_data(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), TrafficError> {
         self.reads += 1;
         self.bytes_in += data.len() as u64;
         if let Err(m) = self.checker.feed(data) {
-            return Err(WorkloadError::Mismatch { conn: format!("server {}", self.name()), mismatch: m });
+            return Err(TrafficError::Mismatch { conn: format!("server {}", self.name()), mismatch: m });
         }
-        if self.mode == ServeMode::Echo {
+        if self.mode != ServeMode::Echo {
+            return Ok(());
+        }
+        let Some(m) = self.msg_size else {
             out.extend_from_slice(data);
+            return Ok(());
+        };
+        // Whole messages only; without a partial one, straight from `data`.
+        let mut data = data;
+        if !self.partial.is_empty() {
+            let n = (m - self.partial.len()).min(data.len());
+            self.partial.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.partial.len() < m {
+                return Ok(());
+            }
+            out.append(&mut self.partial);
+            self.transactions += 1;
         }
+        let whole = data.len() / m * m;
+        out.extend_from_slice(&data[..whole]);
+        self.transactions += (whole / m) as u64;
+        self.partial.extend_from_slice(&data[whole..]);
         Ok(())
     }
-    fn on_eof(&mut self, out: &mut Vec<u8>) {
-        if self.mode == ServeMode::Sink {
-            out.extend_from_slice(&self.checker.checksum.len().to_le_bytes());
-            out.extend_from_slice(&self.checker.checksum.finish().to_le_bytes());
+    fn on_eof(&mut self, out: &mut Vec<u8>) -> Result<(), TrafficError> {
+        if let (Some(m), false) = (self.msg_size, self.partial.is_empty()) {
+            return Err(TrafficError::Protocol {
+                conn: format!("server {}", self.name()),
+                msg: format!("EOF after {} bytes of a {m}-byte request", self.partial.len()),
+            });
         }
+        if self.mode == ServeMode::Sink {
+            out.extend_from_slice(&self.bytes_in.to_le_bytes());
+            out.extend_from_slice(&TRAILER_OK.to_le_bytes());
+        }
+        Ok(())
     }
     fn add_to(&self, r: &mut ServerResult, streams: &mut HashSet<(u32, u64)>) {
         r.conns += 1;
@@ -220,6 +278,7 @@ impl Core {
         r.bytes_out += self.bytes_out;
         r.reads += self.reads;
         r.spurious_eagain += self.spurious_eagain;
+        r.transactions += self.transactions;
         if let Some(StreamId { tag, conn }) = self.checker.stream() {
             streams.insert((tag, conn));
         }
@@ -227,24 +286,25 @@ impl Core {
 }
 
 /// Serves `cfg.conns` connections on `listener`, then returns.
-pub fn serve(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, WorkloadError> {
+pub fn serve(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, TrafficError> {
+    let win = Arc::new(Window::default());
     let mut r = match cfg.reader {
-        ReaderKind::Blocking => serve_blocking(listener, cfg)?,
-        _ => serve_epoll(listener, cfg)?,
+        ReaderKind::Blocking => serve_blocking(listener, cfg, &win)?,
+        _ => serve_epoll(listener, cfg, &win)?,
     };
     r.reader = Some(cfg.reader);
     r.mode = Some(cfg.mode);
     Ok(r)
 }
 
-fn timeout_err(cfg: &ServeConfig, what: String) -> WorkloadError {
-    WorkloadError::Timeout(cfg.timeout, what)
+fn timeout_err(cfg: &ServeConfig, what: String) -> TrafficError {
+    TrafficError::Timeout(cfg.timeout, what)
 }
 
-fn serve_blocking(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, WorkloadError> {
+fn serve_blocking(listener: &Listener, cfg: &ServeConfig, win: &Arc<Window>) -> Result<ServerResult, TrafficError> {
     let deadline = Instant::now() + cfg.timeout;
-    listener.set_nonblocking(true).map_err(|e| WorkloadError::io("set listener non-blocking", e))?;
-    let (tx, rx) = mpsc::channel::<Result<Core, WorkloadError>>();
+    listener.set_nonblocking(true).map_err(|e| TrafficError::io("set listener non-blocking", e))?;
+    let (tx, rx) = mpsc::channel::<Result<Core, TrafficError>>();
     let mut handles = Vec::new();
     let mut accepted = 0u64;
     let mut start = None;
@@ -254,14 +314,15 @@ fn serve_blocking(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult
                 start.get_or_insert_with(Instant::now);
                 let core = Core::new(accepted, cfg);
                 accepted += 1;
-                let tx = tx.clone();
-                let cfg = cfg.clone();
+                let (tx, cfg, win) = (tx.clone(), cfg.clone(), win.clone());
                 let h = std::thread::Builder::new()
                     .stack_size(256 * 1024)
                     .spawn(move || {
-                        let _ = tx.send(blocking_conn(s, core, &cfg, deadline));
+                        let r = blocking_conn(s, core, &cfg, &win, deadline);
+                        note_cpu();
+                        let _ = tx.send(r);
                     })
-                    .map_err(|e| WorkloadError::io("spawn connection thread", e))?;
+                    .map_err(|e| TrafficError::io("spawn connection thread", e))?;
                 handles.push(h);
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -273,10 +334,13 @@ fn serve_blocking(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult
                 let _ = nix::poll::poll(&mut fds, 100u16);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(WorkloadError::io("accept", e)),
+            Err(e) => return Err(TrafficError::io("accept", e)),
         }
     }
     drop(tx);
+    // Fallback if no connection saw the warm-up end: CPU from the last accept.
+    let cpu_at_accept = cpu_time_us();
+    let _ = win.start.set(Instant::now());
     let mut r = ServerResult::default();
     let mut streams = HashSet::new();
     let mut errors = Vec::new();
@@ -291,29 +355,28 @@ fn serve_blocking(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult
     }
     r.elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
     r.distinct_streams = streams.len() as u64;
-    finish(r, errors)
-}
-
-fn finish(r: ServerResult, mut errors: Vec<WorkloadError>) -> Result<ServerResult, WorkloadError> {
-    match errors.len() {
-        0 => Ok(r),
-        1 => Err(errors.remove(0)),
-        n => Err(WorkloadError::Failed(n, Box::new(errors.remove(0)))),
+    r.cpu_us = win.cpu_used(cpu_at_accept);
+    match TrafficError::first_of(errors) {
+        Some(e) => Err(e),
+        None => Ok(r),
     }
 }
 
-fn blocking_conn(mut s: Stream, mut core: Core, cfg: &ServeConfig, deadline: Instant) -> Result<Core, WorkloadError> {
-    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+fn blocking_conn(
+    mut s: Stream,
+    mut core: Core,
+    cfg: &ServeConfig,
+    win: &Window,
+    deadline: Instant,
+) -> Result<Core, TrafficError> {
     let io = |op: &str, e: std::io::Error, core: &Core| {
-        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
-            WorkloadError::Timeout(cfg.timeout, format!("server {} {op}", core.name()))
-        } else {
-            WorkloadError::io(format!("server {} {op}", core.name()), e)
-        }
+        TrafficError::conn_io(&format!("server {}", core.name()), op, e, cfg.timeout)
     };
-    s.set_nonblocking(false).map_err(|e| io("set blocking", e, &core))?;
-    s.set_read_timeout(Some(left)).map_err(|e| io("SO_RCVTIMEO", e, &core))?;
-    s.set_write_timeout(Some(left)).map_err(|e| io("SO_SNDTIMEO", e, &core))?;
+    set_blocking_until(&s, deadline).map_err(|e| io("set blocking with timeouts", e, &core))?;
+    if cfg.msg_size.is_some() {
+        // Request/response: answer each message at once.
+        s.set_nodelay(true).map_err(|e| io("TCP_NODELAY", e, &core))?;
+    }
     let mut buf = vec![0u8; cfg.buf_size];
     let mut out = Vec::with_capacity(cfg.buf_size);
     loop {
@@ -323,14 +386,15 @@ fn blocking_conn(mut s: Stream, mut core: Core, cfg: &ServeConfig, deadline: Ins
         };
         out.clear();
         if n == 0 {
-            core.on_eof(&mut out);
+            core.on_eof(&mut out)?;
         } else {
             core.on_data(&buf[..n], &mut out)?;
         }
         if !out.is_empty() {
-            s.write_all(&out).map_err(|e| io("write", e, &core))?;
+            write_all_retrying(&mut s, &out, deadline).map_err(|e| io("write", e, &core))?;
             core.bytes_out += out.len() as u64;
         }
+        win.poll(cfg.warmup);
         if n == 0 {
             break;
         }
@@ -363,7 +427,7 @@ impl EConn {
         self.out.len() - self.out_pos
     }
 
-    fn flush(&mut self) -> Result<(), WorkloadError> {
+    fn flush(&mut self) -> Result<(), TrafficError> {
         while self.out_pos < self.out.len() {
             match self.s.write(&self.out[self.out_pos..]) {
                 Ok(n) => {
@@ -372,7 +436,7 @@ impl EConn {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(WorkloadError::io(format!("server {} write", self.core.name()), e)),
+                Err(e) => return Err(TrafficError::io(format!("server {} write", self.core.name()), e)),
             }
         }
         if self.out_pos == self.out.len() {
@@ -385,7 +449,7 @@ impl EConn {
         Ok(())
     }
 
-    fn read_ready(&mut self, kind: ReaderKind, buf: &mut Vec<u8>, r: &mut ServerResult) -> Result<(), WorkloadError> {
+    fn read_ready(&mut self, kind: ReaderKind, buf: &mut Vec<u8>, r: &mut ServerResult) -> Result<(), TrafficError> {
         let et = kind == ReaderKind::EpollEt;
         while !self.eof {
             if self.pending() >= OUT_LIMIT {
@@ -400,7 +464,7 @@ impl EConn {
             let size = if kind == ReaderKind::Fionread {
                 r.fionread_calls += 1;
                 let n = crate::syscall::ioctl::fionread(std::os::fd::AsFd::as_fd(&self.s))
-                    .map_err(|e| WorkloadError::io(format!("server {} ioctl(FIONREAD)", self.core.name()), e))?;
+                    .map_err(|e| TrafficError::io(format!("server {} ioctl(FIONREAD)", self.core.name()), e))?;
                 if n == 0 {
                     zero = true;
                     buf.len()
@@ -419,7 +483,7 @@ impl EConn {
                         r.fionread_zero_eof += 1;
                     }
                     self.eof = true;
-                    self.core.on_eof(&mut self.out);
+                    self.core.on_eof(&mut self.out)?;
                 }
                 Ok(n) => {
                     if zero {
@@ -437,7 +501,7 @@ impl EConn {
                     break;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(WorkloadError::io(format!("server {} read", self.core.name()), e)),
+                Err(e) => return Err(TrafficError::io(format!("server {} read", self.core.name()), e)),
             }
         }
         self.flush()
@@ -457,13 +521,13 @@ impl EConn {
     }
 }
 
-fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, WorkloadError> {
+fn serve_epoll(listener: &Listener, cfg: &ServeConfig, win: &Window) -> Result<ServerResult, TrafficError> {
     let kind = cfg.reader;
     let et = kind == ReaderKind::EpollEt;
     let deadline = Instant::now() + cfg.timeout;
-    let sys = |op: &'static str| move |e: nix::errno::Errno| WorkloadError::io(op, e.into());
+    let sys = |op: &'static str| move |e: nix::errno::Errno| TrafficError::io(op, e.into());
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(sys("epoll_create1"))?;
-    listener.set_nonblocking(true).map_err(|e| WorkloadError::io("set listener non-blocking", e))?;
+    listener.set_nonblocking(true).map_err(|e| TrafficError::io("set listener non-blocking", e))?;
     epoll.add(listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER)).map_err(sys("epoll_ctl ADD listener"))?;
     let mut conns: Vec<Option<EConn>> = Vec::new();
     let mut accepted = 0u64;
@@ -474,6 +538,7 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
     let mut buf = vec![0u8; cfg.buf_size];
     let mut events = vec![EpollEvent::empty(); 256];
     let mut holding: Vec<usize> = Vec::new();
+    let mut cpu_at_accept = 0;
     while finished < cfg.conns {
         let now = Instant::now();
         if now >= deadline {
@@ -504,7 +569,7 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
         let n = match epoll.wait(&mut events, ms) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(WorkloadError::io("epoll_wait", e.into())),
+            Err(e) => return Err(TrafficError::io("epoll_wait", e.into())),
         };
         for ev in &events[..n] {
             let token = ev.data();
@@ -513,7 +578,7 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
                     match listener.accept() {
                         Ok(s) => {
                             start.get_or_insert_with(Instant::now);
-                            s.set_nonblocking(true).map_err(|e| WorkloadError::io("set non-blocking", e))?;
+                            s.set_nonblocking(true).map_err(|e| TrafficError::io("set non-blocking", e))?;
                             let interest = if et {
                                 EpollFlags::EPOLLIN
                                     | EpollFlags::EPOLLOUT
@@ -538,11 +603,13 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
                         }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) => return Err(WorkloadError::io("accept", e)),
+                        Err(e) => return Err(TrafficError::io("accept", e)),
                     }
                 }
                 if accepted >= cfg.conns {
                     let _ = epoll.delete(listener);
+                    let _ = win.start.set(Instant::now());
+                    cpu_at_accept = cpu_time_us();
                 }
                 continue;
             }
@@ -564,6 +631,7 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
                 || (et && resume)
             {
                 c.read_ready(kind, &mut buf, &mut r)?;
+                win.poll(cfg.warmup);
             }
             if c.eof && c.pending() == 0 {
                 let _ = epoll.delete(&c.s);
@@ -587,7 +655,48 @@ fn serve_epoll(listener: &Listener, cfg: &ServeConfig) -> Result<ServerResult, W
             }
         }
     }
+    note_cpu();
     r.elapsed = start.map(|s| s.elapsed()).unwrap_or_default();
     r.distinct_streams = streams.len() as u64;
+    r.cpu_us = win.cpu_used(cpu_at_accept);
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traffic::pattern::Pattern;
+
+    #[test]
+    fn echo_answers_whole_messages_and_sink_confirms_the_length() {
+        let mut data = vec![0u8; 1000];
+        Pattern::new(StreamId::new("m", 0)).fill(0, &mut data);
+        let framed = ServeConfig { msg_size: Some(100), ..ServeConfig::default() };
+        for split in [1, 7, 99, 100, 101, 333, 1000] {
+            let mut core = Core::new(0, &framed);
+            let mut out = Vec::new();
+            for chunk in data.chunks(split) {
+                core.on_data(chunk, &mut out).unwrap();
+                assert_eq!(out.len() % 100, 0, "split {split}: only whole messages");
+                assert_eq!(out.len() as u64, core.bytes_in / 100 * 100, "split {split}: every whole message");
+            }
+            core.on_eof(&mut out).unwrap();
+            assert_eq!((out, core.transactions), (data.clone(), 10), "split {split}");
+        }
+        let mut core = Core::new(0, &framed);
+        core.on_data(&data[..150], &mut Vec::new()).unwrap();
+        let e = core.on_eof(&mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("EOF after 50 bytes of a 100-byte request"), "{e}");
+
+        let mut sink = Core::new(0, &ServeConfig { mode: ServeMode::Sink, ..ServeConfig::default() });
+        let mut out = Vec::new();
+        sink.on_data(&data, &mut out).unwrap();
+        assert!(out.is_empty());
+        sink.on_eof(&mut out).unwrap();
+        assert_eq!(out, [1000u64.to_le_bytes(), TRAILER_OK.to_le_bytes()].concat());
+        // A foreign byte is caught by the checker.
+        let mut bad = data.clone();
+        bad[500] ^= 1;
+        assert!(Core::new(0, &framed).on_data(&bad, &mut Vec::new()).unwrap_err().is_data_error());
+    }
 }

@@ -23,7 +23,7 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::WorkloadError;
+use super::TrafficError;
 use super::pattern::{Pattern, StreamId, check};
 use crate::json::Json;
 
@@ -67,12 +67,12 @@ impl Dir {
         Dir { tx, rx, pattern, sent: 0, received: 0, buf: vec![0; write_size.max(1)], scratch: Vec::new(), label }
     }
 
-    fn protocol(&self, msg: String) -> WorkloadError {
-        WorkloadError::Protocol { conn: self.label.into(), msg }
+    fn protocol(&self, msg: String) -> TrafficError {
+        TrafficError::Protocol { conn: self.label.into(), msg }
     }
 
     /// One write of up to `max` bytes. `Ok(0)`: pushed back (EAGAIN).
-    fn write_some(&mut self, max: u64) -> Result<u64, WorkloadError> {
+    fn write_some(&mut self, max: u64) -> Result<u64, TrafficError> {
         let n = (self.buf.len() as u64).min(max) as usize;
         if n == 0 {
             return Ok(0);
@@ -84,30 +84,30 @@ impl Dir {
                 Ok(w as u64)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-            Err(e) => Err(WorkloadError::io("write", e)),
+            Err(e) => Err(TrafficError::io("write", e)),
         }
     }
 
     /// Reads what is there now and checks it. `Ok(0)`: nothing ready.
-    fn read_some(&mut self) -> Result<u64, WorkloadError> {
+    fn read_some(&mut self) -> Result<u64, TrafficError> {
         let mut buf = std::mem::take(&mut self.buf);
         let r = match self.rx.read(&mut buf) {
             Ok(0) => Err(self.protocol(format!("EOF after {} of {} bytes", self.received, self.sent))),
             Ok(n) => {
                 check(&self.pattern, self.received, &buf[..n], &mut self.scratch)
-                    .map_err(|mismatch| WorkloadError::Mismatch { conn: self.label.into(), mismatch })?;
+                    .map_err(|mismatch| TrafficError::Mismatch { conn: self.label.into(), mismatch })?;
                 self.received += n as u64;
                 Ok(n as u64)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-            Err(e) => Err(WorkloadError::io("read", e)),
+            Err(e) => Err(TrafficError::io("read", e)),
         };
         self.buf = buf;
         r
     }
 
     /// Reads until everything sent has arrived, writing up to `target` meanwhile.
-    fn pump(&mut self, target: u64, deadline: Instant) -> Result<(), WorkloadError> {
+    fn pump(&mut self, target: u64, deadline: Instant) -> Result<(), TrafficError> {
         let mut idle = 0u32;
         while self.received < target {
             let w = if self.sent < target { self.write_some(target - self.sent)? } else { 0 };
@@ -135,24 +135,24 @@ fn rmem(s: &TcpStream) -> u64 {
 }
 
 /// Runs the scenario; the JSON holds byte counts and what was observed.
-pub fn run_pair(cfg: &PairConfig) -> Result<Json, WorkloadError> {
+pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
     let deadline = Instant::now() + cfg.timeout;
-    let listener = TcpListener::bind((cfg.host.as_str(), cfg.port)).map_err(|e| WorkloadError::io("bind", e))?;
-    let addr = listener.local_addr().map_err(|e| WorkloadError::io("local_addr", e))?;
-    let client = TcpStream::connect(addr).map_err(|e| WorkloadError::io("connect", e))?;
-    let (server, _) = listener.accept().map_err(|e| WorkloadError::io("accept", e))?;
+    let listener = TcpListener::bind((cfg.host.as_str(), cfg.port)).map_err(|e| TrafficError::io("bind", e))?;
+    let addr = listener.local_addr().map_err(|e| TrafficError::io("local_addr", e))?;
+    let client = TcpStream::connect(addr).map_err(|e| TrafficError::io("connect", e))?;
+    let (server, _) = listener.accept().map_err(|e| TrafficError::io("accept", e))?;
     for s in [&client, &server] {
-        s.set_nonblocking(true).map_err(|e| WorkloadError::io("set_nonblocking", e))?;
-        s.set_nodelay(true).map_err(|e| WorkloadError::io("set_nodelay", e))?;
+        s.set_nonblocking(true).map_err(|e| TrafficError::io("set_nonblocking", e))?;
+        s.set_nodelay(true).map_err(|e| TrafficError::io("set_nodelay", e))?;
     }
-    let clone = |s: &TcpStream| s.try_clone().map_err(|e| WorkloadError::io("dup", e));
+    let clone = |s: &TcpStream| s.try_clone().map_err(|e| TrafficError::io("dup", e));
     let mut up = Dir::new(clone(&client)?, clone(&server)?, "pair-up", cfg.write_size);
     let mut down = Dir::new(clone(&server)?, clone(&client)?, "pair-down", cfg.write_size);
     if let Some(go) = &cfg.go_file {
         println!("{}", Json::obj([("ready", Json::from(true))]));
         while !go.exists() {
             if Instant::now() > deadline {
-                return Err(WorkloadError::Timeout(cfg.timeout, format!("{} never appeared", go.display())));
+                return Err(TrafficError::Timeout(cfg.timeout, format!("{} never appeared", go.display())));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -207,16 +207,16 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, WorkloadError> {
 
 /// Probes the three calls; returns what `recv(MSG_WAITALL)` got of 100 bytes
 /// written in 10 writes, and the OOB and splice results, as JSON fields.
-fn semantics(client: &TcpStream, server: &TcpStream) -> Result<Vec<(&'static str, Json)>, WorkloadError> {
+fn semantics(client: &TcpStream, server: &TcpStream) -> Result<Vec<(&'static str, Json)>, TrafficError> {
     use nix::fcntl::{SpliceFFlags, splice};
     use nix::sys::socket::{MsgFlags, recv, send};
     use std::os::fd::AsRawFd;
-    let sys = |op: &'static str| move |e: nix::errno::Errno| WorkloadError::io(op, e.into());
+    let sys = |op: &'static str| move |e: nix::errno::Errno| TrafficError::io(op, e.into());
     let (c, s) = (client.as_raw_fd(), server.as_raw_fd());
     // MSG_WAITALL: a blocking recv(100) while ten writes of 10 bytes arrive
     // one by one (the first before the call, the others from a thread).
     send(c, &[b'0'; 10], MsgFlags::empty()).map_err(sys("send"))?;
-    let writer = client.try_clone().map_err(|e| WorkloadError::io("dup", e))?;
+    let writer = client.try_clone().map_err(|e| TrafficError::io("dup", e))?;
     let late = std::thread::spawn(move || {
         for i in 1..10u8 {
             std::thread::sleep(Duration::from_millis(10));
@@ -225,8 +225,8 @@ fn semantics(client: &TcpStream, server: &TcpStream) -> Result<Vec<(&'static str
             }
         }
     });
-    server.set_nonblocking(false).map_err(|e| WorkloadError::io("set_nonblocking", e))?;
-    server.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| WorkloadError::io("SO_RCVTIMEO", e))?;
+    server.set_nonblocking(false).map_err(|e| TrafficError::io("set_nonblocking", e))?;
+    server.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| TrafficError::io("SO_RCVTIMEO", e))?;
     let mut buf = [0u8; 100];
     let waitall = recv(s, &mut buf, MsgFlags::MSG_WAITALL).map_err(sys("recv(MSG_WAITALL)"))?;
     let mut rest = 100 - waitall;
@@ -245,7 +245,7 @@ fn semantics(client: &TcpStream, server: &TcpStream) -> Result<Vec<(&'static str
         Ok(_) => String::new(),
         Err(e) => format!("error: {e}"),
     };
-    server.set_nonblocking(true).map_err(|e| WorkloadError::io("set_nonblocking", e))?;
+    server.set_nonblocking(true).map_err(|e| TrafficError::io("set_nonblocking", e))?;
     let mut stream = Vec::new();
     let mut chunk = [0u8; 64];
     let end = Instant::now() + Duration::from_secs(2);
