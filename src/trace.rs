@@ -699,3 +699,387 @@ fn show_changes(out: &mut String, frames: &mut Vec<Regs>, frame_no: &mut usize, 
         let _ = writeln!(out, "\t\t{}", show_pairs(*frame_no, &changed));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asm::listing::with_slots;
+
+    /// A text program's instructions and labels, as `sockasm verify` has them.
+    fn program(src: &str) -> (Vec<(usize, Insn)>, ListingOptions) {
+        let a = crate::asm::text::assemble(src).unwrap();
+        (with_slots(&a.insns), ListingOptions { annotate: true, labels: a.labels, comments: BTreeMap::new() })
+    }
+
+    fn trace(src: &str, log: &str, complete: bool) -> String {
+        let (insns, opts) = program(src);
+        render(&insns, &opts, log, complete)
+    }
+
+    const BOUNDS: &str = "        r2 = *(u32 *)(r1 + 0)
+        r3 = *(u32 *)(r1 + 4)
+        r0 = 2
+        r4 = r2
+        r4 += 34
+        if r4 > r3 goto out
+        r5 = *(u8 *)(r2 + 23)
+        if r5 != 17 goto out
+        r0 = 1
+out:
+        exit
+";
+
+    // Linux 6.18, `sockasm verify bounds.s --type xdp --log-level 2`.
+    const BOUNDS_LOG: &str = "func#0 @0
+Live regs before insn:
+      0: .1........ (61) r2 = *(u32 *)(r1 +0)
+      1: .12....... (61) r3 = *(u32 *)(r1 +4)
+      2: ..23...... (b7) r0 = 2
+      3: 0.23...... (bf) r4 = r2
+      4: 0.234..... (07) r4 += 34
+      5: 0.234..... (2d) if r4 > r3 goto pc+3
+      6: 0.2....... (71) r5 = *(u8 *)(r2 +23)
+      7: 0....5.... (55) if r5 != 0x11 goto pc+1
+      8: .......... (b7) r0 = 1
+      9: 0......... (95) exit
+0: R1=ctx() R10=fp0
+0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=pkt(r=0)
+1: (61) r3 = *(u32 *)(r1 +4)          ; R1=ctx() R3=pkt_end()
+2: (b7) r0 = 2                        ; R0=2
+3: (bf) r4 = r2                       ; R2=pkt(r=0) R4=pkt(r=0)
+4: (07) r4 += 34                      ; R4=pkt(off=34,r=0)
+5: (2d) if r4 > r3 goto pc+3          ; R3=pkt_end() R4=pkt(off=34,r=34)
+6: (71) r5 = *(u8 *)(r2 +23)          ; R2=pkt(r=34) R5=scalar(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))
+7: (55) if r5 != 0x11 goto pc+1       ; R5=17
+8: (b7) r0 = 1                        ; R0=1
+9: (95) exit
+
+from 7 to 9: safe
+
+from 5 to 9: safe
+verification time 193 usec
+stack depth 0
+processed 12 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0
+";
+
+    #[test]
+    fn bounds_check_narrows_on_the_fall_through() {
+        let t = trace(BOUNDS, BOUNDS_LOG, true);
+        let want = "path 1: from the program's entry at 0
+\tstate\tR1=ctx() R10=fp0
+       0:\tr2 = *(u32 *)(r1 + 0)
+\t\tR2=pkt(r=0)
+       1:\tr3 = *(u32 *)(r1 + 4)
+\t\tR3=pkt_end()
+       2:\tr0 = 2
+\t\tR0=2
+       3:\tr4 = r2
+\t\tR4=pkt(r=0)
+       4:\tr4 += 34
+\t\tR4=pkt(off=34,r=0)
+       5:\tif r4 > r3 goto +3 ; -> out
+\t\tR4=pkt(off=34,r=34)
+\t\t-> falls through to 6; path 3 takes the jump to 9 (out)
+       6:\tr5 = *(u8 *)(r2 + 23)
+\t\tR2=pkt(r=34) R5=scalar(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))
+       7:\tif r5 != 17 goto +1 ; -> out
+\t\tR5=17
+\t\t-> falls through to 8; path 2 takes the jump to 9 (out)
+       8:\tr0 = 1
+\t\tR0=1
+out:
+       9:\texit
+
+path 2: the jump at 7 taken, to 9 (out): safe, pruned at once
+\t\t(a state already verified at 9 covers this one, so the path stops)
+
+path 3: the jump at 5 taken, to 9 (out): safe, pruned at once
+\t\t(a state already verified at 9 covers this one, so the path stops)
+";
+        assert_eq!(t, want);
+    }
+
+    const CALL: &str = "        r1 = *(u32 *)(r1 + 0)
+        call double
+        exit
+double:
+        r0 = r1
+        r0 += r1
+        exit
+";
+
+    // Linux 6.18, `sockasm verify call.s --type socket_filter --log-level 2`.
+    const CALL_LOG: &str = "func#0 @0
+func#1 @3
+Live regs before insn:
+      0: .12345.... (61) r1 = *(u32 *)(r1 +0)
+      1: .12345.... (85) call pc+1
+      2: 0......... (95) exit
+      3: .1........ (bf) r0 = r1
+      4: 01........ (0f) r0 += r1
+      5: 0......... (95) exit
+0: R1=ctx() R10=fp0
+0: (61) r1 = *(u32 *)(r1 +0)          ; R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))
+1: (85) call pc+1
+caller:
+ R10=fp0
+callee:
+ frame1: R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0
+3: frame1: R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0
+3: (bf) r0 = r1                       ; frame1: R0=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R1=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))
+4: (0f) r0 += r1                      ; frame1: R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1ffffffff)) R1=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))
+5: (95) exit
+returning from callee:
+ frame1: R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1ffffffff)) R1=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0
+to caller at 2:
+ R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1ffffffff)) R10=fp0
+
+from 5 to 2: R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1ffffffff)) R10=fp0
+2: (95) exit
+verification time 200 usec
+stack depth 0+0
+processed 6 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+";
+
+    #[test]
+    fn calls_show_frames_and_the_return_is_the_same_path() {
+        let t = trace(CALL, CALL_LOG, true);
+        let want = "path 1: from the program's entry at 0
+\tstate\tR1=ctx() R10=fp0
+       0:\tr1 = *(u32 *)(r1 + 0)
+\t\tR1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))
+       1:\tcall func(+1) ; -> double
+\t\t-> calls 3 (double): frame 1
+\tstate\tframe1: R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0
+double:
+       3:\tr0 = r1
+\t\tframe1: R0=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R1=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))
+       4:\tr0 += r1
+\t\tframe1: R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1ffffffff))
+       5:\texit
+\t\t-> returns to 2: frame 0
+\t\tR0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1ffffffff))
+       2:\texit
+";
+        assert_eq!(t, want);
+    }
+
+    const MAYGOTO: &str = "        r0 = 0
+loop:
+        r0 += 1
+        may_goto out
+        goto loop
+out:
+        r0 = 0
+        exit
+";
+
+    // Linux 6.18 (the liveness table left out).
+    const MAYGOTO_LOG: &str = "func#0 @0
+0: R1=ctx() R10=fp0
+0: (b7) r0 = 0                        ; R0=0
+1: (07) r0 += 1
+SCC enter (1)
+2: R0=1
+2: (e5) may_goto pc+1
+4: (b7) r0 = 0                        ; R0=0
+5: (95) exit
+
+from 2 to 3: R0=1 R1=ctx() R10=fp0
+3: R0=1 R1=ctx() R10=fp0
+3: (05) goto pc-3
+1: (07) r0 += 1                       ; R0=2
+2: (e5) may_goto pc+1
+4: (b7) r0 = 0                        ; R0=0
+5: (95) exit
+
+from 2 to 3: R0=scalar() R1=ctx() R10=fp0
+3: R0=scalar() R1=ctx() R10=fp0
+3: (05) goto pc-3
+1: (07) r0 += 1                       ; R0=scalar()
+2: (e5) may_goto pc+1
+4: (b7) r0 = 0                        ; R0=0
+5: (95) exit
+
+from 2 to 3: R0=scalar() R1=ctx() R10=fp0
+3: R0=scalar() R1=ctx() R10=fp0
+3: (05) goto pc-3
+1: (07) r0 += 1
+SCC backedge (1)
+2: safe
+SCC exit (1)
+verification time 178 usec
+stack depth 16
+processed 18 insns (limit 1000000) max_states_per_insn 2 total_states 3 peak_states 4 mark_read 0
+";
+
+    #[test]
+    fn a_loop_ends_at_a_pruning_point() {
+        let t = trace(MAYGOTO, MAYGOTO_LOG, true);
+        // Each may_goto is a branch; each later path takes its fall-through.
+        for p in 1..=3 {
+            assert!(t.contains(&format!("path {} falls through to 3", p + 1)), "{t}");
+            assert!(t.contains(&format!("path {}: the jump at 2 not taken, on to 3\n", p + 1)), "{t}");
+        }
+        // The value of r0 is widened to an unknown scalar, and the fourth
+        // round is pruned at the may_goto.
+        assert!(t.contains("\tstate\tR0=scalar() R1=ctx() R10=fp0\n"), "{t}");
+        assert!(t.ends_with(
+            "\t\t~ SCC backedge (1) (loop bookkeeping)\n\t\t-> at 2: safe: a state already verified there covers this one, the path stops\n\t\t~ SCC exit (1) (loop bookkeeping)\n"
+        ), "{t}");
+        // The state printed after the SCC line belongs to insn 1.
+        assert!(t.contains("       1:\tr0 += 1\n\t\t~ SCC enter (1) (loop bookkeeping)\n\t\tR0=1\n"), "{t}");
+        assert_eq!(t.matches("\npath ").count() + 1, 4, "{t}");
+    }
+
+    // Linux 6.18, built-in sock_ops: a jump the verifier decides (r9 is
+    // known to be 10 there), precision backtracking, and the after-state
+    // printed on its own line after the mark_precise lines.
+    const DECIDED_LOG: &str = "0: R1=ctx() R10=fp0
+0: (b7) r9 = 10                       ; R9=10
+1: (15) if r9 == 0xa goto pc+1
+mark_precise: frame0: last_idx 1 first_idx 0 subseq_idx -1 
+mark_precise: frame0: regs=r9 stack= before 0: (b7) r9 = 10
+1: R9=10
+3: (95) exit
+";
+
+    #[test]
+    fn a_decided_jump_and_precision() {
+        let src = "        r9 = 10\n        if r9 == 10 goto out\n        r0 = 1\nout:\n        exit\n";
+        let t = trace(src, DECIDED_LOG, true);
+        assert!(t.contains("\t\t~ precise: r9 (walked back to 0)\n"), "{t}");
+        assert!(t.contains("\t\t-> jumps to 3 (out); falling through cannot happen in this state\n"), "{t}");
+        // Rejected programs: the verifier stopped, nothing is known of the other way.
+        let t = trace(src, DECIDED_LOG, false);
+        assert!(t.contains("\t\t-> jumps to 3 (out); the other way was not explored\n"), "{t}");
+    }
+
+    // Linux 6.18, clang's xdp.o: a path that starts inside a callee (frame 1)
+    // and returns to a caller whose state it has not seen.
+    const FRAME1_LOG: &str = "0: R1=ctx() R10=fp0
+0: (bf) r1 = r1                       ; R1=ctx()
+1: (85) call pc+1
+caller:
+ R10=fp0
+callee:
+ frame1: R1=ctx() R10=fp0
+3: frame1: R1=ctx() R10=fp0
+3: (b7) r0 = 1                        ; frame1: R0=1
+4: (15) if r1 == 0x8 goto pc+1
+5: (b7) r0 = 3                        ; frame1: R0=3
+6: (95) exit
+returning from callee:
+ frame1: R0=3 R1=ctx() R10=fp0
+to caller at 2:
+ R0=3 R10=fp0
+
+from 6 to 2: R0=3 R10=fp0
+2: (95) exit
+
+from 4 to 6: frame1: R0=1 R1=8 R10=fp0
+6: frame1: R0=1 R1=8 R10=fp0
+6: (95) exit
+returning from callee:
+ frame1: R0=1 R1=8 R10=fp0
+to caller at 2:
+ R0=1 R6=0 R10=fp0 fp-8=0000????
+
+from 6 to 2: R0=1 R6=0 R10=fp0 fp-8=0000????
+2: (95) exit
+";
+
+    #[test]
+    fn a_path_can_start_in_a_callee() {
+        let src = "        r1 = r1\n        call f\n        exit\nf:\n        r0 = 1\n        if r1 == 8 goto +1\n        r0 = 3\n        exit\n";
+        let t = trace(src, FRAME1_LOG, true);
+        assert!(t.contains("\t\t-> falls through to 5; path 2 takes the jump to 6\n"), "{t}");
+        let tail = "path 2: the jump at 4 taken, to 6
+\tstate\tframe1: R0=1 R1=8 R10=fp0
+       6:\texit
+\t\t-> returns to 2: frame 0
+\tstate\tR0=1 R6=0 R10=fp0 fp-8=0000????
+       2:\texit
+";
+        assert!(t.ends_with(tail), "{t}");
+        assert_eq!(t.matches("path ").count(), 3, "{t}");
+    }
+
+    #[test]
+    fn rejection_messages_and_unknown_lines_are_shown_as_they_are() {
+        let log = "0: R1=ctx() R10=fp0
+0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=pkt(r=0)
+1: (71) r0 = *(u8 *)(r2 +0)
+invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)
+R2 offset is outside of the packet
+some line a future kernel prints
+processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+";
+        let src = "        r2 = *(u32 *)(r1 + 0)\n        r0 = *(u8 *)(r2 + 0)\n        exit\n";
+        let t = trace(src, log, false);
+        assert!(t.ends_with(
+            "       1:\tr0 = *(u8 *)(r2 + 0)\ninvalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)\nR2 offset is outside of the packet\nsome line a future kernel prints\n"
+        ), "{t}");
+        // A slot outside the listing: the verifier's own text.
+        let t = trace("        exit\n", "0: R1=ctx() R10=fp0\n7: (95) exit\n", true);
+        assert!(t.contains("       7:\texit (as the verifier prints it)\n"), "{t}");
+    }
+
+    #[test]
+    fn lines_are_classified() {
+        use Line::*;
+        let cases: &[(&str, Line)] = &[
+            ("func#1 @22", Func { func: 1, insn: 22 }),
+            ("36: safe", Safe { idx: 36 }),
+            ("44: R9=10", State { idx: 44, state: "R9=10" }),
+            ("3: frame1: R1=ctx() R10=fp0", State { idx: 3, state: "frame1: R1=ctx() R10=fp0" }),
+            ("2: (15) if r9 == 0x4 goto pc+5", Insn { idx: 2, text: "if r9 == 0x4 goto pc+5", after: None }),
+            (
+                "42: (85) call bpf_get_netns_cookie#122        ; R0=scalar()",
+                Insn { idx: 42, text: "call bpf_get_netns_cookie#122", after: Some("R0=scalar()") },
+            ),
+            (
+                "from 9 to 20: R1=ctx() R2=10",
+                From { from: 9, to: 20, speculative: false, state: Some("R1=ctx() R2=10") },
+            ),
+            ("from 203 to 214: safe", From { from: 203, to: 214, speculative: false, state: None }),
+            (
+                "from 1 to 3 (speculative execution): R1=ctx()",
+                From { from: 1, to: 3, speculative: true, state: Some("R1=ctx()") },
+            ),
+            ("to caller at 13:", ToCaller { idx: 13 }),
+            (" frame1: R1=3 R10=fp0", Indented("frame1: R1=3 R10=fp0")),
+            ("(0) frame 0 insn 5 +live -8 ", StackLiveness),
+            ("(0) live stack update done in 2 iterations", StackLiveness),
+            ("frame 0: propagating r9", Precise("frame 0: propagating r9")),
+            ("stack depth 8+0+0", Stats),
+            ("R0 !read_ok", Other("R0 !read_ok")),
+            ("12: what", Other("12: what")),
+            ("from x to y: z", Other("from x to y: z")),
+        ];
+        for (l, want) in cases {
+            assert_eq!(&classify(l, false), want, "{l}");
+        }
+        assert_eq!(classify("  1   2: 01........ (0f) r0 += r1", true), Liveness);
+        assert_eq!(classify("      0: .1........ (bf) r6 = r1", true), Liveness);
+    }
+
+    #[test]
+    fn any_cut_or_corruption_of_a_log_renders() {
+        let (insns, opts) = program(CALL);
+        for log in [BOUNDS_LOG, CALL_LOG, MAYGOTO_LOG, FRAME1_LOG] {
+            for cut in (0..=log.len()).filter(|c| log.is_char_boundary(*c)) {
+                let _ = render(&insns, &opts, &log[..cut], false);
+                let _ = render(&insns, &opts, &log[cut..], true);
+            }
+            // Byte flips into characters the parser looks for.
+            let bytes = log.as_bytes();
+            for (i, c) in [b':', b' ', b'(', b')', b'=', b'9', b'\n'].iter().cycle().take(2000).enumerate() {
+                let mut b = bytes.to_vec();
+                let at = (i * 7919) % b.len();
+                b[at] = *c;
+                let _ = render(&insns, &opts, &String::from_utf8_lossy(&b), i % 2 == 0);
+            }
+        }
+    }
+}
