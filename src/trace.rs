@@ -271,9 +271,11 @@ impl Regs {
         self.0.sort_by_key(|(k, _)| order(k));
         (frame, changed)
     }
-    /// A helper or kfunc call leaves r1-r5 unreadable.
-    fn clobber_args(&mut self) {
+    /// A call leaves r1-r5 unreadable; whether one of them held something.
+    fn clobber_args(&mut self) -> bool {
+        let n = self.0.len();
         self.0.retain(|(k, _)| !matches!(k.as_str(), "R1" | "R2" | "R3" | "R4" | "R5"));
+        self.0.len() != n
     }
 }
 
@@ -473,6 +475,8 @@ fn other_ways(events: &[Ev], insns: &BTreeMap<usize, &Insn>) -> BTreeMap<usize, 
     out
 }
 
+const CLOBBERED: &str = "\t\t(r1-r5 are unreadable after a call)";
+
 /// Renders the trace. `complete`: the verifier finished (the program was
 /// accepted), so a way of a jump no path took was impossible, not pending.
 pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complete: bool) -> String {
@@ -574,6 +578,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                 }
             }
             Ev::Insn { idx, text, after } => {
+                let mut clobbered = false;
                 if let Some(l) = opts.labels.get(idx) {
                     let _ = writeln!(out, "{l}:");
                 }
@@ -585,9 +590,9 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                         }
                         out.push('\n');
                         if matches!(insn, Insn::Call(Call::Helper(_)) | Insn::Call(Call::Kfunc { .. }))
-                            && let Some(top) = frames.last_mut()
+                            && let Some(top) = frames.get_mut(frame_no)
                         {
-                            top.clobber_args();
+                            clobbered = top.clobber_args();
                         }
                     }
                     // Not in our listing: the verifier's own text.
@@ -598,6 +603,9 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                 if let Some(a) = after {
                     let w = by_slot.get(idx).and_then(|x| written_reg(x));
                     show_changes(&mut out, &mut frames, &mut frame_no, a, w.as_deref());
+                }
+                if clobbered {
+                    let _ = writeln!(out, "{CLOBBERED}");
                 }
                 last = Some((i, *idx));
                 if by_slot.get(idx).is_some_and(|x| branch_targets(*idx, x).is_some()) {
@@ -644,8 +652,11 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                 if let Some(c) = caller {
                     // The caller's state after the call: r1-r5 gone, r0 set.
                     if frames.len() == f + 1 && !frames[f].0.is_empty() {
-                        frames[f].clobber_args();
+                        let clobbered = frames[f].clobber_args();
                         show_changes(&mut out, &mut frames, &mut frame_no, c, Some("R0"));
+                        if clobbered {
+                            let _ = writeln!(out, "{CLOBBERED}");
+                        }
                     } else {
                         let (_, regs) = Regs::full(c);
                         let _ = writeln!(out, "\tstate\t{}", show_pairs(f, &regs.0));
@@ -859,6 +870,7 @@ double:
        5:\texit
 \t\t-> returns to 2: frame 0
 \t\tR0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1ffffffff))
+\t\t(r1-r5 are unreadable after a call)
        2:\texit
 ";
         assert_eq!(t, want);
@@ -1023,6 +1035,57 @@ processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         // A slot outside the listing: the verifier's own text.
         let t = trace("        exit\n", "0: R1=ctx() R10=fp0\n7: (95) exit\n", true);
         assert!(t.contains("       7:\texit (as the verifier prints it)\n"), "{t}");
+    }
+
+    // Linux 6.18, docs/isa.md's mapget_fixed.s: a helper call and a null check.
+    const MAPGET_LOG: &str = "0: R1=ctx() R10=fp0
+0: (62) *(u32 *)(r10 -4) = 0          ; R10=fp0 fp-8=0000????
+1: (18) r1 = 0xffff888148d8e800       ; R1=map_ptr(map=counters,ks=4,vs=8)
+3: (bf) r2 = r10                      ; R2=fp0 R10=fp0
+4: (07) r2 += -4                      ; R2=fp-4
+5: (85) call bpf_map_lookup_elem#1    ; R0=map_value_or_null(id=1,map=counters,ks=4,vs=8)
+6: (15) if r0 == 0x0 goto pc+1        ; R0=map_value(map=counters,ks=4,vs=8)
+7: (79) r0 = *(u64 *)(r0 +0)          ; R0=scalar()
+8: (95) exit
+(0) frame 0 insn 5 +live -8 
+(0) frame 0 insn 0 +live -8 
+(0) live stack update done in 2 iterations
+
+from 6 to 8: safe
+verification time 189 usec
+stack depth 8
+processed 9 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0
+";
+
+    #[test]
+    fn a_helper_call_clears_the_argument_registers() {
+        let src = "        *(u32 *)(r10 - 4) = 0
+        r1 = 0 ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r0 = *(u64 *)(r0 + 0)
+out:
+        exit
+";
+        let t = trace(src, MAPGET_LOG, true);
+        let want = "       5:\tcall 1 ; bpf_map_lookup_elem
+\t\tR0=map_value_or_null(id=1,map=counters,ks=4,vs=8)
+\t\t(r1-r5 are unreadable after a call)
+       6:\tif r0 == 0 goto +1 ; -> out
+\t\tR0=map_value(map=counters,ks=4,vs=8)
+\t\t-> falls through to 7; path 2 takes the jump to 8 (out)
+       7:\tr0 = *(u64 *)(r0 + 0)
+\t\tR0=scalar()
+out:
+       8:\texit
+
+path 2: the jump at 6 taken, to 8 (out): safe, pruned at once
+";
+        assert!(t.contains(want), "{t}");
+        // The map a `lddw` names comes from the verifier's state.
+        assert!(t.contains("       1:\tr1 = 0 ll\n\t\tR1=map_ptr(map=counters,ks=4,vs=8)\n       3:"), "{t}");
     }
 
     #[test]
