@@ -205,3 +205,47 @@ fn trace_of_the_builtin_programs() {
         show(&o)
     );
 }
+
+/// Every command of docs/verifier.md, run in docs/examples/verifier with this
+/// build's sockasm first on the PATH, prints what the chapter shows.
+#[test]
+fn docs_verifier_md_is_what_this_build_prints() {
+    if !kernel_ok() {
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let doc = std::fs::read_to_string(format!("{root}/docs/verifier.md")).unwrap();
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap().canonicalize().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    // (command, expected output) pairs, in order.
+    let mut runs: Vec<(String, String)> = Vec::new();
+    let mut in_block = false;
+    for l in doc.lines() {
+        if l.starts_with("```") {
+            in_block = l == "```console";
+            continue;
+        }
+        if !in_block {
+            continue;
+        }
+        match (l.strip_prefix("$ "), runs.last_mut()) {
+            (Some(cmd), _) => runs.push((cmd.to_string(), String::new())),
+            (None, Some((_, out))) => {
+                out.push_str(l);
+                out.push('\n');
+            }
+            (None, None) => panic!("output before any command in docs/verifier.md: `{l}`"),
+        }
+    }
+    assert!(runs.len() >= 20, "only {} commands found", runs.len());
+    for (cmd, want) in runs {
+        let o = Command::new("bash")
+            .args(["-c", &cmd])
+            .current_dir(format!("{root}/docs/examples/verifier"))
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let got = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(got, want, "docs/verifier.md: `{cmd}` prints otherwise");
+    }
+}
