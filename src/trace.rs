@@ -232,7 +232,10 @@ impl Regs {
         let mut frame = None;
         let mut v = Vec::new();
         for tok in tokens(s) {
-            if let Some(n) = tok.strip_prefix("frame").and_then(|r| r.strip_suffix(':')).and_then(num) {
+            // The kernel has at most 8 frames; a larger number is not a frame.
+            if let Some(n) =
+                tok.strip_prefix("frame").and_then(|r| r.strip_suffix(':')).and_then(num).filter(|n| *n < MAX_FRAMES)
+            {
                 frame = Some(n);
                 continue;
             }
@@ -475,6 +478,8 @@ fn other_ways(events: &[Ev], insns: &BTreeMap<usize, &Insn>) -> BTreeMap<usize, 
     out
 }
 
+const MAX_FRAMES: usize = 8;
+
 const CLOBBERED: &str = "\t\t(r1-r5 are unreadable after a call)";
 
 /// Renders the trace. `complete`: the verifier finished (the program was
@@ -634,7 +639,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                 });
                 let who = at.map_or(String::new(), |a| format!(" {}", name_of(a)));
                 let (f, regs) = Regs::full(callee.unwrap_or(""));
-                let f = f.unwrap_or(frame_no + 1);
+                let f = f.unwrap_or(frame_no + 1).min(MAX_FRAMES);
                 let _ = writeln!(out, "\t\t-> calls{who}: frame {f}");
                 let _ = writeln!(out, "\tstate\t{}", show_pairs(f, &regs.0));
                 frames.truncate(f);
@@ -1135,6 +1140,12 @@ path 2: the jump at 6 taken, to 8 (out): safe, pruned at once
                 let _ = render(&insns, &opts, &log[..cut], false);
                 let _ = render(&insns, &opts, &log[cut..], true);
             }
+            let _ = render(
+                &insns,
+                &opts,
+                "0: frame4000000000: R1=1\n1: (85) call pc+1\ncallee:\n frame99999999: R1=2\n",
+                true,
+            );
             // Byte flips into characters the parser looks for.
             let bytes = log.as_bytes();
             for (i, c) in [b':', b' ', b'(', b')', b'=', b'9', b'\n'].iter().cycle().take(2000).enumerate() {
