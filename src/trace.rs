@@ -500,8 +500,8 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
     let mut frames: Vec<Regs> = vec![Regs::default()];
     let mut frame_no = 0usize;
     let mut path = 0usize;
-    // The last instruction shown on this path: (event index, slot).
-    let mut last: Option<(usize, usize)> = None;
+    // The slot of the last instruction shown on this path.
+    let mut last: Option<usize> = None;
     let mut pending: Option<(usize, usize)> = None; // a jump waiting for where the path goes next
     let decide = |out: &mut String, jump: (usize, usize), next: Option<usize>| {
         let (ev, at) = jump;
@@ -531,7 +531,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
     };
     for (i, e) in events.iter().enumerate() {
         let next_pos = e.position().or(match e {
-            Ev::State { idx, .. } if last.map(|l| l.1) != Some(*idx) => Some(*idx),
+            Ev::State { idx, .. } if last != Some(*idx) => Some(*idx),
             _ => None,
         });
         if let Some(j) = pending
@@ -612,7 +612,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                 if clobbered {
                     let _ = writeln!(out, "{CLOBBERED}");
                 }
-                last = Some((i, *idx));
+                last = Some(*idx);
                 if by_slot.get(idx).is_some_and(|x| branch_targets(*idx, x).is_some()) {
                     pending = Some((i, *idx));
                 }
@@ -669,7 +669,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                         frames.push(regs);
                     }
                 }
-                last = Some((i, *to));
+                last = Some(*to);
             }
             Ev::Scc(s) => {
                 let _ = writeln!(out, "\t\t~ {s} (loop bookkeeping)");
