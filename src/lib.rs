@@ -16,6 +16,7 @@ pub mod loader;
 pub mod progs;
 pub mod spec;
 pub mod syscall;
+pub mod trace;
 pub mod verify;
 // The traffic generator behind `sockasm worker` and `sockasm bench`: used by
 // the CLI only, not part of the library's API.

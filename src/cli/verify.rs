@@ -31,6 +31,12 @@ pub struct Args {
     /// 2 (the register state at every instruction).
     #[arg(long, value_name = "1|2", value_parser = clap::value_parser!(u8).range(1..=2))]
     pub log_level: Option<u8>,
+    /// Show how the verifier walked the program: sockasm's listing, path by
+    /// path, with the registers and stack slots each instruction changed,
+    /// branch decisions, pruning, precision and call frames (read from the
+    /// level-2 log; -v also prints that log).
+    #[arg(long, conflicts_with = "log_level")]
+    pub trace: bool,
     /// Print the verifier's statistics (processed insns, states, stack depth).
     #[arg(long)]
     pub stats: bool,
@@ -65,6 +71,10 @@ pub fn parse_types(t: Option<&str>, a: Option<&str>) -> Result<(Option<ProgType>
         },
     };
     Ok((pt, at))
+}
+
+fn listing_options(c: &crate::spec::ProgramSpec) -> crate::asm::listing::ListingOptions {
+    crate::asm::listing::ListingOptions { annotate: true, labels: c.code.labels.clone(), comments: c.comments.clone() }
 }
 
 /// The submitted listing, then the translated one (their slot numbers
@@ -105,7 +115,7 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         }
         (None, None) => return Err("sockasm verify: give a FILE or --prog sockops|sk_msg".into()),
     };
-    let level = verify::log_level(args.log_level.unwrap_or(1));
+    let level = verify::log_level(if args.trace { 2 } else { args.log_level.unwrap_or(1) });
     for (name, why) in &inputs.skipped {
         outln!("program {name}: skipped: {why}\n");
     }
@@ -118,7 +128,9 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         }
         let attach = c.expected_attach_type.map_or(String::new(), |a| format!(", expected attach type {a}"));
         outln!("program {} ({}{attach}): {} instructions", c.name, c.prog_type, c.slots());
-        let (log, stats) = match verify::verify(c, &inputs.maps, level) {
+        let verdict = verify::verify(c, &inputs.maps, level);
+        let accepted = matches!(verdict, Verdict::Accepted(_));
+        let (log, stats) = match verdict {
             Verdict::Accepted(a) => {
                 outln!("verdict: accepted");
                 if let Some(s) = &a.stats {
@@ -189,6 +201,17 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
             for l in lines {
                 outln!("stats: {l}");
             }
+        }
+        if args.trace {
+            outln!("--- trace: every path the verifier explored (-v adds its raw log) ---");
+            // The instructions as the kernel got them (map loads carry their
+            // fds), which is what the log's instruction numbers refer to.
+            let insns = crate::loader::bind(c, &inputs.maps)
+                .ok()
+                .and_then(|b| verify::listing_of(&b))
+                .unwrap_or_else(|| c.insns());
+            out!("{}", crate::trace::render(&insns, &listing_options(c), &log, accepted));
+            outln!("--- end of trace ---");
         }
         if args.log_level.is_some() || verbose {
             outln!("--- verifier log ---");

@@ -5,8 +5,8 @@
 //! commands (a line starting with `$ `) each followed by the output it prints.
 //! Each command runs with `bash -c` (stdout and stderr together, at most 60 s)
 //! in one scratch directory per document, in document order, holding a copy
-//! of every file of `docs/examples/`, with the built `sockasm` first on the
-//! `PATH`. So `$ cat F` checks that the guide shows `docs/examples/F` as it is
+//! of every file of the document's examples directory, with the built `sockasm` first on the
+//! `PATH`. So `$ cat F` checks that the guide shows the example file F as it is
 //! (or a file an earlier command of the document wrote), and files made by one
 //! command (`x.bin`) serve the next ones. The output must equal the text,
 //! line by line, with three allowances, used sparingly:
@@ -40,8 +40,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The markdown files whose console blocks are run.
-const DOCS: &[&str] = &["docs/isa.md"];
+/// The markdown files whose console blocks are run, each with the directory
+/// of the example files it shows.
+const DOCS: &[(&str, &str)] = &[("docs/isa.md", "docs/examples"), ("docs/verifier.md", "docs/examples/verifier")];
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
@@ -184,11 +185,10 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Runs every command of `doc` (relative to the crate root); returns how many ran.
-fn run_document(doc: &str, load: bool) -> usize {
+fn run_document(doc: &str, examples: &str, load: bool) -> usize {
     let text = std::fs::read_to_string(Path::new(ROOT).join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
     let dir = scratch(&doc.replace('/', "_"));
-    for e in std::fs::read_dir(Path::new(ROOT).join("docs/examples")).unwrap() {
-        let p = e.unwrap().path();
+    for p in example_files(examples) {
         std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
     let steps = console_steps(&text);
@@ -243,8 +243,8 @@ fn run_document(doc: &str, load: bool) -> usize {
 #[test]
 fn guide_commands_print_what_the_text_says() {
     let load = may_load();
-    for doc in DOCS {
-        let n = run_document(doc, load);
+    for (doc, examples) in DOCS {
+        let n = run_document(doc, examples, load);
         eprintln!("{doc}: {n} commands ran as documented");
     }
 }
@@ -259,9 +259,6 @@ fn anchor(heading: &str) -> String {
         .map(|c| if c == ' ' { '-' } else { c })
         .collect()
 }
-
-/// Files linked from the guide that another branch adds (remove once merged).
-const PENDING: &[&str] = &["verifier.md"];
 
 /// The anchors of a markdown file's headings.
 fn anchors(path: &Path) -> Vec<String> {
@@ -281,7 +278,7 @@ fn anchors(path: &Path) -> Vec<String> {
 /// existing file, and every `#fragment` a heading of its target.
 #[test]
 fn links_resolve() {
-    let mut files: Vec<PathBuf> = DOCS.iter().map(|d| Path::new(ROOT).join(d)).collect();
+    let mut files: Vec<PathBuf> = DOCS.iter().map(|(d, _)| Path::new(ROOT).join(d)).collect();
     let ex = Path::new(ROOT).join("docs/exercises");
     files.push(ex.join("README.md"));
     for e in std::fs::read_dir(&ex).unwrap() {
@@ -298,9 +295,6 @@ fn links_resolve() {
                 continue;
             }
             let (file, frag) = target.split_once('#').unwrap_or((target, ""));
-            if PENDING.contains(&file) {
-                continue;
-            }
             let dest = if file.is_empty() { path.clone() } else { path.parent().unwrap().join(file) };
             assert!(dest.exists(), "{}: link to {file}, no such file", path.display());
             if !frag.is_empty() {
@@ -361,19 +355,28 @@ fn dsl_example_prints_what_the_text_says() {
     assert_eq!(dsl::demo(), out[start..end], "docs/isa.md shows another output for docs/examples/dsl.rs");
 }
 
+/// The regular files of an examples directory (not its subdirectories).
+fn example_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn every_example_file_is_shown_in_a_document() {
-    let docs: Vec<String> = DOCS.iter().map(|d| std::fs::read_to_string(Path::new(ROOT).join(d)).unwrap()).collect();
-    for e in std::fs::read_dir(Path::new(ROOT).join("docs/examples")).unwrap() {
-        let name = e.unwrap().file_name().into_string().unwrap();
-        if name.ends_with(".rs") {
-            continue; // dsl_example_prints_what_the_text_says
+    for (doc, examples) in DOCS {
+        let text = std::fs::read_to_string(Path::new(ROOT).join(doc)).unwrap();
+        for p in example_files(examples) {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            if name.ends_with(".rs") {
+                continue; // dsl_example_prints_what_the_text_says
+            }
+            assert!(text.contains(&format!("$ cat {name}\n")), "{examples}/{name} is not shown (`$ cat {name}`) in {doc}");
         }
-        let shown = format!("$ cat {name}\n");
-        assert!(
-            docs.iter().any(|d| d.contains(&shown)),
-            "docs/examples/{name} is not shown (`$ cat {name}`) in {DOCS:?}"
-        );
     }
 }
 

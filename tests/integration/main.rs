@@ -9,4 +9,5 @@ mod hardening;
 mod kernel;
 mod ops;
 mod strategy;
+mod trace;
 mod verify_run;

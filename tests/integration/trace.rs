@@ -1,0 +1,207 @@
+//! `sockasm verify --trace` on the real kernel: the verifier's level-2 log
+//! read back onto sockasm's listing, for text programs, the built-in
+//! programs and a clang object. Needs root (BPF_PROG_LOAD), like verify_run;
+//! programs are loaded, never attached.
+
+use crate::elf::{BIN, object};
+use std::process::{Command, Output};
+
+fn kernel_ok() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var_os("SOCKASM_SKIP_KERNEL_TESTS").is_some() {
+        eprintln!("skipping kernel test (SOCKASM_SKIP_KERNEL_TESTS is set)");
+        return false;
+    }
+    panic!("trace tests need root to load BPF programs; set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them");
+}
+
+fn sockasm(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run sockasm")
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `verify --trace` of a text program; the trace section of stdout.
+fn trace_text(stem: &str, src: &str, ty: &str, ok: bool) -> (String, Output) {
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join(format!("{stem}.s"));
+    std::fs::write(&p, src).unwrap();
+    let o = sockasm(&["verify", p.to_str().unwrap(), "--type", ty, "--trace"]);
+    assert_eq!(o.status.success(), ok, "{}", show(&o));
+    (section(&o), o)
+}
+
+fn section(o: &Output) -> String {
+    let s = String::from_utf8_lossy(&o.stdout);
+    let start = s.find("--- trace: ").unwrap_or_else(|| panic!("no trace:\n{}", show(o)));
+    let end = s[start..].find("--- end of trace ---").map_or(s.len(), |e| start + e);
+    s[start..end].to_string()
+}
+
+/// The lines from the one starting with `from` on.
+fn after<'a>(t: &'a str, from: &str) -> Vec<&'a str> {
+    t.lines().skip_while(|l| !l.starts_with(from)).collect()
+}
+
+#[test]
+fn trace_shows_the_bounds_a_check_proves() {
+    if !kernel_ok() {
+        return;
+    }
+    let src = "        r2 = *(u32 *)(r1 + 0)
+        r3 = *(u32 *)(r1 + 4)
+        r0 = 2
+        r4 = r2
+        r4 += 34
+        if r4 > r3 goto out
+        r5 = *(u8 *)(r2 + 23)
+        r0 = 1
+out:
+        exit
+";
+    let (t, o) = trace_text("bounds", src, "xdp", true);
+    // Before the check no byte of the packet is proven; after it, on the
+    // fall-through, 34 are: in r4 and in r2 (same packet pointer id).
+    let l = after(&t, "       4:");
+    assert_eq!(l.get(1), Some(&"\t\tR4=pkt(off=34,r=0)"), "{}", show(&o));
+    assert_eq!(l.get(2), Some(&"       5:\tif r4 > r3 goto +2 ; -> out"), "{}", show(&o));
+    assert_eq!(l.get(3), Some(&"\t\tR4=pkt(off=34,r=34)"), "{}", show(&o));
+    assert!(
+        l.get(4).is_some_and(|x| x.starts_with("\t\t-> falls through to 6; path 2 takes the jump to 8 (out)")),
+        "{}",
+        show(&o)
+    );
+    assert!(l.get(6).is_some_and(|x| x.starts_with("\t\tR2=pkt(r=34) R5=scalar(")), "{}", show(&o));
+    assert!(t.contains("\npath 2: the jump at 5 taken, to 8 (out)"), "{}", show(&o));
+    // The raw log only with -v.
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("--- verifier log ---"), "{}", show(&o));
+}
+
+#[test]
+fn trace_shows_pruning_in_a_loop() {
+    if !kernel_ok() {
+        return;
+    }
+    // may_goto (Linux 6.9): the verifier widens r0 and prunes the loop.
+    let src = "        r0 = 0
+loop:
+        r0 += 1
+        may_goto out
+        goto loop
+out:
+        r0 = 0
+        exit
+";
+    let (t, o) = trace_text("maygoto", src, "socket_filter", true);
+    assert!(t.contains("\t\t-> at 2: safe: a state already verified there covers this one"), "{}", show(&o));
+    assert!(t.contains("path 2: the jump at 2 not taken, on to 3\n"), "{}", show(&o));
+    assert!(t.contains("\tstate\tR0=scalar() R1=ctx() R10=fp0\n"), "{}", show(&o));
+}
+
+#[test]
+fn trace_shows_call_frames() {
+    if !kernel_ok() {
+        return;
+    }
+    let src = "        r1 = *(u32 *)(r1 + 0)
+        call double
+        exit
+double:
+        r0 = r1
+        r0 += r1
+        exit
+";
+    let (t, o) = trace_text("call", src, "socket_filter", true);
+    let want = "       1:\tcall func(+1) ; -> double
+\t\t-> calls 3 (double): frame 1
+\tstate\tframe1: R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0
+double:
+       3:\tr0 = r1
+";
+    assert!(t.contains(want), "{}", show(&o));
+    assert!(
+        t.contains("\t\tframe1: R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1ffffffff))\n"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        t.contains("       5:\texit\n\t\t-> returns to 2: frame 0\n\t\tR0=scalar(smin=0,smax=umax=0x1fffffffe"),
+        "{}",
+        show(&o)
+    );
+
+    // A clang object: static and global subprograms, and paths that start
+    // inside a callee (the jumps of `classify`).
+    let xdp = object("xdp");
+    let o = sockasm(&["verify", xdp.to_str().unwrap(), "--trace"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let t = section(&o);
+    assert!(t.contains("\t\t-> calls 22 (classify): frame 1\n"), "{}", show(&o));
+    assert!(t.contains("\t\t-> calls 33 (global_helper): frame 1\n"), "{}", show(&o));
+    assert!(t.contains("\npath 2: the jump at 30 taken, to 32\n\tstate\tframe1: R0=2 R1=8 "), "{}", show(&o));
+}
+
+#[test]
+fn trace_of_a_rejected_program_ends_with_the_message() {
+    if !kernel_ok() {
+        return;
+    }
+    let src = "        r2 = *(u32 *)(r1 + 0)\n        r0 = *(u8 *)(r2 + 0)\n        exit\n";
+    let (t, o) = trace_text("reject", src, "xdp", false);
+    assert!(
+        t.ends_with("       1:\tr0 = *(u8 *)(r2 + 0)\ninvalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)\nR2 offset is outside of the packet\n"),
+        "{}",
+        show(&o)
+    );
+}
+
+#[test]
+fn trace_of_the_builtin_programs() {
+    if !kernel_ok() {
+        return;
+    }
+    let o = sockasm(&["verify", "--prog", "all", "--trace"]);
+    assert!(o.status.success(), "{}", show(&o));
+    let s = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(s.matches("--- end of trace ---").count(), 2, "{}", show(&o));
+    for part in s.split("--- trace: ").skip(1) {
+        let t = &part[..part.find("--- end of trace ---").unwrap()];
+        assert!(t.contains("\npath 1: from the program's entry at 0\n\tstate\tR1=ctx() R10=fp0\n"), "{t}");
+        assert!(t.contains(": safe"), "no pruning point in:\n{t}");
+        // Every instruction comes from sockasm's listing, none in the
+        // kernel's own syntax (`goto pc+3`, `(61)`), and every line is known.
+        for l in t.lines().skip(1) {
+            let known = l.is_empty()
+                || l.starts_with("path ")
+                || l.starts_with("\tstate\t")
+                || l.starts_with("\t\t")
+                || l.ends_with(':') && !l.starts_with(' ')
+                || l.len() > 9 && l[..8].trim().parse::<usize>().is_ok() && &l[8..10] == ":\t";
+            assert!(known, "unexpected line `{l}` in:\n{t}");
+            assert!(!l.contains("goto pc") && !l.contains("(as the verifier prints it)"), "`{l}`");
+        }
+    }
+    // ctx fields and helpers by name.
+    for name in ["bpf_sock_ops.family", "bpf_sock_ops.local_port", "bpf_map_lookup_elem", "bpf_get_socket_cookie"] {
+        assert!(s.contains(name), "{name} missing:\n{s}");
+    }
+    assert!(s.contains("sk_msg_md."), "no sk_msg_md field named:\n{s}");
+    // The raw log with -v, as before.
+    let o = sockasm(&["verify", "--prog", "sk_msg", "--trace", "-v"]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("--- trace: ") && s.contains("--- verifier log ---") && s.contains("Live regs before insn:"),
+        "{}",
+        show(&o)
+    );
+}
