@@ -14,5 +14,6 @@ pub mod input;
 pub mod json;
 pub mod progs;
 pub mod syscall;
+pub mod uapi;
 pub mod verify;
 pub mod workload;

@@ -20,7 +20,7 @@ pub mod section;
 use crate::asm::listing::{self, ListingOptions};
 use crate::asm::{Call, DecodeError, Imm64, Insn, RawInsn, decode_all};
 use crate::json::Json;
-use crate::syscall::{MapType, ProgType};
+use crate::uapi::{MapType, ProgType};
 use goblin::elf::Elf;
 pub use section::{SectionKind, infer};
 use std::collections::BTreeMap;

@@ -20,7 +20,9 @@ pub mod ioctl;
 pub mod map;
 pub mod pin;
 pub mod prog;
-pub mod types;
+/// The UAPI types and flags, which live in [`crate::uapi`]; re-exported under
+/// their old paths.
+pub use crate::uapi::types;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
