@@ -7,4 +7,5 @@ mod hardening;
 mod kernel;
 mod ops;
 mod strategy;
+mod uapi;
 mod verify_run;
