@@ -1,7 +1,6 @@
 //! sockasm: a pure-Rust eBPF toolkit. Same-host TCP that skips the TCP/IP stack
 //! (sock_ops + sk_msg written in sockasm's own assembler DSL), and a typed
 //! assembler, text assembler and disassembler for the whole eBPF ISA.
-#![deny(unsafe_code)]
 
 pub mod asm;
 pub mod bench;

@@ -154,6 +154,7 @@ impl AsFd for LoadedBtf {
     }
 }
 
+#[allow(unsafe_code)]
 fn btf_load_raw(blob: &[u8], log: &mut [u8]) -> std::result::Result<OwnedFd, nix::errno::Errno> {
     let mut attr = BtfLoadAttr { btf: ptr_u64(blob), btf_size: blob.len() as u32, ..Default::default() };
     if !log.is_empty() {

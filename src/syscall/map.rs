@@ -296,6 +296,7 @@ impl Map {
         Ok(())
     }
 
+    #[allow(unsafe_code)]
     fn elem(&self, cmd: Cmd, key: u64, value: u64, flags: u64) -> std::result::Result<i64, nix::errno::Errno> {
         let mut attr = MapElemAttr { map_fd: fd_u32(self.fd.as_fd()), key, value, flags, ..Default::default() };
         // SAFETY: callers pass pointers to buffers of exactly key_size and
@@ -455,6 +456,7 @@ impl Iterator for Keys<'_> {
     }
 }
 
+#[allow(unsafe_code)]
 fn create_raw(spec: &MapSpec, btf: Option<(BorrowedFd<'_>, u32, u32)>) -> Result<OwnedFd> {
     let map_name = obj_name(&spec.name).map_err(SysError::InvalidInput)?;
     let mut attr = MapCreateAttr {
@@ -482,6 +484,7 @@ impl Map {
     /// it: the first mmap() fixes the arena's user address, which the
     /// verifier needs before it accepts a program using the arena (the
     /// other way is `map_extra` at creation).
+    #[allow(unsafe_code)]
     pub fn fix_arena_address(&self) -> std::io::Result<()> {
         // SAFETY: sysconf has no memory effects.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;

@@ -318,6 +318,7 @@ impl LoadedProg {
     ///   log level 1 so the error carries the verifier log.
     /// * ENOSPC (log buffer too small) grows the buffer to the kernel's
     ///   `log_true_size` (kernel >= 6.4) or doubles it, bounded.
+    #[allow(unsafe_code)]
     pub fn load(spec: &ProgSpec<'_>) -> Result<LoadedProg, LoadError> {
         if spec.insns.is_empty() || !spec.insns.len().is_multiple_of(INSN_SIZE) {
             return Err(LoadError::invalid(
@@ -434,6 +435,7 @@ pub struct TestRunResult {
 }
 
 /// BPF_PROG_TEST_RUN.
+#[allow(unsafe_code)]
 pub fn test_run(prog: BorrowedFd<'_>, opts: &TestRun<'_>) -> Result<TestRunResult> {
     let mut data_out = vec![0u8; opts.data_out_len.unwrap_or(0)];
     let mut ctx_out = vec![0u8; opts.ctx_out_len.unwrap_or(0)];
