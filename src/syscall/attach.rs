@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn sk_msg_on_sockhash() {
-        if !crate::syscall::testutil::bpf_available() {
+        if !crate::syscall::testutil::root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::SOCKHASH, 4, 8, 16).with_name("test_skmsg_h")).unwrap();

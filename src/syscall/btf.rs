@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn kernel_accepts_blob() {
-        if !crate::syscall::testutil::bpf_available() {
+        if !crate::syscall::testutil::root_or_skip() {
             return;
         }
         let (blob, _, _) = sk_storage_btf(8);

@@ -317,13 +317,13 @@ pub fn map_ids() -> Result<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscall::testutil::bpf_available;
+    use crate::syscall::testutil::root_or_skip;
     use crate::syscall::{Map, MapSpec, ProgSpec};
     use std::os::fd::AsFd;
 
     #[test]
     fn ids_and_fds() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::ARRAY, 4, 4, 1).with_name("test_ids")).unwrap();

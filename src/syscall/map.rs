@@ -512,7 +512,7 @@ impl Map {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscall::testutil::bpf_available;
+    use crate::syscall::testutil::root_or_skip;
 
     #[test]
     fn cpu_list() {
@@ -531,7 +531,7 @@ mod tests {
 
     #[test]
     fn sockhash_create() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::SOCKHASH, 44, 8, 128).with_name("test_sockhash")).unwrap();
@@ -546,7 +546,7 @@ mod tests {
 
     #[test]
     fn hash_update_lookup_delete_iterate() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::HASH, 4, 8, 16).with_name("test_hash")).unwrap();
@@ -590,7 +590,7 @@ mod tests {
 
     #[test]
     fn hash_full_gives_e2big() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::HASH, 4, 4, 2)).unwrap();
@@ -603,7 +603,7 @@ mod tests {
 
     #[test]
     fn percpu_array_read() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::PERCPU_ARRAY, 4, 8, 4).with_name("test_pcpu")).unwrap();
@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn sk_storage_with_btf() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::sk_storage("test_skstor", 8)).unwrap();

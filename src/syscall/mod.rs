@@ -203,8 +203,20 @@ pub(crate) fn name_from_buf(buf: &[u8]) -> String {
 
 #[cfg(test)]
 pub(crate) mod testutil {
-    /// Skip (return early from) a test if we cannot use bpf(2) at all.
-    pub fn bpf_available() -> bool {
-        nix::unistd::geteuid().is_root()
+    /// For tests that call bpf(2): true as root. Otherwise the test fails
+    /// saying so (passing without testing would hide the kernel path), unless
+    /// `SOCKASM_SKIP_KERNEL_TESTS` is set, as for the kernel integration tests:
+    /// then it says it skips, and the caller returns.
+    pub fn root_or_skip() -> bool {
+        if nix::unistd::geteuid().is_root() {
+            return true;
+        }
+        if std::env::var_os("SOCKASM_SKIP_KERNEL_TESTS").is_some() {
+            eprintln!("skipping: needs root for bpf(2) (SOCKASM_SKIP_KERNEL_TESTS is set)");
+            return false;
+        }
+        panic!(
+            "needs root: this test loads BPF objects with bpf(2); run as root, or set SOCKASM_SKIP_KERNEL_TESTS=1 to skip it"
+        );
     }
 }

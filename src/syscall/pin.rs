@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn pin_get_unpin() {
-        if !crate::syscall::testutil::bpf_available() {
+        if !crate::syscall::testutil::root_or_skip() {
             return;
         }
         let dir = TempPinDir::create("sockasm-test-pin").unwrap();

@@ -491,7 +491,7 @@ pub fn test_run(prog: BorrowedFd<'_>, opts: &TestRun<'_>) -> Result<TestRunResul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscall::testutil::bpf_available;
+    use crate::syscall::testutil::root_or_skip;
 
     /// mov r0, 0; exit
     pub(crate) const RET0: [u8; 16] = [
@@ -526,7 +526,7 @@ mod tests {
 
     #[test]
     fn load_trivial_and_test_run() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let p = Prog::load(&ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_t0", &RET0)).unwrap();
@@ -552,7 +552,7 @@ mod tests {
 
     #[test]
     fn load_with_stats() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let p =
@@ -569,7 +569,7 @@ mod tests {
 
     #[test]
     fn load_invalid_carries_log() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let exit_only = [0x95u8, 0, 0, 0, 0, 0, 0, 0];
@@ -585,7 +585,7 @@ mod tests {
 
     #[test]
     fn small_log_grows() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         // a long straight-line program gives a long level-2 log

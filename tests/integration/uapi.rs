@@ -145,7 +145,8 @@ fn uapi_tables_match_the_c_header() {
         let w: Vec<&str> = line.split(' ').collect();
         match w[..] {
             ["field", s, m, off, size] => {
-                fields.insert((s.to_string(), m.to_string()), (off.parse::<i64>().unwrap(), size.parse::<u8>().unwrap()));
+                fields
+                    .insert((s.to_string(), m.to_string()), (off.parse::<i64>().unwrap(), size.parse::<u8>().unwrap()));
             }
             ["const", n, v] => {
                 values.insert(n.to_string(), v.parse::<i64>().unwrap());
@@ -189,7 +190,9 @@ fn uapi_tables_match_the_c_header() {
     // Enough was checked that the test can fail: every context field, every
     // flag the programs use, and the helpers of a 6.1 header at least.
     assert!(helpers.len() >= 209, "only {} helpers in the header", helpers.len());
-    for n in ["BPF_ANY", "SK_PASS", "BPF_F_INGRESS", "BPF_PROG_TYPE_SOCK_OPS", "BPF_MAP_TYPE_SOCKHASH", "BPF_SK_MSG_VERDICT"] {
+    for n in
+        ["BPF_ANY", "SK_PASS", "BPF_F_INGRESS", "BPF_PROG_TYPE_SOCK_OPS", "BPF_MAP_TYPE_SOCKHASH", "BPF_SK_MSG_VERDICT"]
+    {
         assert!(values.contains_key(n), "{n} was not checked");
     }
 }
