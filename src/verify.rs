@@ -4,33 +4,41 @@
 //! statistics and the translated/JITed sizes. Also runs programs with
 //! BPF_PROG_TEST_RUN.
 //!
-//! Inputs ([`Inputs`]): the built-in programs (with their four maps created
-//! as `sockasm load` creates them), a text file in LLVM's syntax, or a BPF
-//! ELF object (its maps created, its relocations applied by
-//! [`crate::elf::Object::link`]). Nothing is attached or pinned: every fd is
-//! closed when the [`Inputs`] and the loaded program are dropped.
+//! Inputs ([`Inputs`]) are [`crate::spec`] programs from any producer: the
+//! built-in programs ([`crate::progs::collection`], with the maps `sockasm
+//! load` creates), a text file in LLVM's syntax, or a BPF ELF object
+//! ([`crate::elf::Object::link`]). Their maps are created by
+//! [`crate::loader::create_maps`] and each program is loaded by
+//! [`crate::loader::load_program`] with the log level asked for. Nothing is
+//! attached or pinned: every fd is closed when the [`Inputs`] and the loaded
+//! program are dropped.
 
 use crate::asm::listing::{self, ListingOptions};
 use crate::asm::{Insn, decode_all, text};
 use crate::elf::{self, Object};
+use crate::loader::{self, LoaderError, Maps};
 use crate::progs;
+use crate::spec::{CollectionSpec, ProgramSpec};
 use crate::syscall::{
-    self, AttachType, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, BPF_LOG_STATS, LoadError, LoadedProg, Map, MapSpec, MapType,
-    ProgInfo, ProgSpec, ProgType, SysError, TestRun, TestRunResult, VerifierStats,
+    self, AttachType, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, BPF_LOG_STATS, LoadError, LoadedProg, MapSpec, MapType, ProgInfo,
+    ProgType, SysError, TestRun, TestRunResult, VerifierStats,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::os::fd::{AsFd, AsRawFd};
+
+pub use crate::spec::kernel_name;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("{0}")]
     Input(String),
-    #[error("{step}: {source}")]
+    #[error("{step} failed")]
     Sys { step: String, source: SysError },
     #[error(transparent)]
+    Load(#[from] LoaderError),
+    #[error(transparent)]
     Elf(#[from] elf::ElfError),
-    #[error("{0}")]
+    #[error(transparent)]
     Text(#[from] text::TextError),
     #[error(transparent)]
     Read(#[from] crate::input::InputError),
@@ -41,49 +49,28 @@ fn sys(step: impl Into<String>) -> impl FnOnce(SysError) -> VerifyError {
     move |source| VerifyError::Sys { step, source }
 }
 
-/// A program ready to load, with what its listing needs.
-#[derive(Clone, Debug)]
-pub struct Candidate {
-    pub name: String,
-    pub prog_type: ProgType,
-    pub expected_attach_type: Option<AttachType>,
-    pub license: String,
-    /// Little-endian instruction bytes, map fds bound.
-    pub bytes: Vec<u8>,
-    pub insns: Vec<(usize, Insn)>,
-    /// Function or label names by slot.
-    pub labels: BTreeMap<usize, String>,
-    /// Per-slot notes (relocations, context fields).
-    pub comments: BTreeMap<usize, String>,
-}
-
 /// Programs and the maps they reference (kept open until dropped).
 pub struct Inputs {
-    pub programs: Vec<Candidate>,
-    pub maps: Vec<(String, Map)>,
+    pub programs: Vec<ProgramSpec>,
+    pub maps: Maps,
     /// Programs of an object that were not chosen explicitly and cannot be
     /// loaded (unknown section name, needs BTF attach target): (name, why).
     pub skipped: Vec<(String, String)>,
 }
 
-/// A program name the kernel accepts: `[A-Za-z0-9_.]`, at most 15 bytes.
-pub fn kernel_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' }).take(15).collect()
+impl Inputs {
+    /// Creates the maps of `spec`: the programs are then ready for [`verify`].
+    fn create(spec: CollectionSpec, skipped: Vec<(String, String)>) -> Result<Inputs, VerifyError> {
+        let maps = loader::create_maps(&spec)?;
+        Ok(Inputs { programs: spec.programs, maps, skipped })
+    }
 }
 
-/// The four maps of the bypass, as `load` creates them, unpinned.
-pub fn create_builtin_maps(max_entries: u32) -> Result<Vec<(String, Map)>, VerifyError> {
-    let maps = crate::deploy::create_maps(max_entries).map_err(|e| VerifyError::Input(e.to_string()))?;
-    Ok(maps.into_iter().map(|(n, m)| (n.to_string(), m)).collect())
-}
-
-fn fd_of(maps: &[(String, Map)], name: &str) -> Option<i32> {
-    maps.iter().find(|(n, _)| n == name).map(|(_, m)| m.as_fd().as_raw_fd())
-}
-
-/// The built-in programs (`which`: `sockops`, `sk_msg`/`skmsg`, or all).
+/// The built-in programs (`which`: `sockops`, `sk_msg`/`skmsg`, or all),
+/// with the maps `sockasm load` creates.
 pub fn builtin(which: Option<&str>) -> Result<Inputs, VerifyError> {
-    let mut built = progs::builtin(&crate::deploy::kernel_policy(std::path::Path::new(crate::deploy::KERNEL_BTF)))
+    let policy = progs::kernel_policy(std::path::Path::new(progs::KERNEL_BTF));
+    let mut spec = progs::collection(&policy, progs::DEFAULT_MAX_ENTRIES)
         .map_err(|e| VerifyError::Input(format!("built-in program does not assemble: {e}")))?;
     if let Some(w) = which {
         let want = match w.strip_prefix("sockasm_").unwrap_or(w) {
@@ -91,29 +78,12 @@ pub fn builtin(which: Option<&str>) -> Result<Inputs, VerifyError> {
             "skmsg" | "sk_msg" => Some(ProgType::SK_MSG),
             _ => None,
         };
-        built.retain(|b| b.name == w || want == Some(b.prog_type));
-        if built.is_empty() {
+        spec.programs.retain(|b| b.name == w || want == Some(b.prog_type));
+        if spec.programs.is_empty() {
             return Err(VerifyError::Input(format!("no built-in program `{w}` (there are: sockops, sk_msg)")));
         }
     }
-    let maps = create_builtin_maps(crate::deploy::DEFAULT_MAX_ENTRIES)?;
-    let mut programs = Vec::new();
-    for mut b in built {
-        let (prog_type, attach) = (b.prog_type, b.expected_attach_type);
-        b.asm.bind_maps(|n| fd_of(&maps, n)).map_err(|e| VerifyError::Input(e.to_string()))?;
-        let bytes = b.asm.to_bytes().map_err(|e| VerifyError::Input(format!("encoding {}: {e}", b.name)))?;
-        programs.push(Candidate {
-            name: b.name.to_string(),
-            prog_type,
-            expected_attach_type: Some(attach),
-            license: "GPL".into(),
-            insns: listing::with_slots(&b.asm.insns),
-            bytes,
-            labels: b.asm.labels.clone(),
-            comments: b.notes.clone(),
-        });
-    }
-    Ok(Inputs { programs, maps, skipped: Vec::new() })
+    Inputs::create(spec, Vec::new())
 }
 
 /// A map to create for a text program: `NAME=TYPE,KEY,VALUE,MAX[,FLAGS]`.
@@ -154,71 +124,30 @@ pub fn from_text(
     maps: &[(String, MapSpec)],
 ) -> Result<Inputs, VerifyError> {
     let parsed = text::parse_text(src).map_err(|e| e.with_file(file))?;
-    let mut asm = parsed.assemble(src).map_err(|e| e.with_file(file))?;
-    let mut created = Vec::new();
-    for (name, spec) in maps {
-        let m = Map::create(spec).map_err(sys(format!("creating map `{name}`")))?;
-        if spec.map_type == MapType::ARENA {
-            // The verifier refuses programs using an arena without a user address.
-            m.fix_arena_address().map_err(|e| VerifyError::Input(format!("mapping arena `{name}`: {e}")))?;
-        }
-        created.push((name.clone(), m));
-    }
-    if let Some(r) = asm.map_refs.iter().find(|r| fd_of(&created, &r.name).is_none()) {
-        return Err(VerifyError::Input(format!(
-            "{file}: map `{}` is not defined: pass `--map {}=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES`",
-            r.name, r.name
-        )));
-    }
-    asm.bind_maps(|n| fd_of(&created, n)).map_err(|e| VerifyError::Input(e.to_string()))?;
-    let bytes = asm.to_bytes().map_err(|e| VerifyError::Input(format!("{file}: {e}")))?;
-    if bytes.is_empty() {
+    let code = parsed.assemble(src).map_err(|e| e.with_file(file))?;
+    if code.insns.is_empty() {
         return Err(VerifyError::Input(format!("{file}: no instructions")));
     }
     let stem = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("prog");
-    Ok(Inputs {
-        programs: vec![Candidate {
-            name: kernel_name(stem),
-            prog_type,
-            expected_attach_type: attach,
-            license: "GPL".into(),
-            insns: listing::with_slots(&asm.insns),
-            bytes,
-            labels: asm.labels.clone(),
-            comments: BTreeMap::new(),
-        }],
-        maps: created,
-        skipped: Vec::new(),
-    })
-}
-
-/// Creates the maps an object defines.
-pub fn create_object_maps(obj: &Object) -> Result<Vec<(String, Map)>, VerifyError> {
-    let mut out = Vec::new();
-    for m in &obj.maps {
-        if matches!(m.map_type, MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS) {
-            return Err(VerifyError::Input(format!("map `{}`: map-in-map ({}) is not supported", m.name, m.map_type)));
-        }
-        if m.map_type == MapType::STRUCT_OPS {
-            return Err(VerifyError::Input(format!("map `{}`: struct_ops maps are not supported", m.name)));
-        }
-        if m.map_type.needs_btf() && m.key_size != 4 {
-            return Err(VerifyError::Input(format!(
-                "map `{}`: {} needs an `int` key (key_size 4), has {}",
-                m.name, m.map_type, m.key_size
-            )));
-        }
-        let spec = MapSpec::new(m.map_type, m.key_size, m.value_size, m.max_entries)
-            .with_flags(m.map_flags)
-            .with_name(kernel_name(&m.name));
-        let map = Map::create(&spec).map_err(sys(format!("creating map `{}` ({})", m.name, elf::describe_map(m))))?;
-        out.push((m.name.clone(), map));
+    let program = ProgramSpec {
+        name: kernel_name(stem),
+        prog_type,
+        expected_attach_type: attach,
+        license: "GPL".into(),
+        code,
+        comments: BTreeMap::new(),
+    };
+    let spec = CollectionSpec { maps: maps.to_vec(), programs: vec![program] };
+    if let Some((_, name)) = spec.unbound_ref() {
+        return Err(VerifyError::Input(format!(
+            "{file}: map `{name}` is not defined: pass `--map {name}=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES`"
+        )));
     }
-    Ok(out)
+    Inputs::create(spec, Vec::new())
 }
 
-/// The programs of an object (only those of `section` if given), linked
-/// against freshly created maps.
+/// The programs of an object (only those of `section` if given), linked,
+/// with the object's maps created.
 pub fn from_object(
     obj: &Object,
     section: Option<&str>,
@@ -269,27 +198,9 @@ pub fn from_object(
         let why: Vec<String> = skipped.iter().map(|(n, w)| format!("{n}: {w}")).collect();
         return Err(VerifyError::Input(format!("no program of the object can be loaded ({})", why.join("; "))));
     }
-    let maps = create_object_maps(obj)?;
-    let mut programs = Vec::new();
-    for p in chosen {
-        let fd = |i: usize| obj.maps.get(i).and_then(|m| fd_of(&maps, &m.name));
-        let l = obj.link(p, &fd, prog_type)?;
-        let expected_attach_type = match prog_type {
-            Some(_) => attach,
-            None => l.kind.expected_attach_type,
-        };
-        programs.push(Candidate {
-            name: kernel_name(&l.name),
-            prog_type: l.prog_type,
-            expected_attach_type,
-            license: l.license,
-            bytes: l.bytes,
-            insns: l.insns,
-            labels: l.labels,
-            comments: l.comments,
-        });
-    }
-    Ok(Inputs { programs, maps, skipped })
+    let maps = obj.map_specs()?;
+    let programs = chosen.into_iter().map(|p| obj.link(p, prog_type, attach)).collect::<Result<Vec<_>, _>>()?;
+    Inputs::create(CollectionSpec { maps, programs }, skipped)
 }
 
 /// Reads `path`: an ELF object (by its magic) or a text program.
@@ -502,21 +413,22 @@ pub fn analyze_log(log: &str) -> LogAnalysis {
 }
 
 /// Our listing of the instructions around `slot`, the one at `slot` marked `=>`.
-pub fn context_listing(c: &Candidate, slot: usize, radius: usize) -> String {
-    let Some(pos) = c.insns.iter().position(|(s, _)| *s >= slot) else {
-        return format!("(instruction {slot} is beyond the program's {} slots)\n", c.bytes.len() / 8);
+pub fn context_listing(c: &ProgramSpec, slot: usize, radius: usize) -> String {
+    let insns = c.insns();
+    let Some(pos) = insns.iter().position(|(s, _)| *s >= slot) else {
+        return format!("(instruction {slot} is beyond the program's {} slots)\n", c.slots());
     };
     let lo = pos.saturating_sub(radius);
-    let hi = (pos + radius + 1).min(c.insns.len());
-    let opts = ListingOptions { annotate: true, labels: c.labels.clone(), comments: c.comments.clone() };
+    let hi = (pos + radius + 1).min(insns.len());
+    let opts = ListingOptions { annotate: true, labels: c.code.labels.clone(), comments: c.comments.clone() };
     let mut out = String::new();
-    for (k, (s, insn)) in c.insns[lo..hi].iter().enumerate() {
-        if let Some(name) = c.labels.get(s) {
+    for (k, (s, insn)) in insns[lo..hi].iter().enumerate() {
+        if let Some(name) = c.code.labels.get(s) {
             let _ = writeln!(out, "{name}:");
         }
         let mark = if lo + k == pos && *s == slot { "=>" } else { "  " };
         let _ = write!(out, "{mark}{s:>6}:\t{insn}");
-        if let Some(a) = listing::annotation(&c.insns, *s, insn, &opts) {
+        if let Some(a) = listing::annotation(&insns, *s, insn, &opts) {
             let _ = write!(out, "{}{a}", listing::ANNOTATION_SEP);
         }
         out.push('\n');
@@ -549,7 +461,6 @@ pub fn log_level(level: u8) -> u32 {
     (if level >= 2 { BPF_LOG_LEVEL2 } else { BPF_LOG_LEVEL1 }) | BPF_LOG_STATS
 }
 
-/// Loads `c` (never attaches it) with `log_level` and explains the verdict.
 /// The program as the kernel runs it (after the verifier's rewrites), one
 /// line per slot: `{slot:>8}:\t{text}`. The kernel's rewrites may contain
 /// instructions that are not in the ISA (internal opcodes); those slots
@@ -626,11 +537,10 @@ fn with_ax(rest: &[u8]) -> Option<String> {
     Some(out)
 }
 
-pub fn verify(c: &Candidate, log_level: u32) -> Verdict {
-    let mut spec = ProgSpec::new(c.prog_type, &c.name, &c.bytes).with_log_level(log_level);
-    spec.license = &c.license;
-    spec.expected_attach_type = c.expected_attach_type;
-    match spec.load() {
+/// Loads `c` (never attaches it) with its maps from `maps` and
+/// `log_level`, and explains the verdict.
+pub fn verify(c: &ProgramSpec, maps: &Maps, log_level: u32) -> Verdict {
+    match loader::load_program(c, maps, log_level) {
         Ok(prog) => {
             let info = syscall::prog_info(prog.fd()).ok();
             let stats = prog.verifier_stats.clone();

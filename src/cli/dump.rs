@@ -110,13 +110,13 @@ fn dump_builtin(out: &mut impl Write, args: &Args) -> Result<()> {
     let listed: Vec<_> = progs
         .iter()
         .map(|p| {
-            let insns = listing::with_slots(&p.asm.insns);
+            let insns = p.insns();
             let opts = if args.no_annotate {
                 options(args)
             } else {
-                ListingOptions { annotate: true, labels: p.asm.labels.clone(), comments: p.notes.clone() }
+                ListingOptions { annotate: true, labels: p.code.labels.clone(), comments: p.comments.clone() }
             };
-            (p.name, insns, opts)
+            (p.name.as_str(), insns, opts)
         })
         .collect();
     let r = if args.json {

@@ -58,7 +58,7 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
         (None, Some(f)) => crate::input::read(f)?,
         (None, None) => vec![0u8; DEFAULT_DATA_LEN],
     };
-    let prog = match verify::verify(c, 0) {
+    let prog = match verify::verify(c, &inputs.maps, 0) {
         Verdict::Accepted(a) => a.prog,
         Verdict::Rejected(r) => {
             let mut msg = format!("the verifier rejected {}: {}", c.name, r.analysis.message);

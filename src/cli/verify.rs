@@ -69,15 +69,15 @@ pub fn parse_types(t: Option<&str>, a: Option<&str>) -> Result<(Option<ProgType>
 
 /// The submitted listing, then the translated one (their slot numbers
 /// differ: rewrites insert and remove instructions).
-fn print_xlated(c: &verify::Candidate, prog: &crate::syscall::LoadedProg) -> Result<()> {
+fn print_xlated(c: &crate::spec::ProgramSpec, prog: &crate::syscall::LoadedProg) -> Result<()> {
     let xlated = verify::xlated_listing(prog)?;
     let opts = crate::asm::listing::ListingOptions {
-        labels: c.labels.clone(),
+        labels: c.code.labels.clone(),
         comments: c.comments.clone(),
         ..Default::default()
     };
-    outln!("--- submitted ({} insns) ---", c.bytes.len() / 8);
-    out!("{}", crate::asm::listing::listing(&c.insns, &opts));
+    outln!("--- submitted ({} insns) ---", c.slots());
+    out!("{}", crate::asm::listing::listing(&c.insns(), &opts));
     outln!("--- as the kernel rewrote it ({} insns; helper calls show kernel addresses) ---", xlated.lines().count());
     out!("{xlated}");
     outln!("--- end of translation ---");
@@ -117,8 +117,8 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
             outln!();
         }
         let attach = c.expected_attach_type.map_or(String::new(), |a| format!(", expected attach type {a}"));
-        outln!("program {} ({}{attach}): {} instructions", c.name, c.prog_type, c.bytes.len() / 8);
-        let (log, stats) = match verify::verify(c, level) {
+        outln!("program {} ({}{attach}): {} instructions", c.name, c.prog_type, c.slots());
+        let (log, stats) = match verify::verify(c, &inputs.maps, level) {
             Verdict::Accepted(a) => {
                 outln!("verdict: accepted");
                 if let Some(s) = &a.stats {

@@ -4,6 +4,7 @@
 //! (`/sys/kernel/btf/vmlinux`), never from the kernel sockasm was built on.
 
 use crate::elf::kernel_btf::{KernelBtf, KernelBtfError};
+use std::path::Path;
 
 /// One kernel struct member the programs read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +99,45 @@ impl Policy {
             Policy::PeerBlind { .. } => None,
         }
     }
+}
+
+/// Where the running kernel describes its types.
+pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// How the programs will decide, on this kernel and with these privileges.
+/// Pure reads: no BPF object is created.
+pub fn kernel_policy(btf_path: &Path) -> Policy {
+    // CapEff bit 38 (CAP_PERFMON) or 21 (CAP_SYS_ADMIN, which implies it).
+    let caps = effective_caps();
+    if caps & ((1 << 38) | (1 << 21)) == 0 {
+        return Policy::PeerBlind {
+            reason: "without CAP_PERFMON the verifier refuses to store a socket's address or read kernel memory".into(),
+        };
+    }
+    let blob = match std::fs::read(btf_path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Policy::PeerBlind {
+                reason: format!(
+                    "cannot read the kernel's BTF at {}: {e} (a kernel built without CONFIG_DEBUG_INFO_BTF?)",
+                    btf_path.display()
+                ),
+            };
+        }
+    };
+    match KernelOffsets::from_btf(&blob) {
+        Ok(o) => Policy::PeerAware(o),
+        Err(e) => Policy::PeerBlind { reason: format!("{}: {e}", btf_path.display()) },
+    }
+}
+
+/// This process's effective capabilities (`CapEff` in /proc/self/status), 0 if unreadable.
+pub fn effective_caps() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

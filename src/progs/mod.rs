@@ -20,11 +20,15 @@ pub mod skmsg;
 pub mod sockops;
 
 use crate::asm::*;
+use crate::spec::{CollectionSpec, ProgramSpec};
 use crate::syscall::MapSpec;
 use crate::uapi::{AttachType, Helper, MapType, ProgType};
 use std::collections::BTreeMap;
 
-pub use kernel::{KernelOffsets, Policy};
+pub use kernel::{KERNEL_BTF, KernelOffsets, Policy, kernel_policy};
+
+/// SOCKHASH and `sock_info` capacity when `load --max-entries` is not given.
+pub const DEFAULT_MAX_ENTRIES: u32 = 65_535;
 
 /// Map names the programs refer to; the loader binds them to fds.
 pub const MAP_SOCKHASH: &str = "sock_hash";
@@ -155,15 +159,9 @@ pub struct CtxAddrs {
     pub local_port: i16,
 }
 
-/// An assembled built-in program with its listing annotations.
-pub struct Builtin {
-    pub name: &'static str,
-    pub prog_type: ProgType,
-    pub expected_attach_type: AttachType,
-    pub asm: Assembled,
-    /// Per-slot annotations: context fields, maps, helpers.
-    pub notes: BTreeMap<usize, String>,
-}
+/// A built-in program: a [`ProgramSpec`] whose comments annotate context
+/// fields, maps and kernel fields.
+pub type Builtin = ProgramSpec;
 
 impl Builder {
     fn new() -> Builder {
@@ -323,7 +321,14 @@ impl Builder {
                 notes.insert(slot, note);
             }
         }
-        Ok(Builtin { name, prog_type, expected_attach_type, asm, notes })
+        Ok(ProgramSpec {
+            name: name.to_string(),
+            prog_type,
+            expected_attach_type: Some(expected_attach_type),
+            license: "GPL".into(),
+            code: asm,
+            comments: notes,
+        })
     }
 }
 
@@ -362,6 +367,14 @@ pub fn builtin(policy: &Policy) -> Result<Vec<Builtin>, AsmError> {
     Ok(vec![sockops::program(policy)?, skmsg::program(policy)?])
 }
 
+/// What `load` loads: the maps of [`map_specs`] and both programs, by name.
+pub fn collection(policy: &Policy, max_entries: u32) -> Result<CollectionSpec, AsmError> {
+    Ok(CollectionSpec {
+        maps: map_specs(max_entries).into_iter().map(|(n, s)| (n.to_string(), s)).collect(),
+        programs: builtin(policy)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,22 +384,22 @@ mod tests {
         let progs = builtin(&Policy::PeerAware(kernel::tests::offsets())).unwrap();
         assert_eq!(progs.len(), 2);
         for p in &progs {
-            let slots = p.asm.slot_of();
+            let slots = p.code.slot_of();
             // Every annotated slot starts an instruction.
-            for slot in p.notes.keys() {
+            for slot in p.comments.keys() {
                 assert!(slots.contains(slot), "{}: note on slot {slot} inside an instruction", p.name);
             }
             // Both use the SOCKHASH and the flags; every map they name is one `load` creates.
             for m in [MAP_SOCKHASH, MAP_SOCK_INFO] {
-                assert!(p.asm.map_refs.iter().any(|r| r.name == m), "{}: no reference to {m}", p.name);
+                assert!(p.code.map_refs.iter().any(|r| r.name == m), "{}: no reference to {m}", p.name);
             }
             let created = map_specs(1).map(|(n, _)| n);
-            assert!(p.asm.map_refs.iter().all(|r| created.contains(&r.name.as_str())), "{}", p.name);
-            assert!(p.notes.values().any(|n| n.ends_with(".remote_port")), "{}", p.name);
-            assert_eq!(p.asm.insns.last(), Some(&Insn::Exit));
+            assert!(p.code.map_refs.iter().all(|r| created.contains(&r.name.as_str())), "{}", p.name);
+            assert!(p.comments.values().any(|n| n.ends_with(".remote_port")), "{}", p.name);
+            assert_eq!(p.code.insns.last(), Some(&Insn::Exit));
         }
         // sk_msg names every kernel field it reads.
-        let notes: Vec<&String> = progs[1].notes.values().collect();
+        let notes: Vec<&String> = progs[1].comments.values().collect();
         for f in ["sock.sk_rmem_alloc", "sock.sk_rcvbuf", "sock.sk_cookie", "tcp_sock.copied_seq", "tcp_sock.write_seq"]
         {
             assert!(notes.iter().any(|n| n.contains(f)), "no note names {f}");
@@ -398,7 +411,7 @@ mod tests {
         let progs = builtin(&Policy::PeerBlind { reason: "test".into() }).unwrap();
         for p in &progs {
             assert!(
-                !p.asm.insns.iter().any(|i| *i == call(Helper::ProbeReadKernel.id())),
+                !p.code.insns.iter().any(|i| *i == call(Helper::ProbeReadKernel.id())),
                 "{} reads kernel memory without the policy allowing it",
                 p.name
             );

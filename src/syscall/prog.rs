@@ -266,6 +266,19 @@ impl LoadError {
                 || (matches!(self.errno, Errno::EINVAL | Errno::E2BIG) && !self.log.is_empty()))
     }
 
+    /// A load refused before the kernel was asked, for `reason` (e.g. a map
+    /// reference the loader could not bind).
+    pub fn refused(prog_type: ProgType, name: &str, reason: String) -> Self {
+        LoadError {
+            errno: Errno::EINVAL,
+            name: name.to_string(),
+            prog_type,
+            log: String::new(),
+            log_truncated: false,
+            reason: Some(reason),
+        }
+    }
+
     fn invalid(spec: &ProgSpec<'_>, reason: String) -> Self {
         LoadError {
             errno: Errno::EINVAL,

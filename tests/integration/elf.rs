@@ -246,19 +246,23 @@ fn object_model() {
     // Linking xdp_count pulls classify and global_helper in after it.
     let o = Object::parse(&std::fs::read(object("xdp")).unwrap()).unwrap();
     let p = o.programs().into_iter().find(|p| p.name == "xdp_count").unwrap();
-    let l = o.link(&p, &|_| Some(7), None).unwrap();
+    let l = o.link(&p, None, None).unwrap();
     assert_eq!(l.prog_type, ProgType::XDP);
-    let mut labels: Vec<&str> = l.labels.values().map(String::as_str).collect();
+    // Map loads name their map until the loader binds them.
+    assert_eq!(l.code.map_refs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["pkt_count"]);
+    let mut code = l.code.clone();
+    code.bind_maps(|_| Some(7)).unwrap();
+    let mut labels: Vec<&str> = l.code.labels.values().map(String::as_str).collect();
     labels.sort();
     assert_eq!(labels, ["classify", "global_helper", "xdp_count"]);
-    let text: String = l.insns.iter().map(|(_, i)| format!("{i}\n")).collect();
+    let text: String = code.insns.iter().map(|i| format!("{i}\n")).collect();
     assert!(text.contains("r1 = map_fd(7) ll"), "{text}");
     assert!(!text.contains("call func(-1)"), "calls still unresolved:\n{text}");
     // Every local call lands on a function start.
-    for (slot, i) in &l.insns {
+    for (slot, i) in &l.insns() {
         if let Some(rel) = i.branch_offset().filter(|_| matches!(i, sockasm::asm::Insn::Call(_))) {
             let to = (*slot as i64 + 1 + rel) as usize;
-            assert!(l.labels.contains_key(&to), "call at {slot} lands on {to}\n{text}");
+            assert!(l.code.labels.contains_key(&to), "call at {slot} lands on {to}\n{text}");
         }
     }
 }
@@ -293,7 +297,7 @@ fn exercise(bytes: &[u8]) {
         let _ = o.dump("x.o", true);
         let _ = o.to_json("x.o").to_string();
         for p in o.programs() {
-            let _ = o.link(&p, &|_| Some(3), Some(ProgType::SOCKET_FILTER));
+            let _ = o.link(&p, Some(ProgType::SOCKET_FILTER), None);
         }
     }
 }
@@ -380,8 +384,8 @@ fn huge_symbol_sizes_are_clamped_or_refused() {
             }
             let o = Object::parse(&b).unwrap_or_else(|e| panic!("{name}.o with st_size {size}: {e}"));
             for p in o.programs() {
-                if let Ok(linked) = o.link(&p, &|_| Some(3), None) {
-                    assert!(!linked.insns.is_empty(), "{name}.o `{}` linked to nothing", p.name);
+                if let Ok(linked) = o.link(&p, None, None) {
+                    assert!(!linked.code.insns.is_empty(), "{name}.o `{}` linked to nothing", p.name);
                 }
             }
         }

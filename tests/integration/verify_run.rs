@@ -429,29 +429,6 @@ fn lenient_listing_names_the_hidden_register() {
     );
 }
 
-/// The programs of docs/examples/ give the retval docs/isa.md shows.
-#[test]
-fn docs_examples_run_as_documented() {
-    if !kernel_ok() {
-        return;
-    }
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples");
-    let cases: &[(&str, &[&str], &str)] = &[
-        ("ordered.s", &[], "retval (hex): 0x778812"),
-        ("cast.s", &["--map", "arena=arena,0,0,1,0x400"], "retval (hex): 0x23456789"),
-    ];
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/isa.md")).unwrap();
-    for (file, extra, want) in cases {
-        let path = format!("{dir}/{file}");
-        let src = std::fs::read_to_string(&path).unwrap();
-        assert!(doc.contains(&format!("$ cat {file}\n{src}")), "docs/isa.md does not show {file} as it is");
-        let data = ["--data", "0000000000000000000000000000"];
-        let o = sockasm(&[&["run", &path, "--type", "socket_filter"], &data[..], extra].concat());
-        assert!(o.status.success() && stdout(&o).contains(want), "{file}: {}", show(&o));
-        assert!(doc.contains(want), "docs/isa.md lacks `{want}`");
-    }
-}
-
 #[test]
 fn run_options_and_objects() {
     if !kernel_ok() {

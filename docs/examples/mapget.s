@@ -1,0 +1,8 @@
+# look up key 0 in a hash map and return its first u64
+        *(u32 *)(r10 - 4) = 0
+        r1 = map_fd(counters) ll
+        r2 = r10
+        r2 += -4
+        call bpf_map_lookup_elem
+        r0 = *(u64 *)(r0 + 0)    # r0 may be NULL here
+        exit

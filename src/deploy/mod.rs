@@ -1,0 +1,151 @@
+//! The bypass's life cycle: `load`, `unload` and `status`, over the objects
+//! that [`crate::loader`] makes from the built-in programs' spec.
+//!
+//! `sockasm load`, from the command line to bpf(2): [`crate::cli::load`] ->
+//! [`load()`] ([`check_privileges`], [`lock`], the pin directory checks of
+//! `pins`, the [`Policy`] of this kernel) -> `load::create_objects` ->
+//! [`crate::progs::collection`] (the spec: six maps by name, two programs
+//! with symbolic map loads) -> [`crate::loader::load`] (BPF_MAP_CREATE,
+//! maps bound by name, BPF_PROG_LOAD with the verifier log) -> back here:
+//! the `config` value (`config`), sk_msg attached to the SOCKHASH, every
+//! object of the table `pins::PINNED` pinned, and sock_ops attached to the
+//! cgroup; a failing step undoes the earlier ones (`load::Undo`).
+//!
+//! Files: `load` (load and its undo log), `unload`, `pins` (the table of
+//! pinned objects, opening and checking them), `lock` (the host-wide
+//! lifecycle lock), `config` (the `config` and `ports` maps), `status`
+//! (status and its JSON), `cgroups` (walking the cgroup tree for
+//! attachments), `orphans` (attachments no pin refers to), `stale` (what a
+//! killed bench or exec left), `privileges`.
+//!
+//! Which cgroups the bypass is attached to is not stored anywhere: it is read
+//! back from the kernel (PROG_QUERY on each cgroup), so it cannot go stale.
+//! `load` and `unload` hold [`LOCK_PATH`] while they change anything; `status`
+//! and `unload` also find sockasm programs no pin refers to any more by
+//! walking the kernel's program ids ([`orphans()`]).
+
+mod cgroups;
+mod config;
+mod load;
+mod lock;
+mod orphans;
+mod pins;
+mod privileges;
+mod stale;
+mod status;
+mod unload;
+
+pub use cgroups::cgroups_with_prog;
+pub use config::{Config, PortSelection};
+pub use load::{Attach, LoadOptions, LoadReport, load};
+pub use lock::{LOCK_PATH, LifecycleLock, lock};
+pub use orphans::{Orphan, orphans};
+pub use privileges::check_privileges;
+pub use stale::{Stale, StaleOutcome, remove_stale, stale_leftovers};
+pub use status::{MapStatus, ProgStatus, Status, status};
+pub use unload::{UnloadOutcome, UnloadReport, unload};
+
+pub use crate::progs::{DEFAULT_MAX_ENTRIES, KERNEL_BTF, kernel_policy};
+
+use cgroups::{attach_state, attachments_of, resolve_cgroup};
+use config::{read_config, read_ports, tcp_rmem_max, write_config, write_ports};
+use orphans::detach_orphans;
+use pins::{
+    Objects, PIN_SKMSG, PIN_SOCKOPS, PINNED, check_pin_dir_owner, ensure_pin_fs, pin_dir_path, pins_present,
+    remove_dir_if_empty,
+};
+use status::prog_status;
+use unload::unload_locked;
+
+use crate::asm::AsmError;
+use crate::cgroup::{self, Cgroup, CgroupError};
+use crate::loader::LoaderError;
+use crate::progs::{self, Builtin, Policy};
+use crate::syscall::{self, AttachType, LoadError, Map, SysError};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/sockasm";
+/// Upper bound of `--max-entries`: the SOCKHASH and sock_info are sized by
+/// it (about 32 bytes of kernel memory per entry up front: 32 MiB here);
+/// 2^27 made the kernel vmalloc 4 GiB for 14 s.
+pub const MAX_MAX_ENTRIES: u32 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("{step} failed")]
+    Step { step: String, source: SysError },
+    #[error(
+        "sockasm {command} needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN \
+         (running as uid {uid}); try: sudo sockasm {command}"
+    )]
+    NotPrivileged { command: &'static str, uid: u32 },
+    #[error(
+        "the verifier rejected the built-in program {name} (a bug in sockasm, or a kernel without a feature it needs)"
+    )]
+    Rejected { name: String, source: LoadError },
+    #[error(transparent)]
+    Loader(LoaderError),
+    #[error("a built-in program does not assemble (a bug in sockasm)")]
+    Asm(#[from] AsmError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "{} holds only some of sockasm's pins ({present}); remove the directory or run `sockasm unload --pin-dir {}`",
+        dir.display(), dir.display()
+    )]
+    PartialPins { dir: PathBuf, present: String },
+    #[error(
+        "refusing pin directory {}: {why}; another user could remove or replace sockasm's pins there. \
+         Remove it (rm -r {}) and run `sockasm load` again, or choose another --pin-dir",
+        dir.display(), dir.display()
+    )]
+    UnsafePinDir { dir: PathBuf, why: String },
+    #[error(
+        "refusing lock directory {}: owned by uid {uid} with mode {mode:o}; another user could hold sockasm's lock \
+         forever. Remove it (rm -r {}); sockasm creates it again, owned by root with mode 0700",
+        dir.display(), dir.display()
+    )]
+    UnsafeLockDir { dir: PathBuf, uid: u32, mode: u32 },
+    #[error("cannot take the lock {}", path.display())]
+    Lock { path: PathBuf, source: std::io::Error },
+    #[error(
+        "another sockasm load/unload/bench cleanup has held {} for {}s; wait for it to finish, \
+         or find it with `fuser {}`", path.display(), waited.as_secs(), path.display()
+    )]
+    LockTimeout { path: PathBuf, waited: Duration },
+    #[error("cannot read {}: permission denied; sockasm {command} needs root (running as uid {uid}); try: sudo sockasm {command}", path.display())]
+    NoPermission { command: &'static str, path: PathBuf, uid: u32 },
+}
+
+impl DeployError {
+    fn step(step: impl Into<String>) -> impl FnOnce(SysError) -> DeployError {
+        let step = step.into();
+        move |source| DeployError::Step { step, source }
+    }
+    /// A failure of [`crate::loader::load`]: a program that did not load is
+    /// a rejection of a built-in program.
+    fn loading(e: LoaderError) -> DeployError {
+        match e {
+            LoaderError::Program { name, source } => DeployError::Rejected { name, source },
+            e => DeployError::Loader(e),
+        }
+    }
+    /// The whole verifier log, when the error is a rejection.
+    pub fn verifier_log(&self) -> Option<&str> {
+        match self {
+            DeployError::Rejected { source, .. } => Some(source.log()),
+            _ => None,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, DeployError>;
+
+/// The built-in programs as `load` would build them on this kernel, for listings.
+pub fn builtin_programs() -> Result<Vec<Builtin>> {
+    Ok(progs::builtin(&kernel_policy(Path::new(KERNEL_BTF)))?)
+}

@@ -1,0 +1,187 @@
+//! The one loader: turns a [`CollectionSpec`] into kernel objects through
+//! [`crate::syscall`]. It creates the maps, binds the programs' symbolic map
+//! loads to them by name ([`bind`], the only place a map name becomes an
+//! fd), loads the programs with the verifier log the caller asks for, and
+//! hands back named handles.
+//!
+//! `sockasm load`, from the command line to bpf(2):
+//! [`crate::cli::load`] -> [`crate::deploy::load`] (privileges, lock, pin
+//! directory, policy) -> `deploy::load::create_objects` ->
+//! [`crate::progs::collection`] (the spec: maps by name, programs with
+//! symbolic map loads) -> [`load`] here: [`create_maps`]
+//! ([`Map::create`], BPF_MAP_CREATE), then for each program [`load_program`]
+//! ([`bind`], then [`ProgSpec::load`], BPF_PROG_LOAD) -> back in deploy: the
+//! `config` value, the sk_msg attachment and the pins, from the table in
+//! `deploy::pins`.
+//!
+//! `sockasm verify` takes the same path without deploy: `verify::builtin`,
+//! `verify::from_text` or `verify::from_object` build the spec,
+//! [`create_maps`] makes its maps, and `verify::verify` loads each program
+//! with [`load_program`] at the log level asked for and explains the verdict.
+
+use crate::spec::{CollectionSpec, ProgramSpec, describe_map};
+use crate::syscall::{LoadError, LoadedProg, Map, MapType, ProgSpec, SysError};
+use std::os::fd::{AsFd, AsRawFd};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoaderError {
+    #[error("creating map `{name}` ({what}) failed")]
+    CreateMap { name: String, what: String, source: SysError },
+    #[error("mapping arena `{name}` into this process failed")]
+    Arena { name: String, source: std::io::Error },
+    /// The kernel or its verifier refused the program, or a map reference
+    /// named no map of the spec.
+    #[error("loading program {name} failed")]
+    Program { name: String, source: LoadError },
+}
+
+/// Created maps, by the names the programs use. Closed when dropped.
+#[derive(Debug, Default)]
+pub struct Maps {
+    maps: Vec<(String, Map)>,
+}
+
+impl Maps {
+    pub fn get(&self, name: &str) -> Option<&Map> {
+        self.maps.iter().find(|(n, _)| n == name).map(|(_, m)| m)
+    }
+
+    /// Removes the map `name` and gives it to the caller (to pin it, say).
+    pub fn take(&mut self, name: &str) -> Option<Map> {
+        let i = self.maps.iter().position(|(n, _)| n == name)?;
+        Some(self.maps.remove(i).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Map)> {
+        self.maps.iter().map(|(n, m)| (n.as_str(), m))
+    }
+
+    fn raw_fd(&self, name: &str) -> Option<i32> {
+        self.get(name).map(|m| m.as_fd().as_raw_fd())
+    }
+}
+
+/// Creates every map of `spec` (unpinned). An arena map also gets its user
+/// address: the verifier refuses programs using an arena without one.
+pub fn create_maps(spec: &CollectionSpec) -> Result<Maps, LoaderError> {
+    let mut out = Maps::default();
+    for (name, m) in &spec.maps {
+        let map = Map::create(m).map_err(|source| LoaderError::CreateMap {
+            name: name.clone(),
+            what: describe_map(m),
+            source,
+        })?;
+        if m.map_type == MapType::ARENA {
+            map.fix_arena_address().map_err(|source| LoaderError::Arena { name: name.clone(), source })?;
+        }
+        out.maps.push((name.clone(), map));
+    }
+    Ok(out)
+}
+
+/// The program's instruction bytes with every map load bound to the fd of
+/// the map of its name. A name `maps` lacks refuses the load.
+pub fn bind(p: &ProgramSpec, maps: &Maps) -> Result<Vec<u8>, LoadError> {
+    let refused = |why: String| LoadError::refused(p.prog_type, &p.name, why);
+    let mut code = p.code.clone();
+    code.bind_maps(|n| maps.raw_fd(n)).map_err(|e| refused(e.to_string()))?;
+    code.to_bytes().map_err(|e| refused(format!("cannot encode it: {e}")))
+}
+
+/// Binds and loads one program (never attaches it). `log_level` 0 keeps
+/// the log of a failure only; see [`ProgSpec::log_level`].
+pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<LoadedProg, LoadError> {
+    let bytes = bind(p, maps)?;
+    let mut spec = ProgSpec::new(p.prog_type, &p.name, &bytes).with_log_level(log_level).with_license(&p.license);
+    spec.expected_attach_type = p.expected_attach_type;
+    spec.load()
+}
+
+/// A loaded collection: its maps and its programs, by name.
+#[derive(Debug)]
+pub struct Collection {
+    pub maps: Maps,
+    programs: Vec<(String, LoadedProg)>,
+}
+
+impl Collection {
+    pub fn program(&self, name: &str) -> Option<&LoadedProg> {
+        self.programs.iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+
+    /// Removes the program `name` and gives it to the caller.
+    pub fn take_program(&mut self, name: &str) -> Option<LoadedProg> {
+        let i = self.programs.iter().position(|(n, _)| n == name)?;
+        Some(self.programs.remove(i).1)
+    }
+}
+
+/// Creates the maps and loads every program of `spec`. On an error,
+/// everything created so far is closed (and so freed by the kernel).
+pub fn load(spec: &CollectionSpec, log_level: u32) -> Result<Collection, LoaderError> {
+    let maps = create_maps(spec)?;
+    let mut programs = Vec::new();
+    for p in &spec.programs {
+        let prog = load_program(p, &maps, log_level)
+            .map_err(|source| LoaderError::Program { name: p.name.clone(), source })?;
+        programs.push((p.name.clone(), prog));
+    }
+    Ok(Collection { maps, programs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asm::{Alu, Program, R0, R1, R2, R10, Size, call, exit, ld_map, store_imm};
+    use crate::syscall::{MapSpec, ProgType};
+    use std::collections::BTreeMap;
+
+    /// `r0 = *lookup(map, 0) or 0`: one map load of `map`.
+    fn reader(name: &str, map: &str) -> ProgramSpec {
+        let mut p = Program::new();
+        p.push(store_imm(Size::W, R10, -4, 0));
+        p.push(ld_map(R1, map));
+        p.push(Alu::Mov.reg(R2, R10));
+        p.push(Alu::Add.imm(R2, -4));
+        p.push(call(1));
+        p.push(Alu::Mov.imm(R0, 0));
+        p.push(exit());
+        ProgramSpec {
+            name: name.into(),
+            prog_type: ProgType::SOCKET_FILTER,
+            expected_attach_type: None,
+            license: "GPL".into(),
+            code: p.assemble().unwrap(),
+            comments: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn loads_by_name_and_refuses_unknown_maps() {
+        if !crate::syscall::testutil::root_or_skip() {
+            return;
+        }
+        let spec = CollectionSpec {
+            maps: vec![("counts".into(), MapSpec::new(MapType::ARRAY, 4, 8, 1).with_name("sockasm_t_count"))],
+            programs: vec![reader("sockasm_t_a", "counts"), reader("sockasm_t_b", "counts")],
+        };
+        let mut c = load(&spec, 0).unwrap();
+        assert!(c.maps.get("counts").is_some());
+        assert!(c.program("sockasm_t_a").is_some());
+        let b = c.take_program("sockasm_t_b").unwrap();
+        assert!(c.program("sockasm_t_b").is_none());
+        // Both programs use the one map of that name.
+        let ids = crate::syscall::prog_map_ids(b.fd()).unwrap();
+        let a_ids = crate::syscall::prog_map_ids(c.program("sockasm_t_a").unwrap().fd()).unwrap();
+        assert_eq!((ids.len(), &ids), (1, &a_ids));
+        // A name the spec does not define is refused before the kernel is asked.
+        let bad = CollectionSpec { programs: vec![reader("sockasm_t_c", "nope")], ..spec };
+        match load(&bad, 0) {
+            Err(LoaderError::Program { name, source }) => {
+                assert_eq!(name, "sockasm_t_c");
+                assert!(source.reason.as_deref().is_some_and(|r| r.contains("nope")), "{source}");
+            }
+            other => panic!("an unbound map: {:?}", other.map(|_| ())),
+        }
+    }
+}

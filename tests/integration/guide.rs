@@ -1,0 +1,465 @@
+//! The guide and its exercises, run: the text cannot drift from what the
+//! tools print.
+//!
+//! **Documents** ([`DOCS`]): every ` ```console ` block is a sequence of
+//! commands (a line starting with `$ `) each followed by the output it prints.
+//! Each command runs with `bash -c` (stdout and stderr together, at most 60 s)
+//! in one scratch directory per document, in document order, holding a copy
+//! of every file of `docs/examples/`, with the built `sockasm` first on the
+//! `PATH`. So `$ cat F` checks that the guide shows `docs/examples/F` as it is
+//! (or a file an earlier command of the document wrote), and files made by one
+//! command (`x.bin`) serve the next ones. The output must equal the text,
+//! line by line, with three allowances, used sparingly:
+//!
+//! - a text line that is exactly `...` matches any number of lines (zero or more);
+//! - what varies from run to run is compared as a placeholder: the number in
+//!   `duration: N ns` and in `verification time N usec`, and kernel addresses
+//!   (`0xffff` followed by 12 hex digits, as a verifier log prints a map);
+//! - trailing whitespace is ignored.
+//!
+//! After a kernel upgrade, `SOCKASM_BLESS_GUIDE=1 cargo test --release --test
+//! integration guide::guide` rewrites every output that differs with what the
+//! command printed (a `...` in it is lost); review the diff.
+//!
+//! A command whose program is not installed (`xxd`, `llvm-objdump-19`) is
+//! skipped with a note on stderr. `sockasm run`, `sockasm verify` and
+//! `sockasm dump --disasm` of the built-in programs need root; without it the
+//! test fails unless SOCKASM_SKIP_KERNEL_TESTS is set, and then only those
+//! commands are skipped.
+//!
+//! **Exercises** (`docs/exercises/NN-name/`): `README.md` states the check
+//! in three lines the test reads, each in backquotes on a line of its own
+//! (or a list item):
+//! `` `args: ...` `` (the arguments after `sockasm run FILE`), `` `task: ...` ``
+//! and `` `solution: ...` ``. A check is `rejected: MESSAGE` (the run fails and
+//! its output contains MESSAGE, the verifier's words) or `retval: N` (the run
+//! succeeds and prints the line `retval: N`). The task must fail its way and
+//! the solution must pass with the stated retval; `docs/exercises/README.md`
+//! must link every exercise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The markdown files whose console blocks are run.
+const DOCS: &[&str] = &["docs/isa.md"];
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
+
+/// Root, or SOCKASM_SKIP_KERNEL_TESTS set (then false): the kernel tests' rule.
+fn may_load() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var_os("SOCKASM_SKIP_KERNEL_TESTS").is_some() {
+        eprintln!("skipping the commands that load programs (SOCKASM_SKIP_KERNEL_TESTS is set)");
+        return false;
+    }
+    panic!("the guide's commands load BPF programs and need root; set SOCKASM_SKIP_KERNEL_TESTS=1 to skip those");
+}
+
+#[derive(Debug)]
+struct Step {
+    /// 1-based line of the `$ ` line in its document.
+    line: usize,
+    cmd: String,
+    want: Vec<String>,
+}
+
+/// The commands of every ```console block of `text`, in order.
+fn console_steps(text: &str) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut in_block = false;
+    let mut block_start = 0;
+    for (i, l) in text.lines().enumerate() {
+        let fence = l.trim_start().starts_with("```");
+        if !in_block {
+            in_block = fence && l.trim_start() == "```console";
+            block_start = steps.len();
+            continue;
+        }
+        if fence {
+            in_block = false;
+        } else if let Some(cmd) = l.strip_prefix("$ ") {
+            steps.push(Step { line: i + 1, cmd: cmd.to_string(), want: Vec::new() });
+        } else {
+            assert!(
+                steps.len() > block_start,
+                "line {}: a console block starts with output, not a `$ ` command",
+                i + 1
+            );
+            steps.last_mut().unwrap().want.push(l.to_string());
+        }
+    }
+    assert!(!in_block, "a ```console block is not closed");
+    steps
+}
+
+/// The number between `before` and `after` replaced by `#`.
+fn mask_number(line: &str, before: &str, after: &str) -> String {
+    let Some(start) = line.find(before).map(|p| p + before.len()) else { return line.to_string() };
+    let digits = line[start..].bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || !line[start + digits..].starts_with(after) {
+        return line.to_string();
+    }
+    format!("{}#{}", &line[..start], &line[start + digits..])
+}
+
+/// One line as compared: trailing whitespace, timings and kernel addresses masked.
+fn normalize(line: &str) -> String {
+    let l = mask_number(line.trim_end(), "duration: ", " ns");
+    let l = mask_number(&l, "verification time ", " usec");
+    let mut out = String::with_capacity(l.len());
+    let mut rest = l.as_str();
+    while let Some(p) = rest.find("0xffff") {
+        let hex = rest[p + 6..].bytes().take_while(u8::is_ascii_hexdigit).count();
+        out.push_str(&rest[..p + 6]);
+        if hex == 12 {
+            out.push_str("<addr>");
+            rest = &rest[p + 18..];
+        } else {
+            rest = &rest[p + 6..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `want` (with `...` lines matching any run of lines) against `got`.
+fn lines_match(want: &[String], got: &[String]) -> bool {
+    match want.split_first() {
+        None => got.is_empty(),
+        Some((w, rest)) if w == "..." => (0..=got.len()).any(|skip| lines_match(rest, &got[skip..])),
+        Some((w, rest)) => {
+            got.split_first().is_some_and(|(g, more)| normalize(w) == normalize(g) && lines_match(rest, more))
+        }
+    }
+}
+
+/// The `PATH` with the built `sockasm` first.
+fn path() -> String {
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+fn bash(cmd: &str, dir: &Path) -> Output {
+    Command::new("timeout")
+        .args(["60", "bash", "-c", &format!("{{ {cmd}\n}} 2>&1")])
+        .current_dir(dir)
+        .env("PATH", path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bash")
+}
+
+/// The programs a command line starts (first word of each pipeline stage).
+fn programs(cmd: &str) -> Vec<String> {
+    cmd.split(['|', ';', '&'])
+        .filter_map(|stage| stage.split_whitespace().next())
+        .filter(|w| !w.starts_with('<') && !w.starts_with('('))
+        .map(str::to_string)
+        .collect()
+}
+
+fn installed(program: &str) -> bool {
+    Command::new("bash")
+        .args(["-c", &format!("command -v {program}")])
+        .env("PATH", path())
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn needs_kernel(cmd: &str) -> bool {
+    cmd.contains("sockasm run")
+        || cmd.contains("sockasm verify")
+        || cmd.split("sockasm dump").skip(1).any(|rest| !rest.split("&&").next().unwrap_or("").contains("--raw"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-guide-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs every command of `doc` (relative to the crate root); returns how many ran.
+fn run_document(doc: &str, load: bool) -> usize {
+    let text = std::fs::read_to_string(Path::new(ROOT).join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+    let dir = scratch(&doc.replace('/', "_"));
+    for e in std::fs::read_dir(Path::new(ROOT).join("docs/examples")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    let steps = console_steps(&text);
+    assert!(!steps.is_empty(), "{doc} has no console commands");
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    // (index of the first output line, lines it replaces, new lines) for SOCKASM_BLESS_GUIDE.
+    let mut bless: Vec<(usize, usize, Vec<String>)> = Vec::new();
+    for s in &steps {
+        if !load && needs_kernel(&s.cmd) {
+            continue;
+        }
+        if let Some(p) = programs(&s.cmd).into_iter().find(|p| !installed(p)) {
+            eprintln!("{doc}:{}: `{p}` is not installed, skipping `{}`", s.line, s.cmd);
+            continue;
+        }
+        let o = bash(&s.cmd, &dir);
+        ran += 1;
+        let got: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+        if !lines_match(&s.want, &got) {
+            bless.push((s.line, s.want.len(), got.clone()));
+            failures.push(format!(
+                "{doc}:{}: `{}` printed\n{}\n--- the document says\n{}\n",
+                s.line,
+                s.cmd,
+                got.join("\n"),
+                s.want.join("\n")
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("SOCKASM_BLESS_GUIDE").is_some() && !bless.is_empty() {
+        // Rewrite the differing outputs with what the commands printed, from the
+        // bottom up so that earlier line numbers stay valid; review with git diff.
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for (first, n, got) in bless.into_iter().rev() {
+            lines.splice(first..first + n, got);
+        }
+        std::fs::write(Path::new(ROOT).join(doc), lines.join("\n") + "\n").unwrap();
+        eprintln!("{doc}: rewrote {} outputs (SOCKASM_BLESS_GUIDE)", failures.len());
+        return ran;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} commands differ from the text:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    ran
+}
+
+#[test]
+fn guide_commands_print_what_the_text_says() {
+    let load = may_load();
+    for doc in DOCS {
+        let n = run_document(doc, load);
+        eprintln!("{doc}: {n} commands ran as documented");
+    }
+}
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as `-`.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Files linked from the guide that another branch adds (remove once merged).
+const PENDING: &[&str] = &["verifier.md"];
+
+/// The anchors of a markdown file's headings.
+fn anchors(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut in_code = false;
+    let mut out = Vec::new();
+    for l in text.lines() {
+        in_code ^= l.trim_start().starts_with("```");
+        if !in_code && l.starts_with('#') {
+            out.push(anchor(l.trim_start_matches('#')));
+        }
+    }
+    out
+}
+
+/// Every relative link of the documents and the exercises' READMEs names an
+/// existing file, and every `#fragment` a heading of its target.
+#[test]
+fn links_resolve() {
+    let mut files: Vec<PathBuf> = DOCS.iter().map(|d| Path::new(ROOT).join(d)).collect();
+    let ex = Path::new(ROOT).join("docs/exercises");
+    files.push(ex.join("README.md"));
+    for e in std::fs::read_dir(&ex).unwrap() {
+        let p = e.unwrap().path().join("README.md");
+        if p.exists() {
+            files.push(p);
+        }
+    }
+    let mut checked = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        for target in text.split("](").skip(1).filter_map(|r| r.split(')').next()) {
+            if target.starts_with("http") {
+                continue;
+            }
+            let (file, frag) = target.split_once('#').unwrap_or((target, ""));
+            if PENDING.contains(&file) {
+                continue;
+            }
+            let dest = if file.is_empty() { path.clone() } else { path.parent().unwrap().join(file) };
+            assert!(dest.exists(), "{}: link to {file}, no such file", path.display());
+            if !frag.is_empty() {
+                assert!(
+                    anchors(&dest).iter().any(|a| a == frag),
+                    "{}: link to {target}, no such heading",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} links found");
+}
+
+/// The table of docs/isa.md's "What it checks": each row's program, loaded
+/// with its type, is rejected with the message the row quotes.
+#[test]
+fn verifier_checks_table_quotes_real_messages() {
+    if !may_load() {
+        return;
+    }
+    let text = std::fs::read_to_string(Path::new(ROOT).join("docs/isa.md")).unwrap();
+    let start = text.find("### What it checks").expect("the section");
+    let table = text[start..].lines().skip_while(|l| !l.starts_with("| Check")).take_while(|l| l.starts_with('|'));
+    let dir = scratch("checks");
+    let mut rows = 0;
+    for row in table.skip(2) {
+        let cols: Vec<&str> = row.split(" | ").map(str::trim).collect();
+        let [_, prog, ty, msg] = cols[..] else { panic!("row with {} columns: {row}", cols.len()) };
+        let Some(prog) = prog.strip_prefix('`').and_then(|p| p.strip_suffix('`')) else { continue };
+        let msg = msg.trim_end_matches('|').trim().strip_prefix('`').unwrap().split('`').next().unwrap();
+        let f = dir.join(format!("row{rows}.s"));
+        std::fs::write(&f, prog.replace("; ", "\n").replace("top: ", "top:\n") + "\n").unwrap();
+        let o = Command::new(BIN).arg("verify").arg(&f).args(["--type", ty]).output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(!o.status.success() && all.contains(msg), "`{prog}` ({ty}): expected `{msg}`, got\n{all}");
+        rows += 1;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(rows >= 10, "only {rows} rows with a program");
+}
+
+/// The Rust DSL example of docs/isa.md, compiled here as it is.
+#[path = "../../docs/examples/dsl.rs"]
+#[allow(dead_code)]
+mod dsl;
+
+/// docs/isa.md shows `docs/examples/dsl.rs` as it is, and then what it prints.
+#[test]
+fn dsl_example_prints_what_the_text_says() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("docs/isa.md")).unwrap();
+    let src = std::fs::read_to_string(Path::new(ROOT).join("docs/examples/dsl.rs")).unwrap();
+    let at = text.find(&format!("```rust\n{src}```\n")).expect("docs/isa.md shows docs/examples/dsl.rs as it is");
+    let out = &text[at..];
+    let start = out.find("```text\n").expect("the output block after it") + "```text\n".len();
+    let end = start + out[start..].find("```").unwrap();
+    assert_eq!(dsl::demo(), out[start..end], "docs/isa.md shows another output for docs/examples/dsl.rs");
+}
+
+#[test]
+fn every_example_file_is_shown_in_a_document() {
+    let docs: Vec<String> = DOCS.iter().map(|d| std::fs::read_to_string(Path::new(ROOT).join(d)).unwrap()).collect();
+    for e in std::fs::read_dir(Path::new(ROOT).join("docs/examples")).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".rs") {
+            continue; // dsl_example_prints_what_the_text_says
+        }
+        let shown = format!("$ cat {name}\n");
+        assert!(
+            docs.iter().any(|d| d.contains(&shown)),
+            "docs/examples/{name} is not shown (`$ cat {name}`) in {DOCS:?}"
+        );
+    }
+}
+
+#[test]
+fn matching_rules() {
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let cases: &[(&[&str], &[&str], bool)] = &[
+        (&["a", "b"], &["a", "b"], true),
+        (&["a", "b"], &["a", "c"], false),
+        (&["a"], &["a", "b"], false),
+        (&["a", "...", "d"], &["a", "b", "c", "d"], true),
+        (&["a", "...", "d"], &["a", "d"], true),
+        (&["...", "d"], &["a", "b"], false),
+        (&["duration: 331 ns"], &["duration: 1022 ns"], true),
+        (&["duration: 331 ns"], &["duration: 331 us"], false),
+        (&["retval: 1"], &["retval: 2"], false),
+        (&["stats: verification time 68 usec"], &["stats: verification time 7 usec"], true),
+        (&["1: (18) r1 = 0xffff888148d8e800"], &["1: (18) r1 = 0xffff8881aaaa0000"], true),
+        (&["r1 = 0xffff"], &["r1 = 0xfffe"], false),
+        (&["x  "], &["x"], true),
+    ];
+    for (want, got, ok) in cases {
+        assert_eq!(lines_match(&v(want), &v(got)), *ok, "{want:?} vs {got:?}");
+    }
+    let steps = console_steps("text\n```console\n$ a\nout\n$ b\n```\n```sh\n$ c\n```\n");
+    assert_eq!(
+        steps.iter().map(|s| (s.line, s.cmd.as_str(), s.want.len())).collect::<Vec<_>>(),
+        [(3, "a", 1), (5, "b", 0)]
+    );
+    assert_eq!(programs("sockasm asm a.s -o a.bin && xxd -c 8 a.bin | head"), ["sockasm", "xxd", "head"]);
+    assert!(needs_kernel("sockasm run x.s") && needs_kernel("sockasm dump --disasm"));
+    assert!(!needs_kernel("sockasm asm x.s -o x.bin && sockasm dump --disasm --raw x.bin"));
+}
+
+/// One check of an exercise README: `rejected: MESSAGE` or `retval: N`.
+fn check(o: &Output, want: &str, what: &str) {
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let show = format!("{what}: status {:?}, output:\n{all}", o.status.code());
+    if let Some(msg) = want.strip_prefix("rejected: ") {
+        assert!(!o.status.success() && all.contains(msg), "expected rejection `{msg}`. {show}");
+    } else {
+        assert!(want.starts_with("retval: "), "{what}: a check is `rejected: ...` or `retval: N`, not `{want}`");
+        assert!(o.status.success() && all.lines().any(|l| l == want), "expected `{want}`. {show}");
+    }
+}
+
+/// The value of the README line `` `key: value` ``.
+fn readme_field<'a>(readme: &'a str, key: &str, dir: &str) -> &'a str {
+    let prefix = format!("`{key}: ");
+    let mut it = readme
+        .lines()
+        .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix(prefix.as_str())?.strip_suffix('`'));
+    let v = it.next().unwrap_or_else(|| panic!("{dir}/README.md has no line `{key}: ...`"));
+    assert!(it.next().is_none(), "{dir}/README.md has two `{key}:` lines");
+    v
+}
+
+#[test]
+fn exercises_fail_and_pass_as_documented() {
+    let base = Path::new(ROOT).join("docs/exercises");
+    let index = std::fs::read_to_string(base.join("README.md")).unwrap();
+    let mut dirs: Vec<String> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 12, "{} exercises, want at least 12", dirs.len());
+    let load = may_load();
+    for d in &dirs {
+        assert!(index.contains(&format!("]({d}/")), "docs/exercises/README.md does not link {d}");
+        let readme = std::fs::read_to_string(base.join(d).join("README.md")).unwrap();
+        for section in ["## Goal", "## Hint"] {
+            assert!(readme.contains(section), "{d}/README.md has no `{section}`");
+        }
+        let args: Vec<&str> = readme_field(&readme, "args", d).split_whitespace().collect();
+        let task = readme_field(&readme, "task", d);
+        let solution = readme_field(&readme, "solution", d);
+        let (t, s) = (base.join(d).join("task.s"), base.join(d).join("solution.s"));
+        assert_ne!(std::fs::read(&t).unwrap(), std::fs::read(&s).unwrap(), "{d}: task and solution are the same");
+        if !load {
+            continue;
+        }
+        let run = |f: &Path| Command::new(BIN).arg("run").arg(f).args(&args).output().unwrap();
+        check(&run(&t), task, &format!("{d}/task.s"));
+        check(&run(&s), solution, &format!("{d}/solution.s"));
+    }
+}
