@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn loads_by_name_and_refuses_unknown_maps() {
-        if !crate::syscall::testutil::bpf_available() {
+        if !crate::syscall::testutil::root_or_skip() {
             return;
         }
         let spec = CollectionSpec {

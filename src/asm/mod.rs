@@ -1,4 +1,4 @@
-//! The eBPF ISA: no I/O, no unsafe, no kernel.
+//! The eBPF ISA: pure computation, no I/O, no kernel (only `syscall` talks to it).
 pub mod helpers;
 pub mod insn;
 pub mod listing;

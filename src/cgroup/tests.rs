@@ -4,8 +4,9 @@ use crate::syscall::{
     insns_from_u64, prog_info, query_cgroup, query_cgroup_full,
 };
 
+/// Root, or the test fails (see `root_or_skip`).
 fn root() -> bool {
-    nix::unistd::geteuid().is_root()
+    crate::syscall::testutil::root_or_skip()
 }
 
 #[test]

@@ -4,7 +4,8 @@
 use super::*;
 use crate::asm::{Assembled, MapRef, RawInsn, decode_all};
 use crate::spec::{ProgramSpec, kernel_name};
-use crate::syscall::{AttachType, MapSpec, ProgType};
+use crate::syscall::MapSpec;
+use crate::uapi::{AttachType, ProgType};
 
 impl Object {
     /// The maps the object defines, as the loader creates them, by name.

@@ -25,7 +25,7 @@ mod render;
 pub mod section;
 
 use crate::asm::{Call, DecodeError, Imm64, Insn};
-use crate::syscall::MapType;
+use crate::uapi::MapType;
 pub use section::{SectionKind, infer};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::asm::decode_all;
-use crate::syscall::MapType;
+use crate::uapi::MapType;
 use goblin::elf::Elf;
 
 fn rd_u16(b: &[u8], off: usize) -> Option<u16> {

@@ -1,7 +1,7 @@
 //! The program type a section name stands for, by libbpf's conventions
 //! (`SEC("sockops")`, `SEC("xdp")`, `SEC("kprobe/tcp_connect")`, ...).
 
-use crate::syscall::{AttachType, ProgType};
+use crate::uapi::{AttachType, ProgType};
 
 /// What a program section's name says about its programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,7 +21,8 @@ pub mod sockops;
 
 use crate::asm::*;
 use crate::spec::{CollectionSpec, ProgramSpec};
-use crate::syscall::{AttachType, MapSpec, MapType, ProgType};
+use crate::syscall::MapSpec;
+use crate::uapi::{AttachType, Helper, MapType, ProgType};
 use std::collections::BTreeMap;
 
 pub use kernel::{KERNEL_BTF, KernelOffsets, Policy, kernel_policy};
@@ -91,25 +92,6 @@ pub mod config {
     pub const MAX_MAX_QUEUE: u32 = 64 << 20;
 }
 
-/// Helper ids (include/uapi/linux/bpf.h).
-pub mod helper {
-    pub const MAP_LOOKUP_ELEM: i32 = 1;
-    pub const MAP_UPDATE_ELEM: i32 = 2;
-    pub const MAP_DELETE_ELEM: i32 = 3;
-    pub const GET_SOCKET_COOKIE: i32 = 46;
-    pub const SOCK_OPS_CB_FLAGS_SET: i32 = 59;
-    pub const SOCK_HASH_UPDATE: i32 = 70;
-    pub const MSG_REDIRECT_HASH: i32 = 71;
-    pub const SK_STORAGE_GET: i32 = 107;
-    pub const PROBE_READ_KERNEL: i32 = 113;
-    pub const GET_NETNS_COOKIE: i32 = 122;
-}
-
-pub const BPF_ANY: i32 = 0;
-pub const BPF_NOEXIST: i32 = 1;
-pub const BPF_F_INGRESS: i32 = 1;
-pub const BPF_SK_STORAGE_GET_F_CREATE: i32 = 1;
-pub const SK_PASS: i32 = 1;
 pub const AF_INET: i32 = 2;
 pub const AF_INET6: i32 = 10;
 
@@ -152,7 +134,7 @@ pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 6] {
         (
             MAP_SOCK_INFO,
             MapSpec::new(MapType::HASH, key::KEY_SIZE as u32, INFO_VALUE_SIZE, max_entries)
-                .with_flags(crate::syscall::BPF_F_NO_PREALLOC)
+                .with_flags(crate::uapi::BPF_F_NO_PREALLOC)
                 .with_name("sockasm_info"),
         ),
         (MAP_SK_STATE, MapSpec::sk_storage("sockasm_state", STATE_VALUE_SIZE)),
@@ -195,6 +177,10 @@ impl Builder {
     fn label(&mut self, name: &str) {
         self.prog.label(name);
     }
+    /// `call helper`, by name: the id comes from the one table in [`crate::uapi::helper`].
+    fn call(&mut self, helper: Helper) {
+        self.prog.push(call(helper.id()));
+    }
 
     /// `dst = *(u32 *)(ctx + off)`, annotated with the context field.
     fn ctx_load(&mut self, size: Size, dst: Reg, ctx: Reg, off: i16, field: &str) {
@@ -208,7 +194,7 @@ impl Builder {
         self.note(ld_map(R1, MAP_COUNTERS), format!("map {MAP_COUNTERS}"));
         self.push(Alu::Mov.reg(R2, R10));
         self.push(Alu::Add.imm(R2, STACK_KEY_COUNTER as i32));
-        self.push(call(helper::MAP_LOOKUP_ELEM));
+        self.call(Helper::MapLookupElem);
         // Skip the adds below on a failed lookup; a numeric offset, so the
         // listing's labels stay the program's own.
         let n = adds.len() + adds.iter().filter(|(_, r)| r.is_none()).count().min(1);
@@ -232,16 +218,16 @@ impl Builder {
         self.push(Alu::Mov.reg(R1, R10));
         self.push(Alu::Add.imm(R1, at as i32));
         self.push(Alu::Mov.imm(R2, field.size as i32));
-        self.push(call(helper::PROBE_READ_KERNEL));
+        self.call(Helper::ProbeReadKernel);
     }
 
     /// `helper(&map, &key)` with the socket key built at `r10 - 48`: a map
     /// lookup or delete by key. Clobbers r0-r5.
-    fn call_with_key(&mut self, map: &str, helper: i32) {
+    fn call_with_key(&mut self, map: &str, helper: Helper) {
         self.note(ld_map(R1, map), format!("map {map}"));
         self.push(Alu::Mov.reg(R2, R10));
         self.push(Alu::Add.imm(R2, key::STACK_KEY as i32));
-        self.push(call(helper));
+        self.call(helper);
     }
 
     /// `r0 = bpf_sk_storage_get(&sk_state, ctx->sk, NULL, flags)`; a null
@@ -252,7 +238,7 @@ impl Builder {
         self.note(ld_map(R1, MAP_SK_STATE), format!("map {MAP_SK_STATE}"));
         self.push(Alu::Mov.imm(R3, 0));
         self.push(Alu::Mov.imm(R4, flags));
-        self.push(call(helper::SK_STORAGE_GET));
+        self.call(Helper::SkStorageGet);
         self.push(Jmp::Jeq.imm(R0, 0, bail));
     }
 
@@ -317,7 +303,7 @@ impl Builder {
             self.push(store(Size::W, R10, k + at, R3));
         }
         self.push(Alu::Mov.reg(R1, ctx));
-        self.push(call(helper::GET_NETNS_COOKIE));
+        self.call(Helper::GetNetnsCookie);
         self.push(store(Size::DW, R10, k + key::OFF_NETNS, R0));
     }
 
@@ -425,7 +411,7 @@ mod tests {
         let progs = builtin(&Policy::PeerBlind { reason: "test".into() }).unwrap();
         for p in &progs {
             assert!(
-                !p.code.insns.iter().any(|i| *i == call(helper::PROBE_READ_KERNEL)),
+                !p.code.insns.iter().any(|i| *i == call(Helper::ProbeReadKernel.id())),
                 "{} reads kernel memory without the policy allowing it",
                 p.name
             );

@@ -51,22 +51,14 @@
 use super::counters::Counter;
 use super::key::*;
 use super::*;
+use crate::uapi;
 
-/// sk_msg_md field offsets (include/uapi/linux/bpf.h).
+/// sk_msg_md field offsets: the table in [`crate::uapi::ctx`], checked
+/// against the C header.
 pub mod ctx {
-    pub const FAMILY: i16 = 16;
-    pub const REMOTE_IP4: i16 = 20;
-    pub const LOCAL_IP4: i16 = 24;
-    pub const REMOTE_IP6: i16 = 28;
-    pub const LOCAL_IP6: i16 = 44;
-    /// Network byte order, as a u32 (so `be32` gives the port).
-    pub const REMOTE_PORT: i16 = 60;
-    /// Host byte order.
-    pub const LOCAL_PORT: i16 = 64;
-    pub const SIZE: i16 = 68;
-    pub const SK: i16 = 72;
+    pub use crate::uapi::ctx::sk_msg_md::*;
     pub const ADDRS: super::CtxAddrs = super::CtxAddrs {
-        name: "sk_msg_md",
+        name: NAME,
         family: FAMILY,
         remote_ip4: REMOTE_IP4,
         local_ip4: LOCAL_IP4,
@@ -76,6 +68,9 @@ pub mod ctx {
         local_port: LOCAL_PORT,
     };
 }
+
+/// The verdict: every write passes (redirected or over TCP), none is dropped.
+const SK_PASS: i32 = uapi::SK_PASS as i32;
 
 pub const NAME: &str = "sockasm_skmsg";
 
@@ -101,7 +96,7 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
 
     // The peer's key: our remote is its local, and the other way round.
     b.build_key(R6, &ctx::ADDRS, true, "no_peer");
-    b.call_with_key(MAP_SOCK_INFO, helper::MAP_LOOKUP_ELEM);
+    b.call_with_key(MAP_SOCK_INFO, Helper::MapLookupElem);
     b.push(Jmp::Jeq.imm(R0, 0, "miss"));
     b.push(Alu::Mov.reg(R9, R0));
 
@@ -180,8 +175,8 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     b.note(ld_map(R2, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));
     b.push(Alu::Mov.reg(R3, R10));
     b.push(Alu::Add.imm(R3, k as i32));
-    b.push(Alu::Mov.imm(R4, BPF_F_INGRESS));
-    b.push(call(helper::MSG_REDIRECT_HASH));
+    b.push(Alu::Mov.imm(R4, uapi::BPF_F_INGRESS as i32));
+    b.call(Helper::MsgRedirectHash);
     b.push(Jmp::Jne.imm(R0, SK_PASS, "miss"));
     b.count(&[(Counter::RedirectedMsgs, None), (Counter::RedirectedBytes, Some(R8))]);
     b.push(ja("out"));
@@ -213,5 +208,5 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     b.label("out");
     b.push(Alu::Mov.imm(R0, SK_PASS));
     b.push(exit());
-    b.finish(NAME, crate::syscall::ProgType::SK_MSG, crate::syscall::AttachType::SK_MSG_VERDICT)
+    b.finish(NAME, ProgType::SK_MSG, AttachType::SK_MSG_VERDICT)
 }

@@ -49,26 +49,14 @@
 use super::counters::Counter;
 use super::key::*;
 use super::*;
+use crate::uapi;
 
-/// bpf_sock_ops field offsets (include/uapi/linux/bpf.h).
+/// bpf_sock_ops field offsets: the table in [`crate::uapi::ctx`], checked
+/// against the C header.
 pub mod ctx {
-    pub const OP: i16 = 0;
-    /// `args[1]`: the new state of a STATE_CB.
-    pub const ARGS1: i16 = 8;
-    pub const FAMILY: i16 = 20;
-    pub const REMOTE_IP4: i16 = 24;
-    pub const LOCAL_IP4: i16 = 28;
-    pub const REMOTE_IP6: i16 = 32;
-    pub const LOCAL_IP6: i16 = 48;
-    /// Network byte order, as a u32 (so `be32` gives the port).
-    pub const REMOTE_PORT: i16 = 64;
-    /// Host byte order.
-    pub const LOCAL_PORT: i16 = 68;
-    /// The socket's callback flags (read-only; set with a helper).
-    pub const CB_FLAGS: i16 = 84;
-    pub const SK: i16 = 184;
+    pub use crate::uapi::ctx::bpf_sock_ops::*;
     pub const ADDRS: super::CtxAddrs = super::CtxAddrs {
-        name: "bpf_sock_ops",
+        name: NAME,
         family: FAMILY,
         remote_ip4: REMOTE_IP4,
         local_ip4: LOCAL_IP4,
@@ -79,14 +67,14 @@ pub mod ctx {
     };
 }
 
-pub const BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB: i32 = 4;
-pub const BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB: i32 = 5;
-pub const BPF_SOCK_OPS_STATE_CB: i32 = 10;
-pub const BPF_SOCK_OPS_RTT_CB: i32 = 12;
-pub const BPF_SOCK_OPS_STATE_CB_FLAG: i32 = 1 << 2;
-pub const BPF_SOCK_OPS_RTT_CB_FLAG: i32 = 1 << 3;
-/// `BPF_TCP_CLOSE`, the new state in `args[1]` of a STATE_CB.
-pub const BPF_TCP_CLOSE: i32 = 7;
+/// The sock_ops callbacks and flags the program handles, as immediates.
+const ACTIVE_ESTABLISHED: i32 = uapi::BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB as i32;
+const PASSIVE_ESTABLISHED: i32 = uapi::BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB as i32;
+const STATE_CB: i32 = uapi::BPF_SOCK_OPS_STATE_CB as i32;
+const RTT_CB: i32 = uapi::BPF_SOCK_OPS_RTT_CB as i32;
+const STATE_CB_FLAG: i32 = uapi::BPF_SOCK_OPS_STATE_CB_FLAG as i32;
+const RTT_CB_FLAG: i32 = uapi::BPF_SOCK_OPS_RTT_CB_FLAG as i32;
+const TCP_CLOSE: i32 = uapi::BPF_TCP_CLOSE as i32;
 
 pub const NAME: &str = "sockasm_sockops";
 
@@ -98,16 +86,16 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     let k = STACK_KEY;
     b.push(Alu::Mov.reg(R6, R1));
     b.ctx_load(Size::W, R9, R6, ctx::OP, "bpf_sock_ops.op");
-    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB, "keyed"));
-    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, "keyed"));
-    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_RTT_CB, "keyed"));
-    b.push(Jmp::Jne.imm(R9, BPF_SOCK_OPS_STATE_CB, "out"));
+    b.push(Jmp::Jeq.imm(R9, ACTIVE_ESTABLISHED, "keyed"));
+    b.push(Jmp::Jeq.imm(R9, PASSIVE_ESTABLISHED, "keyed"));
+    b.push(Jmp::Jeq.imm(R9, RTT_CB, "keyed"));
+    b.push(Jmp::Jne.imm(R9, STATE_CB, "out"));
     b.ctx_load(Size::W, R2, R6, ctx::ARGS1, "bpf_sock_ops.args[1]");
-    b.push(Jmp::Jne.imm(R2, BPF_TCP_CLOSE, "out"));
+    b.push(Jmp::Jne.imm(R2, TCP_CLOSE, "out"));
     b.label("keyed");
     b.build_key(R6, &ctx::ADDRS, false, "out");
-    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_STATE_CB, "closed"));
-    b.push(Jmp::Jeq.imm(R9, BPF_SOCK_OPS_RTT_CB, "rtt"));
+    b.push(Jmp::Jeq.imm(R9, STATE_CB, "closed"));
+    b.push(Jmp::Jeq.imm(R9, RTT_CB, "rtt"));
 
     // Port selection: a connection with a local or remote port marked
     // EXCLUDE is left alone, and so is one without an INCLUDE port when
@@ -118,7 +106,7 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
         b.note(ld_map(R1, MAP_PORTS), format!("map {MAP_PORTS}: the {name} port"));
         b.push(Alu::Mov.reg(R2, R10));
         b.push(Alu::Add.imm(R2, (k + off) as i32));
-        b.push(call(helper::MAP_LOOKUP_ELEM));
+        b.call(Helper::MapLookupElem);
         b.push(Jmp::Jeq.imm(R0, 0, 2));
         b.push(load(Size::W, R1, R0, 0));
         b.push(Alu::Or.reg(R8, R1));
@@ -136,7 +124,7 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     b.label("admitted");
 
     // Mark the socket as allowed to redirect, before it can be looked up.
-    b.sk_state_get(R6, SK, BPF_SK_STORAGE_GET_F_CREATE, "failed");
+    b.sk_state_get(R6, SK, uapi::BPF_SK_STORAGE_GET_F_CREATE as i32, "failed");
     b.push(Alu::Mov.reg(R7, R0));
     // A cgroup and its ancestor can both run this program for one socket.
     b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
@@ -155,23 +143,23 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
         b.push(store(Size::DW, R10, STACK_INFO + INFO_OFF_ADDR, R1));
     }
     b.push(Alu::Mov.reg(R1, R6));
-    b.push(call(helper::GET_SOCKET_COOKIE));
+    b.call(Helper::GetSocketCookie);
     b.push(store(Size::DW, R10, STACK_INFO + INFO_OFF_COOKIE, R0));
     b.note(ld_map(R1, MAP_SOCK_INFO), format!("map {MAP_SOCK_INFO}"));
     b.push(Alu::Mov.reg(R2, R10));
     b.push(Alu::Add.imm(R2, k as i32));
     b.push(Alu::Mov.reg(R3, R10));
     b.push(Alu::Add.imm(R3, STACK_INFO as i32));
-    b.push(Alu::Mov.imm(R4, BPF_ANY));
-    b.push(call(helper::MAP_UPDATE_ELEM));
+    b.push(Alu::Mov.imm(R4, uapi::BPF_ANY as i32));
+    b.call(Helper::MapUpdateElem);
     b.push(Jmp::Jne.imm(R0, 0, "failed"));
 
     b.push(Alu::Mov.reg(R1, R6));
     b.note(ld_map(R2, MAP_SOCKHASH), format!("map {MAP_SOCKHASH}"));
     b.push(Alu::Mov.reg(R3, R10));
     b.push(Alu::Add.imm(R3, k as i32));
-    b.push(Alu::Mov.imm(R4, BPF_NOEXIST));
-    b.push(call(helper::SOCK_HASH_UPDATE));
+    b.push(Alu::Mov.imm(R4, uapi::BPF_NOEXIST as i32));
+    b.call(Helper::SockHashUpdate);
     b.push(Jmp::Jne.imm(R0, 0, "unflag"));
     // From now on: an RTT callback on every ACK (only a socket that sends
     // over TCP gets ACKs) and a state callback to drop the flags at close.
@@ -179,15 +167,15 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     // remember whether one of them already wanted RTT callbacks.
     b.ctx_load(Size::W, R2, R6, ctx::CB_FLAGS, "bpf_sock_ops.bpf_sock_ops_cb_flags");
     b.push(Alu::Mov.reg(R1, R2));
-    b.push(Alu::And.imm(R1, BPF_SOCK_OPS_RTT_CB_FLAG));
+    b.push(Alu::And.imm(R1, RTT_CB_FLAG));
     b.push(store(Size::DW, R7, STATE_OFF_RTT_THEIRS, R1));
-    b.push(Alu::Or.imm(R2, BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_STATE_CB_FLAG));
+    b.push(Alu::Or.imm(R2, RTT_CB_FLAG | STATE_CB_FLAG));
     b.push(Alu::Mov.reg(R1, R6));
-    b.push(call(helper::SOCK_OPS_CB_FLAGS_SET));
+    b.call(Helper::SockOpsCbFlagsSet);
     b.count(&[(Counter::SocketsAdded, None)]);
     b.push(ja("out"));
     b.label("unflag");
-    b.call_with_key(MAP_SOCK_INFO, helper::MAP_DELETE_ELEM);
+    b.call_with_key(MAP_SOCK_INFO, Helper::MapDeleteElem);
     // Map full or key taken: the connection simply stays on normal TCP.
     b.label("failed");
     b.count(&[(Counter::InsertFailures, None)]);
@@ -201,7 +189,7 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     b.push(Alu::Mov.reg(R7, R0));
     b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
     b.push(Jmp::Jne.imm(R1, STATE_TCP_USED, "out"));
-    b.call_with_key(MAP_SOCK_INFO, helper::MAP_LOOKUP_ELEM);
+    b.call_with_key(MAP_SOCK_INFO, Helper::MapLookupElem);
     b.push(Jmp::Jeq.imm(R0, 0, "decided"));
     b.push(load(Size::DW, R1, R0, 0));
     b.push(Jmp::Jset.imm(R1, FLAG_RECEIVED, "decided"));
@@ -210,31 +198,31 @@ pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
     b.push(Alu::Mov.imm(R1, FLAG_LEAVING));
     b.push(atomic(Size::DW, AtomicOp::FetchOr, R0, 0, R1));
     b.push(Jmp::Jset.imm(R1, FLAG_RECEIVED, "decided"));
-    b.call_with_key(MAP_SOCKHASH, helper::MAP_DELETE_ELEM);
-    b.call_with_key(MAP_SOCK_INFO, helper::MAP_DELETE_ELEM);
+    b.call_with_key(MAP_SOCKHASH, Helper::MapDeleteElem);
+    b.call_with_key(MAP_SOCK_INFO, Helper::MapDeleteElem);
     b.count(&[(Counter::SocketsLeft, None)]);
     b.label("decided");
     b.push(load(Size::DW, R1, R7, STATE_OFF_RTT_THEIRS));
     b.push(Jmp::Jne.imm(R1, 0, "out"));
     b.ctx_load(Size::W, R2, R6, ctx::CB_FLAGS, "bpf_sock_ops.bpf_sock_ops_cb_flags");
-    b.push(Alu::And.imm(R2, !BPF_SOCK_OPS_RTT_CB_FLAG));
+    b.push(Alu::And.imm(R2, !RTT_CB_FLAG));
     b.push(Alu::Mov.reg(R1, R6));
-    b.push(call(helper::SOCK_OPS_CB_FLAGS_SET));
+    b.call(Helper::SockOpsCbFlagsSet);
     b.push(ja("out"));
 
     // The socket is gone: so is its sock_info entry, unless a namesake's
     // entry has replaced it.
     b.label("closed");
-    b.call_with_key(MAP_SOCK_INFO, helper::MAP_LOOKUP_ELEM);
+    b.call_with_key(MAP_SOCK_INFO, Helper::MapLookupElem);
     b.push(Jmp::Jeq.imm(R0, 0, "out"));
     b.push(Alu::Mov.reg(R8, R0));
     b.push(Alu::Mov.reg(R1, R6));
-    b.push(call(helper::GET_SOCKET_COOKIE));
+    b.call(Helper::GetSocketCookie);
     b.push(load(Size::DW, R1, R8, INFO_OFF_COOKIE));
     b.push(Jmp::Jne.reg(R0, R1, "out"));
-    b.call_with_key(MAP_SOCK_INFO, helper::MAP_DELETE_ELEM);
+    b.call_with_key(MAP_SOCK_INFO, Helper::MapDeleteElem);
     b.label("out");
     b.push(Alu::Mov.imm(R0, 1));
     b.push(exit());
-    b.finish(NAME, crate::syscall::ProgType::SOCK_OPS, crate::syscall::AttachType::CGROUP_SOCK_OPS)
+    b.finish(NAME, ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS)
 }

@@ -50,6 +50,7 @@ const _: () = {
     assert!(std::mem::offset_of!(ProgQueryAttr, prog_attach_flags) == 32);
 };
 
+#[allow(unsafe_code)]
 fn attach_raw(
     cmd: Cmd,
     prog: BorrowedFd<'_>,
@@ -113,6 +114,7 @@ pub fn query_cgroup(cgroup: BorrowedFd<'_>, attach_type: AttachType) -> Result<V
 }
 
 /// BPF_PROG_QUERY with `query_flags` (e.g. [`BPF_F_QUERY_EFFECTIVE`]).
+#[allow(unsafe_code)]
 pub fn query_cgroup_full(cgroup: BorrowedFd<'_>, attach_type: AttachType, query_flags: u32) -> Result<ProgQuery> {
     let effective = query_flags & BPF_F_QUERY_EFFECTIVE != 0;
     let mut want_flags = !effective;
@@ -164,7 +166,7 @@ mod tests {
 
     #[test]
     fn sk_msg_on_sockhash() {
-        if !crate::syscall::testutil::bpf_available() {
+        if !crate::syscall::testutil::root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::SOCKHASH, 4, 8, 16).with_name("test_skmsg_h")).unwrap();

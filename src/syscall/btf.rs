@@ -154,6 +154,7 @@ impl AsFd for LoadedBtf {
     }
 }
 
+#[allow(unsafe_code)]
 fn btf_load_raw(blob: &[u8], log: &mut [u8]) -> std::result::Result<OwnedFd, nix::errno::Errno> {
     let mut attr = BtfLoadAttr { btf: ptr_u64(blob), btf_size: blob.len() as u32, ..Default::default() };
     if !log.is_empty() {
@@ -206,7 +207,7 @@ mod tests {
 
     #[test]
     fn kernel_accepts_blob() {
-        if !crate::syscall::testutil::bpf_available() {
+        if !crate::syscall::testutil::root_or_skip() {
             return;
         }
         let (blob, _, _) = sk_storage_btf(8);

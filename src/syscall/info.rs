@@ -166,6 +166,7 @@ pub fn fd_kind(fd: BorrowedFd<'_>) -> Option<String> {
     Some(link.strip_prefix("anon_inode:bpf-").unwrap_or(&link).to_string())
 }
 
+#[allow(unsafe_code)]
 fn get_info<T: RawInfo>(fd: BorrowedFd<'_>, raw: &mut T, what: &str) -> Result<()> {
     // The kernel dispatches on the fd's type and would happily fill a prog
     // info buffer with map info; refuse mismatches up front.
@@ -253,6 +254,7 @@ pub fn map_info(fd: BorrowedFd<'_>) -> Result<MapInfo> {
     })
 }
 
+#[allow(unsafe_code)]
 fn fd_by_id(cmd: Cmd, id: u32, what: &str) -> Result<OwnedFd> {
     let mut attr = IdAttr { id, ..Default::default() };
     // SAFETY: the attr holds only integers.
@@ -271,6 +273,7 @@ pub fn map_fd_by_id(id: u32) -> Result<OwnedFd> {
     fd_by_id(Cmd::MapGetFdById, id, "map")
 }
 
+#[allow(unsafe_code)]
 fn next_id(cmd: Cmd, start: u32) -> Result<Option<u32>> {
     let mut attr = IdAttr { id: start, ..Default::default() };
     // SAFETY: the attr holds only integers.
@@ -314,13 +317,13 @@ pub fn map_ids() -> Result<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscall::testutil::bpf_available;
+    use crate::syscall::testutil::root_or_skip;
     use crate::syscall::{Map, MapSpec, ProgSpec};
     use std::os::fd::AsFd;
 
     #[test]
     fn ids_and_fds() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::ARRAY, 4, 4, 1).with_name("test_ids")).unwrap();

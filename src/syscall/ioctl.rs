@@ -1,5 +1,4 @@
 //! Socket ioctls the workload needs; the only `unsafe` here is the raw call.
-#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -7,6 +6,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// `ioctl(fd, FIONREAD)`: bytes the kernel says are ready to read now
 /// (for TCP: `SIOCINQ`). A socket whose bytes arrive by sk_msg redirect may
 /// report 0 here although `read` returns data; readers must not trust 0.
+#[allow(unsafe_code)]
 pub fn fionread(fd: BorrowedFd<'_>) -> io::Result<usize> {
     let mut n: libc::c_int = 0;
     // SAFETY: `fd` is a valid open descriptor for the borrow's lifetime, and
@@ -21,6 +21,7 @@ pub fn fionread(fd: BorrowedFd<'_>) -> io::Result<usize> {
 
 /// `getsockopt(fd, SOL_SOCKET, SO_MEMINFO)[SK_MEMINFO_RMEM_ALLOC]`: bytes the
 /// socket holds for its reader, TCP's receive queue and the redirect's alike.
+#[allow(unsafe_code)]
 pub fn rmem_alloc(fd: BorrowedFd<'_>) -> io::Result<u32> {
     const SO_MEMINFO: libc::c_int = 55;
     let mut info = [0u32; 9];

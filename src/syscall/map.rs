@@ -296,6 +296,7 @@ impl Map {
         Ok(())
     }
 
+    #[allow(unsafe_code)]
     fn elem(&self, cmd: Cmd, key: u64, value: u64, flags: u64) -> std::result::Result<i64, nix::errno::Errno> {
         let mut attr = MapElemAttr { map_fd: fd_u32(self.fd.as_fd()), key, value, flags, ..Default::default() };
         // SAFETY: callers pass pointers to buffers of exactly key_size and
@@ -455,6 +456,7 @@ impl Iterator for Keys<'_> {
     }
 }
 
+#[allow(unsafe_code)]
 fn create_raw(spec: &MapSpec, btf: Option<(BorrowedFd<'_>, u32, u32)>) -> Result<OwnedFd> {
     let map_name = obj_name(&spec.name).map_err(SysError::InvalidInput)?;
     let mut attr = MapCreateAttr {
@@ -482,6 +484,7 @@ impl Map {
     /// it: the first mmap() fixes the arena's user address, which the
     /// verifier needs before it accepts a program using the arena (the
     /// other way is `map_extra` at creation).
+    #[allow(unsafe_code)]
     pub fn fix_arena_address(&self) -> std::io::Result<()> {
         // SAFETY: sysconf has no memory effects.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
@@ -509,7 +512,7 @@ impl Map {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscall::testutil::bpf_available;
+    use crate::syscall::testutil::root_or_skip;
 
     #[test]
     fn cpu_list() {
@@ -528,7 +531,7 @@ mod tests {
 
     #[test]
     fn sockhash_create() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::SOCKHASH, 44, 8, 128).with_name("test_sockhash")).unwrap();
@@ -543,7 +546,7 @@ mod tests {
 
     #[test]
     fn hash_update_lookup_delete_iterate() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::HASH, 4, 8, 16).with_name("test_hash")).unwrap();
@@ -587,7 +590,7 @@ mod tests {
 
     #[test]
     fn hash_full_gives_e2big() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::HASH, 4, 4, 2)).unwrap();
@@ -600,7 +603,7 @@ mod tests {
 
     #[test]
     fn percpu_array_read() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::new(MapType::PERCPU_ARRAY, 4, 8, 4).with_name("test_pcpu")).unwrap();
@@ -630,7 +633,7 @@ mod tests {
 
     #[test]
     fn sk_storage_with_btf() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let m = Map::create(&MapSpec::sk_storage("test_skstor", 8)).unwrap();

@@ -1,7 +1,8 @@
 //! Thin, typed wrappers around the `bpf(2)` system call.
 //!
 //! This module (and its children) is the only place in the crate that contains
-//! `unsafe` code. All raw system calls go through exactly one function,
+//! `unsafe` code (the crate denies it in Cargo.toml; each function here that
+//! needs it allows it, with a `SAFETY:` comment on every block). All raw system calls go through exactly one function,
 //! [`sys_bpf`], which takes a `#[repr(C)]` attribute struct implementing the
 //! sealed [`BpfAttr`] trait. Everything else is safe, typed Rust that uses
 //! [`OwnedFd`]/[`BorrowedFd`] for kernel objects.
@@ -10,7 +11,6 @@
 //! every command has its own attribute struct mirroring the corresponding
 //! member of `union bpf_attr`, with explicit padding so that zero
 //! initialisation (`Default`) really zeroes every byte the kernel reads.
-#![allow(unsafe_code)]
 
 pub mod attach;
 pub mod btf;
@@ -20,7 +20,9 @@ pub mod ioctl;
 pub mod map;
 pub mod pin;
 pub mod prog;
-pub mod types;
+/// The UAPI types and flags, which live in [`crate::uapi`]; re-exported under
+/// their old paths.
+pub use crate::uapi::types;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -126,6 +128,7 @@ pub(crate) use bpf_attr;
 /// that is valid for reads and/or writes of the length stated next to it in
 /// the struct (or implied by the object, e.g. a map's key/value size) for the
 /// whole duration of the call.
+#[allow(unsafe_code)]
 pub(crate) unsafe fn sys_bpf<T: BpfAttr>(cmd: Cmd, attr: &mut T) -> std::result::Result<i64, Errno> {
     let size = std::mem::size_of::<T>() as libc::c_uint;
     let ptr = attr as *mut T as *mut libc::c_void;
@@ -138,6 +141,7 @@ pub(crate) unsafe fn sys_bpf<T: BpfAttr>(cmd: Cmd, attr: &mut T) -> std::result:
 
 /// Wrap a file descriptor returned by a successful `bpf(2)` call (or other
 /// fd-creating call) into an [`OwnedFd`], making sure it is not fd 0.
+#[allow(unsafe_code)]
 pub(crate) fn owned_fd_from_ret(ret: i64) -> std::result::Result<OwnedFd, Errno> {
     let raw = RawFd::try_from(ret).map_err(|_| Errno::EBADF)?;
     if raw < 0 {
@@ -199,8 +203,20 @@ pub(crate) fn name_from_buf(buf: &[u8]) -> String {
 
 #[cfg(test)]
 pub(crate) mod testutil {
-    /// Skip (return early from) a test if we cannot use bpf(2) at all.
-    pub fn bpf_available() -> bool {
-        nix::unistd::geteuid().is_root()
+    /// For tests that call bpf(2): true as root. Otherwise the test fails
+    /// saying so (passing without testing would hide the kernel path), unless
+    /// `SOCKASM_SKIP_KERNEL_TESTS` is set, as for the kernel integration tests:
+    /// then it says it skips, and the caller returns.
+    pub fn root_or_skip() -> bool {
+        if nix::unistd::geteuid().is_root() {
+            return true;
+        }
+        if std::env::var_os("SOCKASM_SKIP_KERNEL_TESTS").is_some() {
+            eprintln!("skipping: needs root for bpf(2) (SOCKASM_SKIP_KERNEL_TESTS is set)");
+            return false;
+        }
+        panic!(
+            "needs root: this test loads BPF objects with bpf(2); run as root, or set SOCKASM_SKIP_KERNEL_TESTS=1 to skip it"
+        );
     }
 }

@@ -30,6 +30,7 @@ fn cpath(path: &Path) -> Result<CString> {
 }
 
 /// Pin `fd` (prog or map) at `path` (on a bpffs mount), then chmod it 0600.
+#[allow(unsafe_code)]
 pub fn pin(fd: BorrowedFd<'_>, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let c = cpath(path)?;
@@ -51,6 +52,7 @@ pub fn get_pinned(path: impl AsRef<Path>) -> Result<OwnedFd> {
 
 /// Open the object pinned at `path` with `file_flags`
 /// ([`super::BPF_F_RDONLY`] / [`super::BPF_F_WRONLY`], maps only).
+#[allow(unsafe_code)]
 pub fn get_pinned_with_flags(path: impl AsRef<Path>, file_flags: u32) -> Result<OwnedFd> {
     let path = path.as_ref();
     let c = cpath(path)?;
@@ -83,7 +85,7 @@ mod tests {
 
     #[test]
     fn pin_get_unpin() {
-        if !crate::syscall::testutil::bpf_available() {
+        if !crate::syscall::testutil::root_or_skip() {
             return;
         }
         let dir = TempPinDir::create("sockasm-test-pin").unwrap();

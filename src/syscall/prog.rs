@@ -331,6 +331,7 @@ impl LoadedProg {
     ///   log level 1 so the error carries the verifier log.
     /// * ENOSPC (log buffer too small) grows the buffer to the kernel's
     ///   `log_true_size` (kernel >= 6.4) or doubles it, bounded.
+    #[allow(unsafe_code)]
     pub fn load(spec: &ProgSpec<'_>) -> Result<LoadedProg, LoadError> {
         if spec.insns.is_empty() || !spec.insns.len().is_multiple_of(INSN_SIZE) {
             return Err(LoadError::invalid(
@@ -447,6 +448,7 @@ pub struct TestRunResult {
 }
 
 /// BPF_PROG_TEST_RUN.
+#[allow(unsafe_code)]
 pub fn test_run(prog: BorrowedFd<'_>, opts: &TestRun<'_>) -> Result<TestRunResult> {
     let mut data_out = vec![0u8; opts.data_out_len.unwrap_or(0)];
     let mut ctx_out = vec![0u8; opts.ctx_out_len.unwrap_or(0)];
@@ -502,7 +504,7 @@ pub fn test_run(prog: BorrowedFd<'_>, opts: &TestRun<'_>) -> Result<TestRunResul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::syscall::testutil::bpf_available;
+    use crate::syscall::testutil::root_or_skip;
 
     /// mov r0, 0; exit
     pub(crate) const RET0: [u8; 16] = [
@@ -537,7 +539,7 @@ mod tests {
 
     #[test]
     fn load_trivial_and_test_run() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let p = Prog::load(&ProgSpec::new(ProgType::SOCKET_FILTER, "sockasm_t0", &RET0)).unwrap();
@@ -563,7 +565,7 @@ mod tests {
 
     #[test]
     fn load_with_stats() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let p =
@@ -580,7 +582,7 @@ mod tests {
 
     #[test]
     fn load_invalid_carries_log() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         let exit_only = [0x95u8, 0, 0, 0, 0, 0, 0, 0];
@@ -596,7 +598,7 @@ mod tests {
 
     #[test]
     fn small_log_grows() {
-        if !bpf_available() {
+        if !root_or_skip() {
             return;
         }
         // a long straight-line program gives a long level-2 log

@@ -10,4 +10,5 @@ mod kernel;
 mod ops;
 mod strategy;
 mod trace;
+mod uapi;
 mod verify_run;

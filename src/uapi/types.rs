@@ -1,5 +1,6 @@
 //! UAPI constants: program types, map types, attach types and flags
-//! (from `include/uapi/linux/bpf.h`).
+//! (from `include/uapi/linux/bpf.h`), with the C types of the fields they go
+//! into; a program that puts one in an immediate converts it there.
 
 use std::fmt;
 
@@ -255,6 +256,26 @@ pub const BPF_NOEXIST: u64 = 1;
 pub const BPF_EXIST: u64 = 2;
 /// Spin-lock-protected update/lookup.
 pub const BPF_F_LOCK: u64 = 4;
+
+// ---- helper flags and verdicts the programs use ----
+/// `bpf_msg_redirect_hash` & co.: into the peer's receive queue.
+pub const BPF_F_INGRESS: u64 = 1;
+/// `bpf_sk_storage_get`: create the storage if the socket has none.
+pub const BPF_SK_STORAGE_GET_F_CREATE: u64 = 1;
+/// `enum sk_action`: the verdict of sk_msg and sk_skb programs.
+pub const SK_DROP: u32 = 0;
+pub const SK_PASS: u32 = 1;
+
+// ---- sock_ops callbacks (`bpf_sock_ops.op`) and their flags ----
+pub const BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB: u32 = 4;
+pub const BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB: u32 = 5;
+pub const BPF_SOCK_OPS_STATE_CB: u32 = 10;
+pub const BPF_SOCK_OPS_RTT_CB: u32 = 12;
+/// `bpf_sock_ops_cb_flags_set` bits.
+pub const BPF_SOCK_OPS_STATE_CB_FLAG: u32 = 1 << 2;
+pub const BPF_SOCK_OPS_RTT_CB_FLAG: u32 = 1 << 3;
+/// `BPF_TCP_CLOSE`, the new state in `args[1]` of a STATE_CB.
+pub const BPF_TCP_CLOSE: u32 = 7;
 
 // ---- map creation flags (`map_flags`) ----
 pub const BPF_F_NO_PREALLOC: u32 = 1 << 0;
