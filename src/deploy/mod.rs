@@ -60,7 +60,8 @@ use unload::unload_locked;
 use crate::asm::AsmError;
 use crate::cgroup::{self, Cgroup, CgroupError};
 use crate::loader::LoaderError;
-use crate::progs::{self, Builtin, Policy};
+use crate::progs::{self, Policy};
+use crate::spec::ProgramSpec;
 use crate::syscall::{self, AttachType, LoadError, Map, SysError};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -146,6 +147,6 @@ impl DeployError {
 type Result<T> = std::result::Result<T, DeployError>;
 
 /// The built-in programs as `load` would build them on this kernel, for listings.
-pub fn builtin_programs() -> Result<Vec<Builtin>> {
+pub fn builtin_programs() -> Result<Vec<ProgramSpec>> {
     Ok(progs::builtin(&kernel_policy(Path::new(KERNEL_BTF)))?)
 }

@@ -159,10 +159,6 @@ pub struct CtxAddrs {
     pub local_port: i16,
 }
 
-/// A built-in program: a [`ProgramSpec`] whose comments annotate context
-/// fields, maps and kernel fields.
-pub type Builtin = ProgramSpec;
-
 impl Builder {
     fn new() -> Builder {
         Builder { prog: Program::new(), notes: BTreeMap::new() }
@@ -312,7 +308,7 @@ impl Builder {
         name: &'static str,
         prog_type: ProgType,
         expected_attach_type: AttachType,
-    ) -> Result<Builtin, AsmError> {
+    ) -> Result<ProgramSpec, AsmError> {
         let asm = self.prog.assemble()?;
         let item_slots = item_slots(&self.prog);
         let mut notes = BTreeMap::new();
@@ -363,7 +359,7 @@ fn item_slots(p: &Program) -> Vec<usize> {
 }
 
 /// Both built-in programs, assembled for `policy`, with annotations.
-pub fn builtin(policy: &Policy) -> Result<Vec<Builtin>, AsmError> {
+pub fn builtin(policy: &Policy) -> Result<Vec<ProgramSpec>, AsmError> {
     Ok(vec![sockops::program(policy)?, skmsg::program(policy)?])
 }
 

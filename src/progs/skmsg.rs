@@ -80,7 +80,7 @@ pub const SMALL_WRITE: i32 = 32 * 1024;
 /// A socket with more such writes than this in a row moves to TCP for good.
 pub const SMALL_RUN: i32 = 16;
 
-pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
+pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     let mut b = Builder::new();
     let k = STACK_KEY;
     let passed = |b: &mut Builder, why: Counter| {

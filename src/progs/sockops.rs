@@ -81,7 +81,7 @@ pub const NAME: &str = "sockasm_sockops";
 /// `bpf_sock_ops.sk`, for [`Builder::sk_state_get`].
 const SK: (i16, &str) = (ctx::SK, "bpf_sock_ops.sk");
 
-pub fn program(policy: &Policy) -> Result<Builtin, AsmError> {
+pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     let mut b = Builder::new();
     let k = STACK_KEY;
     b.push(Alu::Mov.reg(R6, R1));

@@ -375,7 +375,10 @@ fn every_example_file_is_shown_in_a_document() {
             if name.ends_with(".rs") {
                 continue; // dsl_example_prints_what_the_text_says
             }
-            assert!(text.contains(&format!("$ cat {name}\n")), "{examples}/{name} is not shown (`$ cat {name}`) in {doc}");
+            assert!(
+                text.contains(&format!("$ cat {name}\n")),
+                "{examples}/{name} is not shown (`$ cat {name}`) in {doc}"
+            );
         }
     }
 }
