@@ -185,7 +185,7 @@ fn classify<'a>(l: &'a str, in_liveness: bool) -> Line<'a> {
 
 /// Splits `R1=ctx() R2=scalar(smin=0,var_off=(0x0; 0xff)) fp-8=mmmm` at
 /// spaces outside parentheses.
-fn tokens(s: &str) -> Vec<&str> {
+pub(crate) fn tokens(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut start) = (0i32, 0usize);
     for (i, c) in s.char_indices() {
@@ -208,11 +208,12 @@ fn tokens(s: &str) -> Vec<&str> {
 }
 
 /// `R1_w` → `R1` (older kernels' liveness marks), `fp-8_rw` → `fp-8`.
-fn key_of(k: &str) -> &str {
+pub(crate) fn key_of(k: &str) -> &str {
     ["_rw", "_w", "_r", "_D"].iter().find_map(|s| k.strip_suffix(s)).unwrap_or(k)
 }
 
-fn order(k: &str) -> (u8, i64) {
+/// Registers first (R0..R10), then stack slots from fp-8 down.
+pub(crate) fn order(k: &str) -> (u8, i64) {
     if let Some(n) = k.strip_prefix('R').and_then(|n| n.parse::<i64>().ok()) {
         (0, n)
     } else if let Some(n) = k.strip_prefix("fp").and_then(|n| n.parse::<i64>().ok()) {

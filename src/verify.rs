@@ -23,6 +23,7 @@ use crate::syscall::{
     self, AttachType, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, BPF_LOG_STATS, LoadError, LoadedProg, MapSpec, MapType, ProgInfo,
     ProgType, SysError, TestRun, TestRunResult, VerifierStats,
 };
+use crate::trace;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -272,45 +273,10 @@ fn state_line(l: &str) -> Option<(usize, &str)> {
     None
 }
 
-/// Splits `R1=ctx() R2_w=scalar(smin=0,var_off=(0x0; 0xff)) fp-8=mmmm` at
-/// top-level spaces.
-fn state_tokens(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut start) = (0i32, 0usize);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ' ' if depth <= 0 => {
-                if i > start {
-                    out.push(&s[start..i]);
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
-}
-
-/// `R1_w` → `R1`, `fp-8_rw` → `fp-8`.
+/// `R1_w=…` → `R1`, `fp-8_rw=…` → `fp-8`; None for other tokens.
 fn reg_key(tok: &str) -> Option<String> {
-    let (k, _) = tok.split_once('=')?;
-    let k = k.strip_suffix("_w").or_else(|| k.strip_suffix("_rw")).or_else(|| k.strip_suffix("_r")).unwrap_or(k);
+    let k = trace::key_of(tok.split_once('=')?.0);
     (k.starts_with('R') || k.starts_with("fp")).then(|| k.to_string())
-}
-
-fn reg_order(k: &str) -> (u8, i64) {
-    if let Some(n) = k.strip_prefix('R').and_then(|n| n.parse::<i64>().ok()) {
-        (0, n)
-    } else if let Some(n) = k.strip_prefix("fp").and_then(|n| n.parse::<i64>().ok()) {
-        (1, -n)
-    } else {
-        (2, 0)
-    }
 }
 
 /// Registers as the verifier printed them, in order.
@@ -322,7 +288,7 @@ impl RegState {
         self.merge(s);
     }
     fn merge(&mut self, s: &str) {
-        for tok in state_tokens(s) {
+        for tok in trace::tokens(s) {
             let Some(k) = reg_key(tok) else { continue };
             let v = tok.split_once('=').map_or("", |(_, v)| v).to_string();
             match self.0.iter_mut().find(|(rk, _)| *rk == k) {
@@ -330,7 +296,7 @@ impl RegState {
                 None => self.0.push((k, v)),
             }
         }
-        self.0.sort_by_key(|(k, _)| reg_order(k));
+        self.0.sort_by_key(|(k, _)| trace::order(k));
     }
     fn clobber_call(&mut self) {
         self.0.retain(|(k, _)| !matches!(k.as_str(), "R0" | "R1" | "R2" | "R3" | "R4" | "R5"));

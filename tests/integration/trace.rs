@@ -3,32 +3,9 @@
 //! programs and a clang object. Needs root (BPF_PROG_LOAD), like verify_run;
 //! programs are loaded, never attached.
 
-use crate::elf::{BIN, object};
-use std::process::{Command, Output};
-
-fn kernel_ok() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var_os("SOCKASM_SKIP_KERNEL_TESTS").is_some() {
-        eprintln!("skipping kernel test (SOCKASM_SKIP_KERNEL_TESTS is set)");
-        return false;
-    }
-    panic!("trace tests need root to load BPF programs; set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them");
-}
-
-fn sockasm(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run sockasm")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::elf::object;
+use crate::verify_run::{kernel_ok, show, sockasm};
+use std::process::Output;
 
 /// `verify --trace` of a text program; the trace section of stdout.
 fn trace_text(stem: &str, src: &str, ty: &str, ok: bool) -> (String, Output) {

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-fn kernel_ok() -> bool {
+/// Root loads programs (never attaches them); without root the test fails
+/// unless SOCKASM_SKIP_KERNEL_TESTS says to skip.
+pub fn kernel_ok() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
@@ -18,14 +20,14 @@ fn kernel_ok() -> bool {
         eprintln!("skipping kernel test (SOCKASM_SKIP_KERNEL_TESTS is set)");
         return false;
     }
-    panic!("verify/run tests need root to load BPF programs; set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them");
+    panic!("these tests need root to load BPF programs; set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them");
 }
 
-fn sockasm(args: &[&str]) -> Output {
+pub fn sockasm(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run sockasm")
 }
 
-fn show(o: &Output) -> String {
+pub fn show(o: &Output) -> String {
     format!(
         "status {:?}\n--- stdout\n{}--- stderr\n{}",
         o.status.code(),
