@@ -19,8 +19,11 @@
 //! [`create_maps`] makes its maps, and `verify::verify` loads each program
 //! with [`load_program`] at the log level asked for and explains the verdict.
 
+use crate::asm::{Call, Imm64, Insn};
 use crate::spec::{CollectionSpec, ProgramSpec, describe_map};
-use crate::syscall::{LoadError, LoadedProg, Map, MapType, ProgSpec, SysError};
+use crate::syscall::btf::BTF_FUNC_STATIC;
+use crate::syscall::{BtfBuilder, LoadError, LoadedBtf, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
+use std::collections::BTreeSet;
 use std::os::fd::{AsFd, AsRawFd};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +97,61 @@ pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<Load
     let bytes = bind(p, maps)?;
     let mut spec = ProgSpec::new(p.prog_type, &p.name, &bytes).with_log_level(log_level).with_license(&p.license);
     spec.expected_attach_type = p.expected_attach_type;
+    let funcs = func_info(p).map_err(|e| LoadError::refused(p.prog_type, &p.name, e))?;
+    if let Some((btf, records)) = &funcs {
+        spec.btf = Some(btf.as_fd());
+        spec.func_info = records;
+    }
     spec.load()
+}
+
+/// The slots where the program's functions start (0 first), when it takes
+/// a function's address (`r2 = func(cb) ll`, a callback for `bpf_loop` and
+/// the like): the kernel then wants a BTF type for each function.
+fn functions(p: &ProgramSpec) -> Option<Vec<usize>> {
+    let target = |slot: usize, imm: i32| usize::try_from(slot as i64 + 1 + i64::from(imm)).ok();
+    let mut takes_address = false;
+    let mut starts = BTreeSet::from([0]);
+    for (slot, insn) in p.insns() {
+        match insn {
+            Insn::LdImm64 { value: Imm64::Func(off), .. } => {
+                takes_address = true;
+                starts.extend(target(slot, off));
+            }
+            Insn::Call(Call::Local(off)) => starts.extend(target(slot, off)),
+            _ => {}
+        }
+    }
+    takes_address.then(|| starts.into_iter().collect())
+}
+
+/// BTF and `func_info` for a program that passes a callback: each function
+/// is `static int NAME(void)`, named by its label (the program's name for
+/// the first). The kernel checks a callback's arguments and return value
+/// from the helper it is passed to, not from this type. None for other
+/// programs: they load without BTF, as before.
+fn func_info(p: &ProgramSpec) -> Result<Option<(LoadedBtf, Vec<(u32, u32)>)>, String> {
+    let Some(starts) = functions(p) else { return Ok(None) };
+    let ident = |s: &str| {
+        let mut c = s.chars();
+        c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut b = BtfBuilder::new();
+    let int = b.add_int("int", 4, true);
+    let proto = b.add_func_proto(int, &[]);
+    let mut records = Vec::with_capacity(starts.len());
+    for slot in starts {
+        let name = match p.code.labels.get(&slot) {
+            Some(l) if ident(l) => l.clone(),
+            _ if slot == 0 && ident(&p.name) => p.name.clone(),
+            _ => format!("func_{slot}"),
+        };
+        let id = b.add_func(&name, proto, BTF_FUNC_STATIC);
+        records.push((u32::try_from(slot).map_err(|_| format!("function at slot {slot}: program too large"))?, id));
+    }
+    let btf = load_btf(&b.build()).map_err(|e| format!("loading the BTF of its functions (func_info): {e}"))?;
+    Ok(Some((btf, records)))
 }
 
 /// A loaded collection: its maps and its programs, by name.
@@ -183,5 +240,33 @@ mod tests {
             }
             other => panic!("an unbound map: {:?}", other.map(|_| ())),
         }
+    }
+    fn spec_of(p: Program) -> ProgramSpec {
+        ProgramSpec {
+            name: "t".into(),
+            prog_type: ProgType::SOCKET_FILTER,
+            expected_attach_type: None,
+            license: "GPL".into(),
+            code: p.assemble().unwrap(),
+            comments: BTreeMap::new(),
+        }
+    }
+
+    /// func_info only for a program that takes a function's address: every
+    /// function start, from calls and from `func(...)` loads, slot 0 first.
+    #[test]
+    fn functions_of_a_program_that_passes_a_callback() {
+        let mut p = Program::new();
+        p.push(crate::asm::call_local("f"));
+        p.push(exit());
+        p.label("f");
+        p.push(Alu::Mov.imm(R0, 0));
+        p.push(exit());
+        assert_eq!(functions(&spec_of(p.clone())), None, "a plain BPF-to-BPF call needs no BTF");
+        p.label("cb");
+        p.push(crate::asm::ld_func(R2, "cb"));
+        p.push(exit());
+        // call f (0), exit (1), f: 2-3, cb: lddw at 4-5 pointing at itself.
+        assert_eq!(functions(&spec_of(p)), Some(vec![0, 2, 4]));
     }
 }

@@ -34,6 +34,12 @@ pub const BTF_MAGIC: u16 = 0xEB9F;
 const BTF_KIND_INT: u32 = 1;
 const BTF_KIND_ARRAY: u32 = 3;
 const BTF_KIND_STRUCT: u32 = 4;
+const BTF_KIND_FUNC: u32 = 12;
+const BTF_KIND_FUNC_PROTO: u32 = 13;
+/// `BTF_KIND_FUNC` linkage (its vlen): a static function.
+pub const BTF_FUNC_STATIC: u32 = 0;
+/// `BTF_KIND_FUNC` linkage: a global function (verified on its own).
+pub const BTF_FUNC_GLOBAL: u32 = 1;
 /// `BTF_INT_SIGNED` encoding bit.
 pub const BTF_INT_SIGNED: u32 = 1;
 
@@ -110,6 +116,23 @@ impl BtfBuilder {
             self.push_u32(*bit_off);
         }
         id
+    }
+
+    /// `BTF_KIND_FUNC_PROTO` returning `ret` with `(name, type_id)` parameters.
+    pub fn add_func_proto(&mut self, ret: u32, params: &[(&str, u32)]) -> u32 {
+        let id = self.push_type("", BTF_KIND_FUNC_PROTO, params.len() as u32, ret);
+        for (pname, ty) in params {
+            let off = self.add_str(pname);
+            self.push_u32(off);
+            self.push_u32(*ty);
+        }
+        id
+    }
+
+    /// `BTF_KIND_FUNC` `name` of prototype `proto`, with `linkage`
+    /// ([`BTF_FUNC_STATIC`] or [`BTF_FUNC_GLOBAL`]).
+    pub fn add_func(&mut self, name: &str, proto: u32, linkage: u32) -> u32 {
+        self.push_type(name, BTF_KIND_FUNC, linkage, proto)
     }
 
     /// The raw blob: header + types + strings.

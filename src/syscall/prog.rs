@@ -84,6 +84,8 @@ const _: () = {
 };
 
 /// Initial verifier log buffer when a log is wanted.
+/// `sizeof(struct bpf_func_info)`.
+const FUNC_INFO_REC_SIZE: u32 = 8;
 const LOG_INITIAL: usize = 256 * 1024;
 /// Upper bound for the verifier log buffer.
 const LOG_MAX: usize = 256 * 1024 * 1024;
@@ -108,6 +110,13 @@ pub struct ProgSpec<'a> {
     pub log_level: u32,
     /// `prog_flags`, e.g. [`BPF_F_STRICT_ALIGNMENT`].
     pub prog_flags: u32,
+    /// BTF holding the `BTF_KIND_FUNC` types [`func_info`](Self::func_info) names.
+    pub btf: Option<BorrowedFd<'a>>,
+    /// `struct bpf_func_info` records, `(insn_off, type_id)`: one per
+    /// function, sorted by slot, the first at slot 0. The kernel needs them
+    /// for a program that passes a callback (`bpf_loop`), and they name the
+    /// functions in its log.
+    pub func_info: &'a [(u32, u32)],
 }
 
 impl Default for ProgSpec<'_> {
@@ -120,6 +129,8 @@ impl Default for ProgSpec<'_> {
             insns: &[],
             log_level: 0,
             prog_flags: 0,
+            btf: None,
+            func_info: &[],
         }
     }
 }
@@ -345,6 +356,9 @@ impl LoadedProg {
         let license =
             CString::new(spec.license).map_err(|_| LoadError::invalid(spec, "license contains a NUL byte".into()))?;
 
+        // struct bpf_func_info { __u32 insn_off; __u32 type_id; }, as bytes.
+        let func_info: Vec<u8> =
+            spec.func_info.iter().flat_map(|(off, ty)| off.to_ne_bytes().into_iter().chain(ty.to_ne_bytes())).collect();
         let mut log_level = spec.log_level;
         let mut log_size = if log_level != 0 { LOG_INITIAL } else { 0 };
         let (mut eagain, mut grows, mut retried_with_log) = (0, 0, false);
@@ -360,13 +374,20 @@ impl LoadedProg {
                 expected_attach_type: spec.expected_attach_type.map_or(0, |t| t.0),
                 ..Default::default()
             };
+            if let Some(btf) = spec.btf {
+                attr.prog_btf_fd = fd_u32(btf);
+                attr.func_info_rec_size = FUNC_INFO_REC_SIZE;
+                attr.func_info = ptr_u64(&func_info);
+                attr.func_info_cnt = spec.func_info.len() as u32;
+            }
             if log_size > 0 {
                 attr.log_level = log_level;
                 attr.log_size = log_size as u32;
                 attr.log_buf = mut_ptr_u64(&mut buf);
             }
             // SAFETY: `insns` points to insn_cnt*8 readable bytes of
-            // `spec.insns`, `license` to a NUL-terminated CString, and
+            // `spec.insns`, `license` to a NUL-terminated CString,
+            // `func_info` to func_info_cnt 8-byte records of `func_info`, and
             // `log_buf` to `buf` (log_size writable bytes); all outlive the
             // call.
             let res = unsafe { sys_bpf(Cmd::ProgLoad, &mut attr) }.and_then(owned_fd_from_ret);

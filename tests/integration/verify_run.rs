@@ -281,6 +281,31 @@ fn run_checks_isa_semantics() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// `bpf_loop` with a callback written in text: sockasm gives the program's
+/// functions their BTF (func_info), the kernel runs the callback once per
+/// round: 10 rounds, the callback adding each index into a stack slot.
+#[test]
+fn run_bpf_loop_callback() {
+    if !kernel_ok() {
+        return;
+    }
+    let src = "*(u64 *)(r10 - 8) = 0\nr1 = 10\nr2 = func(add) ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\n\
+               r1 = *(u64 *)(r10 - 8)\nr0 <<= 8\nr0 |= r1\nexit\n\
+               add:\nr3 = *(u64 *)(r2 + 0)\nr3 += r1\n*(u64 *)(r2 + 0) = r3\nr0 = 0\nexit\n";
+    let p = text_file("bpfloop", src);
+    let o =
+        sockasm(&["run", p.to_str().unwrap(), "--type", "socket_filter", "--data", "00000000000000000000000000000000"]);
+    // bpf_loop returns the rounds run (10); the slot holds 0 + 1 + ... + 9.
+    assert!(stdout(&o).contains("retval (hex): 0xa2d,"), "{}", show(&o));
+    let o = sockasm(&["verify", p.to_str().unwrap(), "--type", "socket_filter", "--trace"]);
+    let out = stdout(&o);
+    assert!(o.status.success() && out.contains("verdict: accepted"), "{}", show(&o));
+    assert!(
+        out.contains("\nadd:\n") && out.contains("frame1:"),
+        "the callback's own frame is not in the trace:\n{out}"
+    );
+}
+
 /// Load-acquire and store-release (kernel 6.15, all four sizes): what they
 /// load and store, zero-extension included, on this kernel.
 #[test]

@@ -1,4 +1,4 @@
-# bpf_loop: the helper calls cb 100 times; the kernel wants cb's BTF type
+# bpf_loop: the helper calls cb 100 times; cb is verified once, in a frame of its own
         r1 = 100
         r2 = func(cb) ll
         r3 = 0
