@@ -125,12 +125,15 @@ fn functions(p: &ProgramSpec) -> Option<Vec<usize>> {
     takes_address.then(|| starts.into_iter().collect())
 }
 
+/// The BTF of a program's functions and its `(slot, type id)` records.
+type FuncInfo = (LoadedBtf, Vec<(u32, u32)>);
+
 /// BTF and `func_info` for a program that passes a callback: each function
 /// is `static int NAME(void)`, named by its label (the program's name for
 /// the first). The kernel checks a callback's arguments and return value
 /// from the helper it is passed to, not from this type. None for other
 /// programs: they load without BTF, as before.
-fn func_info(p: &ProgramSpec) -> Result<Option<(LoadedBtf, Vec<(u32, u32)>)>, String> {
+fn func_info(p: &ProgramSpec) -> Result<Option<FuncInfo>, String> {
     let Some(starts) = functions(p) else { return Ok(None) };
     let ident = |s: &str| {
         let mut c = s.chars();
