@@ -39,6 +39,7 @@ pub const OBJECTS: &[(&str, &[&str])] = &[
     ("socket", &[]),
     ("v4", &["-mcpu=v4"]),
     ("bad_deref", &[]),
+    ("loop", &[]),
 ];
 
 /// Compiles `name.c` once per test run; returns the object's path.

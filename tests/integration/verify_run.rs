@@ -304,6 +304,11 @@ fn run_bpf_loop_callback() {
         out.contains("\nadd:\n") && out.contains("frame1:"),
         "the callback's own frame is not in the trace:\n{out}"
     );
+    // The same from clang (tests/integration/data/c/loop.c): its functions get the same types.
+    let obj = object("loop");
+    let o =
+        sockasm(&["run", obj.to_str().unwrap(), "--section", "socket", "--data", "00000000000000000000000000000000"]);
+    assert!(stdout(&o).contains("retval (hex): 0xa2d,"), "{}", show(&o));
 }
 
 /// Load-acquire and store-release (kernel 6.15, all four sizes): what they
