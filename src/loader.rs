@@ -38,27 +38,41 @@ pub enum LoaderError {
     Program { name: String, source: LoadError },
 }
 
-/// Created maps, by the names the programs use. Closed when dropped.
-#[derive(Debug, Default)]
-pub struct Maps {
-    maps: Vec<(String, Map)>,
+/// Kernel objects by the names the spec gives them, in creation order.
+/// Closed when dropped.
+#[derive(Debug)]
+pub struct Named<T>(Vec<(String, T)>);
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named(Vec::new())
+    }
 }
 
+impl<T> Named<T> {
+    pub fn get(&self, name: &str) -> Option<&T> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, o)| o)
+    }
+
+    /// Removes `name` and gives it to the caller (to pin it, say).
+    pub fn take(&mut self, name: &str) -> Option<T> {
+        let i = self.0.iter().position(|(n, _)| n == name)?;
+        Some(self.0.remove(i).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.0.iter().map(|(n, o)| (n.as_str(), o))
+    }
+
+    fn push(&mut self, name: &str, o: T) {
+        self.0.push((name.to_string(), o));
+    }
+}
+
+/// Created maps, by the names the programs use.
+pub type Maps = Named<Map>;
+
 impl Maps {
-    pub fn get(&self, name: &str) -> Option<&Map> {
-        self.maps.iter().find(|(n, _)| n == name).map(|(_, m)| m)
-    }
-
-    /// Removes the map `name` and gives it to the caller (to pin it, say).
-    pub fn take(&mut self, name: &str) -> Option<Map> {
-        let i = self.maps.iter().position(|(n, _)| n == name)?;
-        Some(self.maps.remove(i).1)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Map)> {
-        self.maps.iter().map(|(n, m)| (n.as_str(), m))
-    }
-
     fn raw_fd(&self, name: &str) -> Option<i32> {
         self.get(name).map(|m| m.as_fd().as_raw_fd())
     }
@@ -77,7 +91,7 @@ pub fn create_maps(spec: &CollectionSpec) -> Result<Maps, LoaderError> {
         if m.map_type == MapType::ARENA {
             map.fix_arena_address().map_err(|source| LoaderError::Arena { name: name.clone(), source })?;
         }
-        out.maps.push((name.clone(), map));
+        out.push(name, map);
     }
     Ok(out)
 }
@@ -161,30 +175,18 @@ fn func_info(p: &ProgramSpec) -> Result<Option<FuncInfo>, String> {
 #[derive(Debug)]
 pub struct Collection {
     pub maps: Maps,
-    programs: Vec<(String, LoadedProg)>,
-}
-
-impl Collection {
-    pub fn program(&self, name: &str) -> Option<&LoadedProg> {
-        self.programs.iter().find(|(n, _)| n == name).map(|(_, p)| p)
-    }
-
-    /// Removes the program `name` and gives it to the caller.
-    pub fn take_program(&mut self, name: &str) -> Option<LoadedProg> {
-        let i = self.programs.iter().position(|(n, _)| n == name)?;
-        Some(self.programs.remove(i).1)
-    }
+    pub programs: Named<LoadedProg>,
 }
 
 /// Creates the maps and loads every program of `spec`. On an error,
 /// everything created so far is closed (and so freed by the kernel).
 pub fn load(spec: &CollectionSpec, log_level: u32) -> Result<Collection, LoaderError> {
     let maps = create_maps(spec)?;
-    let mut programs = Vec::new();
+    let mut programs = Named::default();
     for p in &spec.programs {
         let prog = load_program(p, &maps, log_level)
             .map_err(|source| LoaderError::Program { name: p.name.clone(), source })?;
-        programs.push((p.name.clone(), prog));
+        programs.push(&p.name, prog);
     }
     Ok(Collection { maps, programs })
 }
@@ -227,12 +229,12 @@ mod tests {
         };
         let mut c = load(&spec, 0).unwrap();
         assert!(c.maps.get("counts").is_some());
-        assert!(c.program("sockasm_t_a").is_some());
-        let b = c.take_program("sockasm_t_b").unwrap();
-        assert!(c.program("sockasm_t_b").is_none());
+        assert!(c.programs.get("sockasm_t_a").is_some());
+        let b = c.programs.take("sockasm_t_b").unwrap();
+        assert!(c.programs.get("sockasm_t_b").is_none());
         // Both programs use the one map of that name.
         let ids = crate::syscall::prog_map_ids(b.fd()).unwrap();
-        let a_ids = crate::syscall::prog_map_ids(c.program("sockasm_t_a").unwrap().fd()).unwrap();
+        let a_ids = crate::syscall::prog_map_ids(c.programs.get("sockasm_t_a").unwrap().fd()).unwrap();
         assert_eq!((ids.len(), &ids), (1, &a_ids));
         // A name the spec does not define is refused before the kernel is asked.
         let bad = CollectionSpec { programs: vec![reader("sockasm_t_c", "nope")], ..spec };

@@ -81,7 +81,7 @@ impl Objects {
             match p.kind {
                 Kind::Map => objs.maps.push((p.pin, c.maps.take(p.pin).ok_or_else(|| Self::missing(p.pin))?)),
                 Kind::Prog(name) => {
-                    let prog = c.take_program(name).ok_or_else(|| Self::missing(name))?;
+                    let prog = c.programs.take(name).ok_or_else(|| Self::missing(name))?;
                     if let Some(s) = &prog.verifier_stats {
                         objs.stats.push((name, s.processed_insns));
                     }
