@@ -205,7 +205,7 @@ mod tests {
         p.push(ld_map(R1, map));
         p.push(Alu::Mov.reg(R2, R10));
         p.push(Alu::Add.imm(R2, -4));
-        p.push(call(1));
+        p.push(call(crate::uapi::Helper::MapLookupElem.id()));
         p.push(Alu::Mov.imm(R0, 0));
         p.push(exit());
         ProgramSpec {
