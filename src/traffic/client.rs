@@ -453,6 +453,17 @@ fn echo(
     Ok(())
 }
 
+/// The timed modes use blocking I/O bounded by the deadline (socket
+/// timeouts), and TCP_NODELAY when asked.
+fn blocking_until(s: &mut Stream, cfg: &ClientConfig, deadline: Instant, name: &str) -> Result<(), TrafficError> {
+    let err = |op: &str, e| TrafficError::conn_io(name, op, e, cfg.timeout);
+    set_blocking_until(s, deadline).map_err(|e| err("set blocking with timeouts", e))?;
+    if cfg.nodelay {
+        s.set_nodelay(true).map_err(|e| err("TCP_NODELAY", e))?;
+    }
+    Ok(())
+}
+
 /// Request/response: `msg_size` bytes out, the same bytes back, next.
 fn ping_pong(
     s: &mut Stream,
@@ -464,10 +475,7 @@ fn ping_pong(
     mut r: ClientResult,
 ) -> Result<ClientResult, TrafficError> {
     let err = |op: &str, e| TrafficError::conn_io(name, op, e, cfg.timeout);
-    set_blocking_until(s, deadline).map_err(|e| err("set blocking with timeouts", e))?;
-    if cfg.nodelay {
-        s.set_nodelay(true).map_err(|e| err("TCP_NODELAY", e))?;
-    }
+    blocking_until(s, cfg, deadline, name)?;
     let size = cfg.msg_size.max(1);
     let (mut msg, mut back, mut scratch) = (vec![0u8; size], vec![0u8; size], Vec::new());
     // Without a warm-up the window starts with this connection's first round.
@@ -540,10 +548,7 @@ fn stream(
     mut r: ClientResult,
 ) -> Result<ClientResult, TrafficError> {
     let err = |op: &str, e| TrafficError::conn_io(name, op, e, cfg.timeout);
-    set_blocking_until(s, deadline).map_err(|e| err("set blocking with timeouts", e))?;
-    if cfg.nodelay {
-        s.set_nodelay(true).map_err(|e| err("TCP_NODELAY", e))?;
-    }
+    blocking_until(s, cfg, deadline, name)?;
     let mut msg = vec![0u8; cfg.write_size.max(1)];
     let mut off = 0u64;
     // (when, bytes sent then): the start of the measured window.
