@@ -45,6 +45,38 @@ pub enum Role {
     /// Both ends of one connection in this one thread: the reader reads
     /// exactly when the scenario says, whatever the machine's speed.
     Pair(PairArgs),
+    /// Many connections, random writes, readers that change how they read
+    /// at every call; every byte checked in order.
+    Chaos(ChaosArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ChaosArgs {
+    /// 127.0.0.1 or ::1
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 100)]
+    pub conns: u64,
+    /// Connections at a time.
+    #[arg(long, default_value_t = 8)]
+    pub parallel: u64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Bytes per connection: random between these two.
+    #[arg(long, default_value_t = 16384)]
+    pub min_bytes: u64,
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_bytes: u64,
+    /// Read every time this way (plain, waitall, rcvlowat, peek, nonblocking,
+    /// epoll, fionread) instead of a random way per call.
+    #[arg(long)]
+    pub reader: Option<String>,
+    /// Every write this many bytes instead of a random size.
+    #[arg(long)]
+    pub write_size: Option<usize>,
+    /// Pause this many ms after every second write instead of a random pause.
+    #[arg(long)]
+    pub pause_ms: Option<u64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -198,6 +230,7 @@ fn run_role(args: &Args) -> Result<()> {
         Role::Serve(a) => serve(a, timeout),
         Role::Client(a) => client(a, timeout),
         Role::Pair(a) => pair(a, timeout),
+        Role::Chaos(a) => chaos(a, timeout),
     }
 }
 
@@ -243,6 +276,31 @@ fn client(a: &ClientArgs, timeout: Duration) -> Result<()> {
     };
     let r = traffic::run_client(&cfg)?;
     print_line(&r.to_json());
+    Ok(())
+}
+
+fn chaos(a: &ChaosArgs, timeout: Duration) -> Result<()> {
+    use crate::traffic::chaos::{ChaosConfig, ReadMode, run_chaos};
+    let reader = match &a.reader {
+        None => None,
+        Some(r) => Some(ReadMode::parse(r).ok_or_else(|| {
+            let names: Vec<&str> = ReadMode::ALL.iter().map(|m| m.name()).collect();
+            format!("unknown --reader `{r}` ({})", names.join(", "))
+        })?),
+    };
+    let cfg = ChaosConfig {
+        host: a.host.clone(),
+        conns: a.conns,
+        parallel: a.parallel,
+        seed: a.seed,
+        min_bytes: a.min_bytes,
+        max_bytes: a.max_bytes,
+        reader,
+        write_size: a.write_size.map(|n| n.max(1)),
+        pause_ms: a.pause_ms,
+        timeout,
+    };
+    print_line(&run_chaos(&cfg)?);
     Ok(())
 }
 

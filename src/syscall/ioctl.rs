@@ -35,3 +35,26 @@ pub fn rmem_alloc(fd: BorrowedFd<'_>) -> io::Result<u32> {
     }
     Ok(info[0])
 }
+
+/// `setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, n)`: a blocking read returns only
+/// once `n` bytes are there (or at EOF, a signal, a timeout). nix has no
+/// wrapper for it.
+#[allow(unsafe_code)]
+pub fn set_rcvlowat(fd: BorrowedFd<'_>, n: u32) -> io::Result<()> {
+    let v = n.min(i32::MAX as u32) as libc::c_int;
+    // SAFETY: `fd` is valid for the borrow; the kernel reads exactly
+    // `size_of::<c_int>()` bytes from `&v`, a live local.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -15,11 +15,15 @@
 //!   warm-up and a measured window (what `sockasm bench` uses).
 //! - [`pair`]: both ends of one connection in one thread, for the scenarios
 //!   whose outcome must not depend on the machine's speed.
+//! - [`chaos`]: many connections, random writes, and readers that change
+//!   how they read at every call (blocking, `MSG_WAITALL`, `SO_RCVLOWAT`,
+//!   `MSG_PEEK`, non-blocking, epoll, FIONREAD).
 //! - [`net`]: listeners and connections for [`Endpoint`]s, entering a cgroup
 //!   or a network namespace, raising RLIMIT_NOFILE.
 //! - [`probe`]: where and at what CPU cost the process ran (getrusage,
 //!   sched_getcpu samples, its affinity and cgroup), and the one percentile.
 
+pub mod chaos;
 pub mod client;
 pub mod net;
 pub mod pair;

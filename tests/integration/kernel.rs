@@ -1388,3 +1388,59 @@ fn kernel_socket_semantics_and_port_selection() {
     pair(&env, &["--scenario", "pingpong", "--rounds", "3", "--port", &p]);
     assert_eq!(env.counters().since(&before).sockets_added, 2);
 }
+
+/// Reliability round 3, the repro: 100 blocks of 10,000 bytes written two at
+/// a time with 30 ms pauses, read with `recv(65536, MSG_WAITALL)`, through a
+/// 4 KiB bound. A spill that later rejoined the redirect let a reader
+/// blocked in TCP's receive path return a later TCP block before an earlier
+/// redirected one.
+#[test]
+fn kernel_waitall_reader_gets_blocks_in_order() {
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&["--max-queue", "4096"]);
+    let before = env.counters();
+    let r = env
+        .worker(true, None, &[
+            "chaos", "--conns", "1", "--reader", "waitall", "--write-size", "10000", "--pause-ms", "30",
+            "--min-bytes", "1000000", "--max-bytes", "1000000",
+        ])
+        .finish();
+    let d = env.counters().since(&before);
+    eprintln!("[waitall repro] {r}\n  counters {d:?}");
+    assert_eq!(r.u64("bytes"), 1_000_000, "{r}");
+    assert!(d.spills >= 1, "the 4 KiB bound was never reached: {d:?}");
+}
+
+/// Many connections, random writes, and readers that change at every call
+/// between blocking, MSG_WAITALL, SO_RCVLOWAT, MSG_PEEK, non-blocking, epoll
+/// and FIONREAD; every byte checked, and at least 1,000 spills.
+/// SOCKASM_STRESS_CONNS=N runs N connections instead of 1,200 (a longer run).
+#[test]
+fn kernel_random_readers_keep_every_byte_in_order() {
+    if !kernel_ok() {
+        return;
+    }
+    let conns: u64 = std::env::var("SOCKASM_STRESS_CONNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1200);
+    let env = Env::new();
+    env.load(&["--max-queue", "4096"]);
+    let before = env.counters();
+    let r = env
+        .worker(true, None, &[
+            "chaos", "--conns", &s(conns), "--parallel", "16", "--seed", "7", "--min-bytes", "16384",
+            "--max-bytes", "262144",
+        ])
+        .finish();
+    let d = env.counters().since(&before);
+    eprintln!("[random readers] {r}\n  counters {d:?}");
+    assert_eq!(r.u64("conns"), conns, "{r}");
+    // Each connection's first two writes wait in the reader's queue together,
+    // so each one spills (for good) at the second.
+    assert!(d.spills >= conns * 5 / 6, "{} spills for {conns} connections: {d:?}", d.spills);
+    assert!(d.redirected_bytes > 0 && d.passed_bytes > 0, "{d:?}");
+    for mode in ["plain", "waitall", "rcvlowat", "peek", "nonblocking", "epoll", "fionread"] {
+        assert!(r.u64(&format!("reads.{mode}")) > 0, "no {mode} read: {r}");
+    }
+}
