@@ -271,7 +271,9 @@ fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Resul
     let cfg = Config {
         max_queue: config::DEFAULT_MAX_QUEUE,
         peer_aware: policy.offsets().is_some(),
-        rcvbuf_floor: tcp_rmem_max(),
+        // A reader's small autotuned rcvbuf must not make the bound smaller
+        // than the default: a spill is final.
+        rcvbuf_floor: tcp_rmem_max().max(config::DEFAULT_MAX_QUEUE),
         only_listed: false,
     };
     write_config(objs.map(progs::MAP_CONFIG)?, &cfg)?;

@@ -15,29 +15,25 @@ pub enum Counter {
     SmallWriteStreams = 6,
     /// Sockets that stayed on TCP for good and left the SOCKHASH.
     SocketsLeft = 7,
-    /// Connections whose peer's queue reached the bound (they go over TCP
-    /// until the peer has caught up).
+    /// Connections whose peer's queue reached the bound: they go over TCP
+    /// for good.
     Spills = 8,
-    /// Connections that went back to the redirect after a spill.
-    Rejoins = 9,
     /// Writes over TCP because the peer's queue was full.
-    PassQueueFull = 10,
-    /// Writes over TCP because, after a spill, the peer had not yet read every byte sent over TCP.
-    PassPeerBehind = 11,
+    PassQueueFull = 9,
     /// Writes over TCP because the peer is not in the map (or is leaving it).
-    PassNoPeer = 12,
+    PassNoPeer = 10,
     /// Writes over TCP because what was read of the peer came from another socket.
-    PassPeerStale = 13,
+    PassPeerStale = 11,
     /// The write that showed a stream of small writes.
-    PassStream = 14,
+    PassStream = 12,
     /// Writes of a connection already on TCP for good (that could not leave the map).
-    PassForGood = 15,
+    PassForGood = 13,
     /// Established connections sock_ops left alone because of their ports.
-    SocketsSkipped = 16,
+    SocketsSkipped = 14,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 17] = [
+    pub const ALL: [Counter; 15] = [
         Counter::SocketsAdded,
         Counter::InsertFailures,
         Counter::RedirectedMsgs,
@@ -47,9 +43,7 @@ impl Counter {
         Counter::SmallWriteStreams,
         Counter::SocketsLeft,
         Counter::Spills,
-        Counter::Rejoins,
         Counter::PassQueueFull,
-        Counter::PassPeerBehind,
         Counter::PassNoPeer,
         Counter::PassPeerStale,
         Counter::PassStream,
@@ -72,9 +66,7 @@ impl Counter {
             Counter::SmallWriteStreams => "small_write_streams",
             Counter::SocketsLeft => "sockets_left",
             Counter::Spills => "spills",
-            Counter::Rejoins => "rejoins",
             Counter::PassQueueFull => "tcp_peer_queue_full",
-            Counter::PassPeerBehind => "tcp_peer_behind",
             Counter::PassNoPeer => "tcp_no_peer",
             Counter::PassPeerStale => "tcp_peer_stale",
             Counter::PassStream => "tcp_small_write_stream",
@@ -93,10 +85,8 @@ impl Counter {
             Counter::PassedBytes => "Bytes sent over TCP, for any reason.",
             Counter::SmallWriteStreams => "Connections moved to TCP for good for streaming small writes.",
             Counter::SocketsLeft => "Sockets on TCP for good that left the SOCKHASH.",
-            Counter::Spills => "Times a peer's queue reached the bound and writes went over TCP.",
-            Counter::Rejoins => "Times a connection went back to the redirect after a spill.",
+            Counter::Spills => "Connections whose peer's queue reached the bound; they went over TCP for good.",
             Counter::PassQueueFull => "Writes over TCP because the peer's queue was full.",
-            Counter::PassPeerBehind => "Writes over TCP because the peer had not yet read every byte sent over TCP.",
             Counter::PassNoPeer => "Writes over TCP because the peer is not in the SOCKHASH.",
             Counter::PassPeerStale => "Writes over TCP because what was read of the peer came from another socket.",
             Counter::PassStream => "Writes that showed a stream of small writes.",

@@ -29,20 +29,13 @@ pub struct KernelOffsets {
     pub rcvbuf: Field,
     /// The socket cookie, to check that a read came from the expected socket.
     pub cookie: Field,
-    /// Next sequence number the reader will read: up to here it has read all
-    /// bytes that came over TCP.
-    pub copied_seq: Field,
-    /// Sequence number after the last byte written over TCP.
-    pub write_seq: Field,
 }
 
 /// The members, as (field, struct, member path in that struct, size).
-const MEMBERS: [(&str, &str, &str, u32); 5] = [
+const MEMBERS: [(&str, &str, &str, u32); 3] = [
     ("sock.sk_rmem_alloc", "sock", "sk_backlog.rmem_alloc", 4),
     ("sock.sk_rcvbuf", "sock", "sk_rcvbuf", 4),
     ("sock.sk_cookie", "sock", "__sk_common.skc_cookie", 8),
-    ("tcp_sock.copied_seq", "tcp_sock", "copied_seq", 4),
-    ("tcp_sock.write_seq", "tcp_sock", "write_seq", 4),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -59,9 +52,9 @@ impl KernelOffsets {
     /// Resolves every field in a raw BTF blob (the contents of `/sys/kernel/btf/vmlinux`).
     pub fn from_btf(blob: &[u8]) -> Result<KernelOffsets, KernelError> {
         let btf = KernelBtf::parse(blob)?;
-        let structs = ["sock", "tcp_sock"];
+        let structs = ["sock"];
         let ids = btf.find_structs(&structs)?;
-        let mut out = [Field { offset: 0, size: 0, name: "" }; 5];
+        let mut out = [Field { offset: 0, size: 0, name: "" }; 3];
         for (slot, (name, strukt, path, want)) in out.iter_mut().zip(MEMBERS) {
             let id = structs.iter().zip(&ids).find(|(s, _)| **s == strukt).map_or(0, |(_, id)| *id);
             let m = btf.member_of(id, strukt, path)?;
@@ -75,16 +68,16 @@ impl KernelOffsets {
             }
             *slot = Field { offset: m.offset, size: m.size, name };
         }
-        let [rmem_alloc, rcvbuf, cookie, copied_seq, write_seq] = out;
-        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie, copied_seq, write_seq })
+        let [rmem_alloc, rcvbuf, cookie] = out;
+        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie })
     }
 }
 
 /// How the programs decide between the redirect and TCP.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Policy {
-    /// The peer's receive queue decides (bounded memory, streams to TCP,
-    /// rejoin without reordering).
+    /// The peer's receive queue decides (bounded memory; a full queue or a
+    /// stream of small writes moves the connection to TCP for good).
     PeerAware(KernelOffsets),
     /// The kernel's BTF or the right to read kernel memory (CAP_PERFMON) is
     /// missing: every write to a peer in the map is redirected, with no
@@ -152,8 +145,6 @@ pub(crate) mod tests {
             rmem_alloc: f(192, 4, "sock.sk_rmem_alloc"),
             rcvbuf: f(244, 4, "sock.sk_rcvbuf"),
             cookie: f(104, 8, "sock.sk_cookie"),
-            copied_seq: f(1464, 4, "tcp_sock.copied_seq"),
-            write_seq: f(1576, 4, "tcp_sock.write_seq"),
         }
     }
 
@@ -163,8 +154,6 @@ pub(crate) mod tests {
         let Ok(blob) = std::fs::read("/sys/kernel/btf/vmlinux") else { return };
         let o = KernelOffsets::from_btf(&blob).unwrap();
         assert!(o.rcvbuf.offset > o.rmem_alloc.offset, "{o:?}");
-        assert!(o.write_seq.offset > o.copied_seq.offset, "{o:?}");
-        assert!(o.copied_seq.offset > o.rcvbuf.offset, "tcp_sock fields follow struct sock: {o:?}");
     }
 
     #[test]

@@ -9,17 +9,11 @@
 //! info = map_lookup(&sock_info, &key);              // the peer's address and cookie
 //! if (!info) goto miss;
 //! q = peer->sk_rmem_alloc; rcvbuf = peer->sk_rcvbuf;           // bpf_probe_read_kernel
-//! if (st->mode == SPILLED) { copied = peer->copied_seq; written = self->write_seq; }
 //! if (peer->sk_cookie != info->cookie) goto stale;  // read last: the reads above came from the peer
 //! bound = min(max(rcvbuf, config.rcvbuf_floor), config.max_queue);
-//! if (st->mode == SPILLED) {                        // rejoin only when TCP has nothing in flight
-//!     if (copied != written) goto behind;           // the peer has not read all our TCP bytes
-//!     if (q >= bound / 2) goto queue_full;
-//!     st->mode = REDIRECT; rejoins++; goto redirect;
-//! }
-//! if (q >= bound) { st->mode = SPILLED; spills++; goto queue_full; }
+//! if (q >= bound) { st->mode = TCP_USED; spills++; goto queue_full; }   // for good
 //! if (size < SMALL_WRITE && q > 0) {                // a small write, and the peer has not read the last one
-//!     if (++st->run > SMALL_RUN) goto stream;       // a stream: TCP coalesces it better
+//!     if (++st->run > SMALL_RUN) goto stream;       // a stream: TCP coalesces it better (for good)
 //! } else st->run = 0;
 //! redirect:
 //! if (!st->peer_flagged) {                          // first redirect: the peer may never leave the map now
@@ -30,14 +24,33 @@
 //! miss: st->mode = TCP_USED;            // sock_ops takes the socket out of the map if it can
 //! ...   passed++, and why; return SK_PASS;  // never SK_DROP: the write goes over TCP
 //! ```
-//! Ordering. The reader takes redirected bytes before TCP's (tcp_bpf_recvmsg
-//! reads TCP only while the redirect queue is empty), so going from the
-//! redirect to TCP is always safe. The other way, a redirected write could
-//! overtake TCP bytes still in flight or unread; so a spilled socket rejoins
-//! only when the peer's `copied_seq` (next TCP byte it will read) equals this
-//! socket's `write_seq` (after the last byte it wrote over TCP): every TCP
-//! byte has been read. Both only move forward, and this socket's `write_seq`
-//! cannot move while sk_msg runs (the socket is locked).
+//! Ordering. Every write that goes over TCP sets `TCP_USED` (or finds no
+//! storage, which never changes), and a socket in `TCP_USED` never redirects
+//! again. So each direction of a connection is a run of redirected writes
+//! R1..Rn followed by a run of TCP writes T1..Tm, never the other way. That
+//! no Ti reaches the reader before every Rj, whatever the reader does
+//! (net/ipv4/tcp_bpf.c and net/core/skmsg.c, Linux 6.18):
+//!
+//! 1. The redirect is synchronous: `tcp_bpf_sendmsg` → `bpf_tcp_ingress`
+//!    puts Rn on the peer's `psock->ingress_msg` before the writer's
+//!    `sendmsg` returns, so before T1 exists. Whenever a T byte is in the
+//!    reader's `sk_receive_queue`, every R is in `ingress_msg` or already read.
+//! 2. `tcp_bpf_recvmsg` enters `tcp_recvmsg` only when `ingress_msg` is
+//!    empty: directly (TCP queue non-empty and `sk_psock_queue_empty`), or
+//!    after `tcp_msg_wait_data` woke it with the psock queue still empty.
+//!    `sk_msg_recvmsg` dequeues a message only once it is copied in full (and
+//!    never with `MSG_PEEK`), so an empty queue means every R was read.
+//! 3. A reader inside `tcp_recvmsg` (blocked with `MSG_WAITALL` or
+//!    `SO_RCVLOWAT`, or another thread) therefore got there after the last R
+//!    was read; nothing redirected can arrive after it, because the writer
+//!    never redirects again. Concurrent readers are ordered by the socket lock.
+//!
+//! The old rule, which let a spilled connection rejoin the redirect once the
+//! peer had read every TCP byte (`copied_seq == write_seq`), broke step 3: a
+//! reader still waiting in `tcp_recvmsg` for more TCP bytes returned a later
+//! TCP write before an earlier redirected one (reliability round 3, the
+//! `MSG_WAITALL` repro). Nothing an sk_msg program can read proves that no
+//! reader is inside `tcp_recvmsg`, so a spill is final.
 //!
 //! Identity. The peer's address comes from a map entry that sock_ops deletes
 //! at close, but TCP sockets are `SLAB_TYPESAFE_BY_RCU`: the memory can be a
@@ -103,12 +116,7 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     if let Some(o) = policy.offsets() {
         b.peer_read(STACK_PEER_RMEM, &o.rmem_alloc, (R9, INFO_OFF_ADDR), "peer");
         b.peer_read(STACK_PEER_RCVBUF, &o.rcvbuf, (R9, INFO_OFF_ADDR), "peer");
-        b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
-        b.push(Jmp::Jne.imm(R1, STATE_SPILLED, "identity"));
-        b.peer_read(STACK_PEER_COPIED, &o.copied_seq, (R9, INFO_OFF_ADDR), "peer");
-        b.peer_read(STACK_SELF_WRITE, &o.write_seq, (R7, STATE_OFF_SELF), "self");
         // Last: if the cookie is still the peer's, so were the reads above.
-        b.label("identity");
         b.peer_read(STACK_PEER_COOKIE, &o.cookie, (R9, INFO_OFF_ADDR), "peer");
         b.push(load(Size::DW, R1, R10, STACK_PEER_COOKIE));
         b.push(load(Size::DW, R2, R9, INFO_OFF_COOKIE));
@@ -128,22 +136,7 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
         b.push(Alu::Mov.reg(R2, R1));
         b.label("bounded");
         b.push(load(Size::W, R3, R10, STACK_PEER_RMEM));
-        b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
-        b.push(Jmp::Jne.imm(R1, STATE_SPILLED, "check_full"));
 
-        // Spilled: back to the redirect only once the peer has read every
-        // byte sent over TCP, and its queue has room again.
-        b.push(load(Size::W, R1, R10, STACK_PEER_COPIED));
-        b.push(load(Size::W, R4, R10, STACK_SELF_WRITE));
-        b.push(Jmp::Jne.reg32(R1, R4, "behind"));
-        b.push(Alu::Rsh.imm(R2, 1));
-        b.push(Jmp::Jge.reg(R3, R2, "queue_full"));
-        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_IN_MAP));
-        b.push(store_imm(Size::DW, R7, STATE_OFF_RUN, 0));
-        b.count(&[(Counter::Rejoins, None)]);
-        b.push(ja("redirect"));
-
-        b.label("check_full");
         b.push(Jmp::Jge.reg(R3, R2, "spill"));
         // A stream of small writes is faster over TCP, which coalesces them,
         // than redirected (one queued message and one reader wake-up per
@@ -182,17 +175,15 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.push(ja("out"));
 
     if policy.offsets().is_some() {
+        // The peer's queue is full: this connection goes over TCP for good
+        // (see "Ordering" above for why it never comes back).
         b.label("spill");
-        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_SPILLED));
+        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_TCP_USED));
         b.count(&[(Counter::Spills, None)]);
-        b.label("queue_full");
         passed(&mut b, Counter::PassQueueFull);
-        b.label("behind");
-        passed(&mut b, Counter::PassPeerBehind);
-        // Not the peer any more: TCP now, and the redirect only after a rejoin
-        // check with reads that pass the identity test.
+        // Not the peer any more: TCP for good as well.
         b.label("stale");
-        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_SPILLED));
+        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_TCP_USED));
         passed(&mut b, Counter::PassPeerStale);
         b.label("stream");
         b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_TCP_USED));

@@ -7,8 +7,9 @@
 //!   back (EAGAIN), note how much the reader holds, then read everything
 //!   while the rest is written.
 //! - [`Scenario::Bursts`]: rounds of "write a burst without reading, then
-//!   read all of it": each burst fills the peer's queue (a spill) and each
-//!   new round starts with everything read (a rejoin).
+//!   read all of it": the first burst fills the peer's queue (a spill, after
+//!   which the connection stays on TCP), and every round starts with
+//!   everything read.
 //! - [`Scenario::SmallStream`]: many small writes before the reader reads.
 //! - [`Scenario::PingPong`]: request/response in both directions.
 //! - [`Scenario::Semantics`]: the socket calls that behave differently on a

@@ -62,16 +62,22 @@ fn echo_pair(env: &Env, listen: &str, connect_host: &str, server: &[&str], clien
 }
 
 /// The `bytes` written went through sk_msg and found their peer: redirected,
-/// or over TCP because the peer's queue was full or behind; never because no
-/// peer was found or it was not the peer (a key mismatch, another
-/// namespace's socket). sk_msg sees nearly every byte: after a write over TCP
-/// is pushed back (EAGAIN), the kernel reuses that verdict for the next
-/// write without running the program (`psock->eval`), so those bytes go
-/// over TCP uncounted.
+/// or over TCP because the peer's queue was full (a spill, for good); never
+/// because no peer was found or it was not the peer (a key mismatch, another
+/// namespace's socket). sk_msg sees nearly every byte, except after a spill:
+/// the writer then leaves the map (when nothing was redirected into it) and
+/// its bytes take plain TCP, unseen; and its peer's next write finds no peer
+/// (one `tcp_no_peer` per socket that left). After a write over TCP is
+/// pushed back (EAGAIN), the kernel also reuses that verdict for the next
+/// write without running the program (`psock->eval`).
 fn assert_through_bypass(d: &harness::Counters, bytes: u64, what: &str) {
     assert!(d.redirected_bytes > 0, "{what}: nothing redirected: {d:?}");
-    assert!(d.redirected_bytes + d.passed_bytes >= bytes / 10 * 9, "{what}: sk_msg did not see the bytes: {d:?}");
-    assert_eq!((d.tcp_no_peer, d.tcp_peer_stale), (0, 0), "{what}: a peer was not found: {d:?}");
+    assert!(
+        d.redirected_bytes + d.passed_bytes >= bytes / 10 * 9 || (d.spills > 0 && d.sockets_left > 0),
+        "{what}: sk_msg did not see the bytes: {d:?}"
+    );
+    assert!(d.tcp_no_peer <= d.sockets_left, "{what}: a peer was not found: {d:?}");
+    assert_eq!(d.tcp_peer_stale, 0, "{what}: a peer was not the peer: {d:?}");
 }
 
 fn assert_entries_drain(env: &Env) {
@@ -495,9 +501,9 @@ fn kernel_stack_is_skipped() {
     );
     assert_through_bypass(&d, bytes, "outsegs");
     assert!(plain >= plain_bytes / MSS, "plain TCP sent only {plain} segments?");
-    // Bytes over TCP (a reader that fell 4 MiB behind) need their segments;
-    // the redirected ones must need almost none.
-    let tcp_part = d.passed_bytes / MSS + 1;
+    // Bytes over TCP (after a spill, counted or not once the writer left the
+    // map) need their segments; the redirected ones must need almost none.
+    let tcp_part = (bytes - d.redirected_bytes.min(bytes)).max(d.passed_bytes) / MSS + 1;
     let redirected_need = d.redirected_bytes / MSS;
     assert!(
         segs < 3 * tcp_part + 64 + redirected_need / 10,
@@ -1064,7 +1070,8 @@ fn kernel_stalled_reader_pushes_writer_back() {
     // Redirected bytes wait in the reader's queue, TCP's in both sockets'
     // buffers: together well under the 64 MiB goal (today's TCP: ~4 MiB).
     assert!(accepted < 64 * MIB, "{accepted} bytes accepted for a reader that does not read");
-    assert!(r.u64("reader_rmem") < 16 * MIB, "{r}");
+    // The 16 MiB default bound, plus at most the one write that crossed it.
+    assert!(r.u64("reader_rmem") < 16 * MIB + 256 * 1024, "{r}");
     assert_eq!(r.u64("bytes_up"), accepted + 8 * MIB, "{r}");
     assert!(d.spills >= 1 && d.tcp_peer_queue_full >= 1, "{d:?}");
     assert!(d.redirected_bytes > 0 && d.passed_bytes > 0, "both paths carried bytes: {d:?}");
@@ -1082,10 +1089,11 @@ fn kernel_stalled_reader_pushes_writer_back() {
 }
 
 /// Bursts that fill the peer's queue, each read in full before the next: the
-/// connection spills to TCP and rejoins the redirect again and again, and
-/// the reader gets every byte in order.
+/// first burst spills the connection to TCP, for good (no rejoin, whatever
+/// the reader does later); the writer, which nothing was redirected into,
+/// leaves the map; the reader gets every byte in order.
 #[test]
-fn kernel_spill_and_rejoin_keep_order() {
+fn kernel_spill_is_for_good_and_keeps_order() {
     if !kernel_ok() {
         return;
     }
@@ -1096,8 +1104,10 @@ fn kernel_spill_and_rejoin_keep_order() {
     let d = env.counters().since(&before);
     eprintln!("[bursts] {r}\n  counters {d:?}");
     assert!(r.u64("bytes_up") >= 20, "{r}");
-    assert!(d.spills >= 2 && d.rejoins >= 2, "want many spills and rejoins: {d:?}");
+    assert_eq!(d.spills, 1, "one spill, then TCP for good: {d:?}");
     assert!(d.redirected_bytes > 0 && d.passed_bytes > 0, "{d:?}");
+    assert!(d.redirected_bytes <= 2 * 65536, "no redirect after the spill: {d:?}");
+    assert_eq!(d.sockets_left, 1, "the writer leaves the map: {d:?}");
     assert_eq!(d.tcp_peer_stale + d.tcp_no_peer, 0, "{d:?}");
 }
 
@@ -1241,7 +1251,9 @@ fn kernel_stale_peer_address_never_misdirects() {
     eprintln!("[stale] {r}\n  counters {d:?}");
     assert_eq!((r.u64("bytes_up"), r.u64("bytes_down")), (200_000, 200_000), "{r}");
     assert_eq!(d.redirected_msgs, 0, "a write was redirected on the strength of another socket's state: {d:?}");
-    assert!(d.tcp_peer_stale >= 2, "{d:?}");
+    // The first side to write finds the peer stale and moves to TCP for good
+    // (then leaves the map); the other finds it stale too, or gone.
+    assert!(d.tcp_peer_stale >= 1 && d.tcp_peer_stale + d.tcp_no_peer >= 2, "{d:?}");
 }
 
 /// Without the kernel's BTF, `load` says so and what it does instead
