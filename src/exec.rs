@@ -1,8 +1,8 @@
 //! `sockasm exec`: one command with the bypass, in a cgroup of its own.
 //!
 //! A run owns a fresh child cgroup directly under the cgroup2 mount
-//! (`sockasm-exec-<pid>-…`, never the root itself) and a pin directory
-//! (`/sys/fs/bpf/sockasm-exec-<pid>-…`), loads the bypass there
+//! (`sockasm-exec-<pid>-<n>-<nanos>`, never the root itself) and a pin directory
+//! of the same name (`/sys/fs/bpf/sockasm-exec-<pid>-<n>-<nanos>`), loads the bypass there
 //! ([`deploy::load`]) and starts CMD through a helper, `sockasm exec-child`,
 //! which moves itself into the cgroup and then execs CMD: CMD and everything
 //! it starts are in the cgroup from their first instruction.
@@ -272,8 +272,10 @@ pub fn run(opts: &Options, sig: &Signals) -> Result<Outcome, ExecError> {
     }
     deploy::check_privileges("exec")?;
     sig.check()?;
-    let cg = TempCgroup::create(NAME_PREFIX)?;
-    let pin = TempPinDir::create(NAME_PREFIX)?;
+    // One name for both, so a leftover cgroup and its pins match by eye.
+    let name = crate::cgroup::unique_name(NAME_PREFIX);
+    let cg = TempCgroup::create_named(&name)?;
+    let pin = TempPinDir::create_named_in(crate::cgroup::BPFFS_DEFAULT, &name)?;
     let mut sb = Sandbox { loaded: false, cg, pin };
     let (cg_path, pin_path) = (sb.cg.path().to_path_buf(), sb.pin.path().to_path_buf());
     sig.check()?;

@@ -786,8 +786,10 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         eprintln!("sockasm bench: {w}");
     }
     intr.check()?;
-    let cg = TempCgroup::create(NAME_PREFIX)?;
-    let pin = TempPinDir::create(NAME_PREFIX)?;
+    // One name for both, so a leftover cgroup and its pins match by eye.
+    let name = crate::cgroup::unique_name(NAME_PREFIX);
+    let cg = TempCgroup::create_named(&name)?;
+    let pin = TempPinDir::create_named_in(crate::cgroup::BPFFS_DEFAULT, &name)?;
     let mut sb = Sandbox { intr: intr.clone(), loaded: false, cg, pin };
     let (cg_path, pin_path) = (sb.cg.path().to_path_buf(), sb.pin.path().to_path_buf());
     if cfg.progress {

@@ -138,7 +138,16 @@ impl Cgroup {
         if !md.is_dir() || !is_cgroup2(path) {
             return Err(CgroupError::NotCgroup2 { path: path.to_path_buf(), mount: cgroup2_mount().ok() });
         }
-        Ok(Cgroup { fd: open_dir(path)?, path: path.to_path_buf() })
+        // `MOUNT/../NAME` and symlinks resolved: the path printed is the
+        // cgroup the kernel attaches to.
+        let path = std::fs::canonicalize(path).map_err(io("resolve", path))?;
+        Ok(Cgroup { fd: open_dir(&path)?, path })
+    }
+
+    /// `cgroup PATH`, or for the root of the hierarchy `the cgroup2 root
+    /// (PATH): every process on the host`, for messages about attaching.
+    pub fn describe(&self) -> String {
+        describe(&self.path)
     }
 
     /// The directory fd (O_RDONLY|O_DIRECTORY).
@@ -202,7 +211,20 @@ pub fn ensure_bpffs(dir: impl AsRef<Path>) -> Result<bool> {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn unique_name(prefix: &str) -> String {
+/// `cgroup PATH`, or `the cgroup2 root (PATH): every process on the host`
+/// when PATH resolves to the root of the cgroup2 mount.
+pub fn describe(path: &Path) -> String {
+    let root = cgroup2_mount().ok().and_then(|m| std::fs::canonicalize(m).ok());
+    if root.is_some() && root == std::fs::canonicalize(path).ok() {
+        format!("the cgroup2 root ({}): every process on the host", path.display())
+    } else {
+        format!("cgroup {}", path.display())
+    }
+}
+
+/// `PREFIX-<pid>-<n>-<nanos>`: unique on this host. A scratch cgroup and
+/// its pin directory take the same one, so they are easy to match by hand.
+pub fn unique_name(prefix: &str) -> String {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}-{}-{}-{nanos:x}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
@@ -222,8 +244,13 @@ pub struct TempCgroup {
 impl TempCgroup {
     /// Create `<cgroup2 mount>/<prefix>-<pid>-<seq>-<nanos>`.
     pub fn create(name_prefix: &str) -> Result<TempCgroup> {
+        Self::create_named(&unique_name(name_prefix))
+    }
+
+    /// A child cgroup of exactly this name (see [`unique_name`]).
+    pub fn create_named(name: &str) -> Result<TempCgroup> {
         let root = cgroup2_mount()?;
-        let path = root.join(unique_name(name_prefix));
+        let path = root.join(name);
         std::fs::create_dir(&path).map_err(io("mkdir", &path))?;
         match Cgroup::open(&path) {
             Ok(cgroup) => Ok(TempCgroup { cgroup, parent: root, origins: Vec::new() }),
@@ -322,9 +349,14 @@ impl TempPinDir {
 
     /// Like [`TempPinDir::create`] under another bpffs directory.
     pub fn create_in(bpffs: impl AsRef<Path>, name_prefix: &str) -> Result<TempPinDir> {
+        Self::create_named_in(bpffs, &unique_name(name_prefix))
+    }
+
+    /// A pin directory of exactly this name (see [`unique_name`]) under `bpffs`.
+    pub fn create_named_in(bpffs: impl AsRef<Path>, name: &str) -> Result<TempPinDir> {
         let base = bpffs.as_ref();
         ensure_bpffs(base)?;
-        let path = base.join(unique_name(name_prefix));
+        let path = base.join(name);
         std::fs::create_dir(&path).map_err(io("mkdir", &path))?;
         Ok(TempPinDir { path })
     }

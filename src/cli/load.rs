@@ -60,11 +60,11 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         outln!("mounted bpffs at {}", crate::cgroup::BPFFS_DEFAULT);
     }
     let attach = match &r.attach {
-        Attach::Attached => format!("attached to cgroup {}", r.cgroup.display()),
-        Attach::Already => format!("already attached to cgroup {}", r.cgroup.display()),
+        Attach::Attached => format!("attached to {}", crate::cgroup::describe(&r.cgroup)),
+        Attach::Already => format!("already attached to {}", crate::cgroup::describe(&r.cgroup)),
         Attach::Inherited(a) => format!(
-            "not attached to cgroup {}: its ancestor {} has it attached, which covers it",
-            r.cgroup.display(),
+            "not attached to {}: its ancestor {} has it attached, which covers it",
+            crate::cgroup::describe(&r.cgroup),
             a.display()
         ),
     };
@@ -93,14 +93,24 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         );
     } else if r.peer_aware {
         outln!(
-            "  policy: the peer's receive queue decides; a write goes over TCP while its reader holds more than \
-             min(max(its rcvbuf, tcp_rmem[2]), {} bytes)",
+            "  policy: the peer's receive queue decides; once a reader holds --max-queue {} bytes, the \
+             connection writing to it goes over TCP for good",
             r.max_queue
         );
     } else {
         outln!("  policy: peer-blind (loaded so earlier; unload and load again to change)");
     }
     outln!("  ports: {}", r.ports);
+    for o in &r.others {
+        outln!(
+            "warning: {} also has another sockasm's sock_ops program (id {}, {}). Only the first program in \
+             attach order sees each socket, so a pair split between two pin directories stays on TCP; \
+             keep one pin directory per cgroup.",
+            crate::cgroup::describe(&o.cgroup),
+            o.prog_id,
+            super::status::other_pins(o)
+        );
+    }
     if r.stale_removed > 0 {
         outln!("  removed {} stale sock_info entries of sockets that closed while detached", r.stale_removed);
     }

@@ -98,7 +98,16 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
         outln!("  (none: new connections are not accelerated)");
     }
     for c in &st.cgroups {
-        outln!("  {}", c.display());
+        outln!("  {}", crate::cgroup::describe(c));
+        for o in st.others.iter().filter(|o| &o.cgroup == c) {
+            outln!("    also attached: sockasm sock_ops id {} ({})", o.prog_id, other_pins(o));
+        }
+    }
+    if !st.others.is_empty() {
+        outln!(
+            "  warning: only the first sockasm program in attach order sees a socket; a pair split between \
+             two pin directories stays on TCP. Unload all but one (`sockasm unload --cgroup C --pin-dir D`)."
+        );
     }
     outln!("programs:");
     for p in &st.programs {
@@ -214,6 +223,14 @@ fn prometheus(st: &deploy::Status, orphans: &[Orphan], stale: &[Stale]) -> Strin
         family(&name, "counter", c.help(), &one(st.counters.get(c)));
     }
     s
+}
+
+/// Where another sockasm attachment's program is pinned, in words.
+pub(super) fn other_pins(o: &crate::deploy::OtherAttachment) -> String {
+    match &o.pin_dir {
+        Some(d) => format!("pins in {}", d.display()),
+        None => "no pin left: an orphan, `sockasm unload --stale` removes it".into(),
+    }
 }
 
 #[cfg(test)]

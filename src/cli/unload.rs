@@ -35,16 +35,16 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
         return Ok(());
     }
     let r = deploy::unload(args.cgroup.as_deref(), &args.pin_dir)?;
-    let cg = r.cgroup.display();
+    let cg = crate::cgroup::describe(&r.cgroup);
     for id in &r.orphans_detached {
-        outln!("detached orphaned sock_ops program id {id} (no pin left) from cgroup {cg}");
+        outln!("detached orphaned sock_ops program id {id} (no pin left) from {cg}");
     }
     let this = if r.cgroup_missing {
-        format!("cgroup {cg} does not exist (a removed cgroup takes its attachments with it)")
+        format!("cgroup {} does not exist (a removed cgroup takes its attachments with it)", r.cgroup.display())
     } else if r.detached {
-        format!("detached from cgroup {cg}")
+        format!("detached from {cg}")
     } else {
-        format!("was not attached to cgroup {cg}")
+        format!("was not attached to {cg}")
     };
     match r.outcome {
         UnloadOutcome::NotLoaded => {

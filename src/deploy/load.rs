@@ -61,6 +61,8 @@ pub struct LoadReport {
     /// Stale `sock_info` entries removed (their sockets closed while no
     /// program was attached to see it).
     pub stale_removed: usize,
+    /// Other sockasm pin directories' programs attached to the same cgroup.
+    pub others: Vec<OtherAttachment>,
     /// Wall time of the whole load.
     pub elapsed: Duration,
 }
@@ -205,6 +207,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         undo.actions.push(undo_detach);
     }
     let programs = objs.programs().map(|(fd, insns)| prog_status(fd, insns)).collect::<Result<Vec<_>>>()?;
+    let others = other_attachments(&[cg.path().to_path_buf()], sockops_id, &opts.pin_dir);
     undo.commit();
     Ok(LoadReport {
         cgroup: cg.path().to_path_buf(),
@@ -218,6 +221,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         max_queue: cfg.max_queue,
         ports,
         stale_removed,
+        others,
         elapsed: start.elapsed(),
     })
 }
@@ -271,9 +275,10 @@ fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Resul
     let cfg = Config {
         max_queue: config::DEFAULT_MAX_QUEUE,
         peer_aware: policy.offsets().is_some(),
-        // A reader's small autotuned rcvbuf must not make the bound smaller
-        // than the default: a spill is final.
-        rcvbuf_floor: tcp_rmem_max().max(config::DEFAULT_MAX_QUEUE),
+        // At the largest --max-queue, so the bound is --max-queue itself: a
+        // reader's small autotuned rcvbuf must not make it smaller, as a
+        // spill is final.
+        rcvbuf_floor: tcp_rmem_max().max(config::MAX_MAX_QUEUE),
         only_listed: false,
     };
     write_config(objs.map(progs::MAP_CONFIG)?, &cfg)?;

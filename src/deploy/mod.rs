@@ -39,7 +39,7 @@ pub use cgroups::cgroups_with_prog;
 pub use config::{Config, PortSelection};
 pub use load::{Attach, LoadOptions, LoadReport, load};
 pub use lock::{LOCK_PATH, LifecycleLock, lock};
-pub use orphans::{Orphan, orphans};
+pub use orphans::{Orphan, OtherAttachment, orphans, other_attachments};
 pub use privileges::check_privileges;
 pub use stale::{Stale, StaleOutcome, remove_stale, stale_leftovers};
 pub use status::{MapStatus, ProgStatus, Status, status};

@@ -2,7 +2,7 @@
 //! found by walking the kernel's program ids.
 
 use super::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Program ids visited at most when walking the kernel's programs.
 const MAX_PROG_WALK: usize = 1_000_000;
@@ -41,6 +41,12 @@ fn kernel_sockops() -> Result<Vec<KernelProg>> {
 /// Ids of the sock_ops programs pinned in any sockasm pin directory, on
 /// every bpffs mount (and in `extra`, which may lie elsewhere).
 fn pinned_sockops_ids(extra: &Path) -> BTreeSet<u32> {
+    pinned_sockops(extra).into_keys().collect()
+}
+
+/// The sock_ops programs pinned in sockasm pin directories, by id, with
+/// the directory that pins each.
+fn pinned_sockops(extra: &Path) -> BTreeMap<u32, PathBuf> {
     let mut roots: Vec<PathBuf> = std::fs::read_to_string("/proc/self/mountinfo")
         .map(|mi| {
             mi.lines()
@@ -51,7 +57,7 @@ fn pinned_sockops_ids(extra: &Path) -> BTreeSet<u32> {
         })
         .unwrap_or_default();
     roots.push(extra.to_path_buf());
-    let mut ids = BTreeSet::new();
+    let mut ids = BTreeMap::new();
     let mut visited = 0;
     let mut stack: Vec<(PathBuf, u32)> = roots.into_iter().map(|r| (r, 0)).collect();
     while let Some((dir, depth)) = stack.pop() {
@@ -59,7 +65,7 @@ fn pinned_sockops_ids(extra: &Path) -> BTreeSet<u32> {
         if let Ok(fd) = syscall::get_pinned(&pin)
             && let Ok(info) = syscall::prog_info(fd.as_fd())
         {
-            ids.insert(info.id);
+            ids.entry(info.id).or_insert(dir.clone());
         }
         let Ok(rd) = std::fs::read_dir(&dir) else { continue };
         for e in rd.flatten() {
@@ -73,6 +79,42 @@ fn pinned_sockops_ids(extra: &Path) -> BTreeSet<u32> {
         }
     }
     ids
+}
+
+/// Another sockasm's sock_ops program attached to the same cgroup: only the
+/// first program in attach order adds a socket to its SOCKHASH (the others
+/// find it handled), so two pin directories on one cgroup split its
+/// sockets, and a pair split between them stays on TCP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherAttachment {
+    pub cgroup: PathBuf,
+    pub prog_id: u32,
+    /// The pin directory that holds it; `None`: no pin left (an orphan).
+    pub pin_dir: Option<PathBuf>,
+}
+
+/// The sockasm sock_ops programs other than `ours` attached directly to
+/// each of `cgroups`.
+pub fn other_attachments(cgroups: &[PathBuf], ours: u32, pin_dir: &Path) -> Vec<OtherAttachment> {
+    let mut found = Vec::new();
+    for path in cgroups {
+        let Ok(cg) = Cgroup::open(path) else { continue };
+        let Ok(ids) = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS) else { continue };
+        for id in ids.into_iter().filter(|id| *id != ours) {
+            let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
+            let Ok(info) = syscall::prog_info(fd.as_fd()) else { continue };
+            if info.name == progs::sockops::NAME && info.prog_type == syscall::ProgType::SOCK_OPS {
+                found.push(OtherAttachment { cgroup: path.clone(), prog_id: id, pin_dir: None });
+            }
+        }
+    }
+    if !found.is_empty() {
+        let pins = pinned_sockops(pin_dir);
+        for o in &mut found {
+            o.pin_dir = pins.get(&o.prog_id).cloned();
+        }
+    }
+    found
 }
 
 /// A sockasm sock_ops program attached to cgroups with no pin left anywhere

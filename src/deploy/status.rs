@@ -46,6 +46,8 @@ pub struct Status {
     pub loaded: bool,
     pub pin_dir: PathBuf,
     pub cgroups: Vec<PathBuf>,
+    /// Other sockasm pin directories' programs on those cgroups.
+    pub others: Vec<OtherAttachment>,
     pub programs: Vec<ProgStatus>,
     pub map: Option<MapStatus>,
     pub config: Option<Config>,
@@ -59,6 +61,7 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
         loaded: false,
         pin_dir: pin_dir.to_path_buf(),
         cgroups: vec![],
+        others: vec![],
         programs: vec![],
         map: None,
         config: None,
@@ -76,8 +79,9 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
     st.loaded = true;
     st.programs = objs.programs().map(|(fd, _)| prog_status(fd, None)).collect::<Result<Vec<_>>>()?;
     let sockops = objs.prog(progs::sockops::NAME)?;
-    st.cgroups =
-        cgroups_with_prog(syscall::prog_info(sockops).map_err(DeployError::step("reading sock_ops info"))?.id)?;
+    let sockops_id = syscall::prog_info(sockops).map_err(DeployError::step("reading sock_ops info"))?.id;
+    st.cgroups = cgroups_with_prog(sockops_id)?;
+    st.others = other_attachments(&st.cgroups, sockops_id, pin_dir);
     let sock_hash = objs.map(progs::MAP_SOCKHASH)?;
     let info = syscall::map_info(sock_hash.as_fd()).map_err(DeployError::step("reading SOCKHASH info"))?;
     let entries = sock_hash.count_entries().map_err(DeployError::step("counting SOCKHASH entries"))?;
@@ -120,6 +124,24 @@ impl Status {
             ("loaded", Json::from(self.loaded)),
             ("pin_dir", self.pin_dir.display().to_string().into()),
             ("cgroups", Json::Arr(self.cgroups.iter().map(|c| c.display().to_string().into()).collect())),
+            (
+                "other_attachments",
+                Json::Arr(
+                    self.others
+                        .iter()
+                        .map(|o| {
+                            Json::obj([
+                                ("cgroup", Json::from(o.cgroup.display().to_string())),
+                                ("prog_id", o.prog_id.into()),
+                                (
+                                    "pin_dir",
+                                    o.pin_dir.as_ref().map_or(Json::Null, |p| p.display().to_string().into()),
+                                ),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
             ("programs", Json::Arr(self.programs.iter().map(ProgStatus::to_json).collect())),
             ("map", map),
             (
