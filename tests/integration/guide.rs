@@ -47,8 +47,9 @@
 //! probe finds the feature: `arena` creates an ARENA map as
 //! `--map NAME=arena,0,0,1,0x400` does ([`crate::verify_run::arena_refused`]).
 //! If the host refuses it, each command of the block is skipped with a line
-//! `DOC:LINE: SKIPPED (the host refuses ARENA maps: ERROR)` on stderr, and the
-//! summary counts it; an unknown feature fails the test.
+//! `DOC:LINE: SKIPPED (the host refuses ARENA maps: ERROR)` on stderr (past
+//! libtest's capture, so a passing run shows it too), and the summary counts
+//! it; an unknown feature fails the test.
 //!
 //! After a kernel upgrade, `SOCKASM_BLESS_GUIDE=1 cargo test --release --test
 //! integration guide::guide` rewrites every output that differs with what the
@@ -354,7 +355,7 @@ fn run_document(doc: &str, examples: &str, load: bool) -> (usize, usize) {
         }
         // Without root the probe cannot run; the kernel commands are skipped above.
         if let Some(why) = s.needs.as_deref().filter(|_| load).and_then(refused) {
-            eprintln!("{doc}:{}: SKIPPED ({why}): `{}`", s.line, s.cmd);
+            crate::verify_run::skip_note(&format!("{doc}:{}: SKIPPED ({why}): `{}`", s.line, s.cmd));
             skipped += 1;
             continue;
         }
@@ -406,7 +407,9 @@ fn guide_commands_print_what_the_text_says() {
         if skipped == 0 {
             eprintln!("{doc}: {n} commands ran as documented");
         } else {
-            eprintln!("{doc}: {n} commands ran as documented, {skipped} SKIPPED (see above)");
+            crate::verify_run::skip_note(&format!(
+                "{doc}: {n} commands ran as documented, {skipped} SKIPPED (see above)"
+            ));
         }
     }
 }

@@ -39,6 +39,14 @@ pub fn arena_refused() -> Option<String> {
     .clone()
 }
 
+/// Writes `msg` to the test process's stderr past libtest's capture (which
+/// only takes `eprintln!`), so that a skip shows in the output of a passing
+/// `cargo test`, as CI logs it.
+pub fn skip_note(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
 pub fn sockasm(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run sockasm")
 }
@@ -399,7 +407,7 @@ fn run_addr_space_cast() {
         return;
     }
     if let Some(why) = arena_refused() {
-        eprintln!("SKIPPED run_addr_space_cast: the host refuses ARENA maps: {why}");
+        skip_note(&format!("SKIPPED run_addr_space_cast: the host refuses ARENA maps: {why}"));
         return;
     }
     let arena = ["--map", "arena=arena,0,0,1,0x400"];
