@@ -476,7 +476,7 @@ fn create_raw(spec: &MapSpec, btf: Option<(BorrowedFd<'_>, u32, u32)>) -> Result
     // SAFETY: MapCreateAttr contains no pointers; the btf fd is borrowed
     // for the duration of the call.
     let ret = unsafe { sys_bpf(Cmd::MapCreate, &mut attr) };
-    ret.and_then(owned_fd_from_ret).map_err(|e| SysError::bpf(Cmd::MapCreate, e, spec.describe()))
+    ret.and_then(owned_fd_from_ret).map_err(|e| SysError::map_create(e, spec.map_type, spec.describe()))
 }
 
 impl Map {

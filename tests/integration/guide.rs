@@ -1,5 +1,5 @@
-//! The guide and its exercises, run: the text cannot drift from what the
-//! tools print.
+//! The guide and its exercises, run: the text stays true to what the tools
+//! print, except for what the kernel build and boot decide (masked, below).
 //!
 //! **Documents** ([`DOCS`]): every ` ```console ` block is a sequence of
 //! commands (a line starting with `$ `) each followed by the output it prints.
@@ -9,13 +9,47 @@
 //! `PATH`. So `$ cat F` checks that the guide shows the example file F as it is
 //! (or a file an earlier command of the document wrote), and files made by one
 //! command (`x.bin`) serve the next ones. The output must equal the text,
-//! line by line, with three allowances, used sparingly:
+//! line by line, with these allowances ([`comparable`]), used sparingly:
 //!
 //! - a text line that is exactly `...` matches any number of lines (zero or more);
-//! - what varies from run to run is compared as a placeholder: the number in
-//!   `duration: N ns` and in `verification time N usec`, and kernel addresses
-//!   (`0xffff` followed by 12 hex digits, as a verifier log prints a map);
-//! - trailing whitespace is ignored.
+//! - trailing whitespace is ignored;
+//! - what varies from run to run is compared as a placeholder `#`: the number
+//!   in `duration: N ns` and in `verification time N usec`, and kernel
+//!   addresses (`0xffff` followed by 12 hex digits, as a verifier log prints
+//!   a map);
+//! - what the kernel build or boot decides is compared as a placeholder too:
+//!   JIT sizes (`N bytes JITed`); a helper call's `imm` in the listing the
+//!   kernel rewrote (`call -1588928` after `--- as the kernel rewrote it`:
+//!   an address relative to `__bpf_call_base`, which KASLR and the build
+//!   move; only a bare signed number, so `call 1 ; bpf_map_lookup_elem` and
+//!   `call func(+1)` stay literal); the verifier's counts, which its
+//!   heuristics change from version to version: `processed N insns`,
+//!   `N states (peak M)`, `max_states_per_insn`, `total_states`,
+//!   `peak_states`, `mark_read`; and the
+//!   numbers of a line that reports a prune point (`path 3: from 9 to 5:
+//!   safe, pruned at once`, `(a state already verified at 5 covers this
+//!   one, ...)`, `-> at 2 (loop): safe: ...`, the raw log's `from 6 to 8:
+//!   safe`);
+//! - lines whose presence depends on the kernel build are dropped from both
+//!   sides: the verifier's loop bookkeeping (a line containing `SCC enter`,
+//!   `SCC backedge` or `SCC exit`, printed since Linux 6.17), and the
+//!   precision marks of a trace (`~ precise: r1 r4 (walked back to 0)`):
+//!   which registers are marked, where, and how often follows the verifier's
+//!   backtracking, which changes between versions (two 6.18 builds differ
+//!   on `bpfloop.s`).
+//!
+//! Instructions are never masked: a changed instruction, register, constant,
+//! jump or helper name still fails the comparison ([`matching_rules`],
+//! [`kernel_build_masks`]).
+//!
+//! **Features the host may refuse.** A ` ```console ` block right after the
+//! line `<!-- needs: FEATURE -->` (invisible when rendered) runs only if a
+//! probe finds the feature: `arena` creates an ARENA map as
+//! `--map NAME=arena,0,0,1,0x400` does ([`crate::verify_run::arena_refused`]).
+//! If the host refuses it, each command of the block is skipped with a line
+//! `DOC:LINE: SKIPPED (the host refuses ARENA maps: ERROR)` on stderr (past
+//! libtest's capture, so a passing run shows it too), and the summary counts
+//! it; an unknown feature fails the test.
 //!
 //! After a kernel upgrade, `SOCKASM_BLESS_GUIDE=1 cargo test --release --test
 //! integration guide::guide` rewrites every output that differs with what the
@@ -65,6 +99,14 @@ struct Step {
     line: usize,
     cmd: String,
     want: Vec<String>,
+    /// The feature of the block's `<!-- needs: FEATURE -->` line, if any.
+    needs: Option<String>,
+}
+
+/// The feature a line `<!-- needs: FEATURE -->` names.
+fn needs_marker(line: &str) -> Option<String> {
+    let f = line.trim().strip_prefix("<!-- needs:")?.strip_suffix("-->")?.trim();
+    Some(f.to_string())
 }
 
 /// The commands of every ```console block of `text`, in order.
@@ -72,17 +114,21 @@ fn console_steps(text: &str) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut in_block = false;
     let mut block_start = 0;
+    let mut needs = None;
+    let mut prev = "";
     for (i, l) in text.lines().enumerate() {
         let fence = l.trim_start().starts_with("```");
         if !in_block {
             in_block = fence && l.trim_start() == "```console";
             block_start = steps.len();
+            needs = if in_block { needs_marker(prev) } else { None };
+            prev = l;
             continue;
         }
         if fence {
             in_block = false;
         } else if let Some(cmd) = l.strip_prefix("$ ") {
-            steps.push(Step { line: i + 1, cmd: cmd.to_string(), want: Vec::new() });
+            steps.push(Step { line: i + 1, cmd: cmd.to_string(), want: Vec::new(), needs: needs.clone() });
         } else {
             assert!(
                 steps.len() > block_start,
@@ -96,20 +142,93 @@ fn console_steps(text: &str) -> Vec<Step> {
     steps
 }
 
-/// The number between `before` and `after` replaced by `#`.
+/// Every number (digits, after an optional `-`) right after `before` and
+/// followed by `after` (anything if `after` is empty) replaced by `#`.
 fn mask_number(line: &str, before: &str, after: &str) -> String {
-    let Some(start) = line.find(before).map(|p| p + before.len()) else { return line.to_string() };
-    let digits = line[start..].bytes().take_while(u8::is_ascii_digit).count();
-    if digits == 0 || !line[start + digits..].starts_with(after) {
-        return line.to_string();
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(p) = rest.find(before) {
+        let start = p + before.len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let sign = usize::from(rest.starts_with('-'));
+        let digits = rest[sign..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[sign + digits..].starts_with(after) {
+            out.push('#');
+            rest = &rest[sign + digits..];
+        }
     }
-    format!("{}#{}", &line[..start], &line[start + digits..])
+    out.push_str(rest);
+    out
 }
 
-/// One line as compared: trailing whitespace, timings and kernel addresses masked.
-fn normalize(line: &str) -> String {
-    let l = mask_number(line.trim_end(), "duration: ", " ns");
-    let l = mask_number(&l, "verification time ", " usec");
+/// Every run of digits replaced by `#`.
+fn mask_all_numbers(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_number = false;
+    for c in line.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            out.push(c);
+            in_number = false;
+        }
+    }
+    out
+}
+
+/// A line whose presence depends on the kernel build: the verifier's loop
+/// bookkeeping (strongly connected components, Linux 6.17), and a trace's
+/// precision mark (`~ precise: r1 r4 (walked back to 0)`), whose registers,
+/// place and number follow the verifier's backtracking, which changes from
+/// version to version.
+fn kernel_build_only(line: &str) -> bool {
+    ["SCC enter", "SCC backedge", "SCC exit"].iter().any(|w| line.contains(w)) || line.trim().starts_with("~ precise: ")
+}
+
+/// A line that reports a prune point: a trace's `...: safe, pruned at once`,
+/// `(a state already verified at N covers this one, ...)` and `-> at N: safe:
+/// ...`, or a raw log's `from N to M: safe`.
+fn reports_prune(line: &str) -> bool {
+    let t = line.trim();
+    t.ends_with(": safe, pruned at once")
+        || t.starts_with("(a state already verified at ")
+        || (t.starts_with("-> at ") && t.contains(": safe: "))
+        || (t.starts_with("from ") && t.ends_with(": safe"))
+}
+
+/// One line as compared: trailing whitespace, timings, kernel addresses and
+/// what the kernel build decides masked (the module doc lists it). `xlated`:
+/// the line is part of a listing the kernel rewrote.
+fn normalize(line: &str, xlated: bool) -> String {
+    let line = line.trim_end();
+    if reports_prune(line) {
+        return mask_all_numbers(line);
+    }
+    let mut l = mask_number(line, "duration: ", " ns");
+    for (before, after) in [
+        ("verification time ", " usec"),
+        (", ", " bytes JITed"),
+        ("processed ", " insns"),
+        (", ", " states"),
+        ("(peak ", ")"),
+        ("max_states_per_insn ", ""),
+        ("total_states ", ""),
+        ("peak_states ", ""),
+        ("mark_read ", ""),
+    ] {
+        l = mask_number(&l, before, after);
+    }
+    if xlated
+        && let Some((slot, insn)) = l.split_once(":\t")
+        && let Some(imm) = insn.strip_prefix("call ")
+        && imm.parse::<i64>().is_ok()
+    {
+        l = format!("{slot}:\tcall #");
+    }
     let mut out = String::with_capacity(l.len());
     let mut rest = l.as_str();
     while let Some(p) = rest.find("0xffff") {
@@ -126,14 +245,35 @@ fn normalize(line: &str) -> String {
     out
 }
 
-/// `want` (with `...` lines matching any run of lines) against `got`.
+/// The lines as compared: the kernel build's own lines dropped, every other
+/// line [`normalize`]d (a `...` line stays as it is). A listing the kernel
+/// rewrote runs from `--- as the kernel rewrote it` to the next `--- ` line.
+fn comparable(lines: &[String]) -> Vec<String> {
+    let mut xlated = false;
+    let mut out = Vec::with_capacity(lines.len());
+    for l in lines {
+        if kernel_build_only(l) {
+            continue;
+        }
+        if l.starts_with("--- ") {
+            xlated = l.starts_with("--- as the kernel rewrote it");
+        }
+        out.push(if l == "..." { l.clone() } else { normalize(l, xlated) });
+    }
+    out
+}
+
+/// `want` (with `...` lines matching any run of lines) against `got`, as
+/// [`comparable`] makes them.
 fn lines_match(want: &[String], got: &[String]) -> bool {
+    comparable_match(&comparable(want), &comparable(got))
+}
+
+fn comparable_match(want: &[String], got: &[String]) -> bool {
     match want.split_first() {
         None => got.is_empty(),
-        Some((w, rest)) if w == "..." => (0..=got.len()).any(|skip| lines_match(rest, &got[skip..])),
-        Some((w, rest)) => {
-            got.split_first().is_some_and(|(g, more)| normalize(w) == normalize(g) && lines_match(rest, more))
-        }
+        Some((w, rest)) if w == "..." => (0..=got.len()).any(|skip| comparable_match(rest, &got[skip..])),
+        Some((w, rest)) => got.split_first().is_some_and(|(g, more)| w == g && comparable_match(rest, more)),
     }
 }
 
@@ -184,8 +324,18 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// Runs every command of `doc` (relative to the crate root); returns how many ran.
-fn run_document(doc: &str, examples: &str, load: bool) -> usize {
+/// Why the host refuses `feature` (of a `<!-- needs: FEATURE -->` line), or
+/// `None` if it has it.
+fn refused(feature: &str) -> Option<String> {
+    match feature {
+        "arena" => crate::verify_run::arena_refused().map(|e| format!("the host refuses ARENA maps: {e}")),
+        _ => panic!("<!-- needs: {feature} -->: unknown feature (known: arena)"),
+    }
+}
+
+/// Runs every command of `doc` (relative to the crate root); returns how
+/// many ran and how many were skipped.
+fn run_document(doc: &str, examples: &str, load: bool) -> (usize, usize) {
     let text = std::fs::read_to_string(Path::new(ROOT).join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
     let dir = scratch(&doc.replace('/', "_"));
     for p in example_files(examples) {
@@ -194,15 +344,24 @@ fn run_document(doc: &str, examples: &str, load: bool) -> usize {
     let steps = console_steps(&text);
     assert!(!steps.is_empty(), "{doc} has no console commands");
     let mut ran = 0;
+    let mut skipped = 0;
     let mut failures = Vec::new();
     // (index of the first output line, lines it replaces, new lines) for SOCKASM_BLESS_GUIDE.
     let mut bless: Vec<(usize, usize, Vec<String>)> = Vec::new();
     for s in &steps {
         if !load && needs_kernel(&s.cmd) {
+            skipped += 1;
+            continue;
+        }
+        // Without root the probe cannot run; the kernel commands are skipped above.
+        if let Some(why) = s.needs.as_deref().filter(|_| load).and_then(refused) {
+            crate::verify_run::skip_note(&format!("{doc}:{}: SKIPPED ({why}): `{}`", s.line, s.cmd));
+            skipped += 1;
             continue;
         }
         if let Some(p) = programs(&s.cmd).into_iter().find(|p| !installed(p)) {
             eprintln!("{doc}:{}: `{p}` is not installed, skipping `{}`", s.line, s.cmd);
+            skipped += 1;
             continue;
         }
         let o = bash(&s.cmd, &dir);
@@ -229,7 +388,7 @@ fn run_document(doc: &str, examples: &str, load: bool) -> usize {
         }
         std::fs::write(Path::new(ROOT).join(doc), lines.join("\n") + "\n").unwrap();
         eprintln!("{doc}: rewrote {} outputs (SOCKASM_BLESS_GUIDE)", failures.len());
-        return ran;
+        return (ran, skipped);
     }
     assert!(
         failures.is_empty(),
@@ -237,15 +396,21 @@ fn run_document(doc: &str, examples: &str, load: bool) -> usize {
         failures.len(),
         failures.join("\n")
     );
-    ran
+    (ran, skipped)
 }
 
 #[test]
 fn guide_commands_print_what_the_text_says() {
     let load = may_load();
     for (doc, examples) in DOCS {
-        let n = run_document(doc, examples, load);
-        eprintln!("{doc}: {n} commands ran as documented");
+        let (n, skipped) = run_document(doc, examples, load);
+        if skipped == 0 {
+            eprintln!("{doc}: {n} commands ran as documented");
+        } else {
+            crate::verify_run::skip_note(&format!(
+                "{doc}: {n} commands ran as documented, {skipped} SKIPPED (see above)"
+            ));
+        }
     }
 }
 
@@ -404,14 +569,111 @@ fn matching_rules() {
     for (want, got, ok) in cases {
         assert_eq!(lines_match(&v(want), &v(got)), *ok, "{want:?} vs {got:?}");
     }
-    let steps = console_steps("text\n```console\n$ a\nout\n$ b\n```\n```sh\n$ c\n```\n");
+    let steps = console_steps(
+        "text\n```console\n$ a\nout\n$ b\n```\n```sh\n$ c\n```\n<!-- needs: arena -->\n```console\n$ d\n```\n\
+         <!-- needs: arena -->\n\n```console\n$ e\n```\n",
+    );
     assert_eq!(
-        steps.iter().map(|s| (s.line, s.cmd.as_str(), s.want.len())).collect::<Vec<_>>(),
-        [(3, "a", 1), (5, "b", 0)]
+        steps.iter().map(|s| (s.line, s.cmd.as_str(), s.want.len(), s.needs.as_deref())).collect::<Vec<_>>(),
+        [(3, "a", 1, None), (5, "b", 0, None), (12, "d", 0, Some("arena")), (17, "e", 0, None)]
     );
     assert_eq!(programs("sockasm asm a.s -o a.bin && xxd -c 8 a.bin | head"), ["sockasm", "xxd", "head"]);
     assert!(needs_kernel("sockasm run x.s") && needs_kernel("sockasm dump --disasm"));
     assert!(!needs_kernel("sockasm asm x.s -o x.bin && sockasm dump --disasm --raw x.bin"));
+}
+
+/// What the kernel build decides is masked, or dropped; instructions are not.
+#[test]
+fn kernel_build_masks() {
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let xl = "--- as the kernel rewrote it (23 insns; helper calls show kernel addresses) ---";
+    let sub = "--- submitted (8 insns) ---";
+    let end = "--- end of translation ---";
+    let cases: &[(&[&str], &[&str], bool)] = &[
+        // JIT sizes, verifier counts.
+        (
+            &["size: 184 bytes translated (23 insns), 132 bytes JITed"],
+            &["size: 184 bytes translated (23 insns), 135 bytes JITed"],
+            true,
+        ),
+        (
+            &["size: 184 bytes translated (23 insns), 132 bytes JITed"],
+            &["size: 176 bytes translated (22 insns), 132 bytes JITed"],
+            false,
+        ),
+        (
+            &["verifier: processed 18 insns, 3 states (peak 4)"],
+            &["verifier: processed 20 insns, 4 states (peak 5)"],
+            true,
+        ),
+        (&["verifier: processed 18 insns, 3 states (peak 4)"], &["verifier: processed 18 insns"], false),
+        (
+            &[
+                "stats: processed 9 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0",
+            ],
+            &[
+                "stats: processed 11 insns (limit 1000000) max_states_per_insn 2 total_states 3 peak_states 4 mark_read 1",
+            ],
+            true,
+        ),
+        (&["processed 9 insns (limit 1000000)"], &["processed 9 insns (limit 2000000)"], false),
+        // A helper's address in the rewritten listing, not elsewhere.
+        (&[xl, "      19:\tcall -1581216", end], &[xl, "      19:\tcall -1588928", end], true),
+        (&[xl, "      19:\tcall 1581216", end], &[xl, "      19:\tcall -1588928", end], true),
+        (&[sub, "       5:\tcall 1", xl], &[sub, "       5:\tcall 2", xl], false),
+        (&["       5:\tcall 1 ; bpf_map_lookup_elem"], &["       5:\tcall 2 ; bpf_map_lookup_elem"], false),
+        (
+            &[xl, "       5:\tcall 1 ; bpf_map_lookup_elem", end],
+            &[xl, "       5:\tcall 2 ; bpf_map_update_elem", end],
+            false,
+        ),
+        (&["       5:\tcall bpf_map_lookup_elem"], &["       5:\tcall bpf_map_update_elem"], false),
+        (&[xl, "      18:\tcall func(+1) ; -> 20", end], &[xl, "      18:\tcall func(+2) ; -> 21", end], false),
+        (
+            &[xl, "      19:\tcall -1581216", end, "      19:\tcall -1581216"],
+            &[xl, "      19:\tcall -1581216", end, "      19:\tcall -1588928"],
+            false,
+        ),
+        // Instructions, in a rewritten listing too.
+        (&[xl, "      13:\tr2 += 1", end], &[xl, "      13:\tr2 += 2", end], false),
+        (&["      13:\tr2 += 1"], &["      13:\tr2 += 2"], false),
+        (&["      13:\tr2 += 1"], &["      14:\tr2 += 1"], false),
+        (&["       4:\tif r1 < 10 goto -3 ; -> loop"], &["       4:\tif r1 < 11 goto -3 ; -> loop"], false),
+        // Precision marks and prune points.
+        (&["\t\t~ precise: r1 r4 (walked back to 0)"], &["\t\t~ precise: r1 (walked back to 3)"], true),
+        (&["\t\t~ precise: r1 r4 (walked back to 0)"], &["\t\tR1=100"], false),
+        (&["       9:\texit", "\t\t~ precise: r0 (walked back to 8)"], &["       9:\texit"], true),
+        (&["       9:\texit"], &["       9:\texit", "\t\t~ precise: r1 r3 r4 (walked back to 5)"], true),
+        (&["path 3: from 9 to 5: safe, pruned at once"], &["path 4: from 9 to 6: safe, pruned at once"], true),
+        (&["path 3: from 9 to 5: safe, pruned at once"], &["path 3: from 9 to 5"], false),
+        (
+            &["\t\t(a state already verified at 5 covers this one, so the path stops)"],
+            &["\t\t(a state already verified at 6 covers this one, so the path stops)"],
+            true,
+        ),
+        (
+            &["\t\t-> at 2: safe: a state already verified there covers this one, the path stops"],
+            &["\t\t-> at 3: safe: a state already verified there covers this one, the path stops"],
+            true,
+        ),
+        (&["from 6 to 8: safe"], &["from 6 to 9: safe"], true),
+        (&["from 2 to 6: R0=0 R10=fp0"], &["from 2 to 7: R0=0 R10=fp0"], false),
+        // The SCC lines, on one side only.
+        (
+            &["       1:\tr0 += 1", "\t\t~ SCC enter (1) (loop bookkeeping)", "\t\tR0=1"],
+            &["       1:\tr0 += 1", "\t\tR0=1"],
+            true,
+        ),
+        (
+            &["       5:\texit"],
+            &["       5:\texit", "\t\t~ SCC backedge (1) (loop bookkeeping)", "\t\t~ SCC exit (1) (loop bookkeeping)"],
+            true,
+        ),
+        (&["       5:\texit", "\t\t~ SCC exit (1) (loop bookkeeping)"], &["       6:\texit"], false),
+    ];
+    for (want, got, ok) in cases {
+        assert_eq!(lines_match(&v(want), &v(got)), *ok, "{want:?} vs {got:?}");
+    }
 }
 
 /// One check of an exercise README: `rejected: MESSAGE` or `retval: N`.

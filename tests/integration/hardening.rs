@@ -271,7 +271,42 @@ fn closed_stdout_is_quiet() {
     assert!(!env.pin.exists(), "the unload itself must be done");
 }
 
+/// A copy of the sockasm binary that any user can run: mode 0755 in a fresh
+/// directory of mode 0755 under /tmp, removed (with the copy) on drop, also
+/// when the test fails. The built binary itself may lie in a directory other
+/// users cannot enter (CI clones into a 0700 `mktemp -d`).
+struct PublicBin {
+    dir: PathBuf,
+}
+
+impl PublicBin {
+    fn new() -> PublicBin {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Path::new("/tmp").join(format!("sockasm-public-bin-{}", std::process::id()));
+        // Left over by a killed run of a process with the same pid.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        let guard = PublicBin { dir };
+        // Set explicitly: the umask may have taken bits away at creation.
+        std::fs::set_permissions(&guard.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod 0755 dir");
+        std::fs::copy(BIN, guard.path()).expect("copy the sockasm binary");
+        std::fs::set_permissions(guard.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod 0755 binary");
+        guard
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("sockasm")
+    }
+}
+
+impl Drop for PublicBin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Issue item 5: `status` by an unprivileged user says it lacks permission.
+/// The user runs a copy of the binary it can reach ([`PublicBin`]).
 #[test]
 fn unprivileged_status_says_permission() {
     use std::os::unix::process::CommandExt;
@@ -280,12 +315,20 @@ fn unprivileged_status_says_permission() {
     }
     let env = Env::new();
     env.load(&[]);
+    let bin = PublicBin::new();
     for json in [false, true] {
         let mut args = vec!["status", "--pin-dir", env.pin_str()];
         if json {
             args.push("--json");
         }
-        let o = Command::new(BIN).args(&args).uid(65534).gid(65534).stdin(Stdio::null()).output().expect("run");
+        let o = Command::new(bin.path())
+            .args(&args)
+            .current_dir(&bin.dir)
+            .uid(65534)
+            .gid(65534)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "unprivileged status succeeded: {}", show(&o));
         assert!(err.contains("permission denied") && err.contains("uid 65534"), "{}", show(&o));

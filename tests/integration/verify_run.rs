@@ -23,6 +23,30 @@ pub fn kernel_ok() -> bool {
     panic!("these tests need root to load BPF programs; set SOCKASM_SKIP_KERNEL_TESTS=1 to skip them");
 }
 
+/// Why the host refuses an ARENA map (`BPF_MAP_CREATE` of
+/// `BPF_MAP_TYPE_ARENA`, key 0, value 0, one page, `BPF_F_MMAPABLE`: what
+/// `--map NAME=arena,0,0,1,0x400` creates), or `None` if it creates one.
+/// Some hosts refuse arenas even to root (EPERM from the kernel build or a
+/// security module, not a missing capability); a test that needs one probes
+/// first and skips loudly (`SKIPPED ...` on stderr) if refused.
+pub fn arena_refused() -> Option<String> {
+    use sockasm::syscall::{BPF_F_MMAPABLE, Map, MapSpec, MapType};
+    static WHY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    WHY.get_or_init(|| {
+        let spec = MapSpec::new(MapType::ARENA, 0, 0, 1).with_flags(BPF_F_MMAPABLE).with_name("probe");
+        Map::create(&spec).err().map(|e| e.to_string())
+    })
+    .clone()
+}
+
+/// Writes `msg` to the test process's stderr past libtest's capture (which
+/// only takes `eprintln!`), so that a skip shows in the output of a passing
+/// `cargo test`, as CI logs it.
+pub fn skip_note(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
 pub fn sockasm(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run sockasm")
 }
@@ -380,6 +404,10 @@ fn run_load_acquire_and_store_release() {
 #[test]
 fn run_addr_space_cast() {
     if !kernel_ok() {
+        return;
+    }
+    if let Some(why) = arena_refused() {
+        skip_note(&format!("SKIPPED run_addr_space_cast: the host refuses ARENA maps: {why}"));
         return;
     }
     let arena = ["--map", "arena=arena,0,0,1,0x400"];
