@@ -244,6 +244,7 @@ mod tests {
             loaded: true,
             pin_dir: PathBuf::from("/sys/fs/bpf/x\"y"),
             cgroups: vec![PathBuf::from("/sys/fs/cgroup/a b"), PathBuf::from("/sys/fs/cgroup/c\nd")],
+            others: vec![],
             programs: vec![],
             map: None,
             config: None,
