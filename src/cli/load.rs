@@ -14,10 +14,9 @@ pub struct Args {
     /// Capacity of the SOCKHASH (sockets; default 65535, at most 1048576); connections beyond it stay on plain TCP
     #[arg(long)]
     pub max_entries: Option<u32>,
-    /// The most bytes a reader may have waiting (unread) before writes to it go over TCP instead
-    /// of the redirect, so TCP's flow control pushes the writer back. The bound is the reader's
-    /// receive buffer (at least tcp_rmem[2]), capped at this [default: 4194304; 4096 to 67108864].
-    /// Changes a loaded bypass at once.
+    /// The most bytes a reader may have waiting (unread) before writes to it go over TCP, for the
+    /// rest of the connection, so TCP's flow control pushes the writer back [default: 16777216;
+    /// 4096 to 67108864]. Changes a loaded bypass at once.
     #[arg(long)]
     pub max_queue: Option<u32>,
     /// Accelerate only new connections whose local or remote port is in this list (e.g. 6379,8080);
@@ -31,6 +30,13 @@ pub struct Args {
     /// Forget --ports and --exclude-ports: accelerate connections on every port
     #[arg(long, conflicts_with_all = ["ports", "exclude_ports"])]
     pub all_ports: bool,
+    /// Redirect only between sockets of one network namespace (a pod's application and its
+    /// sidecar), never pod to pod. Changes a loaded bypass for new writes at once
+    #[arg(long, conflicts_with = "any_netns")]
+    pub same_netns_only: bool,
+    /// Pair sockets across network namespaces again (the default)
+    #[arg(long)]
+    pub any_netns: bool,
     /// Kernel BTF to read struct offsets from
     #[arg(long, default_value = deploy::KERNEL_BTF, hide = true)]
     pub kernel_btf: PathBuf,
@@ -46,6 +52,13 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         kernel_btf: args.kernel_btf.clone(),
         ports_only: if args.all_ports { Some(vec![]) } else { args.ports.clone() },
         ports_except: if args.all_ports { Some(vec![]) } else { args.exclude_ports.clone() },
+        same_netns: if args.same_netns_only {
+            Some(true)
+        } else if args.any_netns {
+            Some(false)
+        } else {
+            None
+        },
     };
     let r = match deploy::load(&opts) {
         Ok(r) => r,
@@ -101,6 +114,14 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
         outln!("  policy: peer-blind (loaded so earlier; unload and load again to change)");
     }
     outln!("  ports: {}", r.ports);
+    outln!(
+        "  pairing: {}",
+        if r.same_netns {
+            "within one network namespace only"
+        } else {
+            "by the connection's sequence numbers, across network namespaces and NAT"
+        }
+    );
     for o in &r.others {
         outln!(
             "warning: {} also has another sockasm's sock_ops program (id {}, {}). Only the first program in \

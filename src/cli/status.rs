@@ -141,6 +141,12 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
             );
         }
     }
+    if let Some(c) = &st.config {
+        outln!(
+            "pairing: {}",
+            if c.same_netns { "within one network namespace only" } else { "across network namespaces and NAT" }
+        );
+    }
     outln!("counters (all CPUs):");
     for c in Counter::ALL {
         outln!("  {:<22} {}", c.name(), st.counters.get(c));

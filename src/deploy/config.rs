@@ -97,6 +97,8 @@ pub struct Config {
     pub rcvbuf_floor: u32,
     /// Only connections with an INCLUDE port are admitted.
     pub only_listed: bool,
+    /// Redirect only between sockets of one network namespace.
+    pub same_netns: bool,
 }
 
 /// `tcp_rmem[2]` of the calling process's network namespace (6 MiB by default).
@@ -118,6 +120,7 @@ pub(super) fn read_config(map: &Map) -> Result<Config> {
         peer_aware: word(config::OFF_FLAGS as usize) & CONFIG_PEER_AWARE != 0,
         rcvbuf_floor: word(config::OFF_RCVBUF_FLOOR as usize).min(u32::MAX as u64) as u32,
         only_listed: word(config::OFF_PORT_FLAGS as usize) & config::PORTS_ONLY_LISTED as u64 != 0,
+        same_netns: word(config::OFF_PAIR_FLAGS as usize) & config::PAIR_SAME_NETNS as u64 != 0,
     })
 }
 
@@ -130,5 +133,7 @@ pub(super) fn write_config(map: &Map, cfg: &Config) -> Result<()> {
     v[at(config::OFF_RCVBUF_FLOOR)].copy_from_slice(&(cfg.rcvbuf_floor as u64).to_ne_bytes());
     let port_flags = if cfg.only_listed { config::PORTS_ONLY_LISTED as u64 } else { 0 };
     v[at(config::OFF_PORT_FLAGS)].copy_from_slice(&port_flags.to_ne_bytes());
+    let pair_flags = if cfg.same_netns { config::PAIR_SAME_NETNS as u64 } else { 0 };
+    v[at(config::OFF_PAIR_FLAGS)].copy_from_slice(&pair_flags.to_ne_bytes());
     map.update(&0u32.to_ne_bytes(), &v, syscall::UpdateFlag::Any).map_err(DeployError::step("writing the config map"))
 }

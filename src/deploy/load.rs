@@ -25,6 +25,10 @@ pub struct LoadOptions {
     pub ports_only: Option<Vec<u16>>,
     /// Never admit new connections with one of these ports; `None` keeps what is set.
     pub ports_except: Option<Vec<u16>>,
+    /// Redirect only between sockets of one network namespace; `None`: no
+    /// for a new load (yes when peer-blind, which cannot refuse TCP_REPAIR
+    /// sockets), unchanged when reusing.
+    pub same_netns: Option<bool>,
 }
 
 impl Default for LoadOptions {
@@ -38,6 +42,7 @@ impl Default for LoadOptions {
             kernel_btf: PathBuf::from(KERNEL_BTF),
             ports_only: None,
             ports_except: None,
+            same_netns: None,
         }
     }
 }
@@ -56,6 +61,8 @@ pub struct LoadReport {
     /// Why the programs are peer-blind, when this call loaded them so.
     pub peer_blind_reason: Option<String>,
     pub max_queue: u32,
+    /// Pairing limited to one network namespace.
+    pub same_netns: bool,
     /// The port selection in force.
     pub ports: PortSelection,
     /// Stale `sock_info` entries removed (their sockets closed while no
@@ -176,9 +183,16 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     };
     let (config_map, ports_map) = (objs.map(progs::MAP_CONFIG)?, objs.map(progs::MAP_PORTS)?);
     let mut cfg = read_config(config_map)?;
-    if created || opts.max_queue.is_some_and(|q| q != cfg.max_queue) {
+    // Peer-blind programs cannot tell a TCP_REPAIR socket: they pair only
+    // within one network namespace, whatever is asked.
+    let same_netns = opts.same_netns.map(|s| s || !cfg.peer_aware);
+    if created || opts.max_queue.is_some_and(|q| q != cfg.max_queue) || same_netns.is_some_and(|s| s != cfg.same_netns)
+    {
         if let Some(q) = opts.max_queue {
             cfg.max_queue = q;
+        }
+        if let Some(s) = same_netns {
+            cfg.same_netns = s;
         }
         write_config(config_map, &cfg)?;
     }
@@ -219,6 +233,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         peer_aware: cfg.peer_aware,
         peer_blind_reason,
         max_queue: cfg.max_queue,
+        same_netns: cfg.same_netns,
         ports,
         stale_removed,
         others,
@@ -280,6 +295,7 @@ fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Resul
         // spill is final.
         rcvbuf_floor: tcp_rmem_max().max(config::MAX_MAX_QUEUE),
         only_listed: false,
+        same_netns: policy.offsets().is_none(),
     };
     write_config(objs.map(progs::MAP_CONFIG)?, &cfg)?;
 

@@ -151,6 +151,7 @@ impl Status {
                         ("peer_aware", Json::from(c.peer_aware)),
                         ("max_queue", c.max_queue.into()),
                         ("rcvbuf_floor", c.rcvbuf_floor.into()),
+                        ("same_netns", Json::from(c.same_netns)),
                     ]),
                     None => Json::Null,
                 },

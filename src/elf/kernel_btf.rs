@@ -215,6 +215,74 @@ impl<'a> KernelBtf<'a> {
         Ok(Member { offset, size: self.size_of(ty, 0)? })
     }
 
+    /// The bit offset, from the start of struct `id`, of `path`, which may be
+    /// a one-bit bitfield (a flag such as `tcp_sock.repair`); a member of
+    /// another size is refused.
+    pub fn flag_bit_of(&self, id: u32, strukt: &str, path: &str) -> Result<u64> {
+        let not_found = || KernelBtfError::NoMember { strukt: strukt.to_string(), path: path.to_string() };
+        let mut ty = id;
+        let mut offset_bits = 0u64;
+        let parts: Vec<&str> = path.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let (off, member_ty) = self.find_member(ty, part, 0)?.ok_or_else(not_found)?;
+            if off.1 && i + 1 != parts.len() {
+                return Err(KernelBtfError::Bitfield { strukt: strukt.to_string(), path: path.to_string() });
+            }
+            offset_bits += off.0;
+            ty = member_ty;
+        }
+        let (.., bits) = self.bitfield_size(id, strukt, path)?;
+        if bits != 1 {
+            return Err(KernelBtfError::Bitfield { strukt: strukt.to_string(), path: path.to_string() });
+        }
+        Ok(offset_bits)
+    }
+
+    /// The bitfield size (in bits) of the last member of `path`; 0 for a
+    /// whole member.
+    fn bitfield_size(&self, id: u32, strukt: &str, path: &str) -> Result<((), u32)> {
+        let not_found = || KernelBtfError::NoMember { strukt: strukt.to_string(), path: path.to_string() };
+        let mut ty = id;
+        let mut last = 0;
+        for part in path.split('.') {
+            let (size, member_ty) = self.find_member_bits(ty, part, 0)?.ok_or_else(not_found)?;
+            last = size;
+            ty = member_ty;
+        }
+        Ok(((), last))
+    }
+
+    /// `(bitfield size, type)` of member `name` of struct/union `id` (size 0:
+    /// not a bitfield), searching anonymous members too.
+    fn find_member_bits(&self, id: u32, name: &str, depth: usize) -> Result<Option<(u32, u32)>> {
+        if depth > MAX_DEPTH {
+            return Err(corrupt("anonymous members nest too deep"));
+        }
+        let id = self.skip_mods(id)?;
+        let (_, info, _, data) = self.record(id)?;
+        let kind = (info >> 24) & 0x1f;
+        if kind != KIND_STRUCT && kind != KIND_UNION {
+            return Ok(None);
+        }
+        let kind_flag = info >> 31 == 1;
+        for i in 0..(info & 0xffff) as usize {
+            let at = data + 12 * i;
+            let (m_name, m_type, m_off) =
+                (u32_at(self.types, at)?, u32_at(self.types, at + 4)?, u32_at(self.types, at + 8)?);
+            let size = if kind_flag { m_off >> 24 } else { 0 };
+            let m = self.name(m_name)?;
+            if m == name.as_bytes() {
+                return Ok(Some((size, m_type)));
+            }
+            if m.is_empty()
+                && let Some(found) = self.find_member_bits(m_type, name, depth + 1)?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
     /// `((bit offset, is bitfield), type)` of member `name` of struct/union `id`,
     /// searching anonymous members too.
     fn find_member(&self, id: u32, name: &str, depth: usize) -> Result<Option<((u64, bool), u32)>> {

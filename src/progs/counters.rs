@@ -30,10 +30,16 @@ pub enum Counter {
     PassForGood = 13,
     /// Established connections sock_ops left alone because of their ports.
     SocketsSkipped = 14,
+    /// Established sockets in TCP_REPAIR mode, whose sequence numbers user
+    /// space chose: they never join.
+    SocketsRepairRefused = 15,
+    /// Writes over TCP because the peer is in another network namespace and
+    /// pairing is limited to one (`load --same-netns-only`, or peer-blind).
+    PassOtherNetns = 16,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 15] = [
+    pub const ALL: [Counter; 17] = [
         Counter::SocketsAdded,
         Counter::InsertFailures,
         Counter::RedirectedMsgs,
@@ -49,6 +55,8 @@ impl Counter {
         Counter::PassStream,
         Counter::PassForGood,
         Counter::SocketsSkipped,
+        Counter::SocketsRepairRefused,
+        Counter::PassOtherNetns,
     ];
     /// Byte offset in the map value.
     pub const fn offset(self) -> i16 {
@@ -72,6 +80,8 @@ impl Counter {
             Counter::PassStream => "tcp_small_write_stream",
             Counter::PassForGood => "tcp_for_good",
             Counter::SocketsSkipped => "sockets_skipped_by_port",
+            Counter::SocketsRepairRefused => "sockets_refused_repair",
+            Counter::PassOtherNetns => "tcp_other_netns",
         }
     }
     /// One line on what it counts (`status --format prometheus` HELP).
@@ -93,6 +103,12 @@ impl Counter {
             Counter::PassForGood => "Writes of a connection already on TCP for good.",
             Counter::SocketsSkipped => {
                 "Established connections left on TCP because of their ports (--ports, --exclude-ports)."
+            }
+            Counter::SocketsRepairRefused => {
+                "Established sockets in TCP_REPAIR mode (sequence numbers chosen by user space), never admitted."
+            }
+            Counter::PassOtherNetns => {
+                "Writes over TCP because the peer is in another network namespace and pairing is limited to one."
             }
         }
     }

@@ -29,6 +29,20 @@ pub struct KernelOffsets {
     pub rcvbuf: Field,
     /// The socket cookie, to check that a read came from the expected socket.
     pub cookie: Field,
+    /// `tcp_sock.repair`, a one-bit flag: set while user space may choose
+    /// the socket's sequence numbers (TCP_REPAIR), so such a socket never
+    /// joins: its key could be another connection's.
+    pub repair: Flag,
+}
+
+/// A one-bit kernel flag: the byte that holds it and the bit's mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag {
+    /// Byte offset from the start of `struct sock`.
+    pub byte: u32,
+    pub mask: u8,
+    /// `struct.member`, for listings.
+    pub name: &'static str,
 }
 
 /// The members, as (field, struct, member path in that struct, size).
@@ -52,7 +66,7 @@ impl KernelOffsets {
     /// Resolves every field in a raw BTF blob (the contents of `/sys/kernel/btf/vmlinux`).
     pub fn from_btf(blob: &[u8]) -> Result<KernelOffsets, KernelError> {
         let btf = KernelBtf::parse(blob)?;
-        let structs = ["sock"];
+        let structs = ["sock", "tcp_sock"];
         let ids = btf.find_structs(&structs)?;
         let mut out = [Field { offset: 0, size: 0, name: "" }; 3];
         for (slot, (name, strukt, path, want)) in out.iter_mut().zip(MEMBERS) {
@@ -69,7 +83,14 @@ impl KernelOffsets {
             *slot = Field { offset: m.offset, size: m.size, name };
         }
         let [rmem_alloc, rcvbuf, cookie] = out;
-        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie })
+        let bit = btf.flag_bit_of(ids[1], "tcp_sock", "repair")?;
+        let byte = u32::try_from(bit / 8).map_err(|_| KernelError::TooFar { field: "tcp_sock.repair", offset: u32::MAX })?;
+        if byte > 32 * 1024 {
+            return Err(KernelError::TooFar { field: "tcp_sock.repair", offset: byte });
+        }
+        // BTF counts bits from the least significant bit on little-endian x86-64.
+        let repair = Flag { byte, mask: 1 << (bit % 8), name: "tcp_sock.repair" };
+        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie, repair })
     }
 }
 
@@ -145,6 +166,7 @@ pub(crate) mod tests {
             rmem_alloc: f(192, 4, "sock.sk_rmem_alloc"),
             rcvbuf: f(244, 4, "sock.sk_rcvbuf"),
             cookie: f(104, 8, "sock.sk_cookie"),
+            repair: Flag { byte: 2121, mask: 1, name: "tcp_sock.repair" },
         }
     }
 

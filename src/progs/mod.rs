@@ -56,7 +56,9 @@ pub const INFO_OFF_ADDR: i16 = 8;
 /// the kernel reuses the memory for another socket, so a peer that reads the
 /// same cookie after its other reads knows they came from this socket.
 pub const INFO_OFF_COOKIE: i16 = 16;
-pub const INFO_VALUE_SIZE: u32 = 24;
+/// and the cookie of its network namespace (for `load --same-netns-only`).
+pub const INFO_OFF_NETNS: i16 = 24;
+pub const INFO_VALUE_SIZE: u32 = 32;
 
 /// A peer has redirected (or is about to redirect) into this socket: its
 /// receive side may hold redirected bytes, which the kernel frees when a
@@ -82,7 +84,11 @@ pub mod config {
     /// remote port marked [`super::PORT_INCLUDE`].
     pub const OFF_PORT_FLAGS: i16 = 24;
     pub const PORTS_ONLY_LISTED: i32 = 1;
-    pub const VALUE_SIZE: u32 = 32;
+    /// Bit [`PAIR_SAME_NETNS`]: redirect only between sockets of one network
+    /// namespace (`load --same-netns-only`, and always when peer-blind).
+    pub const OFF_PAIR_FLAGS: i16 = 32;
+    pub const PAIR_SAME_NETNS: i32 = 1;
+    pub const VALUE_SIZE: u32 = 40;
     /// `--max-queue` default: 16 MiB. A spill is for good (the connection
     /// stays on TCP), so the bound is generous enough that a reader's brief
     /// stall (about 5 ms of a 3 GB/s writer) does not cost the bypass.
@@ -116,7 +122,11 @@ pub const STATE_OFF_PEER_FLAGGED: i16 = 24;
 /// Whether the RTT callback was already on (another tool's sock_ops program
 /// asked for it) when sock_ops turned it on: then it is left on.
 pub const STATE_OFF_RTT_THEIRS: i16 = 32;
-pub const STATE_VALUE_SIZE: u32 = 40;
+/// The socket's own SOCKHASH key ([`key`]), 16 bytes: written by sock_ops
+/// before the socket enters the map, read by sk_msg (for the peer's key)
+/// and by sock_ops's later callbacks.
+pub const STATE_OFF_KEY: i16 = 40;
+pub const STATE_VALUE_SIZE: u32 = 56;
 
 /// A program with per-instruction notes for listings (ctx field names).
 pub struct Builder {
@@ -141,21 +151,6 @@ pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 6] {
         (MAP_CONFIG, MapSpec::new(MapType::ARRAY, 4, config::VALUE_SIZE, 1).with_name("sockasm_config")),
         (MAP_PORTS, MapSpec::new(MapType::HASH, 4, 4, MAX_PORTS).with_name("sockasm_ports")),
     ]
-}
-
-/// Where a program type's context holds the socket's addresses and ports.
-pub struct CtxAddrs {
-    /// The context struct's name, for listings.
-    pub name: &'static str,
-    pub family: i16,
-    pub remote_ip4: i16,
-    pub local_ip4: i16,
-    pub remote_ip6: i16,
-    pub local_ip6: i16,
-    /// Network byte order, as a u32 (so `be32` gives the port).
-    pub remote_port: i16,
-    /// Host byte order.
-    pub local_port: i16,
 }
 
 impl Builder {
@@ -237,69 +232,21 @@ impl Builder {
         self.push(Jmp::Jeq.imm(R0, 0, bail));
     }
 
-    /// Stores the 16-byte v4-mapped form of the IPv4 address in `ip4` (as
-    /// loaded from the context: network byte order in memory) at `r10 + at`.
-    fn store_v4_mapped(&mut self, at: i16, ip4: Reg) {
-        self.push(store_imm(Size::DW, R10, at, 0));
-        // Bytes 00 00 ff ff as a little-endian u32.
-        self.push(store_imm(Size::W, R10, at + 8, 0xffff_0000u32 as i32));
-        self.push(store(Size::W, R10, at + 12, ip4));
-    }
-
-    /// Copies a 16-byte IPv6 address from the context to `r10 + at`, word by word.
-    fn copy_v6(&mut self, ctx: Reg, from: i16, at: i16, field: &str) {
-        for i in 0..4 {
-            self.ctx_load(Size::W, R3, ctx, from + 4 * i, &format!("{field}[{i}]"));
-            self.push(store(Size::W, R10, at + 4 * i, R3));
-        }
-    }
-
-    /// Builds the SOCKHASH key at `r10 - 48` from the context in `ctx`: the
-    /// socket's own key, or (`peer`) the key its peer was stored under, with
-    /// local and remote swapped. Families other than IPv4/IPv6 go to `bail`.
-    /// Clobbers r0-r5.
-    fn build_key(&mut self, ctx: Reg, a: &CtxAddrs, peer: bool, bail: &str) {
+    /// Copies this socket's key from its `sk_state` value (pointer in
+    /// `state`) to `r10 - 16`; with `peer`, the key of the other end: the
+    /// same numbers with the other role (`3 - role`). Clobbers r1-r2.
+    fn key_from_state(&mut self, state: Reg, peer: bool) {
         let k = key::STACK_KEY;
-        let field = |f: &str| format!("{}.{f}", a.name);
-        // (context field, its name) that goes into the key's local / remote slots.
-        let (ip4, ip6, port) = if peer {
-            (
-                [(a.remote_ip4, "remote_ip4"), (a.local_ip4, "local_ip4")],
-                [(a.remote_ip6, "remote_ip6"), (a.local_ip6, "local_ip6")],
-                [(a.remote_port, "remote_port"), (a.local_port, "local_port")],
-            )
-        } else {
-            (
-                [(a.local_ip4, "local_ip4"), (a.remote_ip4, "remote_ip4")],
-                [(a.local_ip6, "local_ip6"), (a.remote_ip6, "remote_ip6")],
-                [(a.local_port, "local_port"), (a.remote_port, "remote_port")],
-            )
-        };
-        let slots = [(key::OFF_LOCAL_IP, key::OFF_LOCAL_PORT), (key::OFF_REMOTE_IP, key::OFF_REMOTE_PORT)];
-        self.ctx_load(Size::W, R2, ctx, a.family, &field("family"));
-        self.push(Jmp::Jeq.imm(R2, AF_INET6, "ipv6"));
-        self.push(Jmp::Jne.imm(R2, AF_INET, bail));
-        for ((off, name), (ip, _)) in ip4.into_iter().zip(slots) {
-            self.ctx_load(Size::W, R3, ctx, off, &field(name));
-            self.store_v4_mapped(k + ip, R3);
+        for half in [0, 8] {
+            self.push(load(Size::DW, R1, state, STATE_OFF_KEY + half));
+            self.push(store(Size::DW, R10, k + half, R1));
         }
-        self.push(ja("ports"));
-        self.label("ipv6");
-        for ((off, name), (ip, _)) in ip6.into_iter().zip(slots) {
-            self.copy_v6(ctx, off, k + ip, &field(name));
+        if peer {
+            self.push(load(Size::W, R1, R10, k + key::OFF_ROLE));
+            self.push(Alu::Mov.imm(R2, key::ROLE_ACTIVE + key::ROLE_PASSIVE));
+            self.push(Alu::Sub.reg(R2, R1));
+            self.push(store(Size::W, R10, k + key::OFF_ROLE, R2));
         }
-        self.label("ports");
-        for ((off, name), (_, at)) in port.into_iter().zip(slots) {
-            self.ctx_load(Size::W, R3, ctx, off, &field(name));
-            if off == a.remote_port {
-                // The remote port sits in network byte order: be32 makes it a number.
-                self.push(Insn::Endian { op: Endian::Be, bits: 32, dst: R3 });
-            }
-            self.push(store(Size::W, R10, k + at, R3));
-        }
-        self.push(Alu::Mov.reg(R1, ctx));
-        self.call(Helper::GetNetnsCookie);
-        self.push(store(Size::DW, R10, k + key::OFF_NETNS, R0));
     }
 
     fn finish(
@@ -329,7 +276,8 @@ impl Builder {
 
 /// Where the counters key (a u32 0) lives on the stack, below the SOCKHASH key.
 const STACK_KEY_COUNTER: i16 = key::STACK_KEY - 8;
-/// A u64 scratch value, below the counters key.
+/// A u64 scratch value, below the counters key: sock_ops keeps a port there
+/// (the `ports` map's key) and the byte that holds `tcp_sock.repair`.
 const STACK_SCRATCH: i16 = STACK_KEY_COUNTER - 8;
 /// sk_msg: what it reads from the peer socket, below the scratch value.
 const STACK_PEER_RMEM: i16 = STACK_SCRATCH - 8;
@@ -388,8 +336,12 @@ mod tests {
             }
             let created = map_specs(1).map(|(n, _)| n);
             assert!(p.code.map_refs.iter().all(|r| created.contains(&r.name.as_str())), "{}", p.name);
-            assert!(p.comments.values().any(|n| n.ends_with(".remote_port")), "{}", p.name);
             assert_eq!(p.code.insns.last(), Some(&Insn::Exit));
+        }
+        // sock_ops names the context fields the key comes from.
+        let notes: Vec<&String> = progs[0].comments.values().collect();
+        for f in ["snd_una", "bytes_acked", "rcv_nxt", "snd_nxt", "remote_port", "tcp_sock.repair"] {
+            assert!(notes.iter().any(|n| n.contains(f)), "sock_ops: no note names {f}");
         }
         // sk_msg names every kernel field it reads.
         let notes: Vec<&String> = progs[1].comments.values().collect();

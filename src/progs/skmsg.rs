@@ -5,9 +5,10 @@
 //! st = sk_storage_get(&sk_state, msg->sk, 0, 0);
 //! if (!st) goto no_peer;
 //! if (st->mode == TCP_USED) goto for_good;
-//! key = { netns_cookie(msg), remote ip, local ip, remote port, local port };  // the peer's key
-//! info = map_lookup(&sock_info, &key);              // the peer's address and cookie
+//! key = st->key; key.role = 3 - key.role;           // the peer's key: ours, the other role
+//! info = map_lookup(&sock_info, &key);              // the peer's address and cookies
 //! if (!info) goto miss;
+//! if ((config.pair_flags & SAME_NETNS) && get_netns_cookie(msg) != info->netns) goto other_netns;
 //! q = peer->sk_rmem_alloc; rcvbuf = peer->sk_rcvbuf;           // bpf_probe_read_kernel
 //! if (peer->sk_cookie != info->cookie) goto stale;  // read last: the reads above came from the peer
 //! bound = min(max(rcvbuf, config.rcvbuf_floor), config.max_queue);
@@ -21,6 +22,7 @@
 //!     st->peer_flagged = 1;
 //! }
 //! if (msg_redirect_hash(msg, &sock_hash, &key, BPF_F_INGRESS) == SK_PASS) { redirected++; return SK_PASS; }
+//! other_netns: st->mode = TCP_USED;     // (counted as such)
 //! miss: st->mode = TCP_USED;            // sock_ops takes the socket out of the map if it can
 //! ...   passed++, and why; return SK_PASS;  // never SK_DROP: the write goes over TCP
 //! ```
@@ -70,16 +72,6 @@ use crate::uapi;
 /// against the C header.
 pub mod ctx {
     pub use crate::uapi::ctx::sk_msg_md::*;
-    pub const ADDRS: super::CtxAddrs = super::CtxAddrs {
-        name: NAME,
-        family: FAMILY,
-        remote_ip4: REMOTE_IP4,
-        local_ip4: LOCAL_IP4,
-        remote_ip6: REMOTE_IP6,
-        local_ip6: LOCAL_IP6,
-        remote_port: REMOTE_PORT,
-        local_port: LOCAL_PORT,
-    };
 }
 
 /// The verdict: every write passes (redirected or over TCP), none is dropped.
@@ -107,11 +99,23 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
     b.push(Jmp::Jeq.imm(R1, STATE_TCP_USED, "for_good"));
 
-    // The peer's key: our remote is its local, and the other way round.
-    b.build_key(R6, &ctx::ADDRS, true, "no_peer");
+    // The peer's key: ours with the other role.
+    b.key_from_state(R7, true);
     b.call_with_key(MAP_SOCK_INFO, Helper::MapLookupElem);
     b.push(Jmp::Jeq.imm(R0, 0, "miss"));
     b.push(Alu::Mov.reg(R9, R0));
+    // Pairing limited to one network namespace (an operator's choice, or a
+    // peer-blind load, which cannot check for TCP_REPAIR).
+    b.note(ld_map_value(R1, MAP_CONFIG, 0), format!("map {MAP_CONFIG} value"));
+    b.note(load(Size::DW, R1, R1, config::OFF_PAIR_FLAGS), "config.pair_flags");
+    b.push(Jmp::Jset.imm(R1, config::PAIR_SAME_NETNS, "same_netns"));
+    b.push(ja("paired"));
+    b.label("same_netns");
+    b.push(Alu::Mov.reg(R1, R6));
+    b.call(Helper::GetNetnsCookie);
+    b.note(load(Size::DW, R1, R9, INFO_OFF_NETNS), "sock_info.netns");
+    b.push(Jmp::Jne.reg(R0, R1, "other_netns"));
+    b.label("paired");
 
     if let Some(o) = policy.offsets() {
         b.peer_read(STACK_PEER_RMEM, &o.rmem_alloc, (R9, INFO_OFF_ADDR), "peer");
@@ -190,6 +194,9 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
         b.count(&[(Counter::SmallWriteStreams, None)]);
         passed(&mut b, Counter::PassStream);
     }
+    b.label("other_netns");
+    b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_TCP_USED));
+    passed(&mut b, Counter::PassOtherNetns);
     b.label("for_good");
     passed(&mut b, Counter::PassForGood);
     b.label("miss");

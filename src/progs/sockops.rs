@@ -3,30 +3,34 @@
 //!
 //! ```text
 //! switch (op) {
-//! case ACTIVE_ESTABLISHED: case PASSIVE_ESTABLISHED:
-//!     key = { netns_cookie(ctx), local ip, remote ip (v4 as ::ffff:a.b.c.d), ports };
-//!     p = *map_lookup(&ports, &key.local_port) | *map_lookup(&ports, &key.remote_port);  // 0 if absent
+//! case ACTIVE_ESTABLISHED:  key = { snd_una - bytes_acked + 1, rcv_nxt, ACTIVE, 0 };  goto keyed;
+//! case PASSIVE_ESTABLISHED: key = { rcv_nxt, snd_nxt, PASSIVE, 0 };
+//! keyed:                                  // the same two numbers at both ends (see `key`)
+//!     p = *map_lookup(&ports, &local_port) | *map_lookup(&ports, &be32(remote_port));  // 0 if absent
 //!     if ((p & EXCLUDE) || ((config.port_flags & ONLY_LISTED) && !(p & INCLUDE))) { skipped++; return 1; }
 //!     st = sk_storage_get(&sk_state, ctx->sk, 0, F_CREATE);   // "may redirect"
 //!     if (st && st->mode != 0) return 1;  // already handled (program attached twice)
 //!     if (!st) { failures++; return 1; }
-//!     st->mode = IN_MAP; st->self = ctx->sk;                  // (peer-aware: the address, as a number)
-//!     info = { .flags = 0, .addr = ctx->sk, .cookie = get_socket_cookie(ctx) };
-//!     if (map_update(&sock_info, &key, &info, BPF_ANY)) { failures++; return 1; }
+//!     st->mode = IN_MAP; st->key = key; st->self = ctx->sk;   // (peer-aware: the address, as a number)
+//!     if (peer-aware && ((struct tcp_sock *)ctx->sk)->repair) { st->mode = TCP_USED; repair_refused++; return 1; }
+//!     info = { .flags = 0, .addr = ctx->sk, .cookie = get_socket_cookie(ctx), .netns = get_netns_cookie(ctx) };
+//!     if (map_update(&sock_info, &key, &info, BPF_NOEXIST)) { failures++; return 1; }
 //!     if (sock_hash_update(ctx, &sock_hash, &key, BPF_NOEXIST)) { map_delete(&sock_info, &key); failures++; return 1; }
 //!     st->rtt_theirs = ctx->cb_flags & RTT_CB;     // another program's wish: keep it
 //!     cb_flags_set(ctx, ctx->cb_flags | RTT_CB | STATE_CB); added++; return 1;
 //! case RTT_CB:                           // an ACK: this socket sent bytes over TCP
-//!     if (sk_storage_get(&sk_state, ctx->sk, 0, 0)->mode != TCP_USED) return 1;   // may still redirect
-//!     f = &map_lookup(&sock_info, &key)->flags;
+//!     st = sk_storage_get(&sk_state, ctx->sk, 0, 0);
+//!     if (st->mode != TCP_USED) return 1;   // may still redirect
+//!     key = st->key; f = &map_lookup(&sock_info, &key)->flags;
 //!     if (f && !(*f & RECEIVED) && !(fetch_or(f, LEAVING) & RECEIVED)) {
 //!         map_delete(&sock_hash, &key); map_delete(&sock_info, &key); left++;
 //!     }
 //!     if (!st->rtt_theirs) cb_flags_set(ctx, ctx->cb_flags & ~RTT_CB);   // decided for good
 //!     return 1;
 //! case STATE_CB:
+//!     key = sk_storage_get(&sk_state, ctx->sk, 0, 0)->key;
 //!     if (ctx->args[1] == TCP_CLOSE && map_lookup(&sock_info, &key)->cookie == get_socket_cookie(ctx))
-//!         map_delete(&sock_info, &key);   // only our own entry, not a namesake's
+//!         map_delete(&sock_info, &key);   // only our own entry
 //! }
 //! ```
 //! The per-socket storage is created before the socket enters the map: the
@@ -55,16 +59,6 @@ use crate::uapi;
 /// against the C header.
 pub mod ctx {
     pub use crate::uapi::ctx::bpf_sock_ops::*;
-    pub const ADDRS: super::CtxAddrs = super::CtxAddrs {
-        name: NAME,
-        family: FAMILY,
-        remote_ip4: REMOTE_IP4,
-        local_ip4: LOCAL_IP4,
-        remote_ip6: REMOTE_IP6,
-        local_ip6: LOCAL_IP6,
-        remote_port: REMOTE_PORT,
-        local_port: LOCAL_PORT,
-    };
 }
 
 /// The sock_ops callbacks and flags the program handles, as immediates.
@@ -86,26 +80,52 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     let k = STACK_KEY;
     b.push(Alu::Mov.reg(R6, R1));
     b.ctx_load(Size::W, R9, R6, ctx::OP, "bpf_sock_ops.op");
-    b.push(Jmp::Jeq.imm(R9, ACTIVE_ESTABLISHED, "keyed"));
-    b.push(Jmp::Jeq.imm(R9, PASSIVE_ESTABLISHED, "keyed"));
-    b.push(Jmp::Jeq.imm(R9, RTT_CB, "keyed"));
+    b.push(Jmp::Jeq.imm(R9, ACTIVE_ESTABLISHED, "active"));
+    b.push(Jmp::Jeq.imm(R9, PASSIVE_ESTABLISHED, "passive"));
+    b.push(Jmp::Jeq.imm(R9, RTT_CB, "rtt"));
     b.push(Jmp::Jne.imm(R9, STATE_CB, "out"));
     b.ctx_load(Size::W, R2, R6, ctx::ARGS1, "bpf_sock_ops.args[1]");
-    b.push(Jmp::Jne.imm(R2, TCP_CLOSE, "out"));
+    b.push(Jmp::Jeq.imm(R2, TCP_CLOSE, "closed"));
+    b.push(ja("out"));
+
+    // The key: the connection's two initial sequence numbers (+1), the
+    // active end's first, and this socket's role. The active end reads its
+    // own ISN as snd_una - bytes_acked + 1: with TCP Fast Open, snd_nxt has
+    // already moved past the SYN's data.
+    b.label("active");
+    b.ctx_load(Size::W, R1, R6, ctx::SND_UNA, "bpf_sock_ops.snd_una");
+    b.ctx_load(Size::DW, R2, R6, ctx::BYTES_ACKED, "bpf_sock_ops.bytes_acked");
+    b.push(Alu::Sub.reg(R1, R2));
+    b.push(Alu::Add.imm(R1, 1));
+    b.push(store(Size::W, R10, k + OFF_ACTIVE_ISN, R1));
+    b.ctx_load(Size::W, R1, R6, ctx::RCV_NXT, "bpf_sock_ops.rcv_nxt");
+    b.push(store(Size::W, R10, k + OFF_PASSIVE_ISN, R1));
+    b.push(store_imm(Size::W, R10, k + OFF_ROLE, ROLE_ACTIVE));
+    b.push(ja("keyed"));
+    b.label("passive");
+    b.ctx_load(Size::W, R1, R6, ctx::RCV_NXT, "bpf_sock_ops.rcv_nxt");
+    b.push(store(Size::W, R10, k + OFF_ACTIVE_ISN, R1));
+    b.ctx_load(Size::W, R1, R6, ctx::SND_NXT, "bpf_sock_ops.snd_nxt");
+    b.push(store(Size::W, R10, k + OFF_PASSIVE_ISN, R1));
+    b.push(store_imm(Size::W, R10, k + OFF_ROLE, ROLE_PASSIVE));
     b.label("keyed");
-    b.build_key(R6, &ctx::ADDRS, false, "out");
-    b.push(Jmp::Jeq.imm(R9, STATE_CB, "closed"));
-    b.push(Jmp::Jeq.imm(R9, RTT_CB, "rtt"));
+    b.push(store_imm(Size::W, R10, k + OFF_ZERO, 0));
 
     // Port selection: a connection with a local or remote port marked
     // EXCLUDE is left alone, and so is one without an INCLUDE port when
-    // only listed ports are admitted. The key holds both ports as u32s,
-    // which are the `ports` map's keys.
+    // only listed ports are admitted. The `ports` map's keys are u32s in
+    // host byte order.
     b.push(Alu::Mov.imm(R8, 0));
-    for (off, name) in [(OFF_LOCAL_PORT, "local"), (OFF_REMOTE_PORT, "remote")] {
-        b.note(ld_map(R1, MAP_PORTS), format!("map {MAP_PORTS}: the {name} port"));
+    for (field, name) in [(ctx::LOCAL_PORT, "local_port"), (ctx::REMOTE_PORT, "remote_port")] {
+        b.ctx_load(Size::W, R1, R6, field, &format!("bpf_sock_ops.{name}"));
+        if field == ctx::REMOTE_PORT {
+            // The remote port sits in network byte order: be32 makes it a number.
+            b.push(Insn::Endian { op: Endian::Be, bits: 32, dst: R1 });
+        }
+        b.push(store(Size::W, R10, STACK_SCRATCH, R1));
+        b.note(ld_map(R1, MAP_PORTS), format!("map {MAP_PORTS}: the {name}"));
         b.push(Alu::Mov.reg(R2, R10));
-        b.push(Alu::Add.imm(R2, (k + off) as i32));
+        b.push(Alu::Add.imm(R2, STACK_SCRATCH as i32));
         b.call(Helper::MapLookupElem);
         b.push(Jmp::Jeq.imm(R0, 0, 2));
         b.push(load(Size::W, R1, R0, 0));
@@ -130,27 +150,47 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
     b.push(Jmp::Jne.imm(R1, 0, "out"));
     b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_IN_MAP));
+    for half in [0, 8] {
+        b.push(load(Size::DW, R1, R10, k + half));
+        b.push(store(Size::DW, R7, STATE_OFF_KEY + half, R1));
+    }
 
     // Its sock_info entry (nothing received, not leaving; where the socket
     // is and its cookie), before the socket can be found: BPF_ANY
     // overwrites what a closed namesake left behind.
     b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_FLAGS, 0));
     b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_ADDR, 0));
-    if policy.offsets().is_some() {
+    if let Some(o) = policy.offsets() {
         b.ctx_load(Size::DW, R1, R6, ctx::SK, SK.1);
         b.push(Jmp::Jeq.imm(R1, 0, "failed"));
         b.push(store(Size::DW, R7, STATE_OFF_SELF, R1));
         b.push(store(Size::DW, R10, STACK_INFO + INFO_OFF_ADDR, R1));
+        // A socket in TCP_REPAIR mode had its sequence numbers chosen by
+        // user space: its key could be another connection's. It never joins.
+        // Through the copy in the map value: a number there, where the
+        // verifier refuses arithmetic on the socket pointer itself.
+        b.push(load(Size::DW, R3, R7, STATE_OFF_SELF));
+        b.note(Alu::Add.imm(R3, o.repair.byte as i32), format!("&self->{} (byte)", o.repair.name));
+        b.push(Alu::Mov.reg(R1, R10));
+        b.push(Alu::Add.imm(R1, STACK_SCRATCH as i32));
+        b.push(Alu::Mov.imm(R2, 1));
+        b.call(Helper::ProbeReadKernel);
+        b.push(Jmp::Jne.imm(R0, 0, "repaired"));
+        b.push(load(Size::B, R1, R10, STACK_SCRATCH));
+        b.push(Jmp::Jset.imm(R1, o.repair.mask as i32, "repaired"));
     }
     b.push(Alu::Mov.reg(R1, R6));
     b.call(Helper::GetSocketCookie);
     b.push(store(Size::DW, R10, STACK_INFO + INFO_OFF_COOKIE, R0));
+    b.push(Alu::Mov.reg(R1, R6));
+    b.call(Helper::GetNetnsCookie);
+    b.push(store(Size::DW, R10, STACK_INFO + INFO_OFF_NETNS, R0));
     b.note(ld_map(R1, MAP_SOCK_INFO), format!("map {MAP_SOCK_INFO}"));
     b.push(Alu::Mov.reg(R2, R10));
     b.push(Alu::Add.imm(R2, k as i32));
     b.push(Alu::Mov.reg(R3, R10));
     b.push(Alu::Add.imm(R3, STACK_INFO as i32));
-    b.push(Alu::Mov.imm(R4, uapi::BPF_ANY as i32));
+    b.push(Alu::Mov.imm(R4, uapi::BPF_NOEXIST as i32));
     b.call(Helper::MapUpdateElem);
     b.push(Jmp::Jne.imm(R0, 0, "failed"));
 
@@ -180,6 +220,12 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.label("failed");
     b.count(&[(Counter::InsertFailures, None)]);
     b.push(ja("out"));
+    if policy.offsets().is_some() {
+        b.label("repaired");
+        b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_TCP_USED));
+        b.count(&[(Counter::SocketsRepairRefused, None)]);
+        b.push(ja("out"));
+    }
 
     // An ACK of bytes this socket sent over TCP. Once sk_msg has put it on
     // TCP for good, take it out of the SOCKHASH, unless a peer has
@@ -189,6 +235,7 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.push(Alu::Mov.reg(R7, R0));
     b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
     b.push(Jmp::Jne.imm(R1, STATE_TCP_USED, "out"));
+    b.key_from_state(R7, false);
     b.call_with_key(MAP_SOCK_INFO, Helper::MapLookupElem);
     b.push(Jmp::Jeq.imm(R0, 0, "decided"));
     b.push(load(Size::DW, R1, R0, 0));
@@ -213,6 +260,8 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     // The socket is gone: so is its sock_info entry, unless a namesake's
     // entry has replaced it.
     b.label("closed");
+    b.sk_state_get(R6, SK, 0, "out");
+    b.key_from_state(R0, false);
     b.call_with_key(MAP_SOCK_INFO, Helper::MapLookupElem);
     b.push(Jmp::Jeq.imm(R0, 0, "out"));
     b.push(Alu::Mov.reg(R8, R0));

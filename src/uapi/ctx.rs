@@ -51,6 +51,14 @@ ctx_struct! {
         LOCAL_PORT = "local_port" at 68 size 4;
         /// The socket's callback flags (read-only; set with a helper).
         CB_FLAGS = "bpf_sock_ops_cb_flags" at 84 size 4;
+        /// Next sequence number expected from the peer.
+        RCV_NXT = "rcv_nxt" at 100 size 4;
+        /// Next sequence number to send.
+        SND_NXT = "snd_nxt" at 104 size 4;
+        /// Oldest unacknowledged sequence number.
+        SND_UNA = "snd_una" at 108 size 4;
+        /// Bytes the peer has acknowledged, the SYN included.
+        BYTES_ACKED = "bytes_acked" at 176 size 8;
         SK = "sk" at 184 size 8;
     }
 }

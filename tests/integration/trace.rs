@@ -169,7 +169,7 @@ fn trace_of_the_builtin_programs() {
         }
     }
     // ctx fields and helpers by name.
-    for name in ["bpf_sock_ops.family", "bpf_sock_ops.local_port", "bpf_map_lookup_elem", "bpf_get_socket_cookie"] {
+    for name in ["bpf_sock_ops.snd_una", "bpf_sock_ops.local_port", "bpf_map_lookup_elem", "bpf_get_socket_cookie"] {
         assert!(s.contains(name), "{name} missing:\n{s}");
     }
     assert!(s.contains("sk_msg_md."), "no sk_msg_md field named:\n{s}");
