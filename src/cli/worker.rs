@@ -84,7 +84,7 @@ pub struct PairArgs {
     /// 127.0.0.1 or ::1
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// stall | bursts | small-stream | pingpong | semantics
+    /// stall | bursts | small-stream | pingpong | semantics | repair
     #[arg(long)]
     pub scenario: String,
     #[arg(long, default_value_t = 65536)]
@@ -312,7 +312,10 @@ fn pair(a: &PairArgs, timeout: Duration) -> Result<()> {
         "small-stream" => Scenario::SmallStream { writes: a.rounds },
         "pingpong" => Scenario::PingPong { rounds: a.rounds },
         "semantics" => Scenario::Semantics,
-        s => return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, pingpong, semantics)").into()),
+        "repair" => Scenario::Repair,
+        s => {
+            return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, pingpong, semantics, repair)").into());
+        }
     };
     let cfg = PairConfig {
         host: a.host.clone(),

@@ -37,19 +37,23 @@ pub fn rmem_alloc(fd: BorrowedFd<'_>) -> io::Result<u32> {
 }
 
 /// `setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, n)`: a blocking read returns only
-/// once `n` bytes are there (or at EOF, a signal, a timeout). nix has no
-/// wrapper for it.
-#[allow(unsafe_code)]
+/// once `n` bytes are there (or at EOF, a signal, a timeout).
 pub fn set_rcvlowat(fd: BorrowedFd<'_>, n: u32) -> io::Result<()> {
-    let v = n.min(i32::MAX as u32) as libc::c_int;
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, n.min(i32::MAX as u32) as libc::c_int)
+}
+
+/// `setsockopt(fd, level, name, &value, sizeof(int))`, for the integer
+/// options nix has no wrapper for (SO_RCVLOWAT, TCP_REPAIR, TCP_QUEUE_SEQ).
+#[allow(unsafe_code)]
+pub fn setsockopt_int(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     // SAFETY: `fd` is valid for the borrow; the kernel reads exactly
-    // `size_of::<c_int>()` bytes from `&v`, a live local.
+    // `size_of::<c_int>()` bytes from `&value`, a live local.
     let r = unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVLOWAT,
-            (&v as *const libc::c_int).cast(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };

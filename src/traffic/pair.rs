@@ -20,7 +20,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,9 @@ pub enum Scenario {
     SmallStream { writes: u32 },
     PingPong { rounds: u32 },
     Semantics,
+    /// A socket put into TCP_REPAIR mode, given sequence numbers and
+    /// connected without a handshake (ESTABLISHED at once).
+    Repair,
 }
 
 #[derive(Clone, Debug)]
@@ -135,6 +138,35 @@ fn rmem(s: &TcpStream) -> u64 {
     crate::syscall::ioctl::rmem_alloc(s.as_fd()).map_or(0, u64::from)
 }
 
+/// A TCP_REPAIR socket "connected" to `host:port` (nothing is sent: in
+/// repair mode connect() only records the peer). Returns whether the kernel
+/// accepted repair mode and the connect.
+fn repaired_socket(host: &str) -> Result<bool, TrafficError> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrStorage, connect, socket};
+    use std::net::{SocketAddr, ToSocketAddrs};
+    const TCP_REPAIR: i32 = 19;
+    const TCP_REPAIR_QUEUE: i32 = 20;
+    const TCP_QUEUE_SEQ: i32 = 21;
+    const TCP_SEND_QUEUE: i32 = 2;
+    const TCP_RECV_QUEUE: i32 = 1;
+    let addr: SocketAddr = (host, 9).to_socket_addrs().map_err(|e| TrafficError::io("resolve", e))?.next().ok_or_else(
+        || TrafficError::Protocol { conn: "repair".into(), msg: format!("no address for {host}") },
+    )?;
+    let family = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(TrafficError::sys("socket"))?;
+    let set = |name, value| crate::syscall::ioctl::setsockopt_int(fd.as_fd(), libc::IPPROTO_TCP, name, value);
+    if set(TCP_REPAIR, 1).is_err() {
+        return Ok(false);
+    }
+    // Sequence numbers of user space's choosing: what makes such a socket unfit to pair.
+    for (queue, seq) in [(TCP_SEND_QUEUE, 0x1234_5678), (TCP_RECV_QUEUE, 0x0bad_cafe)] {
+        set(TCP_REPAIR_QUEUE, queue).map_err(|e| TrafficError::io("TCP_REPAIR_QUEUE", e))?;
+        set(TCP_QUEUE_SEQ, seq).map_err(|e| TrafficError::io("TCP_QUEUE_SEQ", e))?;
+    }
+    connect(fd.as_raw_fd(), &SockaddrStorage::from(addr)).map_err(TrafficError::sys("connect (repair mode)"))?;
+    Ok(true)
+}
+
 /// Runs the scenario; the JSON holds byte counts and what was observed.
 pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
     let deadline = Instant::now() + cfg.timeout;
@@ -191,6 +223,7 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
         Scenario::Semantics => {
             out.extend(semantics(&client, &server)?);
         }
+        Scenario::Repair => out.push(("repaired", repaired_socket(&cfg.host)?.into())),
         Scenario::PingPong { rounds } => {
             let n = cfg.write_size as u64;
             for _ in 0..rounds {

@@ -8,6 +8,7 @@ mod guide;
 mod hardening;
 mod kernel;
 mod ops;
+mod pairing;
 mod strategy;
 mod trace;
 mod uapi;

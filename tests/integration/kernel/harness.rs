@@ -65,6 +65,8 @@ pub struct Counters {
     pub tcp_small_write_stream: u64,
     pub tcp_for_good: u64,
     pub sockets_skipped_by_port: u64,
+    pub sockets_refused_repair: u64,
+    pub tcp_other_netns: u64,
 }
 
 impl Counters {
@@ -85,6 +87,8 @@ impl Counters {
             tcp_small_write_stream: s.u64("counters.tcp_small_write_stream"),
             tcp_for_good: s.u64("counters.tcp_for_good"),
             sockets_skipped_by_port: s.u64("counters.sockets_skipped_by_port"),
+            sockets_refused_repair: s.u64("counters.sockets_refused_repair"),
+            tcp_other_netns: s.u64("counters.tcp_other_netns"),
         }
     }
     pub fn since(&self, before: &Counters) -> Counters {
@@ -104,6 +108,8 @@ impl Counters {
             tcp_small_write_stream: self.tcp_small_write_stream - before.tcp_small_write_stream,
             tcp_for_good: self.tcp_for_good - before.tcp_for_good,
             sockets_skipped_by_port: self.sockets_skipped_by_port - before.sockets_skipped_by_port,
+            sockets_refused_repair: self.sockets_refused_repair - before.sockets_refused_repair,
+            tcp_other_netns: self.tcp_other_netns - before.tcp_other_netns,
         }
     }
 }
