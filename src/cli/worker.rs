@@ -84,7 +84,7 @@ pub struct PairArgs {
     /// 127.0.0.1 or ::1
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// stall | bursts | small-stream | pingpong | semantics | repair
+    /// stall | bursts | small-stream | pingpong | semantics | repair | fastopen
     #[arg(long)]
     pub scenario: String,
     #[arg(long, default_value_t = 65536)]
@@ -95,7 +95,7 @@ pub struct PairArgs {
     /// stall: bytes written after the push-back, while reading.
     #[arg(long, default_value_t = 8 << 20)]
     pub extra: u64,
-    /// bursts, pingpong: rounds; small-stream: writes.
+    /// bursts, pingpong: rounds; small-stream: writes; fastopen: connections.
     #[arg(long, default_value_t = 20)]
     pub rounds: u32,
     /// bursts: bytes per burst.
@@ -313,8 +313,9 @@ fn pair(a: &PairArgs, timeout: Duration) -> Result<()> {
         "pingpong" => Scenario::PingPong { rounds: a.rounds },
         "semantics" => Scenario::Semantics,
         "repair" => Scenario::Repair,
+        "fastopen" => Scenario::FastOpen { conns: a.rounds },
         s => {
-            return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, pingpong, semantics, repair)").into());
+            return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, pingpong, semantics, repair, fastopen)").into());
         }
     };
     let cfg = PairConfig {

@@ -38,6 +38,9 @@ pub enum Scenario {
     /// A socket put into TCP_REPAIR mode, given sequence numbers and
     /// connected without a handshake (ESTABLISHED at once).
     Repair,
+    /// Connections with TCP Fast Open (data in the SYN from the second one
+    /// on, once the client has a cookie), each echoing `write_size` bytes.
+    FastOpen { conns: u32 },
 }
 
 #[derive(Clone, Debug)]
@@ -167,6 +170,48 @@ fn repaired_socket(host: &str) -> Result<bool, TrafficError> {
     Ok(true)
 }
 
+/// `conns` TCP Fast Open connections to a listener of its own on `host`,
+/// each sending `size` pattern bytes (in the SYN once a cookie is cached)
+/// and reading the echo back; every byte checked. Returns the bytes echoed.
+fn fast_open(host: &str, conns: u32, size: usize, timeout: Duration) -> Result<u64, TrafficError> {
+    const TCP_FASTOPEN: i32 = 23;
+    const TCP_FASTOPEN_CONNECT: i32 = 30;
+    let listener = TcpListener::bind((host, 0)).map_err(|e| TrafficError::io("bind", e))?;
+    crate::syscall::ioctl::setsockopt_int(listener.as_fd(), libc::IPPROTO_TCP, TCP_FASTOPEN, 16)
+        .map_err(|e| TrafficError::io("TCP_FASTOPEN", e))?;
+    let addr = listener.local_addr().map_err(|e| TrafficError::io("local_addr", e))?;
+    let mut echoed = 0u64;
+    let mut scratch = Vec::new();
+    for i in 0..conns {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrStorage, connect, socket};
+        let family = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+        let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(TrafficError::sys("socket"))?;
+        crate::syscall::ioctl::setsockopt_int(fd.as_fd(), libc::IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1)
+            .map_err(|e| TrafficError::io("TCP_FASTOPEN_CONNECT", e))?;
+        connect(fd.as_raw_fd(), &SockaddrStorage::from(addr)).map_err(TrafficError::sys("connect"))?;
+        let mut client = TcpStream::from(fd);
+        let pattern = Pattern::new(StreamId::new("tfo", u64::from(i)));
+        let mut data = vec![0u8; size];
+        pattern.fill(0, &mut data);
+        // With a cookie, this write leaves in the SYN.
+        client.write_all(&data).map_err(|e| TrafficError::io("write", e))?;
+        let (mut server, _) = listener.accept().map_err(|e| TrafficError::io("accept", e))?;
+        for s in [&client, &server] {
+            s.set_read_timeout(Some(timeout)).map_err(|e| TrafficError::io("SO_RCVTIMEO", e))?;
+        }
+        let mut got = vec![0u8; size];
+        server.read_exact(&mut got).map_err(|e| TrafficError::io("server read", e))?;
+        check(&pattern, 0, &got, &mut scratch)
+            .map_err(|mismatch| TrafficError::Mismatch { conn: format!("tfo-{i} (server)"), mismatch })?;
+        server.write_all(&got).map_err(|e| TrafficError::io("echo", e))?;
+        client.read_exact(&mut got).map_err(|e| TrafficError::io("client read", e))?;
+        check(&pattern, 0, &got, &mut scratch)
+            .map_err(|mismatch| TrafficError::Mismatch { conn: format!("tfo-{i} (client)"), mismatch })?;
+        echoed += size as u64;
+    }
+    Ok(echoed)
+}
+
 /// Runs the scenario; the JSON holds byte counts and what was observed.
 pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
     let deadline = Instant::now() + cfg.timeout;
@@ -224,6 +269,9 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
             out.extend(semantics(&client, &server)?);
         }
         Scenario::Repair => out.push(("repaired", repaired_socket(&cfg.host)?.into())),
+        Scenario::FastOpen { conns } => {
+            out.push(("tfo_echoed", fast_open(&cfg.host, conns, cfg.write_size, cfg.timeout)?.into()));
+        }
         Scenario::PingPong { rounds } => {
             let n = cfg.write_size as u64;
             for _ in 0..rounds {

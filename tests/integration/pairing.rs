@@ -270,3 +270,36 @@ fn kernel_repaired_socket_is_refused() {
     // The scenario's own connected pair (made first) joins as usual.
     assert_eq!(d.sockets_added, 2, "{d:?}");
 }
+
+/// TCP Fast Open in a namespace of the test's own (tcp_fastopen=3 there):
+/// the first connection fetches a cookie, the others carry data in the SYN.
+/// Each connection pairs or stays on TCP; it never reaches another socket,
+/// and every byte comes back.
+#[test]
+fn kernel_fast_open_pairs_or_stays_on_tcp() {
+    if !kernel_ok() {
+        return;
+    }
+    let mut env = Env::new();
+    let ns = env.add_netns();
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns, "sysctl", "-qw", "net.ipv4.tcp_fastopen=3"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sysctl");
+    if !o.status.success() {
+        crate::verify_run::skip_note(&format!("SKIPPED kernel_fast_open_pairs_or_stays_on_tcp: {}", show(&o)));
+        return;
+    }
+    env.load(&[]);
+    let before = env.counters();
+    let r = env
+        .worker(true, Some(&ns), &["pair", "--scenario", "fastopen", "--rounds", "20", "--write-size", "3000"])
+        .finish();
+    let d = env.counters().since(&before);
+    eprintln!("[fast open] {r}\n  counters {d:?}");
+    assert_eq!(r.u64("tfo_echoed"), 20 * 3000, "{r}");
+    assert_eq!(d.tcp_peer_stale, 0, "{d:?}");
+    // The scenario's own pair plus two sockets per Fast Open connection.
+    assert_eq!(d.sockets_added, 2 + 40, "{d:?}");
+}
