@@ -162,7 +162,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let created = present.is_empty();
     let mut peer_blind_reason = None;
     let objs = if created {
-        let policy = kernel_policy(&opts.kernel_btf);
+        let policy = offsets::policy(&opts.kernel_btf);
         if let Policy::PeerBlind { reason } = &policy {
             peer_blind_reason = Some(reason.clone());
         }

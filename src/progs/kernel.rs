@@ -92,6 +92,40 @@ impl KernelOffsets {
         let repair = Flag { byte, mask: 1 << (bit % 8), name: "tcp_sock.repair" };
         Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie, repair })
     }
+
+    /// One line per field, `NAME OFFSET SIZE` (the flag: `NAME BYTE MASK`),
+    /// for keeping the offsets of one boot ([`KernelOffsets::from_text`]).
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for f in [self.rmem_alloc, self.rcvbuf, self.cookie] {
+            s += &format!("{} {} {}\n", f.name, f.offset, f.size);
+        }
+        s += &format!("{} {} {}\n", self.repair.name, self.repair.byte, self.repair.mask);
+        s
+    }
+
+    /// Parses [`KernelOffsets::to_text`]; `None` unless every field is there,
+    /// with the sizes and limits [`KernelOffsets::from_btf`] enforces.
+    pub fn from_text(text: &str) -> Option<KernelOffsets> {
+        let value = |name: &str| -> Option<(u32, u32)> {
+            let line = text.lines().find(|l| l.split_whitespace().next() == Some(name))?;
+            let mut w = line.split_whitespace().skip(1);
+            let (a, b) = (w.next()?.parse().ok()?, w.next()?.parse().ok()?);
+            (w.next().is_none() && a <= 32 * 1024).then_some((a, b))
+        };
+        let mut fields = [Field { offset: 0, size: 0, name: "" }; 3];
+        for (slot, (name, _, _, want)) in fields.iter_mut().zip(MEMBERS) {
+            let (offset, size) = value(name)?;
+            if size != want {
+                return None;
+            }
+            *slot = Field { offset, size, name };
+        }
+        let [rmem_alloc, rcvbuf, cookie] = fields;
+        let (byte, mask) = value("tcp_sock.repair")?;
+        let mask = u8::try_from(mask).ok().filter(|m| m.count_ones() == 1)?;
+        Some(KernelOffsets { rmem_alloc, rcvbuf, cookie, repair: Flag { byte, mask, name: "tcp_sock.repair" } })
+    }
 }
 
 /// How the programs decide between the redirect and TCP.
@@ -176,6 +210,21 @@ pub(crate) mod tests {
         let Ok(blob) = std::fs::read("/sys/kernel/btf/vmlinux") else { return };
         let o = KernelOffsets::from_btf(&blob).unwrap();
         assert!(o.rcvbuf.offset > o.rmem_alloc.offset, "{o:?}");
+    }
+
+    #[test]
+    fn offsets_round_trip_as_text_and_bad_text_is_refused() {
+        let o = offsets();
+        assert_eq!(KernelOffsets::from_text(&o.to_text()), Some(o));
+        for bad in [
+            "",
+            &o.to_text().replace("sock.sk_cookie 104 8", "sock.sk_cookie 104 4"),
+            &o.to_text().replace("tcp_sock.repair 2121 1", "tcp_sock.repair 2121 3"),
+            &o.to_text().replace("sock.sk_rcvbuf 244 4", "sock.sk_rcvbuf 99999 4"),
+            &o.to_text().lines().skip(1).collect::<Vec<_>>().join("\n"),
+        ] {
+            assert_eq!(KernelOffsets::from_text(bad), None, "{bad}");
+        }
     }
 
     #[test]
