@@ -13,6 +13,7 @@
 //!    cgroup has no `cgroup.events` file) is the host's, whatever namespace
 //!    this process is in: a hostPath volume of the host's /sys/fs/cgroup.
 //! 3. Otherwise, with the host's PID 1 visible (`hostPID: true`), join its
+//!    (or, with `--host-pid`, another host process's)
 //!    cgroup namespace (setns on /proc/1/ns/cgroup: CAP_SYS_ADMIN, and
 //!    CAP_SYS_PTRACE to open another process's namespace), enter a mount
 //!    namespace of our own and mount cgroup2 there, over the container's
@@ -84,7 +85,7 @@ pub fn is_hierarchy_root(dir: &Path) -> bool {
 /// Makes the cgroup2 mount that [`cgroup::cgroup2_mount`] finds the root of
 /// the host's hierarchy (see the module doc). Call it before starting any
 /// thread: entering a mount namespace needs a single-threaded process.
-pub fn ensure_host_hierarchy() -> Result<HostView, HostError> {
+pub fn ensure_host_hierarchy(host_pid: u32) -> Result<HostView, HostError> {
     let mount = cgroup::cgroup2_mount().ok();
     let own_ns =
         cgroup_ns_ino("self").map_err(|e| HostError::NoHostView { why: format!("/proc/self/ns/cgroup: {e}") })?;
@@ -100,15 +101,18 @@ pub fn ensure_host_hierarchy() -> Result<HostView, HostError> {
     };
     // /proc/1 is the host's init only with hostPID; reading its namespace
     // takes CAP_SYS_PTRACE (its capabilities exceed ours).
-    let pid1 = match cgroup_ns_ino("1") {
+    let pid = host_pid.to_string();
+    let ino = match cgroup_ns_ino(&pid) {
         Ok(ino) => ino,
-        Err(e) => return Err(HostError::NoHostView { why: format!("{seen}; /proc/1/ns/cgroup: {e}") }),
+        Err(e) => return Err(HostError::NoHostView { why: format!("{seen}; /proc/{pid}/ns/cgroup: {e}") }),
     };
-    if pid1 != INIT_CGROUP_NS_INO {
-        return Err(HostError::NoHostView { why: format!("{seen}; PID 1 is not the host's init (no hostPID: true)") });
+    if ino != INIT_CGROUP_NS_INO {
+        return Err(HostError::NoHostView {
+            why: format!("{seen}; PID {pid} is not in the host's cgroup namespace (no hostPID: true?)"),
+        });
     }
     let target = mount.unwrap_or_else(|| PathBuf::from(DEFAULT_MOUNT));
-    join_host(&target)?;
+    join_host(&pid, &target)?;
     let now = cgroup::cgroup2_mount()?;
     if !is_hierarchy_root(&now) {
         return Err(HostError::NoHostView {
@@ -122,11 +126,14 @@ fn join_err(step: &str) -> impl FnOnce(nix::errno::Errno) -> HostError + '_ {
     move |errno| HostError::Join { step: step.to_string(), errno }
 }
 
-/// setns into PID 1's cgroup namespace, a private mount namespace, and
+/// setns into process `pid`'s cgroup namespace, a private mount namespace, and
 /// cgroup2 mounted at `target` (replacing what was mounted there).
-fn join_host(target: &Path) -> Result<(), HostError> {
-    let ns = std::fs::File::open("/proc/1/ns/cgroup").map_err(|e| {
-        join_err("opening /proc/1/ns/cgroup")(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+fn join_host(pid: &str, target: &Path) -> Result<(), HostError> {
+    let path = format!("/proc/{pid}/ns/cgroup");
+    let ns = std::fs::File::open(&path).map_err(|e| {
+        join_err("opening the host process's cgroup namespace")(nix::errno::Errno::from_raw(
+            e.raw_os_error().unwrap_or(0),
+        ))
     })?;
     nix::sched::setns(&ns, CloneFlags::CLONE_NEWCGROUP).map_err(join_err("setns(CLONE_NEWCGROUP)"))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(join_err("unshare(CLONE_NEWNS)"))?;

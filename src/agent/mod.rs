@@ -63,6 +63,9 @@ pub struct AgentOptions {
     pub on_exit: OnExit,
     /// How long to wait for another agent of the same pin directory to exit.
     pub lock_wait: Duration,
+    /// A process in the host's cgroup namespace, joined when the host's
+    /// hierarchy is not mounted (1: the host's init, with hostPID).
+    pub host_pid: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -274,7 +277,7 @@ pub fn run(opts: &AgentOptions) -> Result<(), AgentError> {
         ],
     );
     check_caps()?;
-    let view = host::ensure_host_hierarchy()?;
+    let view = host::ensure_host_hierarchy(opts.host_pid)?;
     let (kind, mount) = match &view {
         HostView::HostNamespace { mount } => ("host-namespace", mount),
         HostView::Mounted { mount } => ("private-namespace, host hierarchy mounted", mount),

@@ -40,6 +40,10 @@ pub struct Args {
     /// Seconds to wait for another agent of the same pin directory to exit before giving up
     #[arg(long, default_value_t = 30.0)]
     pub lock_wait: f64,
+    /// In a private cgroup namespace without the host's cgroup2 hierarchy mounted: join the cgroup
+    /// namespace of this host process (1, the host's init, needs hostPID, CAP_SYS_ADMIN and CAP_SYS_PTRACE)
+    #[arg(long, default_value_t = 1)]
+    pub host_pid: u32,
 }
 
 fn seconds(name: &str, v: f64, min: f64, max: f64) -> Result<Duration> {
@@ -59,6 +63,7 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
             OnExitArg::Unload => OnExit::Unload,
         },
         lock_wait: seconds("lock-wait", args.lock_wait, 0.0, 3600.0)?,
+        host_pid: args.host_pid,
     };
     agent::run(&opts).map_err(|e| {
         agent::log("failed", &[("error", e.to_string())]);
