@@ -192,9 +192,9 @@ impl Shared {
             ),
         ];
         for (name, kind, help, v) in families {
-            let base = name.strip_suffix("_total").unwrap_or(name);
-            let _ = writeln!(s, "# HELP {base} {help}");
-            let _ = writeln!(s, "# TYPE {base} {kind}");
+            // As `status` writes them: HELP and TYPE name the sample, _total included.
+            let _ = writeln!(s, "# HELP {name} {help}");
+            let _ = writeln!(s, "# TYPE {name} {kind}");
             let _ = writeln!(s, "{name}{{{pin}}} {v}");
         }
         Ok(s)

@@ -1337,7 +1337,7 @@ fn kernel_stale_sock_info_entries_are_swept() {
     assert_eq!((d.sockets_added, d.insert_failures), (12, 0), "{d:?}");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
