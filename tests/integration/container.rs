@@ -91,10 +91,10 @@ impl Image {
         let ulimits = |n: u64, p: u64| {
             vec!["--ulimit".to_string(), format!("nofile={n}:{n}"), "--ulimit".to_string(), format!("nproc={p}:{p}")]
         };
-        let (nofile, nproc) = (
-            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map_or(1024, |l| l.1.min(65536)),
-            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC).map_or(1024, |l| l.1.min(65536)),
-        );
+        // Podman's defaults (a million open files) exceed this host's hard
+        // limits, and without CAP_SYS_RESOURCE the runtime may not raise them:
+        // small fixed limits, plenty for the agent.
+        let (nofile, nproc) = (1024, 1024);
         let mut errors = vec![format!("image: {}", String::from_utf8_lossy(&o.stdout).trim())];
         // crun refuses cgroup v1/v2 hybrid hosts; runc runs there.
         for runtime in [None, Some("runc")] {
