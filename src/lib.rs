@@ -2,6 +2,7 @@
 //! (sock_ops + sk_msg written in sockasm's own assembler DSL), and a typed
 //! assembler, text assembler and disassembler for the whole eBPF ISA.
 
+pub mod agent;
 pub mod asm;
 pub mod bench;
 pub mod cgroup;

@@ -42,24 +42,31 @@ pub struct Args {
     pub kernel_btf: PathBuf,
 }
 
+impl Args {
+    /// The library's options for these arguments (also `sockasm agent`'s).
+    pub fn options(&self) -> LoadOptions {
+        LoadOptions {
+            cgroup: self.cgroup.clone(),
+            pin_dir: self.pin_dir.clone(),
+            max_entries: self.max_entries,
+            verifier_stats: true,
+            max_queue: self.max_queue,
+            kernel_btf: self.kernel_btf.clone(),
+            ports_only: if self.all_ports { Some(vec![]) } else { self.ports.clone() },
+            ports_except: if self.all_ports { Some(vec![]) } else { self.exclude_ports.clone() },
+            same_netns: if self.same_netns_only {
+                Some(true)
+            } else if self.any_netns {
+                Some(false)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 pub fn run(args: &Args, verbose: bool) -> Result<()> {
-    let opts = LoadOptions {
-        cgroup: args.cgroup.clone(),
-        pin_dir: args.pin_dir.clone(),
-        max_entries: args.max_entries,
-        verifier_stats: true,
-        max_queue: args.max_queue,
-        kernel_btf: args.kernel_btf.clone(),
-        ports_only: if args.all_ports { Some(vec![]) } else { args.ports.clone() },
-        ports_except: if args.all_ports { Some(vec![]) } else { args.exclude_ports.clone() },
-        same_netns: if args.same_netns_only {
-            Some(true)
-        } else if args.any_netns {
-            Some(false)
-        } else {
-            None
-        },
-    };
+    let opts = args.options();
     let r = match deploy::load(&opts) {
         Ok(r) => r,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! The `sockasm` command line: one file per subcommand.
 use clap::{Parser, Subcommand};
 
+pub mod agent;
 pub mod asm;
 pub mod bench;
 pub mod completions;
@@ -99,6 +100,9 @@ pub enum Command {
     Verify(verify::Args),
     /// Run a program with BPF_PROG_TEST_RUN and print its return value.
     Run(run::Args),
+    /// Run on a node: load the bypass, serve /metrics and /healthz, re-attach when detached, exit on SIGTERM.
+    #[command(after_help = agent::HELP)]
+    Agent(agent::Args),
     /// Run a command with the bypass in a cgroup of its own, print the counters, remove everything.
     #[command(after_help = EXEC_HELP)]
     Exec(exec::Args),
@@ -137,6 +141,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(a) => run::run(a, v),
         Command::Bench(a) => bench::run(a, v),
         Command::Exec(a) => exec::run(a, v),
+        Command::Agent(a) => agent::run(a, v),
         Command::Completions(a) => completions::run(a, v),
         Command::Man(a) => completions::run_man(a, v),
         Command::Worker(a) => worker::run(a, v),

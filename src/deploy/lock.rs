@@ -4,6 +4,10 @@ use super::*;
 
 /// The lock `load`, `unload` and bench cleanups take, host-wide (flock).
 pub const LOCK_PATH: &str = "/run/sockasm/lock";
+/// The directory of [`LOCK_PATH`] (and of `sockasm agent`'s own lock). In a
+/// container it must be the host's (a hostPath volume), or the lock is not
+/// host-wide.
+pub const LOCK_DIR: &str = "/run/sockasm";
 /// How long `load`/`unload` wait for another one to finish.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
@@ -22,8 +26,9 @@ pub fn lock() -> Result<LifecycleLock> {
     lock_at(Path::new(LOCK_PATH), LOCK_WAIT)
 }
 
-fn lock_at(path: &Path, wait: Duration) -> Result<LifecycleLock> {
-    use nix::fcntl::{Flock, FlockArg};
+/// Opens (creating) the lock file `path`, in a directory only this user may
+/// write (created mode 0700).
+fn open_lock_file(path: &Path) -> Result<std::fs::File> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
     let err = |source| DeployError::Lock { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent() {
@@ -34,14 +39,46 @@ fn lock_at(path: &Path, wait: Duration) -> Result<LifecycleLock> {
             return Err(DeployError::UnsafeLockDir { dir: dir.to_path_buf(), uid: md.uid(), mode: md.mode() & 0o7777 });
         }
     }
-    let file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
-        .map_err(err)?;
+        .map_err(err)
+}
+
+/// One attempt at an exclusive flock on `path` (created like [`LOCK_PATH`]):
+/// `None` while another process holds it.
+pub fn try_lock(path: &Path) -> Result<Option<LifecycleLock>> {
+    use nix::fcntl::{Flock, FlockArg};
+    match Flock::lock(open_lock_file(path)?, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(Some(LifecycleLock { _file: l })),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => {
+            Err(DeployError::Lock { path: path.to_path_buf(), source: std::io::Error::from_raw_os_error(e as i32) })
+        }
+    }
+}
+
+impl LifecycleLock {
+    /// Replaces the lock file's content (e.g. with the holder's pid, for
+    /// the message of whoever waits for it).
+    pub fn set_contents(&self, text: &str) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        let mut f: &std::fs::File = &self._file;
+        f.set_len(0)?;
+        f.seek(std::io::SeekFrom::Start(0))?;
+        f.write_all(text.as_bytes())
+    }
+}
+
+fn lock_at(path: &Path, wait: Duration) -> Result<LifecycleLock> {
+    use nix::fcntl::{Flock, FlockArg};
+    let err = |source| DeployError::Lock { path: path.to_path_buf(), source };
+    let file = open_lock_file(path)?;
     let start = Instant::now();
     let mut file = file;
     // Polled rather than blocking, so that the wait is bounded.

@@ -16,7 +16,8 @@
 //! lifecycle lock), `config` (the `config` and `ports` maps), `status`
 //! (status and its JSON), `cgroups` (walking the cgroup tree for
 //! attachments), `orphans` (attachments no pin refers to), `stale` (what a
-//! killed bench or exec left), `privileges`.
+//! killed bench or exec left), `privileges`, `metrics` (the Prometheus text), `check` (whether a
+//! loaded bypass is still pinned and attached, for `sockasm agent`).
 //!
 //! Which cgroups the bypass is attached to is not stored anywhere: it is read
 //! back from the kernel (PROG_QUERY on each cgroup), so it cannot go stale.
@@ -25,9 +26,11 @@
 //! walking the kernel's program ids ([`orphans()`]).
 
 mod cgroups;
+mod check;
 mod config;
 mod load;
 mod lock;
+mod metrics;
 mod offsets;
 mod orphans;
 mod pins;
@@ -37,9 +40,11 @@ mod status;
 mod unload;
 
 pub use cgroups::cgroups_with_prog;
+pub use check::{AttachCheck, check_attached};
 pub use config::{Config, PortSelection};
 pub use load::{Attach, LoadOptions, LoadReport, load};
-pub use lock::{LOCK_PATH, LifecycleLock, lock};
+pub use lock::{LOCK_DIR, LOCK_PATH, LifecycleLock, lock, try_lock};
+pub use metrics::{label as prometheus_label, prometheus};
 pub use offsets::OFFSETS_PATH;
 pub use orphans::{Orphan, OtherAttachment, orphans, other_attachments};
 pub use privileges::check_privileges;

@@ -202,7 +202,8 @@ fn one_connection(cfg: &ChaosConfig, index: u64, deadline: Instant, totals: &Tot
                 };
                 // The first write fills the reader's queue past a 4 KiB
                 // bound by itself, and leaves room for a second one.
-                let size = if writes == 0 && write_size.is_none() { size.clamp(4096, (total / 2).max(4096)) } else { size };
+                let size =
+                    if writes == 0 && write_size.is_none() { size.clamp(4096, (total / 2).max(4096)) } else { size };
                 let n = size.min(total - sent) as usize;
                 buf.resize(n, 0);
                 pattern.fill(sent, &mut buf);
@@ -231,7 +232,9 @@ fn one_connection(cfg: &ChaosConfig, index: u64, deadline: Instant, totals: &Tot
         // Let the first two writes pile up in the reader's queue.
         let _ = first_two_out.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         let read = read_all(&server, &pattern, total, cfg.reader, &mut rng, deadline, totals, &name);
-        let wrote = writer.join().unwrap_or_else(|_| Err(TrafficError::Protocol { conn: name.clone(), msg: "writer panicked".into() }));
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|_| Err(TrafficError::Protocol { conn: name.clone(), msg: "writer panicked".into() }));
         read?;
         wrote
     })?;
@@ -295,7 +298,8 @@ fn read_all(
             ReadMode::Plain => recv(fd, &mut buf[..want], MsgFlags::empty()),
             ReadMode::WaitAll => recv(fd, &mut buf[..want], MsgFlags::MSG_WAITALL),
             ReadMode::Lowat => {
-                set_rcvlowat(s.as_fd(), want as u32).map_err(|e| TrafficError::io(format!("{name}: SO_RCVLOWAT"), e))?;
+                set_rcvlowat(s.as_fd(), want as u32)
+                    .map_err(|e| TrafficError::io(format!("{name}: SO_RCVLOWAT"), e))?;
                 let r = recv(fd, &mut buf[..want], MsgFlags::empty());
                 set_rcvlowat(s.as_fd(), 1).map_err(|e| TrafficError::io(format!("{name}: SO_RCVLOWAT"), e))?;
                 r
@@ -337,7 +341,8 @@ fn read_all(
             Ok(n) => {
                 check(pattern, received, &buf[..n], &mut scratch).map_err(mismatch)?;
                 received += n as u64;
-                totals.reads[ReadMode::ALL.iter().position(|m| *m == mode).unwrap_or(0)].fetch_add(1, Ordering::Relaxed);
+                totals.reads[ReadMode::ALL.iter().position(|m| *m == mode).unwrap_or(0)]
+                    .fetch_add(1, Ordering::Relaxed);
             }
             // A timeout, or a wake-up without data: try again (the deadline bounds it).
             Err(Errno::EAGAIN | Errno::EINTR) => {}

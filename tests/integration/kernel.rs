@@ -1337,7 +1337,7 @@ fn kernel_stale_sock_info_entries_are_swept() {
     assert_eq!((d.sockets_added, d.insert_failures), (12, 0), "{d:?}");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
@@ -1415,10 +1415,25 @@ fn kernel_waitall_reader_gets_blocks_in_order() {
     env.load(&["--max-queue", "4096"]);
     let before = env.counters();
     let r = env
-        .worker(true, None, &[
-            "chaos", "--conns", "1", "--reader", "waitall", "--write-size", "10000", "--pause-ms", "30",
-            "--min-bytes", "1000000", "--max-bytes", "1000000",
-        ])
+        .worker(
+            true,
+            None,
+            &[
+                "chaos",
+                "--conns",
+                "1",
+                "--reader",
+                "waitall",
+                "--write-size",
+                "10000",
+                "--pause-ms",
+                "30",
+                "--min-bytes",
+                "1000000",
+                "--max-bytes",
+                "1000000",
+            ],
+        )
         .finish();
     let d = env.counters().since(&before);
     eprintln!("[waitall repro] {r}\n  counters {d:?}");
@@ -1440,10 +1455,23 @@ fn kernel_random_readers_keep_every_byte_in_order() {
     env.load(&["--max-queue", "4096"]);
     let before = env.counters();
     let r = env
-        .worker(true, None, &[
-            "chaos", "--conns", &s(conns), "--parallel", "16", "--seed", "7", "--min-bytes", "16384",
-            "--max-bytes", "262144",
-        ])
+        .worker(
+            true,
+            None,
+            &[
+                "chaos",
+                "--conns",
+                &s(conns),
+                "--parallel",
+                "16",
+                "--seed",
+                "7",
+                "--min-bytes",
+                "16384",
+                "--max-bytes",
+                "262144",
+            ],
+        )
         .finish();
     let d = env.counters().since(&before);
     eprintln!("[random readers] {r}\n  counters {d:?}");

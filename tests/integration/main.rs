@@ -1,5 +1,7 @@
+mod agent;
 mod asm_text;
 mod bench;
+mod container;
 mod disasm;
 mod elf;
 mod errors;

@@ -44,7 +44,7 @@ for f in text_string_to_metric_families(sys.stdin.read()):
 print(json.dumps(out))
 "#;
 
-fn prometheus_client() -> bool {
+pub(crate) fn prometheus_client() -> bool {
     let ok = Command::new(PYTHON).args(["-c", "import prometheus_client"]).output().is_ok_and(|o| o.status.success());
     if !ok {
         eprintln!("skipping: {PYTHON} has no prometheus_client (apt-get install python3-prometheus-client)");
@@ -52,14 +52,14 @@ fn prometheus_client() -> bool {
     ok
 }
 
-fn parse_exposition(text: &[u8]) -> Value {
+pub(crate) fn parse_exposition(text: &[u8]) -> Value {
     let o = run_with_stdin(PYTHON, &["-c", PARSE], text);
     assert!(o.status.success(), "prometheus_client rejected:\n{}\n{}", String::from_utf8_lossy(text), show(&o));
     parse(String::from_utf8_lossy(&o.stdout).trim()).expect("parser output")
 }
 
 /// The samples of one family: (sample name, labels object, value).
-fn samples<'a>(v: &'a Value, family: &str) -> Vec<(&'a str, &'a Value, f64)> {
+pub(crate) fn samples<'a>(v: &'a Value, family: &str) -> Vec<(&'a str, &'a Value, f64)> {
     let Some(f) = v.get(family) else { panic!("no family {family}") };
     f.arr("samples")
         .iter()
