@@ -211,7 +211,7 @@ impl Builder {
         self.call(Helper::ProbeReadKernel);
     }
 
-    /// `helper(&map, &key)` with the socket key built at `r10 - 48`: a map
+    /// `helper(&map, &key)` with the socket key built at `r10 - 16`: a map
     /// lookup or delete by key. Clobbers r0-r5.
     fn call_with_key(&mut self, map: &str, helper: Helper) {
         self.note(ld_map(R1, map), format!("map {map}"));

@@ -156,8 +156,9 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     }
 
     // Its sock_info entry (nothing received, not leaving; where the socket
-    // is and its cookie), before the socket can be found: BPF_ANY
-    // overwrites what a closed namesake left behind.
+    // is, its cookie and its namespace's), before the socket can be found.
+    // BPF_NOEXIST: a key already taken (another connection drew the same
+    // sequence numbers) must not be overwritten; this one stays on TCP.
     b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_FLAGS, 0));
     b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_ADDR, 0));
     if let Some(o) = policy.offsets() {
@@ -257,8 +258,7 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.call(Helper::SockOpsCbFlagsSet);
     b.push(ja("out"));
 
-    // The socket is gone: so is its sock_info entry, unless a namesake's
-    // entry has replaced it.
+    // The socket is gone: so is its sock_info entry, if it is its own.
     b.label("closed");
     b.sk_state_get(R6, SK, 0, "out");
     b.key_from_state(R0, false);
