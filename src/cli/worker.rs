@@ -84,7 +84,7 @@ pub struct PairArgs {
     /// 127.0.0.1 or ::1
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// stall | bursts | small-stream | pingpong | semantics | repair | fastopen
+    /// stall | bursts | small-stream | leave | pingpong | semantics | repair | fastopen
     #[arg(long)]
     pub scenario: String,
     #[arg(long, default_value_t = 65536)]
@@ -310,12 +310,13 @@ fn pair(a: &PairArgs, timeout: Duration) -> Result<()> {
         "stall" => Scenario::Stall { cap: a.cap, extra: a.extra },
         "bursts" => Scenario::Bursts { rounds: a.rounds, burst: a.burst },
         "small-stream" => Scenario::SmallStream { writes: a.rounds },
+        "leave" => Scenario::Leave { writes: a.rounds },
         "pingpong" => Scenario::PingPong { rounds: a.rounds },
         "semantics" => Scenario::Semantics,
         "repair" => Scenario::Repair,
         "fastopen" => Scenario::FastOpen { conns: a.rounds },
         s => {
-            return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, pingpong, semantics, repair, fastopen)").into());
+            return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, leave, pingpong, semantics, repair, fastopen)").into());
         }
     };
     let cfg = PairConfig {

@@ -9,7 +9,8 @@ use std::path::Path;
 /// One kernel struct member the programs read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Field {
-    /// Byte offset from the start of `struct sock` (which begins `tcp_sock`).
+    /// Byte offset from the start of its struct: `struct sock` (which begins
+    /// `tcp_sock`), or `struct sk_psock` for the `sk_psock.` fields.
     pub offset: u32,
     /// Its size in bytes (4 or 8).
     pub size: u32,
@@ -29,6 +30,16 @@ pub struct KernelOffsets {
     pub rcvbuf: Field,
     /// The socket cookie, to check that a read came from the expected socket.
     pub cookie: Field,
+    /// `sock.sk_user_data`: the socket's `sk_psock` (low 3 bits are flags)
+    /// while it is in a sockmap, 0 once the psock is dropped, which the
+    /// kernel does only when no `sendmsg` on it holds the psock any more.
+    pub user_data: Field,
+    /// `sk_psock.ingress_msg.next`, from the start of `struct sk_psock`: the
+    /// redirect queue is empty when it points back at `ingress_msg` itself.
+    pub psock_ingress: Field,
+    /// `sk_psock.msg_tot_len`, from the start of `struct sk_psock`: bytes
+    /// queued by the redirect and not read yet.
+    pub psock_tot_len: Field,
     /// `tcp_sock.repair`, a one-bit flag: set while user space may choose
     /// the socket's sequence numbers (TCP_REPAIR), so such a socket never
     /// joins: its key could be another connection's.
@@ -46,10 +57,13 @@ pub struct Flag {
 }
 
 /// The members, as (field, struct, member path in that struct, size).
-const MEMBERS: [(&str, &str, &str, u32); 3] = [
+const MEMBERS: [(&str, &str, &str, u32); 6] = [
     ("sock.sk_rmem_alloc", "sock", "sk_backlog.rmem_alloc", 4),
     ("sock.sk_rcvbuf", "sock", "sk_rcvbuf", 4),
     ("sock.sk_cookie", "sock", "__sk_common.skc_cookie", 8),
+    ("sock.sk_user_data", "sock", "sk_user_data", 8),
+    ("sk_psock.ingress_msg.next", "sk_psock", "ingress_msg.next", 8),
+    ("sk_psock.msg_tot_len", "sk_psock", "msg_tot_len", 4),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -66,9 +80,9 @@ impl KernelOffsets {
     /// Resolves every field in a raw BTF blob (the contents of `/sys/kernel/btf/vmlinux`).
     pub fn from_btf(blob: &[u8]) -> Result<KernelOffsets, KernelError> {
         let btf = KernelBtf::parse(blob)?;
-        let structs = ["sock", "tcp_sock"];
+        let structs = ["sock", "tcp_sock", "sk_psock"];
         let ids = btf.find_structs(&structs)?;
-        let mut out = [Field { offset: 0, size: 0, name: "" }; 3];
+        let mut out = [Field { offset: 0, size: 0, name: "" }; 6];
         for (slot, (name, strukt, path, want)) in out.iter_mut().zip(MEMBERS) {
             let id = structs.iter().zip(&ids).find(|(s, _)| **s == strukt).map_or(0, |(_, id)| *id);
             let m = btf.member_of(id, strukt, path)?;
@@ -82,7 +96,7 @@ impl KernelOffsets {
             }
             *slot = Field { offset: m.offset, size: m.size, name };
         }
-        let [rmem_alloc, rcvbuf, cookie] = out;
+        let [rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len] = out;
         let bit = btf.flag_bit_of(ids[1], "tcp_sock", "repair")?;
         let byte = u32::try_from(bit / 8).map_err(|_| KernelError::TooFar { field: "tcp_sock.repair", offset: u32::MAX })?;
         if byte > 32 * 1024 {
@@ -90,14 +104,14 @@ impl KernelOffsets {
         }
         // BTF counts bits from the least significant bit on little-endian x86-64.
         let repair = Flag { byte, mask: 1 << (bit % 8), name: "tcp_sock.repair" };
-        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie, repair })
+        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len, repair })
     }
 
     /// One line per field, `NAME OFFSET SIZE` (the flag: `NAME BYTE MASK`),
     /// for keeping the offsets of one boot ([`KernelOffsets::from_text`]).
     pub fn to_text(&self) -> String {
         let mut s = String::new();
-        for f in [self.rmem_alloc, self.rcvbuf, self.cookie] {
+        for f in [self.rmem_alloc, self.rcvbuf, self.cookie, self.user_data, self.psock_ingress, self.psock_tot_len] {
             s += &format!("{} {} {}\n", f.name, f.offset, f.size);
         }
         s += &format!("{} {} {}\n", self.repair.name, self.repair.byte, self.repair.mask);
@@ -113,7 +127,7 @@ impl KernelOffsets {
             let (a, b) = (w.next()?.parse().ok()?, w.next()?.parse().ok()?);
             (w.next().is_none() && a <= 32 * 1024).then_some((a, b))
         };
-        let mut fields = [Field { offset: 0, size: 0, name: "" }; 3];
+        let mut fields = [Field { offset: 0, size: 0, name: "" }; 6];
         for (slot, (name, _, _, want)) in fields.iter_mut().zip(MEMBERS) {
             let (offset, size) = value(name)?;
             if size != want {
@@ -121,10 +135,11 @@ impl KernelOffsets {
             }
             *slot = Field { offset, size, name };
         }
-        let [rmem_alloc, rcvbuf, cookie] = fields;
+        let [rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len] = fields;
         let (byte, mask) = value("tcp_sock.repair")?;
         let mask = u8::try_from(mask).ok().filter(|m| m.count_ones() == 1)?;
-        Some(KernelOffsets { rmem_alloc, rcvbuf, cookie, repair: Flag { byte, mask, name: "tcp_sock.repair" } })
+        let repair = Flag { byte, mask, name: "tcp_sock.repair" };
+        Some(KernelOffsets { rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len, repair })
     }
 }
 
@@ -200,6 +215,9 @@ pub(crate) mod tests {
             rmem_alloc: f(192, 4, "sock.sk_rmem_alloc"),
             rcvbuf: f(244, 4, "sock.sk_rcvbuf"),
             cookie: f(104, 8, "sock.sk_cookie"),
+            user_data: f(656, 8, "sock.sk_user_data"),
+            psock_ingress: f(392, 8, "sk_psock.ingress_msg.next"),
+            psock_tot_len: f(412, 4, "sk_psock.msg_tot_len"),
             repair: Flag { byte: 2121, mask: 1, name: "tcp_sock.repair" },
         }
     }

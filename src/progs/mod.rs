@@ -126,7 +126,12 @@ pub const STATE_OFF_RTT_THEIRS: i16 = 32;
 /// before the socket enters the map, read by sk_msg (for the peer's key)
 /// and by sock_ops's later callbacks.
 pub const STATE_OFF_KEY: i16 = 40;
-pub const STATE_VALUE_SIZE: u32 = 56;
+/// The leaving protocol, after this socket left the SOCKHASH: 0 not left,
+/// [`LEAVE_PEER_PENDING`] its peer may still have to leave, [`LEAVE_DONE`].
+pub const STATE_OFF_LEAVE: i16 = 56;
+pub const LEAVE_PEER_PENDING: i32 = 1;
+pub const LEAVE_DONE: i32 = 2;
+pub const STATE_VALUE_SIZE: u32 = 64;
 
 /// A program with per-instruction notes for listings (ctx field names).
 pub struct Builder {
@@ -285,6 +290,13 @@ const STACK_PEER_RCVBUF: i16 = STACK_SCRATCH - 4;
 const STACK_PEER_COOKIE: i16 = STACK_SCRATCH - 16;
 /// sock_ops: the `sock_info` value it inserts.
 const STACK_INFO: i16 = STACK_SCRATCH - INFO_VALUE_SIZE as i16;
+/// sock_ops, leaving (the `sock_info` value's slots are free then): what it
+/// reads of the peer: its `sk_user_data`, the psock's queue head and length,
+/// its cookie.
+const STACK_LEAVE_PSOCK: i16 = STACK_INFO;
+const STACK_LEAVE_NEXT: i16 = STACK_INFO + 8;
+const STACK_LEAVE_TOT: i16 = STACK_INFO + 16;
+const STACK_LEAVE_COOKIE: i16 = STACK_INFO + 24;
 
 /// Slot of every item (labels get the slot of what follows them).
 fn item_slots(p: &Program) -> Vec<usize> {

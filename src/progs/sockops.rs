@@ -22,8 +22,20 @@
 //!     st = sk_storage_get(&sk_state, ctx->sk, 0, 0);
 //!     if (st->mode != TCP_USED) return 1;   // may still redirect
 //!     key = st->key; f = &map_lookup(&sock_info, &key)->flags;
+//!     if (st->leave == PEER_PENDING) goto peer_leave;
 //!     if (f && !(*f & RECEIVED) && !(fetch_or(f, LEAVING) & RECEIVED)) {
 //!         map_delete(&sock_hash, &key); map_delete(&sock_info, &key); left++;
+//!         st->leave = PEER_PENDING;                                     // (peer-aware)
+//!     peer_leave:
+//!         if (self->sk_user_data) return 1;            // our psock not gone yet: next ACK
+//!         peer = map_lookup(&sock_info, &peer_key); if (!peer) goto leave_done;
+//!         p = peer->addr->sk_user_data & ~7; if (!p) goto leave_done;
+//!         next = p->ingress_msg.next; tot = p->msg_tot_len;
+//!         if (peer->addr->sk_cookie != peer->cookie) goto leave_done;
+//!         if ((peer->addr->sk_user_data & ~7) != p) return 1;
+//!         if (next != &p->ingress_msg || tot) return 1;  // bytes queued for it: next ACK
+//!         map_delete(&sock_hash, &peer_key); map_delete(&sock_info, &peer_key); left++;
+//!     leave_done: st->leave = DONE;
 //!     }
 //!     if (!st->rtt_theirs) cb_flags_set(ctx, ctx->cb_flags & ~RTT_CB);   // decided for good
 //!     return 1;
@@ -41,6 +53,24 @@
 //!
 //! Storing `ctx->sk` as a number needs CAP_PERFMON (the verifier's
 //! allow_ptr_leaks); with [`Policy::PeerBlind`] the address is left 0.
+//!
+//! Leaving, both ends. A socket that sends over TCP for good and never
+//! received a redirect leaves first (the RECEIVED/LEAVING fetch-or decides
+//! races with a peer's first redirect). Its peer, which did receive, may
+//! leave once two things hold, checked on this socket's later ACKs:
+//! 1. this socket's `sk_user_data` is 0: the kernel drops a psock (and
+//!    clears the pointer) only when its refcount reaches 0, and every
+//!    `tcp_bpf_sendmsg` holds a reference for its whole run, the redirect
+//!    included; a new `sendmsg` finds no psock and takes plain TCP. So no
+//!    redirect into the peer is in flight, and none can start: this socket
+//!    was the only one whose writes could reach it.
+//! 2. the peer's redirect queue is empty (`ingress_msg` points at itself and
+//!    `msg_tot_len` is 0), read through the peer's psock, whose pointer is
+//!    read again after (unchanged) along with the peer's cookie (identity).
+//!    `sk_msg_recvmsg` unlinks a message only once it is copied in full, so
+//!    an empty list means the reader has all of it; by (1) nothing is added.
+//! Then deleting the peer frees nothing (`sk_psock_drop` purges only what
+//! is queued), and its later writes and reads take plain TCP.
 //!
 //! Why leave: a socket in the SOCKHASH takes the sockmap path on every
 //! write (copy into an sk_msg, run sk_msg, hand the bytes to TCP), which
@@ -230,12 +260,17 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
 
     // An ACK of bytes this socket sent over TCP. Once sk_msg has put it on
     // TCP for good, take it out of the SOCKHASH, unless a peer has
-    // redirected into it; either way the decision is final.
+    // redirected into it. Peer-aware, it then takes its peer out too, as
+    // soon as that is safe (see "Leaving" above), retrying on later ACKs.
     b.label("rtt");
     b.sk_state_get(R6, SK, 0, "out");
     b.push(Alu::Mov.reg(R7, R0));
     b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
     b.push(Jmp::Jne.imm(R1, STATE_TCP_USED, "out"));
+    if policy.offsets().is_some() {
+        b.push(load(Size::DW, R1, R7, STATE_OFF_LEAVE));
+        b.push(Jmp::Jeq.imm(R1, LEAVE_PEER_PENDING, "peer_leave"));
+    }
     b.key_from_state(R7, false);
     b.call_with_key(MAP_SOCK_INFO, Helper::MapLookupElem);
     b.push(Jmp::Jeq.imm(R0, 0, "decided"));
@@ -249,6 +284,49 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.call_with_key(MAP_SOCKHASH, Helper::MapDeleteElem);
     b.call_with_key(MAP_SOCK_INFO, Helper::MapDeleteElem);
     b.count(&[(Counter::SocketsLeft, None)]);
+    if let Some(o) = policy.offsets() {
+        b.push(store_imm(Size::DW, R7, STATE_OFF_LEAVE, LEAVE_PEER_PENDING));
+
+        // The peer may leave once our psock is gone (no sendmsg of ours is
+        // left that could still redirect into it) and its redirect queue is
+        // empty (nothing the kernel would free). Until then: the next ACK.
+        b.label("peer_leave");
+        b.peer_read(STACK_SCRATCH, &o.user_data, (R7, STATE_OFF_SELF), "self");
+        b.push(load(Size::DW, R1, R10, STACK_SCRATCH));
+        b.push(Jmp::Jne.imm(R1, 0, "out"));
+        b.key_from_state(R7, true);
+        b.call_with_key(MAP_SOCK_INFO, Helper::MapLookupElem);
+        b.push(Jmp::Jeq.imm(R0, 0, "leave_done"));
+        b.push(Alu::Mov.reg(R9, R0));
+        b.peer_read(STACK_LEAVE_PSOCK, &o.user_data, (R9, INFO_OFF_ADDR), "peer");
+        b.push(load(Size::DW, R1, R10, STACK_LEAVE_PSOCK));
+        b.push(Alu::And.imm(R1, -8));
+        b.push(Jmp::Jeq.imm(R1, 0, "leave_done"));
+        b.push(store(Size::DW, R10, STACK_LEAVE_PSOCK, R1));
+        b.peer_read(STACK_LEAVE_NEXT, &o.psock_ingress, (R10, STACK_LEAVE_PSOCK), "psock");
+        b.peer_read(STACK_LEAVE_TOT, &o.psock_tot_len, (R10, STACK_LEAVE_PSOCK), "psock");
+        // Read again: the psock was still the peer's after the reads above.
+        b.peer_read(STACK_SCRATCH, &o.user_data, (R9, INFO_OFF_ADDR), "peer");
+        b.peer_read(STACK_LEAVE_COOKIE, &o.cookie, (R9, INFO_OFF_ADDR), "peer");
+        b.push(load(Size::DW, R1, R10, STACK_LEAVE_COOKIE));
+        b.push(load(Size::DW, R2, R9, INFO_OFF_COOKIE));
+        b.push(Jmp::Jne.reg(R1, R2, "leave_done"));
+        b.push(load(Size::DW, R1, R10, STACK_SCRATCH));
+        b.push(Alu::And.imm(R1, -8));
+        b.push(load(Size::DW, R2, R10, STACK_LEAVE_PSOCK));
+        b.push(Jmp::Jne.reg(R1, R2, "out"));
+        // Empty: the list head points at itself, and nothing is counted.
+        b.push(Alu::Add.imm(R2, o.psock_ingress.offset as i32));
+        b.push(load(Size::DW, R1, R10, STACK_LEAVE_NEXT));
+        b.push(Jmp::Jne.reg(R1, R2, "out"));
+        b.push(load(Size::W, R1, R10, STACK_LEAVE_TOT));
+        b.push(Jmp::Jne.imm(R1, 0, "out"));
+        b.call_with_key(MAP_SOCKHASH, Helper::MapDeleteElem);
+        b.call_with_key(MAP_SOCK_INFO, Helper::MapDeleteElem);
+        b.count(&[(Counter::SocketsLeft, None)]);
+        b.label("leave_done");
+        b.push(store_imm(Size::DW, R7, STATE_OFF_LEAVE, LEAVE_DONE));
+    }
     b.label("decided");
     b.push(load(Size::DW, R1, R7, STATE_OFF_RTT_THEIRS));
     b.push(Jmp::Jne.imm(R1, 0, "out"));

@@ -33,6 +33,10 @@ pub enum Scenario {
     Stall { cap: u64, extra: u64 },
     Bursts { rounds: u32, burst: u64 },
     SmallStream { writes: u32 },
+    /// [`Scenario::SmallStream`], then everything read, then 50 more writes
+    /// of 1000 bytes, each read before the next (the leaving protocol's
+    /// case: the reader's redirect queue is empty while the writer goes on).
+    Leave { writes: u32 },
     PingPong { rounds: u32 },
     Semantics,
     /// A socket put into TCP_REPAIR mode, given sequence numbers and
@@ -264,6 +268,21 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
             }
             let target = up.sent;
             up.pump(target, deadline)?;
+        }
+        Scenario::Leave { writes } => {
+            for _ in 0..writes {
+                if up.write_some(up.buf.len() as u64)? == 0 {
+                    up.read_some()?;
+                }
+            }
+            let target = up.sent;
+            up.pump(target, deadline)?;
+            up.buf.resize(1000, 0);
+            for _ in 0..50 {
+                let target = up.sent + 1000;
+                up.pump(target, deadline)?;
+                std::thread::sleep(Duration::from_millis(2));
+            }
         }
         Scenario::Semantics => {
             out.extend(semantics(&client, &server)?);
