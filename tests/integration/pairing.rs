@@ -303,3 +303,47 @@ fn kernel_fast_open_pairs_or_stays_on_tcp() {
     // The scenario's own pair plus two sockets per Fast Open connection.
     assert_eq!(d.sockets_added, 2 + 40, "{d:?}");
 }
+
+/// Churn: many short connections (port reuse included), each echoing its
+/// own stream; every byte is checked against the connection's pattern, so a
+/// byte delivered to the wrong socket fails the run.
+/// SOCKASM_CHURN_CONNS=N runs N connections instead of 100,000.
+#[test]
+fn kernel_churn_never_misdelivers() {
+    if !kernel_ok() {
+        return;
+    }
+    let conns: u64 = std::env::var("SOCKASM_CHURN_CONNS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let env = Env::new();
+    env.load(&[]);
+    let before = env.counters();
+    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", &conns.to_string(), "--reader", "epoll-et"]);
+    let c = env
+        .client(
+            true,
+            None,
+            &[
+                "--connect",
+                &format!("127.0.0.1:{port}"),
+                "--conns",
+                &conns.to_string(),
+                "--concurrent",
+                "64",
+                "--bytes",
+                "2048",
+                "--write-size",
+                "2048",
+                "--half-close",
+                "--tag",
+                "churn",
+            ],
+        )
+        .finish();
+    let sv = srv.finish();
+    let d = env.counters().since(&before);
+    eprintln!("[churn] {conns} connections: {c}\n  counters {d:?}");
+    assert_eq!(sv.u64("distinct_streams"), conns, "{sv}");
+    assert_eq!(c.u64("bytes_received"), conns * 2048, "{c}");
+    assert_eq!(d.tcp_peer_stale, 0, "{d:?}");
+    assert!(d.redirected_msgs >= conns, "{d:?}");
+}
