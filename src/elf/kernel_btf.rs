@@ -201,11 +201,11 @@ impl<'a> KernelBtf<'a> {
         let mut ty = id;
         let mut offset_bits = 0u64;
         for part in path.split('.') {
-            let (off, member_ty) = self.find_member(ty, part, 0)?.ok_or_else(not_found)?;
-            if off.1 {
+            let ((off, bitfield_size), member_ty) = self.find_member(ty, part, 0)?.ok_or_else(not_found)?;
+            if bitfield_size != 0 {
                 return Err(KernelBtfError::Bitfield { strukt: strukt.to_string(), path: path.to_string() });
             }
-            offset_bits += off.0;
+            offset_bits += off;
             ty = member_ty;
         }
         if !offset_bits.is_multiple_of(8) {
@@ -223,69 +223,25 @@ impl<'a> KernelBtf<'a> {
         let mut ty = id;
         let mut offset_bits = 0u64;
         let parts: Vec<&str> = path.split('.').collect();
+        let mut bits = 0;
         for (i, part) in parts.iter().enumerate() {
-            let (off, member_ty) = self.find_member(ty, part, 0)?.ok_or_else(not_found)?;
-            if off.1 && i + 1 != parts.len() {
+            let ((off, size), member_ty) = self.find_member(ty, part, 0)?.ok_or_else(not_found)?;
+            if size != 0 && i + 1 != parts.len() {
                 return Err(KernelBtfError::Bitfield { strukt: strukt.to_string(), path: path.to_string() });
             }
-            offset_bits += off.0;
+            offset_bits += off;
+            bits = size;
             ty = member_ty;
         }
-        let (.., bits) = self.bitfield_size(id, strukt, path)?;
         if bits != 1 {
             return Err(KernelBtfError::Bitfield { strukt: strukt.to_string(), path: path.to_string() });
         }
         Ok(offset_bits)
     }
 
-    /// The bitfield size (in bits) of the last member of `path`; 0 for a
-    /// whole member.
-    fn bitfield_size(&self, id: u32, strukt: &str, path: &str) -> Result<((), u32)> {
-        let not_found = || KernelBtfError::NoMember { strukt: strukt.to_string(), path: path.to_string() };
-        let mut ty = id;
-        let mut last = 0;
-        for part in path.split('.') {
-            let (size, member_ty) = self.find_member_bits(ty, part, 0)?.ok_or_else(not_found)?;
-            last = size;
-            ty = member_ty;
-        }
-        Ok(((), last))
-    }
-
-    /// `(bitfield size, type)` of member `name` of struct/union `id` (size 0:
-    /// not a bitfield), searching anonymous members too.
-    fn find_member_bits(&self, id: u32, name: &str, depth: usize) -> Result<Option<(u32, u32)>> {
-        if depth > MAX_DEPTH {
-            return Err(corrupt("anonymous members nest too deep"));
-        }
-        let id = self.skip_mods(id)?;
-        let (_, info, _, data) = self.record(id)?;
-        let kind = (info >> 24) & 0x1f;
-        if kind != KIND_STRUCT && kind != KIND_UNION {
-            return Ok(None);
-        }
-        let kind_flag = info >> 31 == 1;
-        for i in 0..(info & 0xffff) as usize {
-            let at = data + 12 * i;
-            let (m_name, m_type, m_off) =
-                (u32_at(self.types, at)?, u32_at(self.types, at + 4)?, u32_at(self.types, at + 8)?);
-            let size = if kind_flag { m_off >> 24 } else { 0 };
-            let m = self.name(m_name)?;
-            if m == name.as_bytes() {
-                return Ok(Some((size, m_type)));
-            }
-            if m.is_empty()
-                && let Some(found) = self.find_member_bits(m_type, name, depth + 1)?
-            {
-                return Ok(Some(found));
-            }
-        }
-        Ok(None)
-    }
-
-    /// `((bit offset, is bitfield), type)` of member `name` of struct/union `id`,
-    /// searching anonymous members too.
-    fn find_member(&self, id: u32, name: &str, depth: usize) -> Result<Option<((u64, bool), u32)>> {
+    /// `((bit offset, bitfield size or 0), type)` of member `name` of
+    /// struct/union `id`, searching anonymous members too.
+    fn find_member(&self, id: u32, name: &str, depth: usize) -> Result<Option<((u64, u32), u32)>> {
         if depth > MAX_DEPTH {
             return Err(corrupt("anonymous members nest too deep"));
         }
@@ -301,7 +257,7 @@ impl<'a> KernelBtf<'a> {
             let (m_name, m_type, m_off) =
                 (u32_at(self.types, at)?, u32_at(self.types, at + 4)?, u32_at(self.types, at + 8)?);
             // With kind_flag, the top 8 bits hold a bitfield's size.
-            let (bits, bitfield) = if kind_flag { (m_off & 0xff_ffff, m_off >> 24 != 0) } else { (m_off, false) };
+            let (bits, bitfield) = if kind_flag { (m_off & 0xff_ffff, m_off >> 24) } else { (m_off, 0) };
             let m = self.name(m_name)?;
             if m == name.as_bytes() {
                 return Ok(Some(((bits as u64, bitfield), m_type)));

@@ -228,6 +228,9 @@ pub(crate) mod tests {
         let Ok(blob) = std::fs::read("/sys/kernel/btf/vmlinux") else { return };
         let o = KernelOffsets::from_btf(&blob).unwrap();
         assert!(o.rcvbuf.offset > o.rmem_alloc.offset, "{o:?}");
+        assert_eq!(o.repair.mask.count_ones(), 1, "{o:?}");
+        assert!(o.repair.byte > o.rcvbuf.offset, "tcp_sock fields follow struct sock: {o:?}");
+        assert!(o.psock_tot_len.offset > o.psock_ingress.offset, "{o:?}");
     }
 
     #[test]

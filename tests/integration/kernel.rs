@@ -1416,6 +1416,17 @@ fn kernel_socket_semantics_and_port_selection() {
     assert_eq!(env.counters().since(&before).sockets_added, 2);
 }
 
+/// `worker chaos ARGS` in a fresh env loaded with `--max-queue 4096`: its
+/// result and the counters it moved.
+fn chaos_through_4k_bound(args: &[&str]) -> (Value, harness::Counters) {
+    let env = Env::new();
+    env.load(&["--max-queue", "4096"]);
+    let before = env.counters();
+    let r = env.worker(true, None, &[&["chaos"], args].concat()).finish();
+    let d = env.counters().since(&before);
+    (r, d)
+}
+
 /// Reliability round 3, the repro: 100 blocks of 10,000 bytes written two at
 /// a time with 30 ms pauses, read with `recv(65536, MSG_WAITALL)`, through a
 /// 4 KiB bound. A spill that later rejoined the redirect let a reader
@@ -1426,31 +1437,20 @@ fn kernel_waitall_reader_gets_blocks_in_order() {
     if !kernel_ok() {
         return;
     }
-    let env = Env::new();
-    env.load(&["--max-queue", "4096"]);
-    let before = env.counters();
-    let r = env
-        .worker(
-            true,
-            None,
-            &[
-                "chaos",
-                "--conns",
-                "1",
-                "--reader",
-                "waitall",
-                "--write-size",
-                "10000",
-                "--pause-ms",
-                "30",
-                "--min-bytes",
-                "1000000",
-                "--max-bytes",
-                "1000000",
-            ],
-        )
-        .finish();
-    let d = env.counters().since(&before);
+    let (r, d) = chaos_through_4k_bound(&[
+        "--conns",
+        "1",
+        "--reader",
+        "waitall",
+        "--write-size",
+        "10000",
+        "--pause-ms",
+        "30",
+        "--min-bytes",
+        "1000000",
+        "--max-bytes",
+        "1000000",
+    ]);
     eprintln!("[waitall repro] {r}\n  counters {d:?}");
     assert_eq!(r.u64("bytes"), 1_000_000, "{r}");
     assert!(d.spills >= 1, "the 4 KiB bound was never reached: {d:?}");
@@ -1466,29 +1466,18 @@ fn kernel_random_readers_keep_every_byte_in_order() {
         return;
     }
     let conns: u64 = std::env::var("SOCKASM_STRESS_CONNS").ok().and_then(|v| v.parse().ok()).unwrap_or(1200);
-    let env = Env::new();
-    env.load(&["--max-queue", "4096"]);
-    let before = env.counters();
-    let r = env
-        .worker(
-            true,
-            None,
-            &[
-                "chaos",
-                "--conns",
-                &s(conns),
-                "--parallel",
-                "16",
-                "--seed",
-                "7",
-                "--min-bytes",
-                "16384",
-                "--max-bytes",
-                "262144",
-            ],
-        )
-        .finish();
-    let d = env.counters().since(&before);
+    let (r, d) = chaos_through_4k_bound(&[
+        "--conns",
+        &s(conns),
+        "--parallel",
+        "16",
+        "--seed",
+        "7",
+        "--min-bytes",
+        "16384",
+        "--max-bytes",
+        "262144",
+    ]);
     eprintln!("[random readers] {r}\n  counters {d:?}");
     assert_eq!(r.u64("conns"), conns, "{r}");
     // Each connection's first two writes wait in the reader's queue together,
