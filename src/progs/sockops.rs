@@ -69,6 +69,7 @@
 //!    read again after (unchanged) along with the peer's cookie (identity).
 //!    `sk_msg_recvmsg` unlinks a message only once it is copied in full, so
 //!    an empty list means the reader has all of it; by (1) nothing is added.
+//!
 //! Then deleting the peer frees nothing (`sk_psock_drop` purges only what
 //! is queued), and its later writes and reads take plain TCP.
 //!
