@@ -731,3 +731,87 @@ fn exercises_fail_and_pass_as_documented() {
         check(&run(&s), solution, &format!("{d}/solution.s"));
     }
 }
+
+/// The `verify` arguments among an exercise's `run` arguments: `--type`
+/// and `--map` with their values (not `--data`).
+fn verify_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if matches!(*a, "--type" | "--map") {
+            out.push(*a);
+            out.extend(it.next());
+        }
+    }
+    out
+}
+
+/// The state after `registers there: ` on a line of `out` (trimmed).
+fn registers_there(out: &str) -> Vec<String> {
+    out.lines().filter_map(|l| l.trim_start().strip_prefix("registers there: ")).map(str::to_string).collect()
+}
+
+/// For every exercise whose task is rejected, the rejection view's
+/// `registers there:` (from the level-1 log) is the state `--trace` prints
+/// at the failing instruction (from the level-2 log), and that instruction
+/// is the last the trace shows.
+#[test]
+fn rejection_view_and_trace_agree_on_the_state_at_the_failing_instruction() {
+    if !may_load() {
+        return;
+    }
+    let base = Path::new(ROOT).join("docs/exercises");
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    let mut compared = 0;
+    for d in &dirs {
+        let readme = std::fs::read_to_string(d.join("README.md")).unwrap();
+        let name = d.file_name().unwrap().to_string_lossy().to_string();
+        let args: Vec<&str> = readme_field(&readme, "args", &name).split_whitespace().collect();
+        if !readme_field(&readme, "task", &name).starts_with("rejected: ") {
+            continue; // a task that loads and returns the wrong value
+        }
+        let verify = |extra: &[&str]| {
+            let o = Command::new(BIN)
+                .arg("verify")
+                .arg(d.join("task.s"))
+                .args(verify_args(&args))
+                .args(extra)
+                .output()
+                .unwrap();
+            assert!(!o.status.success(), "{name}/task.s is accepted");
+            String::from_utf8_lossy(&o.stdout).to_string()
+        };
+        let plain = verify(&[]);
+        let traced = verify(&["--trace"]);
+        let at = |out: &str| out.lines().find_map(|l| l.strip_prefix("verifier at: ").map(str::to_string));
+        assert_eq!(at(&plain), at(&traced), "{name}: the two logs stop at different instructions");
+        let view = registers_there(&plain);
+        let trace_part = &traced[traced.find("--- trace:").expect("a trace")..];
+        let in_trace = registers_there(trace_part);
+        assert!(view.len() <= 1 && in_trace.len() <= 1, "{name}: more than one state:\n{traced}");
+        // A level-2 log too big for the largest buffer loses its beginning:
+        // the trace may then not know the state (and says so), but never
+        // shows another one.
+        let cut = trace_part.contains("the log's beginning is cut off");
+        if !(cut && in_trace.is_empty()) {
+            assert_eq!(view, in_trace, "{name}: `registers there:` differs from the trace's state\n{plain}\n{traced}");
+        }
+        if let Some(slot) = at(&plain).and_then(|l| l.split(':').next().map(str::to_string)) {
+            // The state line follows the failing instruction's line in the trace.
+            let lines: Vec<&str> = trace_part.lines().collect();
+            if let Some(p) = lines.iter().position(|l| l.trim_start().starts_with("registers there: ")) {
+                let insn = lines[..p]
+                    .iter()
+                    .rev()
+                    .find(|l| l.trim_start().split(':').next().is_some_and(|n| n.parse::<usize>().is_ok()));
+                assert_eq!(insn.map(|l| l.trim_start().split(':').next().unwrap()), Some(slot.as_str()), "{name}");
+            }
+        }
+        // Where the verifier ran to an instruction, its state is known.
+        assert_eq!(at(&plain).is_some(), !view.is_empty(), "{name}: no state at the failing instruction\n{plain}");
+        compared += usize::from(!view.is_empty());
+    }
+    assert!(compared >= 9, "only {compared} exercises showed a state");
+}

@@ -53,12 +53,13 @@ out:
     assert_eq!(l.get(1), Some(&"\t\tR4=pkt(off=34,r=0)"), "{}", show(&o));
     assert_eq!(l.get(2), Some(&"       5:\tif r4 > r3 goto +2 ; -> out"), "{}", show(&o));
     assert_eq!(l.get(3), Some(&"\t\tR4=pkt(off=34,r=34)"), "{}", show(&o));
+    assert_eq!(l.get(4), Some(&"\t\tR2=pkt(r=34) (linked to R4: the comparison proves it too)"), "{}", show(&o));
     assert!(
-        l.get(4).is_some_and(|x| x.starts_with("\t\t-> falls through to 6; path 2 takes the jump to 8 (out)")),
+        l.get(5).is_some_and(|x| x.starts_with("\t\t-> falls through to 6; path 2 takes the jump to 8 (out)")),
         "{}",
         show(&o)
     );
-    assert!(l.get(6).is_some_and(|x| x.starts_with("\t\tR2=pkt(r=34) R5=scalar(")), "{}", show(&o));
+    assert!(l.get(7).is_some_and(|x| x.starts_with("\t\tR5=scalar(")), "{}", show(&o));
     assert!(t.contains("\npath 2: the jump at 5 taken, to 8 (out)"), "{}", show(&o));
     // The raw log only with -v.
     assert!(!String::from_utf8_lossy(&o.stdout).contains("--- verifier log ---"), "{}", show(&o));
@@ -136,7 +137,7 @@ fn trace_of_a_rejected_program_ends_with_the_message() {
     let src = "        r2 = *(u32 *)(r1 + 0)\n        r0 = *(u8 *)(r2 + 0)\n        exit\n";
     let (t, o) = trace_text("reject", src, "xdp", false);
     assert!(
-        t.ends_with("       1:\tr0 = *(u8 *)(r2 + 0)\ninvalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)\nR2 offset is outside of the packet\n"),
+        t.ends_with("       1:\tr0 = *(u8 *)(r2 + 0)\n\t\tregisters there: R1=ctx() R2=pkt(r=0) R10=fp0\ninvalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)\nR2 offset is outside of the packet\n"),
         "{}",
         show(&o)
     );
