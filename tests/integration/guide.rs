@@ -68,8 +68,10 @@
 //! and `` `solution: ...` ``. A check is `rejected: MESSAGE` (the run fails and
 //! its output contains MESSAGE, the verifier's words) or `retval: N` (the run
 //! succeeds and prints the line `retval: N`). The task must fail its way and
-//! the solution must pass with the stated retval; `docs/exercises/README.md`
-//! must link every exercise.
+//! the solution must pass with the stated retval. Any number of lines
+//! `` `also: ARGS => CHECK` `` run the solution again with other arguments
+//! (another packet), so that a fix right for one input only fails.
+//! `docs/exercises/README.md` must link every exercise.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -729,7 +731,22 @@ fn exercises_fail_and_pass_as_documented() {
         let run = |f: &Path| Command::new(BIN).arg("run").arg(f).args(&args).output().unwrap();
         check(&run(&t), task, &format!("{d}/task.s"));
         check(&run(&s), solution, &format!("{d}/solution.s"));
+        // `also: ARGS => CHECK`: more runs of the solution (another packet),
+        // so that a fix right for one input only fails.
+        for (i, (args, want)) in readme_also(&readme, d).into_iter().enumerate() {
+            let o = Command::new(BIN).arg("run").arg(&s).args(args.split_whitespace()).output().unwrap();
+            check(&o, want, &format!("{d}/solution.s, also-run {}", i + 1));
+        }
     }
+}
+
+/// The README lines `` `also: ARGS => CHECK` ``, as (ARGS, CHECK).
+fn readme_also<'a>(readme: &'a str, dir: &str) -> Vec<(&'a str, &'a str)> {
+    readme
+        .lines()
+        .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("`also: ")?.strip_suffix('`'))
+        .map(|v| v.split_once(" => ").unwrap_or_else(|| panic!("{dir}/README.md: `also: {v}` has no ` => `")))
+        .collect()
 }
 
 /// The `verify` arguments among an exercise's `run` arguments: `--type`
