@@ -14,6 +14,7 @@ use crate::asm::{Call, Insn};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+mod fold;
 mod state;
 use state::{Change, Tracker};
 
@@ -721,6 +722,193 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
     }
     if let Some(j) = pending {
         decide(&mut out, j, None);
+    }
+    out
+}
+
+/// How much of a trace to print (`verify --trace` options).
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// Every line: no summary, nothing folded.
+    pub full: bool,
+    /// Only path N (as numbered in the trace).
+    pub path: Option<usize>,
+    /// Only the visits of this instruction, with the instruction before and
+    /// after each, under their path's header.
+    pub around: Option<usize>,
+}
+
+/// A trace longer than this gets a summary first.
+const SUMMARY_LINES: usize = 200;
+
+/// [`render`], as `verify --trace` prints it: a big trace starts with a
+/// summary (paths, pruning points, the longest path, the instructions that
+/// took most of the verifier's budget) and has its repeated loop rounds and
+/// paths folded ([`View::full`] turns both off); or only one path, or only
+/// the visits of one instruction.
+pub fn render_view(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complete: bool, view: &View) -> String {
+    let text = render(insns, opts, log, complete);
+    if let Some(n) = view.path {
+        let head = format!("path {n}: ");
+        let lines: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with(&head))
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || !l.starts_with("path "))
+            .map(|(_, l)| l)
+            .collect();
+        if lines.is_empty() {
+            return format!(
+                "(no path {n}: the trace has {} paths)\n",
+                text.lines().filter(|l| l.starts_with("path ")).count()
+            );
+        }
+        return lines.join("\n").trim_end().to_string() + "\n";
+    }
+    let heads = loop_heads(insns);
+    if let Some(slot) = view.around {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut windows: Vec<Vec<String>> = Vec::new();
+        let mut header = "";
+        let mut shown_header = "";
+        for (k, l) in lines.iter().enumerate() {
+            if l.starts_with("path ") {
+                header = l;
+            }
+            if fold_slot(l) != Some(slot) {
+                continue;
+            }
+            let prev = lines[..k].iter().rposition(|x| fold_slot(x).is_some() || x.starts_with("path ")).unwrap_or(k);
+            let next = lines[k + 1..].iter().position(|x| fold_slot(x).is_some() || x.starts_with("path ")).map_or(
+                lines.len(),
+                |p| {
+                    let after = k + 1 + p;
+                    if lines[after].starts_with("path ") {
+                        after
+                    } else {
+                        after
+                            + 1
+                            + lines[after + 1..]
+                                .iter()
+                                .position(|x| fold_slot(x).is_some() || x.starts_with("path "))
+                                .unwrap_or(lines.len() - after - 1)
+                    }
+                },
+            );
+            let mut w: Vec<String> = Vec::new();
+            if header != shown_header {
+                w.push(header.to_string());
+                shown_header = header;
+            }
+            w.extend(lines[prev.min(k)..next].iter().filter(|x| !x.starts_with("path ")).map(|x| x.to_string()));
+            windows.push(w);
+        }
+        if windows.is_empty() {
+            return format!("(instruction {slot} was never reached)\n");
+        }
+        let body: Vec<String> = windows.into_iter().map(|w| w.join("\n")).collect();
+        let (folded, _) = fold::fold(&(body.join("\n") + "\n"), &BTreeSet::new());
+        return folded;
+    }
+    if view.full || text.lines().count() <= SUMMARY_LINES {
+        return text;
+    }
+    let (folded, n) = fold::fold(&text, &heads);
+    let mut out = summary(insns, opts, log, text.lines().count());
+    if n > 0 {
+        let _ = writeln!(
+            out,
+            "folded: {} repeated loop rounds and paths (lines `… N more …`), {} of {} lines shown; --full shows every line, --path N one path, --around INSN one instruction's visits",
+            fold::group(n),
+            fold::group(folded.lines().count()),
+            fold::group(text.lines().count())
+        );
+    }
+    out.push('\n');
+    out.push_str(&folded);
+    out
+}
+
+/// The slot of a trace line that shows an instruction.
+fn fold_slot(l: &str) -> Option<usize> {
+    let (n, _) = l.split_once(":\t")?;
+    if l.starts_with('\t') {
+        return None;
+    }
+    n.trim_start().parse().ok()
+}
+
+/// The targets of backward jumps: where each loop round starts.
+fn loop_heads(insns: &[(usize, Insn)]) -> BTreeSet<usize> {
+    insns
+        .iter()
+        .filter_map(|(s, i)| {
+            let off = match i {
+                Insn::JmpCond { off, .. } | Insn::Ja { off } | Insn::MayGoto { off } => *off as i64,
+                Insn::Gotol { imm } => *imm as i64,
+                _ => return None,
+            };
+            let t = *s as i64 + 1 + off;
+            (t <= *s as i64 && t >= 0).then_some(t as usize)
+        })
+        .collect()
+}
+
+/// The summary of a big trace.
+fn summary(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, lines: usize) -> String {
+    let parsed = parse(log);
+    let mut paths = 0usize;
+    let mut pruned = 0usize;
+    let mut longest = (0usize, 0usize); // (insns, path)
+    let mut cur = 0usize;
+    let mut visits: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut total = 0usize;
+    for e in &parsed.events {
+        match e {
+            Ev::Path { state, .. } => {
+                paths += 1;
+                cur = 0;
+                if state.is_none() {
+                    pruned += 1;
+                }
+            }
+            Ev::Cut => {
+                paths += 1;
+                cur = 0;
+            }
+            Ev::Safe { .. } => pruned += 1,
+            Ev::Insn { idx, .. } => {
+                cur += 1;
+                total += 1;
+                *visits.entry(*idx).or_default() += 1;
+                if cur > longest.0 {
+                    longest = (cur, paths);
+                }
+            }
+            _ => {}
+        }
+    }
+    let processed = log.lines().find_map(|l| l.strip_prefix("processed ")?.split(' ').next()?.parse::<usize>().ok());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "summary: {} lines; {} paths, {} of them ending at a pruning point; {} instructions walked{}",
+        fold::group(lines),
+        fold::group(paths),
+        fold::group(pruned),
+        fold::group(total),
+        processed
+            .map_or(String::new(), |p| format!(" (the verifier's count: {}; its limit is 1,000,000)", fold::group(p)))
+    );
+    let _ = writeln!(out, "longest path: path {}, {} instructions", longest.1, fold::group(longest.0));
+    let mut top: Vec<(usize, usize)> = visits.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let by_slot: BTreeMap<usize, &Insn> = insns.iter().map(|(s, i)| (*s, i)).collect();
+    let _ = writeln!(out, "most walked:");
+    for (slot, n) in top.into_iter().take(3) {
+        let label = opts.labels.get(&slot).map_or(String::new(), |l| format!(" ({l})"));
+        let text = by_slot.get(&slot).map_or(String::new(), |i| format!("  {i}"));
+        let _ = writeln!(out, "\t{slot}{label}: {} times, {}%{text}", fold::group(n), n * 100 / total.max(1));
     }
     out
 }

@@ -29,7 +29,9 @@
 //!   numbers of a line that reports a prune point (`path 3: from 9 to 5:
 //!   safe, pruned at once`, `(a state already verified at 5 covers this
 //!   one, ...)`, `-> at 2 (loop): safe: ...`, the raw log's `from 6 to 8:
-//!   safe`);
+//!   safe`); the counts of a big trace's summary and fold notes
+//!   (`summary: ...`, `longest path: ...`, `folded: ...`, `… N more ...`,
+//!   the rows under `most walked:`), which follow the verifier's walk;
 //! - lines whose presence depends on the kernel build are dropped from both
 //!   sides: the verifier's loop bookkeeping (a line containing `SCC enter`,
 //!   `SCC backedge` or `SCC exit`, printed since Linux 6.17), and the
@@ -202,13 +204,35 @@ fn reports_prune(line: &str) -> bool {
         || (t.starts_with("from ") && t.ends_with(": safe"))
 }
 
+/// A line of a big trace's summary or a fold note (`summary: ...`,
+/// `longest path: ...`, `folded: ...`, `… N more paths ...`): how many paths
+/// and rounds the verifier walks is the kernel build's.
+fn summarises(line: &str) -> bool {
+    ["summary: ", "longest path: ", "folded: ", "… "].iter().any(|p| line.trim_start().starts_with(p))
+}
+
+/// A `most walked:` row (`\t2 (loop): 250,000 times, 25%  r0 += 1`) with
+/// its counts masked; the slot and the instruction stay.
+fn most_walked_row(line: &str) -> Option<String> {
+    let rest = line.strip_prefix('\t')?;
+    let (slot, after) = rest.split_once(": ")?;
+    let (count, after) = after.split_once(" times, ")?;
+    let (_, insn) = after.split_once("%  ")?;
+    let slot_ok = slot.split(' ').next()?.parse::<usize>().is_ok();
+    (slot_ok && count.bytes().all(|b| b.is_ascii_digit() || b == b','))
+        .then(|| format!("\t{slot}: # times, #%  {insn}"))
+}
+
 /// One line as compared: trailing whitespace, timings, kernel addresses and
 /// what the kernel build decides masked (the module doc lists it). `xlated`:
 /// the line is part of a listing the kernel rewrote.
 fn normalize(line: &str, xlated: bool) -> String {
     let line = line.trim_end();
-    if reports_prune(line) {
+    if reports_prune(line) || summarises(line) {
         return mask_all_numbers(line);
+    }
+    if let Some(row) = most_walked_row(line) {
+        return row;
     }
     let mut l = mask_number(line, "duration: ", " ns");
     for (before, after) in [
@@ -659,6 +683,11 @@ fn kernel_build_masks() {
             true,
         ),
         (&["from 6 to 8: safe"], &["from 6 to 9: safe"], true),
+        // A big trace's summary and fold notes: counts, not instructions.
+        (&["summary: 3,000,001 lines; 250,000 paths"], &["summary: 2,000,001 lines; 200,000 paths"], true),
+        (&["\t2 (loop): 250,000 times, 25%  r0 += 1"], &["\t2 (loop): 200,000 times, 20%  r0 += 1"], true),
+        (&["\t2 (loop): 250,000 times, 25%  r0 += 1"], &["\t2 (loop): 250,000 times, 25%  r0 += 2"], false),
+        (&["… 249,995 more paths of 2-5, same"], &["… 199,995 more paths of 2-5, same"], true),
         (&["from 2 to 6: R0=0 R10=fp0"], &["from 2 to 7: R0=0 R10=fp0"], false),
         // The SCC lines, on one side only.
         (
