@@ -7,6 +7,7 @@ pub mod completions;
 pub mod dump;
 pub mod exec;
 pub mod load;
+pub mod prog;
 pub mod run;
 pub mod status;
 pub mod unload;
@@ -99,6 +100,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Run a program with BPF_PROG_TEST_RUN and print its return value.
     Run(run::Args),
+    /// Programs loaded in the kernel: `prog list` (the ids `dump --disasm --id N` takes).
+    Prog(prog::Args),
     /// Run a command with the bypass in a cgroup of its own, print the counters, remove everything.
     #[command(after_help = EXEC_HELP)]
     Exec(exec::Args),
@@ -135,6 +138,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Status(a) => status::run(a, v),
         Command::Verify(a) => verify::run(a, v),
         Command::Run(a) => run::run(a, v),
+        Command::Prog(a) => prog::run(a, v),
         Command::Bench(a) => bench::run(a, v),
         Command::Exec(a) => exec::run(a, v),
         Command::Completions(a) => completions::run(a, v),

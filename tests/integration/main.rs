@@ -7,6 +7,7 @@ mod exec;
 mod guide;
 mod hardening;
 mod kernel;
+mod loaded;
 mod ops;
 mod strategy;
 mod trace;
