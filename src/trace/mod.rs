@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 
 mod fold;
 mod state;
+pub mod why;
 use state::{Change, Tracker};
 
 /// One line of a level-2 log, classified.
