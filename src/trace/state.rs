@@ -248,9 +248,11 @@ impl Tracker {
             .filter(|r| r != "0")
             .collect();
         let clobbered = self.frame_mut(cur).regs.clobber_args();
-        for frame in &mut self.frames {
-            let shared =
-                frame.regs.0.iter().any(|(_, v)| field(v, "ref_obj_id").is_some_and(|r| refs.iter().any(|x| x == r)));
+        for (fi, frame) in self.frames.iter_mut().enumerate() {
+            // The call writes r0 itself (its after-state says how).
+            let shared = frame.regs.0.iter().any(|(k, v)| {
+                !(fi == cur && k == "R0") && field(v, "ref_obj_id").is_some_and(|r| refs.iter().any(|x| x == r))
+            });
             if shared && frame.known {
                 frame.known = false;
                 ch.lost = Some("the call may release a reference other registers or slots hold");
