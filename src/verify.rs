@@ -273,39 +273,6 @@ fn state_line(l: &str) -> Option<(usize, &str)> {
     None
 }
 
-/// `R1_w=…` → `R1`, `fp-8_rw=…` → `fp-8`; None for other tokens.
-fn reg_key(tok: &str) -> Option<String> {
-    let k = trace::key_of(tok.split_once('=')?.0);
-    (k.starts_with('R') || k.starts_with("fp")).then(|| k.to_string())
-}
-
-/// Registers as the verifier printed them, in order.
-struct RegState(Vec<(String, String)>);
-
-impl RegState {
-    fn replace(&mut self, s: &str) {
-        self.0.clear();
-        self.merge(s);
-    }
-    fn merge(&mut self, s: &str) {
-        for tok in trace::tokens(s) {
-            let Some(k) = reg_key(tok) else { continue };
-            let v = tok.split_once('=').map_or("", |(_, v)| v).to_string();
-            match self.0.iter_mut().find(|(rk, _)| *rk == k) {
-                Some(e) => e.1 = v,
-                None => self.0.push((k, v)),
-            }
-        }
-        self.0.sort_by_key(|(k, _)| trace::order(k));
-    }
-    fn clobber_call(&mut self) {
-        self.0.retain(|(k, _)| !matches!(k.as_str(), "R0" | "R1" | "R2" | "R3" | "R4" | "R5"));
-    }
-    fn render(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
-    }
-}
-
 /// Finds the decisive message, the instruction it is about and the register
 /// state there, in a verifier log (level 1 or 2).
 pub fn analyze_log(log: &str) -> LogAnalysis {
@@ -335,33 +302,10 @@ pub fn analyze_log(log: &str) -> LogAnalysis {
             None => line,
         };
         out.insn_line = Some(shown.to_string());
-        // Register state before insn `idx`: the last full state line, with
-        // the changes each following instruction line reported merged in.
-        let mut st = RegState(Vec::new());
-        let mut seen = false;
-        for l in &body[..i] {
-            if let Some((_, s)) = state_line(l) {
-                st.replace(s);
-                seen = true;
-            } else if insn_line_index(l).is_some() {
-                if l.contains(") call ") {
-                    st.clobber_call();
-                }
-                if let Some(p) = l.find("; ") {
-                    st.merge(&l[p + 2..]);
-                    seen = true;
-                }
-            }
-        }
-        // A state line for this very instruction right before it wins.
-        if let Some((n, s)) = body[..i].last().and_then(|l| state_line(l))
-            && Some(n) == idx
-        {
-            st.replace(s);
-        }
-        if seen {
-            out.regs = Some(st.render());
-        }
+        // The state before insn `idx`, rebuilt as `--trace` does (full
+        // state lines, the changes after each instruction, calls, what a
+        // comparison proves for linked registers); None where not known.
+        out.regs = trace::state_before_last_insn(&body[..=i].join("\n"));
     } else {
         // check_cfg errors name the instruction in the message.
         let words: Vec<&str> = out.message.split_whitespace().collect();
@@ -647,6 +591,64 @@ mod tests {
         assert_eq!(a.insn, Some(3));
         let a = analyze_log("0: R1=ctx() R10=fp0\n0: (95) exit\nR0 !read_ok\n");
         assert_eq!((a.message.as_str(), a.insn, a.regs.as_deref()), ("R0 !read_ok", Some(0), Some("R1=ctx() R10=fp0")));
+    }
+
+    // Linux 6.18, docs/exercises/04-packet-bounds/task.s (log level 1): the
+    // check on r4 proves the range for r2 too (same packet, id 0).
+    #[test]
+    fn a_bounds_check_proves_the_range_for_the_copies() {
+        let log = "0: R1=ctx() R10=fp0
+0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=pkt(r=0)
+1: (61) r3 = *(u32 *)(r1 +4)          ; R1=ctx() R3=pkt_end()
+2: (bf) r4 = r2                       ; R2=pkt(r=0) R4=pkt(r=0)
+3: (07) r4 += 12                      ; R4=pkt(off=12,r=0)
+4: (b7) r0 = 0                        ; R0=0
+5: (2d) if r4 > r3 goto pc+1          ; R3=pkt_end() R4=pkt(off=12,r=12)
+6: (71) r0 = *(u8 *)(r2 +12)
+invalid access to packet, off=12 size=1, R2(id=0,off=12,r=12)
+R2 offset is outside of the packet
+processed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
+";
+        let a = analyze_log(log);
+        assert_eq!(a.insn, Some(6));
+        assert_eq!(a.regs.as_deref(), Some("R0=0 R1=ctx() R2=pkt(r=12) R3=pkt_end() R4=pkt(off=12,r=12) R10=fp0"));
+    }
+
+    // Linux 6.18, docs/exercises/12-bpf-call/task.s (log level 1): after the
+    // call the caller's r1 is unreadable; the callee's r1 is another frame's.
+    #[test]
+    fn after_a_call_the_callers_arguments_are_gone() {
+        let log = "0: R1=ctx() R10=fp0
+0: (61) r1 = *(u32 *)(r1 +0)          ; R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))
+1: (85) call pc+2
+caller:
+ R10=fp0
+callee:
+ frame1: R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0
+4: frame1: R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0
+4: (bf) r0 = r1                       ; frame1: R0=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R1=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))
+5: (67) r0 <<= 1                      ; frame1: R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1fffffffe))
+6: (95) exit
+returning from callee:
+ frame1: R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1fffffffe)) R1=scalar(id=1,smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0
+to caller at 2:
+ R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1fffffffe)) R10=fp0
+2: (0f) r0 += r1
+R1 !read_ok
+";
+        let a = analyze_log(log);
+        assert_eq!((a.message.as_str(), a.insn), ("R1 !read_ok", Some(2)));
+        assert_eq!(
+            a.regs.as_deref(),
+            Some("R0=scalar(smin=0,smax=umax=0x1fffffffe,var_off=(0x0; 0x1fffffffe)) R10=fp0")
+        );
+        // Inside the callee the state is the callee's frame, named.
+        let cut = &log[..log.find("6: (95)").unwrap()];
+        let a = analyze_log(&format!("{cut}6: (95) exit\nsome error\n"));
+        assert!(a.regs.as_deref().unwrap().starts_with("frame1: R0=scalar(smin=0,"), "{a:?}");
+        // A log without a full state: nothing rather than a guess.
+        let a = analyze_log("3: (07) r4 += 12 ; R4=pkt(off=12,r=0)\n4: (95) exit\nR0 !read_ok\n");
+        assert_eq!(a.regs, None);
     }
 
     #[test]

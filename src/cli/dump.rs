@@ -4,6 +4,7 @@ use super::Result;
 use crate::asm::Decoder;
 use crate::asm::listing::{self, ListingOptions, NamedListing};
 use std::io::{self, BufWriter, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -20,6 +21,15 @@ pub struct Args {
     /// list instead of the built-in programs; `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     pub raw: Option<PathBuf>,
+    /// A program loaded in the kernel, by id (`sockasm prog list` shows the
+    /// ids): its instructions as the kernel holds them (after the
+    /// verifier's rewrites), with the names of the maps it loads.
+    #[arg(long, value_name = "N", conflicts_with_all = ["file", "raw", "pinned"])]
+    pub id: Option<u32>,
+    /// A program pinned in bpffs (e.g. /sys/fs/bpf/sockasm/sockops), listed
+    /// as for --id.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["file", "raw"])]
+    pub pinned: Option<PathBuf>,
     /// Leave out the `; ...` annotations and label lines: the text is then
     /// what `llvm-objdump -d --no-show-raw-insn` prints.
     #[arg(long)]
@@ -36,7 +46,13 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     }
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let loaded = match (args.id, &args.pinned) {
+        (Some(id), _) => Some(crate::syscall::info::prog_fd_by_id(id)?),
+        (None, Some(p)) => Some(crate::syscall::get_pinned(p)?),
+        (None, None) => None,
+    };
     let r = match (&args.file, &args.raw) {
+        _ if loaded.is_some() => dump_loaded(&mut out, loaded.as_ref().unwrap().as_fd()),
         (Some(path), _) => dump_elf(&mut out, path, args),
         (None, Some(path)) => dump_raw(&mut out, path, args),
         (None, None) => dump_builtin(&mut out, args),
@@ -99,6 +115,55 @@ fn dump_elf(out: &mut impl Write, path: &std::path::Path, args: &Args) -> Result
     let name = path.display().to_string();
     let text = if args.json { format!("{}\n", obj.to_json(&name)) } else { obj.dump(&name, !args.no_annotate) };
     ignore_broken_pipe(out.write_all(text.as_bytes()))
+}
+
+/// A loaded program as the kernel holds it: a header from its info, then
+/// its translated instructions; a map load names the map (the kernel puts
+/// the map's id where the program had its fd).
+fn dump_loaded(out: &mut impl Write, fd: BorrowedFd<'_>) -> Result<()> {
+    use crate::syscall::info;
+    if let Some(kind) = info::fd_kind(fd).filter(|k| k != "prog") {
+        return Err(format!("that is a BPF {kind}, not a program").into());
+    }
+    let pi = info::prog_info(fd)?;
+    let bytes = info::prog_xlated_insns(fd)?;
+    let names: std::collections::BTreeMap<u32, String> = info::prog_map_ids(fd)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|id| {
+            let m = info::map_fd_by_id(id).ok()?;
+            Some((id, info::map_info(m.as_fd()).ok()?.name))
+        })
+        .collect();
+    let r = (|| {
+        writeln!(
+            out,
+            "program {} `{}` ({}): {} insns as the kernel holds them (after the verifier's rewrites), {} bytes JITed",
+            pi.id,
+            pi.name,
+            pi.prog_type,
+            pi.xlated_prog_len / 8,
+            pi.jited_prog_len
+        )?;
+        for line in crate::verify::lenient_listing(&bytes).lines() {
+            write!(out, "{line}")?;
+            if let Some(id) = map_id_in(line)
+                && let Some(name) = names.get(&id)
+            {
+                write!(out, "{}map {id}: {name}", listing::ANNOTATION_SEP)?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    })();
+    ignore_broken_pipe(r)
+}
+
+/// The map id of a translated map load (`r1 = map_fd(12) ll`,
+/// `r1 = map_value(12, 0) ll`).
+fn map_id_in(line: &str) -> Option<u32> {
+    let p = line.find("= map_fd(").map(|p| p + 9).or_else(|| line.find("= map_value(").map(|p| p + 12))?;
+    line[p..].split([')', ',']).next()?.trim().parse().ok()
 }
 
 fn dump_builtin(out: &mut impl Write, args: &Args) -> Result<()> {

@@ -8,6 +8,7 @@ pub mod completions;
 pub mod dump;
 pub mod exec;
 pub mod load;
+pub mod prog;
 pub mod run;
 pub mod status;
 pub mod unload;
@@ -103,6 +104,8 @@ pub enum Command {
     /// Run on a node: load the bypass, serve /metrics and /healthz, re-attach when detached, exit on SIGTERM.
     #[command(after_help = agent::HELP)]
     Agent(agent::Args),
+    /// Programs loaded in the kernel: `prog list` (the ids `dump --disasm --id N` takes).
+    Prog(prog::Args),
     /// Run a command with the bypass in a cgroup of its own, print the counters, remove everything.
     #[command(after_help = EXEC_HELP)]
     Exec(exec::Args),
@@ -139,6 +142,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Status(a) => status::run(a, v),
         Command::Verify(a) => verify::run(a, v),
         Command::Run(a) => run::run(a, v),
+        Command::Prog(a) => prog::run(a, v),
         Command::Bench(a) => bench::run(a, v),
         Command::Exec(a) => exec::run(a, v),
         Command::Agent(a) => agent::run(a, v),

@@ -37,6 +37,23 @@ pub struct Args {
     /// level-2 log; -v also prints that log).
     #[arg(long, conflicts_with = "log_level")]
     pub trace: bool,
+    /// With --trace: every line. A trace longer than 200 lines otherwise
+    /// starts with a summary and has repeated loop rounds and paths folded.
+    #[arg(long, requires = "trace")]
+    pub full: bool,
+    /// With --trace: only path N.
+    #[arg(long, value_name = "N", requires = "trace")]
+    pub path: Option<usize>,
+    /// With --trace: only the visits of instruction INSN (a slot), each with
+    /// the instruction before and after it.
+    #[arg(long, value_name = "INSN", requires = "trace", conflicts_with = "path")]
+    pub around: Option<usize>,
+    /// With --trace: where the value of a register (or stack slot) before
+    /// an instruction came from, e.g. `R0@7` or `fp-16@9`: walked back from
+    /// the verifier's last visit there through copies, fills, spills and
+    /// saved paths to the instruction that produced it.
+    #[arg(long, value_name = "REG@INSN", requires = "trace", conflicts_with_all = ["path", "around"])]
+    pub why: Option<String>,
     /// Print the verifier's statistics (processed insns, states, stack depth).
     #[arg(long)]
     pub stats: bool,
@@ -210,7 +227,14 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
                 .ok()
                 .and_then(|b| verify::listing_of(&b))
                 .unwrap_or_else(|| c.insns());
-            out!("{}", crate::trace::render(&insns, &listing_options(c), &log, accepted));
+            if let Some(w) = &args.why {
+                let (key, at) = crate::trace::why::parse_spec(w)
+                    .ok_or_else(|| format!("--why `{w}`: expected REG@INSN, e.g. R0@7 or fp-16@9"))?;
+                out!("{}", crate::trace::why::why(&insns, &log, &key, at));
+            } else {
+                let view = crate::trace::View { full: args.full, path: args.path, around: args.around };
+                out!("{}", crate::trace::render_view(&insns, &listing_options(c), &log, accepted, &view));
+            }
             outln!("--- end of trace ---");
         }
         if args.log_level.is_some() || verbose {

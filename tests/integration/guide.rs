@@ -29,7 +29,9 @@
 //!   numbers of a line that reports a prune point (`path 3: from 9 to 5:
 //!   safe, pruned at once`, `(a state already verified at 5 covers this
 //!   one, ...)`, `-> at 2 (loop): safe: ...`, the raw log's `from 6 to 8:
-//!   safe`);
+//!   safe`); the counts of a big trace's summary and fold notes
+//!   (`summary: ...`, `longest path: ...`, `folded: ...`, `… N more ...`,
+//!   the rows under `most walked:`), which follow the verifier's walk;
 //! - lines whose presence depends on the kernel build are dropped from both
 //!   sides: the verifier's loop bookkeeping (a line containing `SCC enter`,
 //!   `SCC backedge` or `SCC exit`, printed since Linux 6.17), and the
@@ -68,8 +70,10 @@
 //! and `` `solution: ...` ``. A check is `rejected: MESSAGE` (the run fails and
 //! its output contains MESSAGE, the verifier's words) or `retval: N` (the run
 //! succeeds and prints the line `retval: N`). The task must fail its way and
-//! the solution must pass with the stated retval; `docs/exercises/README.md`
-//! must link every exercise.
+//! the solution must pass with the stated retval. Any number of lines
+//! `` `also: ARGS => CHECK` `` run the solution again with other arguments
+//! (another packet), so that a fix right for one input only fails.
+//! `docs/exercises/README.md` must link every exercise.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -200,13 +204,35 @@ fn reports_prune(line: &str) -> bool {
         || (t.starts_with("from ") && t.ends_with(": safe"))
 }
 
+/// A line of a big trace's summary or a fold note (`summary: ...`,
+/// `longest path: ...`, `folded: ...`, `… N more paths ...`): how many paths
+/// and rounds the verifier walks is the kernel build's.
+fn summarises(line: &str) -> bool {
+    ["summary: ", "longest path: ", "folded: ", "… "].iter().any(|p| line.trim_start().starts_with(p))
+}
+
+/// A `most walked:` row (`\t2 (loop): 250,000 times, 25%  r0 += 1`) with
+/// its counts masked; the slot and the instruction stay.
+fn most_walked_row(line: &str) -> Option<String> {
+    let rest = line.strip_prefix('\t')?;
+    let (slot, after) = rest.split_once(": ")?;
+    let (count, after) = after.split_once(" times, ")?;
+    let (_, insn) = after.split_once("%  ")?;
+    let slot_ok = slot.split(' ').next()?.parse::<usize>().is_ok();
+    (slot_ok && count.bytes().all(|b| b.is_ascii_digit() || b == b','))
+        .then(|| format!("\t{slot}: # times, #%  {insn}"))
+}
+
 /// One line as compared: trailing whitespace, timings, kernel addresses and
 /// what the kernel build decides masked (the module doc lists it). `xlated`:
 /// the line is part of a listing the kernel rewrote.
 fn normalize(line: &str, xlated: bool) -> String {
     let line = line.trim_end();
-    if reports_prune(line) {
+    if reports_prune(line) || summarises(line) {
         return mask_all_numbers(line);
+    }
+    if let Some(row) = most_walked_row(line) {
+        return row;
     }
     let mut l = mask_number(line, "duration: ", " ns");
     for (before, after) in [
@@ -657,6 +683,11 @@ fn kernel_build_masks() {
             true,
         ),
         (&["from 6 to 8: safe"], &["from 6 to 9: safe"], true),
+        // A big trace's summary and fold notes: counts, not instructions.
+        (&["summary: 3,000,001 lines; 250,000 paths"], &["summary: 2,000,001 lines; 200,000 paths"], true),
+        (&["\t2 (loop): 250,000 times, 25%  r0 += 1"], &["\t2 (loop): 200,000 times, 20%  r0 += 1"], true),
+        (&["\t2 (loop): 250,000 times, 25%  r0 += 1"], &["\t2 (loop): 250,000 times, 25%  r0 += 2"], false),
+        (&["… 249,995 more paths of 2-5, same"], &["… 199,995 more paths of 2-5, same"], true),
         (&["from 2 to 6: R0=0 R10=fp0"], &["from 2 to 7: R0=0 R10=fp0"], false),
         // The SCC lines, on one side only.
         (
@@ -729,5 +760,104 @@ fn exercises_fail_and_pass_as_documented() {
         let run = |f: &Path| Command::new(BIN).arg("run").arg(f).args(&args).output().unwrap();
         check(&run(&t), task, &format!("{d}/task.s"));
         check(&run(&s), solution, &format!("{d}/solution.s"));
+        // `also: ARGS => CHECK`: more runs of the solution (another packet),
+        // so that a fix right for one input only fails.
+        for (i, (args, want)) in readme_also(&readme, d).into_iter().enumerate() {
+            let o = Command::new(BIN).arg("run").arg(&s).args(args.split_whitespace()).output().unwrap();
+            check(&o, want, &format!("{d}/solution.s, also-run {}", i + 1));
+        }
     }
+}
+
+/// The README lines `` `also: ARGS => CHECK` ``, as (ARGS, CHECK).
+fn readme_also<'a>(readme: &'a str, dir: &str) -> Vec<(&'a str, &'a str)> {
+    readme
+        .lines()
+        .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("`also: ")?.strip_suffix('`'))
+        .map(|v| v.split_once(" => ").unwrap_or_else(|| panic!("{dir}/README.md: `also: {v}` has no ` => `")))
+        .collect()
+}
+
+/// The `verify` arguments among an exercise's `run` arguments: `--type`
+/// and `--map` with their values (not `--data`).
+fn verify_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if matches!(*a, "--type" | "--map") {
+            out.push(*a);
+            out.extend(it.next());
+        }
+    }
+    out
+}
+
+/// The state after `registers there: ` on a line of `out` (trimmed).
+fn registers_there(out: &str) -> Vec<String> {
+    out.lines().filter_map(|l| l.trim_start().strip_prefix("registers there: ")).map(str::to_string).collect()
+}
+
+/// For every exercise whose task is rejected, the rejection view's
+/// `registers there:` (from the level-1 log) is the state `--trace` prints
+/// at the failing instruction (from the level-2 log), and that instruction
+/// is the last the trace shows.
+#[test]
+fn rejection_view_and_trace_agree_on_the_state_at_the_failing_instruction() {
+    if !may_load() {
+        return;
+    }
+    let base = Path::new(ROOT).join("docs/exercises");
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    let mut compared = 0;
+    for d in &dirs {
+        let readme = std::fs::read_to_string(d.join("README.md")).unwrap();
+        let name = d.file_name().unwrap().to_string_lossy().to_string();
+        let args: Vec<&str> = readme_field(&readme, "args", &name).split_whitespace().collect();
+        if !readme_field(&readme, "task", &name).starts_with("rejected: ") {
+            continue; // a task that loads and returns the wrong value
+        }
+        let verify = |extra: &[&str]| {
+            let o = Command::new(BIN)
+                .arg("verify")
+                .arg(d.join("task.s"))
+                .args(verify_args(&args))
+                .args(extra)
+                .output()
+                .unwrap();
+            assert!(!o.status.success(), "{name}/task.s is accepted");
+            String::from_utf8_lossy(&o.stdout).to_string()
+        };
+        let plain = verify(&[]);
+        let traced = verify(&["--trace"]);
+        let at = |out: &str| out.lines().find_map(|l| l.strip_prefix("verifier at: ").map(str::to_string));
+        assert_eq!(at(&plain), at(&traced), "{name}: the two logs stop at different instructions");
+        let view = registers_there(&plain);
+        let trace_part = &traced[traced.find("--- trace:").expect("a trace")..];
+        let in_trace = registers_there(trace_part);
+        assert!(view.len() <= 1 && in_trace.len() <= 1, "{name}: more than one state:\n{traced}");
+        // A level-2 log too big for the largest buffer loses its beginning:
+        // the trace may then not know the state (and says so), but never
+        // shows another one.
+        let cut = trace_part.contains("the log's beginning is cut off");
+        if !(cut && in_trace.is_empty()) {
+            assert_eq!(view, in_trace, "{name}: `registers there:` differs from the trace's state\n{plain}\n{traced}");
+        }
+        if let Some(slot) = at(&plain).and_then(|l| l.split(':').next().map(str::to_string)) {
+            // The state line follows the failing instruction's line in the trace.
+            let lines: Vec<&str> = trace_part.lines().collect();
+            if let Some(p) = lines.iter().position(|l| l.trim_start().starts_with("registers there: ")) {
+                let insn = lines[..p]
+                    .iter()
+                    .rev()
+                    .find(|l| l.trim_start().split(':').next().is_some_and(|n| n.parse::<usize>().is_ok()));
+                assert_eq!(insn.map(|l| l.trim_start().split(':').next().unwrap()), Some(slot.as_str()), "{name}");
+            }
+        }
+        // Where the verifier ran to an instruction, its state is known.
+        assert_eq!(at(&plain).is_some(), !view.is_empty(), "{name}: no state at the failing instruction\n{plain}");
+        compared += usize::from(!view.is_empty());
+    }
+    assert!(compared >= 9, "only {compared} exercises showed a state");
 }

@@ -9,6 +9,7 @@ mod exec;
 mod guide;
 mod hardening;
 mod kernel;
+mod loaded;
 mod ops;
 mod pairing;
 mod strategy;

@@ -53,12 +53,13 @@ out:
     assert_eq!(l.get(1), Some(&"\t\tR4=pkt(off=34,r=0)"), "{}", show(&o));
     assert_eq!(l.get(2), Some(&"       5:\tif r4 > r3 goto +2 ; -> out"), "{}", show(&o));
     assert_eq!(l.get(3), Some(&"\t\tR4=pkt(off=34,r=34)"), "{}", show(&o));
+    assert_eq!(l.get(4), Some(&"\t\tR2=pkt(r=34) (linked to R4: the comparison proves it too)"), "{}", show(&o));
     assert!(
-        l.get(4).is_some_and(|x| x.starts_with("\t\t-> falls through to 6; path 2 takes the jump to 8 (out)")),
+        l.get(5).is_some_and(|x| x.starts_with("\t\t-> falls through to 6; path 2 takes the jump to 8 (out)")),
         "{}",
         show(&o)
     );
-    assert!(l.get(6).is_some_and(|x| x.starts_with("\t\tR2=pkt(r=34) R5=scalar(")), "{}", show(&o));
+    assert!(l.get(7).is_some_and(|x| x.starts_with("\t\tR5=scalar(")), "{}", show(&o));
     assert!(t.contains("\npath 2: the jump at 5 taken, to 8 (out)"), "{}", show(&o));
     // The raw log only with -v.
     assert!(!String::from_utf8_lossy(&o.stdout).contains("--- verifier log ---"), "{}", show(&o));
@@ -136,7 +137,7 @@ fn trace_of_a_rejected_program_ends_with_the_message() {
     let src = "        r2 = *(u32 *)(r1 + 0)\n        r0 = *(u8 *)(r2 + 0)\n        exit\n";
     let (t, o) = trace_text("reject", src, "xdp", false);
     assert!(
-        t.ends_with("       1:\tr0 = *(u8 *)(r2 + 0)\ninvalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)\nR2 offset is outside of the packet\n"),
+        t.ends_with("       1:\tr0 = *(u8 *)(r2 + 0)\n\t\tregisters there: R1=ctx() R2=pkt(r=0) R10=fp0\ninvalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)\nR2 offset is outside of the packet\n"),
         "{}",
         show(&o)
     );
@@ -147,7 +148,10 @@ fn trace_of_the_builtin_programs() {
     if !kernel_ok() {
         return;
     }
-    let o = sockasm(&["verify", "--prog", "all", "--trace"]);
+    // Hundreds of lines each: a summary first by default.
+    let o = sockasm(&["verify", "--prog", "sockops", "--trace"]);
+    assert!(section(&o).lines().nth(1).is_some_and(|l| l.starts_with("summary: ")), "{}", show(&o));
+    let o = sockasm(&["verify", "--prog", "all", "--trace", "--full"]);
     assert!(o.status.success(), "{}", show(&o));
     let s = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(s.matches("--- end of trace ---").count(), 2, "{}", show(&o));
@@ -181,4 +185,64 @@ fn trace_of_the_builtin_programs() {
         "{}",
         show(&o)
     );
+}
+
+/// An unbounded countdown runs the verifier into its 1M-instruction limit:
+/// the level-2 log is about three million lines. By default the trace
+/// starts with a summary and folds the repeated paths, saying so, into
+/// fewer than 2,000 lines; the rejection's last path is shown whole.
+#[test]
+fn a_big_trace_is_summarised_and_folded() {
+    if !kernel_ok() {
+        return;
+    }
+    let src = "        r1 = *(u32 *)(r1 + 0)
+        r0 = 0
+loop:
+        r0 += 1
+        r1 -= 1
+        if r1 != 0 goto loop
+        exit
+";
+    let (t, o) = trace_text("countdown", src, "socket_filter", false);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.lines().count() < 2000, "{} lines:\n{}", out.lines().count(), t);
+    let lines: Vec<&str> = t.lines().collect();
+    assert!(lines[1].starts_with("summary: "), "{t}");
+    assert!(t.contains("\nlongest path: path ") && t.contains("\nmost walked:\n\t2 (loop): "), "{t}");
+    let folded = lines.iter().find(|l| l.starts_with("folded: ")).unwrap_or_else(|| panic!("{t}"));
+    assert!(folded.contains(" repeated loop rounds and paths"), "{folded}");
+    let note = lines.iter().find(|l| l.starts_with("… ")).unwrap_or_else(|| panic!("{t}"));
+    assert!(note.contains(" more paths of 2-5, same shape as the one above"), "{note}");
+    // The failing path is there, with its state and the verifier's message.
+    assert!(t.contains("\t\tregisters there: R0="), "{t}");
+    assert!(t.contains("BPF program is too large"), "{t}");
+}
+
+/// `--path N` prints one path, `--around INSN` the visits of one
+/// instruction, `--full` (on a small trace) what the default prints.
+#[test]
+fn trace_views() {
+    if !kernel_ok() {
+        return;
+    }
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-views-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join("views.s");
+    std::fs::write(&p, "        r0 = 0\n        r1 = 0\nloop:\n        r0 += r1\n        r1 += 1\n        if r1 < 10 goto loop\n        exit\n").unwrap();
+    let p = p.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let o = sockasm(&[&["verify", p, "--type", "socket_filter", "--trace"], extra].concat());
+        assert!(o.status.success(), "{}", show(&o));
+        section(&o)
+    };
+    let all = run(&[]);
+    assert_eq!(run(&["--full"]), all);
+    let one = run(&["--path", "1"]);
+    assert!(one.lines().nth(1).is_some_and(|l| l.starts_with("path 1: from the program's entry")), "{one}");
+    assert!(!one.contains("\npath 2"), "{one}");
+    let around = run(&["--around", "5"]);
+    let slots: Vec<&str> = around.lines().filter(|l| l.starts_with("       ") && l.contains(":\t")).collect();
+    assert!(slots.iter().any(|l| l.starts_with("       5:\t")), "{around}");
+    assert!(slots.iter().all(|l| ["       4:", "       5:", "       6:"].iter().any(|s| l.starts_with(s))), "{around}");
 }

@@ -14,6 +14,11 @@ use crate::asm::{Call, Insn};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+mod fold;
+mod state;
+pub mod why;
+use state::{Change, Tracker};
+
 /// One line of a level-2 log, classified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Line<'a> {
@@ -347,6 +352,8 @@ enum Ev<'a> {
     },
     Scc(&'a str),
     Raw(&'a str),
+    /// The log's beginning is missing (it did not fit its buffer).
+    Cut,
 }
 
 impl Ev<'_> {
@@ -372,9 +379,27 @@ fn parse(log: &str) -> Parsed<'_> {
     // Which indented state the next line is: caller, callee, returning, to caller.
     let mut expect: Option<Line> = None;
     let mut started = false;
+    let mut first = true;
     for raw in log.lines() {
         let line = classify(raw, in_liveness);
         in_liveness = matches!(line, Line::Liveness);
+        // A log that does not fit its buffer keeps its end (Linux 6.4's
+        // rotating log): it then starts anywhere, often inside a line.
+        if first && !matches!(line, Line::Blank) {
+            first = false;
+            // A whole log starts at the entry, or with a message about the
+            // program as a whole (`back-edge from insn 3 to 1`); a cut one
+            // is as long as the largest buffer sockasm gives (far over 256 KiB).
+            let whole = match line {
+                Line::Func { .. } | Line::Liveness | Line::State { idx: 0, .. } | Line::Insn { idx: 0, .. } => true,
+                Line::Other(_) => log.len() < 256 * 1024,
+                _ => false,
+            };
+            if !whole {
+                events.push(Ev::Cut);
+                started = true;
+            }
+        }
         if let Line::Indented(s) = line {
             match expect.take() {
                 Some(Line::Callee) => events.push(Ev::Call { callee: Some(s) }),
@@ -485,11 +510,15 @@ const CLOBBERED: &str = "\t\t(r1-r5 are unreadable after a call)";
 
 /// Renders the trace. `complete`: the verifier finished (the program was
 /// accepted), so a way of a jump no path took was impossible, not pending.
+/// For a rejected program the instruction the verifier stopped at is
+/// followed by `registers there:` and the state before it, as the rejection
+/// view prints it ([`state_before_last_insn`]), when the log lets it be known.
 pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complete: bool) -> String {
     let by_slot: BTreeMap<usize, &Insn> = insns.iter().map(|(s, i)| (*s, i)).collect();
     let parsed = parse(log);
     let events = &parsed.events;
     let others = other_ways(events, &by_slot);
+    let failing = if complete { None } else { events.iter().rposition(|e| matches!(e, Ev::Insn { .. })) };
     let opts = ListingOptions { annotate: true, ..opts.clone() };
     let name_of = |slot: usize| -> String {
         let label = opts.labels.get(&slot).map(|l| format!(" ({l})"));
@@ -497,9 +526,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
         format!("{slot}{}", label.or(func).unwrap_or_default())
     };
     let mut out = String::new();
-    // Frames of the current path, innermost last.
-    let mut frames: Vec<Regs> = vec![Regs::default()];
-    let mut frame_no = 0usize;
+    let mut st = Tracker::default();
     let mut path = 0usize;
     // The slot of the last instruction shown on this path.
     let mut last: Option<usize> = None;
@@ -565,25 +592,22 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                         format!("path {path}: {way}{spec}")
                     }
                 };
+                let f = st.start(*state);
                 match state {
                     None => {
                         let _ = writeln!(out, "{how}: safe, pruned at once");
                         let _ =
                             writeln!(out, "\t\t(a state already verified at {to} covers this one, so the path stops)");
-                        frames = vec![Regs::default()];
-                        frame_no = 0;
                     }
-                    Some(s) => {
+                    Some(_) => {
                         let _ = writeln!(out, "{how}");
-                        let (f, regs) = Regs::full(s);
-                        frame_no = f.unwrap_or(0);
-                        let _ = writeln!(out, "\tstate\t{}", show_pairs(frame_no, &regs.0));
-                        frames = vec![Regs::default(); frame_no];
-                        frames.push(regs);
+                        let _ = writeln!(out, "\tstate\t{}", st.render().unwrap_or_default());
+                        debug_assert_eq!(f, st.current());
                     }
                 }
             }
             Ev::Insn { idx, text, after } => {
+                let mut ch = Change::default();
                 let mut clobbered = false;
                 if let Some(l) = opts.labels.get(idx) {
                     let _ = writeln!(out, "{l}:");
@@ -595,21 +619,29 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                             let _ = write!(out, "{}{a}", listing::ANNOTATION_SEP);
                         }
                         out.push('\n');
-                        if matches!(insn, Insn::Call(Call::Helper(_)) | Insn::Call(Call::Kfunc { .. }))
-                            && let Some(top) = frames.get_mut(frame_no)
-                        {
-                            clobbered = top.clobber_args();
-                        }
                     }
                     // Not in our listing: the verifier's own text.
                     None => {
                         let _ = writeln!(out, "{idx:>8}:\t{text} (as the verifier prints it)");
                     }
                 }
-                if let Some(a) = after {
-                    let w = by_slot.get(idx).and_then(|x| written_reg(x));
-                    show_changes(&mut out, &mut frames, &mut frame_no, a, w.as_deref());
+                if failing == Some(i)
+                    && let Some(s) = st.render()
+                {
+                    let _ = writeln!(out, "\t\tregisters there: {s}");
                 }
+                let insn = by_slot.get(idx);
+                if insn.is_some_and(|x| matches!(x, Insn::Call(Call::Helper(_)) | Insn::Call(Call::Kfunc { .. }))) {
+                    clobbered = st.helper_call(&mut ch);
+                }
+                if let Some(a) = after {
+                    let w = insn.and_then(|x| written_reg(x));
+                    let compare = insn.is_some_and(|x| matches!(x, Insn::JmpCond { .. }));
+                    let lost = ch.lost;
+                    ch = st.after(a, w.as_deref(), compare);
+                    ch.lost = ch.lost.or(lost);
+                }
+                show_change(&mut out, &ch);
                 if clobbered {
                     let _ = writeln!(out, "{CLOBBERED}");
                 }
@@ -618,7 +650,9 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                     pending = Some((i, *idx));
                 }
             }
-            Ev::State { state, .. } => show_changes(&mut out, &mut frames, &mut frame_no, state, None),
+            // `N: R1=..` lists the registers the verifier touched since it
+            // last printed (print_verifier_state(.., print_all=false)).
+            Ev::State { state, .. } => show_change(&mut out, &st.after(state, None, false)),
             Ev::Safe { idx } => {
                 let _ = writeln!(
                     out,
@@ -639,36 +673,31 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                     _ => None,
                 });
                 let who = at.map_or(String::new(), |a| format!(" {}", name_of(a)));
-                let (f, regs) = Regs::full(callee.unwrap_or(""));
-                let f = f.unwrap_or(frame_no + 1).min(MAX_FRAMES);
+                let f = st.enter(callee.unwrap_or(""));
                 let _ = writeln!(out, "\t\t-> calls{who}: frame {f}");
-                let _ = writeln!(out, "\tstate\t{}", show_pairs(f, &regs.0));
-                frames.truncate(f);
-                while frames.len() < f {
-                    frames.push(Regs::default());
-                }
-                frames.push(regs);
-                frame_no = f;
+                let _ = writeln!(out, "\tstate\t{}", st.render().unwrap_or_default());
             }
             Ev::Return { to, caller } => {
-                let f = frame_no.saturating_sub(1);
+                let f = st.current().saturating_sub(1);
                 let _ = writeln!(out, "\t\t-> returns to {}: frame {f}", name_of(*to));
-                frames.truncate(f + 1);
-                frame_no = f;
-                if let Some(c) = caller {
+                let was_known = st.known(f);
+                let ch = st.leave(*caller);
+                if was_known || caller.is_none() {
                     // The caller's state after the call: r1-r5 gone, r0 set.
-                    if frames.len() == f + 1 && !frames[f].0.is_empty() {
-                        let clobbered = frames[f].clobber_args();
-                        show_changes(&mut out, &mut frames, &mut frame_no, c, Some("R0"));
-                        if clobbered {
-                            let _ = writeln!(out, "{CLOBBERED}");
-                        }
-                    } else {
-                        let (_, regs) = Regs::full(c);
-                        let _ = writeln!(out, "\tstate\t{}", show_pairs(f, &regs.0));
-                        frames.resize(f, Regs::default());
-                        frames.push(regs);
+                    let args: Vec<String> = ch
+                        .dropped
+                        .iter()
+                        .filter(|k| matches!(k.as_str(), "R1" | "R2" | "R3" | "R4" | "R5"))
+                        .cloned()
+                        .collect();
+                    let rest =
+                        Change { dropped: ch.dropped.iter().filter(|k| !args.contains(k)).cloned().collect(), ..ch };
+                    show_change(&mut out, &rest);
+                    if !args.is_empty() {
+                        let _ = writeln!(out, "{CLOBBERED}");
                     }
+                } else {
+                    let _ = writeln!(out, "\tstate\t{}", st.render().unwrap_or_default());
                 }
                 last = Some(*to);
             }
@@ -678,12 +707,292 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
             Ev::Raw(s) => {
                 let _ = writeln!(out, "{s}");
             }
+            Ev::Cut => {
+                path += 1;
+                let _ = writeln!(
+                    out,
+                    "(the log's beginning is cut off: it did not fit the largest buffer, and the kernel keeps a log's end)"
+                );
+                let _ = writeln!(
+                    out,
+                    "path ?: somewhere in the program, state not known until the verifier prints it whole"
+                );
+                st = Tracker::default();
+            }
         }
     }
     if let Some(j) = pending {
         decide(&mut out, j, None);
     }
     out
+}
+
+/// How much of a trace to print (`verify --trace` options).
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// Every line: no summary, nothing folded.
+    pub full: bool,
+    /// Only path N (as numbered in the trace).
+    pub path: Option<usize>,
+    /// Only the visits of this instruction, with the instruction before and
+    /// after each, under their path's header.
+    pub around: Option<usize>,
+}
+
+/// A trace longer than this gets a summary first.
+const SUMMARY_LINES: usize = 200;
+
+/// [`render`], as `verify --trace` prints it: a big trace starts with a
+/// summary (paths, pruning points, the longest path, the instructions that
+/// took most of the verifier's budget) and has its repeated loop rounds and
+/// paths folded ([`View::full`] turns both off); or only one path, or only
+/// the visits of one instruction.
+pub fn render_view(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complete: bool, view: &View) -> String {
+    let text = render(insns, opts, log, complete);
+    if let Some(n) = view.path {
+        let head = format!("path {n}: ");
+        let lines: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with(&head))
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || !l.starts_with("path "))
+            .map(|(_, l)| l)
+            .collect();
+        if lines.is_empty() {
+            return format!(
+                "(no path {n}: the trace has {} paths)\n",
+                text.lines().filter(|l| l.starts_with("path ")).count()
+            );
+        }
+        return lines.join("\n").trim_end().to_string() + "\n";
+    }
+    let heads = loop_heads(insns);
+    if let Some(slot) = view.around {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut windows: Vec<Vec<String>> = Vec::new();
+        let mut header = "";
+        let mut shown_header = "";
+        for (k, l) in lines.iter().enumerate() {
+            if l.starts_with("path ") {
+                header = l;
+            }
+            if fold_slot(l) != Some(slot) {
+                continue;
+            }
+            let prev = lines[..k].iter().rposition(|x| fold_slot(x).is_some() || x.starts_with("path ")).unwrap_or(k);
+            let next = lines[k + 1..].iter().position(|x| fold_slot(x).is_some() || x.starts_with("path ")).map_or(
+                lines.len(),
+                |p| {
+                    let after = k + 1 + p;
+                    if lines[after].starts_with("path ") {
+                        after
+                    } else {
+                        after
+                            + 1
+                            + lines[after + 1..]
+                                .iter()
+                                .position(|x| fold_slot(x).is_some() || x.starts_with("path "))
+                                .unwrap_or(lines.len() - after - 1)
+                    }
+                },
+            );
+            let mut w: Vec<String> = Vec::new();
+            if header != shown_header {
+                w.push(header.to_string());
+                shown_header = header;
+            }
+            w.extend(lines[prev.min(k)..next].iter().filter(|x| !x.starts_with("path ")).map(|x| x.to_string()));
+            windows.push(w);
+        }
+        if windows.is_empty() {
+            return format!("(instruction {slot} was never reached)\n");
+        }
+        let body: Vec<String> = windows.into_iter().map(|w| w.join("\n")).collect();
+        let (folded, _) = fold::fold(&(body.join("\n") + "\n"), &BTreeSet::new());
+        return folded;
+    }
+    if view.full || text.lines().count() <= SUMMARY_LINES {
+        return text;
+    }
+    let (folded, n) = fold::fold(&text, &heads);
+    let mut out = summary(insns, opts, log, text.lines().count());
+    if n > 0 {
+        let _ = writeln!(
+            out,
+            "folded: {} repeated loop rounds and paths (lines `… N more …`), {} of {} lines shown; --full shows every line, --path N one path, --around INSN one instruction's visits",
+            fold::group(n),
+            fold::group(folded.lines().count()),
+            fold::group(text.lines().count())
+        );
+    }
+    out.push('\n');
+    out.push_str(&folded);
+    out
+}
+
+/// The slot of a trace line that shows an instruction.
+fn fold_slot(l: &str) -> Option<usize> {
+    let (n, _) = l.split_once(":\t")?;
+    if l.starts_with('\t') {
+        return None;
+    }
+    n.trim_start().parse().ok()
+}
+
+/// The targets of backward jumps: where each loop round starts.
+fn loop_heads(insns: &[(usize, Insn)]) -> BTreeSet<usize> {
+    insns
+        .iter()
+        .filter_map(|(s, i)| {
+            let off = match i {
+                Insn::JmpCond { off, .. } | Insn::Ja { off } | Insn::MayGoto { off } => *off as i64,
+                Insn::Gotol { imm } => *imm as i64,
+                _ => return None,
+            };
+            let t = *s as i64 + 1 + off;
+            (t <= *s as i64 && t >= 0).then_some(t as usize)
+        })
+        .collect()
+}
+
+/// The summary of a big trace.
+fn summary(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, lines: usize) -> String {
+    let parsed = parse(log);
+    let mut paths = 0usize;
+    let mut pruned = 0usize;
+    let mut longest = (0usize, 0usize); // (insns, path)
+    let mut cur = 0usize;
+    let mut visits: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut total = 0usize;
+    for e in &parsed.events {
+        match e {
+            Ev::Path { state, .. } => {
+                paths += 1;
+                cur = 0;
+                if state.is_none() {
+                    pruned += 1;
+                }
+            }
+            Ev::Cut => {
+                paths += 1;
+                cur = 0;
+            }
+            Ev::Safe { .. } => pruned += 1,
+            Ev::Insn { idx, .. } => {
+                cur += 1;
+                total += 1;
+                *visits.entry(*idx).or_default() += 1;
+                if cur > longest.0 {
+                    longest = (cur, paths);
+                }
+            }
+            _ => {}
+        }
+    }
+    let processed = log.lines().find_map(|l| l.strip_prefix("processed ")?.split(' ').next()?.parse::<usize>().ok());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "summary: {} lines; {} paths, {} of them ending at a pruning point; {} instructions walked{}",
+        fold::group(lines),
+        fold::group(paths),
+        fold::group(pruned),
+        fold::group(total),
+        processed
+            .map_or(String::new(), |p| format!(" (the verifier's count: {}; its limit is 1,000,000)", fold::group(p)))
+    );
+    let _ = writeln!(out, "longest path: path {}, {} instructions", longest.1, fold::group(longest.0));
+    let mut top: Vec<(usize, usize)> = visits.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let by_slot: BTreeMap<usize, &Insn> = insns.iter().map(|(s, i)| (*s, i)).collect();
+    let _ = writeln!(out, "most walked:");
+    for (slot, n) in top.into_iter().take(3) {
+        let label = opts.labels.get(&slot).map_or(String::new(), |l| format!(" ({l})"));
+        let text = by_slot.get(&slot).map_or(String::new(), |i| format!("  {i}"));
+        let _ = writeln!(out, "\t{slot}{label}: {} times, {}%{text}", fold::group(n), n * 100 / total.max(1));
+    }
+    out
+}
+
+/// The state before the last instruction of `log` (where a rejected
+/// program's verifier stopped), in the current frame, as the trace prints
+/// it: None when the log names no instruction or does not let the state be
+/// known there.
+pub fn state_before_last_insn(log: &str) -> Option<String> {
+    let parsed = parse(log);
+    let events = &parsed.events;
+    let last = events.iter().rposition(|e| matches!(e, Ev::Insn { .. }))?;
+    let mut st = Tracker::default();
+    // The verifier's instruction texts are enough to tell calls and jumps.
+    for e in &events[..last] {
+        match e {
+            Ev::Path { state, .. } => {
+                st.start(*state);
+            }
+            Ev::Insn { text, after, .. } => {
+                let call = text.starts_with("call ") && !text.starts_with("call pc");
+                if call {
+                    st.helper_call(&mut Change::default());
+                }
+                if let Some(a) = after {
+                    let compare = text.starts_with("if ");
+                    st.after(a, written_by_text(text).as_deref(), compare);
+                }
+            }
+            Ev::State { state, .. } => {
+                st.after(state, None, false);
+            }
+            Ev::Cut => st = Tracker::default(),
+            Ev::Call { callee } => {
+                st.enter(callee.unwrap_or(""));
+            }
+            Ev::Return { caller, .. } => {
+                st.leave(*caller);
+            }
+            _ => {}
+        }
+    }
+    st.render()
+}
+
+/// The register an instruction writes, from the verifier's own text
+/// (`r2 = *(u32 *)(r1 +0)`, `w3 += 1`, `call bpf_map_lookup_elem#1`).
+fn written_by_text(text: &str) -> Option<String> {
+    if text.starts_with("call ") {
+        return Some("R0".into());
+    }
+    let b = text.as_bytes();
+    if (b.first() == Some(&b'r') || b.first() == Some(&b'w')) && b.get(1).is_some_and(u8::is_ascii_digit) {
+        let n: String = text[1..].chars().take_while(char::is_ascii_digit).collect();
+        let rest = text[1 + n.len()..].trim_start();
+        let op = rest.split(' ').next().unwrap_or("");
+        if op.ends_with('=') && !matches!(op, "==" | "!=" | "<=" | ">=") {
+            return Some(format!("R{n}"));
+        }
+    }
+    None
+}
+
+/// Prints what a step changed: the registers and slots it set, those a
+/// comparison proved through a link, those no longer readable, and a
+/// state that is not known any more.
+fn show_change(out: &mut String, ch: &Change) {
+    if !ch.changed.is_empty() {
+        let _ = writeln!(out, "\t\t{}", show_pairs(ch.frame, &ch.changed));
+    }
+    for (f, k, v, via) in &ch.linked {
+        let _ = writeln!(
+            out,
+            "\t\t{} (linked to {via}: the comparison proves it too)",
+            show_pairs(*f, &[(k.clone(), v.clone())])
+        );
+    }
+    if !ch.dropped.is_empty() {
+        let _ = writeln!(out, "\t\t(no longer readable: {})", ch.dropped.join(" "));
+    }
+    if let Some(why) = ch.lost {
+        let _ = writeln!(out, "\t\t(the whole state is not known from here until the verifier prints it: {why})");
+    }
 }
 
 /// The register an instruction writes, as the verifier names it.
@@ -700,21 +1009,6 @@ fn written_reg(insn: &Insn) -> Option<String> {
         _ => return None,
     };
     Some(format!("R{r}"))
-}
-
-/// Merges a state into the current frame and prints what changed.
-fn show_changes(out: &mut String, frames: &mut Vec<Regs>, frame_no: &mut usize, state: &str, written: Option<&str>) {
-    let (f, _) = Regs::parse(state.split(' ').next().unwrap_or(""));
-    if let Some(f) = f {
-        *frame_no = f;
-    }
-    while frames.len() <= *frame_no {
-        frames.push(Regs::default());
-    }
-    let (_, changed) = frames[*frame_no].merge(state, written);
-    if !changed.is_empty() {
-        let _ = writeln!(out, "\t\t{}", show_pairs(*frame_no, &changed));
-    }
 }
 
 #[cfg(test)]
@@ -796,9 +1090,10 @@ processed 12 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_sta
 \t\tR4=pkt(off=34,r=0)
        5:\tif r4 > r3 goto +3 ; -> out
 \t\tR4=pkt(off=34,r=34)
+\t\tR2=pkt(r=34) (linked to R4: the comparison proves it too)
 \t\t-> falls through to 6; path 3 takes the jump to 9 (out)
        6:\tr5 = *(u8 *)(r2 + 23)
-\t\tR2=pkt(r=34) R5=scalar(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))
+\t\tR5=scalar(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))
        7:\tif r5 != 17 goto +1 ; -> out
 \t\tR5=17
 \t\t-> falls through to 8; path 2 takes the jump to 9 (out)
@@ -1036,7 +1331,7 @@ processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         let src = "        r2 = *(u32 *)(r1 + 0)\n        r0 = *(u8 *)(r2 + 0)\n        exit\n";
         let t = trace(src, log, false);
         assert!(t.ends_with(
-            "       1:\tr0 = *(u8 *)(r2 + 0)\ninvalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)\nR2 offset is outside of the packet\nsome line a future kernel prints\n"
+            "       1:\tr0 = *(u8 *)(r2 + 0)\n\t\tregisters there: R1=ctx() R2=pkt(r=0) R10=fp0\ninvalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)\nR2 offset is outside of the packet\nsome line a future kernel prints\n"
         ), "{t}");
         // A slot outside the listing: the verifier's own text.
         let t = trace("        exit\n", "0: R1=ctx() R10=fp0\n7: (95) exit\n", true);
