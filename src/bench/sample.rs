@@ -53,24 +53,20 @@ impl Samples {
 }
 
 /// The last CPU of each of `pid`'s connection threads (named
-/// [`crate::traffic::CONN_THREAD`]), or of its main thread when it has none
-/// (an event loop); never the watchdog's.
+/// [`crate::traffic::CONN_THREAD`]; not the watchdog nor the waiting main
+/// thread). Empty until the first connection thread starts, which is after
+/// the worker pinned itself, so a pinned worker is never seen elsewhere.
 pub fn thread_cpus(pid: u32) -> Vec<usize> {
     let mut conn = Vec::new();
-    let mut main = None;
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return conn };
+    let name = format!("({})", crate::traffic::CONN_THREAD);
     for e in dir.flatten() {
-        let tid: u32 = e.file_name().to_string_lossy().parse().unwrap_or(0);
         let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        let Some(cpu) = last_cpu(&stat) else { continue };
-        if tid == pid {
-            main = Some(cpu);
-        } else if stat.contains(&format!("({})", crate::traffic::CONN_THREAD)) {
+        if stat.contains(&name)
+            && let Some(cpu) = last_cpu(&stat)
+        {
             conn.push(cpu);
         }
-    }
-    if conn.is_empty() {
-        conn.extend(main);
     }
     conn
 }
@@ -146,9 +142,8 @@ mod tests {
         let line = format!("1234 (a b) c) {}", fields.join(" "));
         assert_eq!(last_cpu(&line), Some(7));
         assert_eq!(last_cpu("garbage"), None);
-        // This thread's own CPU is one of the CPUs it may use.
-        let me = thread_cpus(std::process::id());
-        assert!(!me.is_empty());
+        // This process has no connection thread.
+        assert!(thread_cpus(std::process::id()).is_empty());
         let mut s = Samples { n: 4, together: 1, ..Samples::default() };
         s.server.insert(0, 3);
         s.server.insert(1, 1);

@@ -405,7 +405,8 @@ fn which(cmd: &str) -> Result<PathBuf, ()> {
 }
 
 /// `scripts/bench-apps`, one short run of one key-value and one HTTP cell
-/// on one CPU: a table row per cell as JSON, nothing left behind. Skipped
+/// on one CPU and unpinned (free): a table row per cell and placement as
+/// JSON, free rows with where the ends ran, nothing left behind. Skipped
 /// when the Debian tools it needs are not installed.
 #[test]
 fn bench_apps_smoke() {
@@ -428,7 +429,7 @@ fn bench_apps_smoke() {
                 "--repeat",
                 "1",
                 "--placement",
-                "same-cpu",
+                "same-cpu,free",
                 "--cells",
                 "redis-get,http-1k",
                 "--json",
@@ -437,10 +438,18 @@ fn bench_apps_smoke() {
         "scripts/bench-apps",
     );
     let rows = v.arr("rows");
-    assert_eq!(rows.len(), 2, "{v}");
-    for r in rows {
-        assert_eq!(r.at("placement").as_str(), Some("same-cpu"), "{r}");
+    assert_eq!(rows.len(), 4, "{v}");
+    for (i, r) in rows.iter().enumerate() {
+        let placement = if i < 2 { "same-cpu" } else { "free" };
+        assert_eq!(r.at("placement").as_str(), Some(placement), "{r}");
         assert!(num(r, "tcp_per_s") > 0.0 && num(r, "bypass_per_s") > 0.0, "{r}");
+        for k in ["same_cpu_share_tcp", "same_cpu_share_bypass"] {
+            let share = num(r, k);
+            assert!((0.0..=1.0).contains(&share), "{k}: {r}");
+            if placement == "same-cpu" {
+                assert_eq!(share, 1.0, "{k}: {r}");
+            }
+        }
     }
     // Its cgroups, pins and work directory are gone.
     let tag = format!("sockasm-apps-{pid}");
