@@ -23,6 +23,7 @@
 
 pub mod proc;
 mod report;
+pub mod sample;
 mod svg;
 
 use std::collections::BTreeMap;
@@ -40,6 +41,7 @@ use crate::traffic::probe;
 
 pub use proc::Interrupt;
 use proc::{Proc, num, text};
+pub use sample::Samples;
 
 /// Prefix of the cgroup and pin directory names.
 pub const NAME_PREFIX: &str = "sockasm-bench";
@@ -129,15 +131,24 @@ pub enum Placement {
     /// Both pinned to one CPU: no cross-CPU wake-up, so what remains is what
     /// the network stack (or the bypass) costs.
     SameCpu,
+    /// Nothing pinned: the scheduler decides where each endpoint runs, and
+    /// may move it, as it does for every service in production. The report
+    /// says where they ran ([`Measurement::together`]).
+    Free,
 }
 
 impl Placement {
-    pub const ALL: [Placement; 2] = [Placement::Spread, Placement::SameCpu];
+    pub const ALL: [Placement; 3] = [Placement::Spread, Placement::SameCpu, Placement::Free];
     pub fn name(self) -> &'static str {
         match self {
             Placement::Spread => "spread",
             Placement::SameCpu => "same-cpu",
+            Placement::Free => "free",
         }
+    }
+    /// The placement pins its endpoints (sched_setaffinity).
+    pub fn pinned(self) -> bool {
+        self != Placement::Free
     }
 }
 
@@ -147,7 +158,7 @@ impl FromStr for Placement {
         Placement::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown placement {s:?} (spread, same-cpu, both)"))
+            .ok_or_else(|| format!("unknown placement {s:?} (spread, same-cpu, free, all)"))
     }
 }
 
@@ -275,6 +286,8 @@ pub struct Measurement {
     pub cpu_us_per_op: f64,
     /// CPUs the server's and the client's threads were seen on (`0,1`).
     pub ran_on: (String, String),
+    /// Where both ran, sampled from outside every few ms while the cell ran.
+    pub samples: Samples,
 }
 
 /// The median of a cell over its runs.
@@ -297,6 +310,8 @@ pub struct Row {
     pub cpu_us_per_op: f64,
     /// CPUs the server's and the client's threads were seen on, all runs.
     pub ran_on: (String, String),
+    /// The samples of all runs together.
+    pub samples: Samples,
 }
 
 /// The machine the numbers come from.
@@ -338,8 +353,10 @@ pub struct Report {
     pub cgroup: PathBuf,
     pub pin_dir: PathBuf,
     /// CPUs of the server and the client: same-cpu puts both on the first,
-    /// spread the client on the second.
+    /// spread the client on the second (free pins neither).
     pub cpus: (usize, usize),
+    /// The CPUs this process, and so a free endpoint, may run on.
+    pub allowed: Vec<usize>,
     /// Both directories were gone at the end.
     pub cleaned_up: bool,
     pub total: Duration,
@@ -415,6 +432,7 @@ fn cgroup_rel(path: &Path) -> Result<String, BenchError> {
 struct Runner<'a> {
     cfg: &'a Config,
     cpus: (usize, usize),
+    allowed: Vec<usize>,
     intr: &'a Arc<Interrupt>,
     cg_path: PathBuf,
     cg_rel: String,
@@ -425,11 +443,12 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    /// CPUs of the server and the client in this placement.
-    fn cpus(&self, p: Placement) -> (usize, usize) {
+    /// CPUs of the server and the client in this placement (None: not pinned).
+    fn cpus(&self, p: Placement) -> (Option<usize>, Option<usize>) {
         match p {
-            Placement::SameCpu => (self.cpus.0, self.cpus.0),
-            Placement::Spread => self.cpus,
+            Placement::SameCpu => (Some(self.cpus.0), Some(self.cpus.0)),
+            Placement::Spread => (Some(self.cpus.0), Some(self.cpus.1)),
+            Placement::Free => (None, None),
         }
     }
 
@@ -460,11 +479,22 @@ impl Runner<'_> {
     }
 
     /// `sockasm worker` arguments of one end of a cell.
-    fn worker_args(&self, t: Transport, cpu: usize, role: &str, ep: &str, w: Workload, size: usize) -> Vec<String> {
+    fn worker_args(
+        &self,
+        t: Transport,
+        cpu: Option<usize>,
+        role: &str,
+        ep: &str,
+        w: Workload,
+        size: usize,
+    ) -> Vec<String> {
         let timeout = (self.cfg.warmup() + self.cfg.measure()).as_secs() + 30;
         let conns = self.cfg.conns.to_string();
         let mut a: Vec<String> = vec!["worker".into(), "--timeout".into(), timeout.to_string()];
-        a.extend(["--cpu".into(), cpu.to_string(), "--parent".into(), std::process::id().to_string()]);
+        if let Some(cpu) = cpu {
+            a.extend(["--cpu".into(), cpu.to_string()]);
+        }
+        a.extend(["--parent".into(), std::process::id().to_string()]);
         if t == Transport::Bypass {
             a.extend(["--cgroup".into(), self.cg_path.display().to_string()]);
         }
@@ -492,9 +522,20 @@ impl Runner<'_> {
     }
 
     /// The endpoint ran where it was pinned: its affinity is exactly `cpu`
-    /// and its connection threads were seen on no other CPU.
-    fn check_cpu(&self, who: &str, line: &proc::Line, cpu: usize, label: &str) -> Result<(), BenchError> {
+    /// and its connection threads were seen on no other CPU. Unpinned (free),
+    /// its affinity is this process's own, untouched, and it ran within it.
+    fn check_cpu(&self, who: &str, line: &proc::Line, cpu: Option<usize>, label: &str) -> Result<(), BenchError> {
         let (aff, ran) = (text(line, "affinity"), text(line, "ran_on"));
+        let Some(cpu) = cpu else {
+            let want = probe::cpu_list(&self.allowed);
+            let ok = ran.split(',').all(|c| c.parse().is_ok_and(|c: usize| self.allowed.contains(&c)));
+            if aff != want || ran.is_empty() || !ok {
+                return Err(BenchError::Placement(format!(
+                    "{label}: the {who} should not be pinned (affinity {want}); its affinity is {aff:?} and it ran on {ran:?}"
+                )));
+            }
+            return Ok(());
+        };
         let want = cpu.to_string();
         if aff != want || ran.is_empty() || ran.split(',').any(|c| c != want) {
             return Err(BenchError::Placement(format!(
@@ -577,7 +618,9 @@ impl Runner<'_> {
             self.intr,
         )?;
         let within = self.cfg.warmup() + self.cfg.measure() + Duration::from_secs(40);
+        let sampler = sample::Sampler::start(srv.pid(), cli.pid(), within);
         let c = cli.next_line(within)?;
+        let samples = sampler.finish();
         let s = srv.next_line(Duration::from_secs(20))?;
         cli.finish(Duration::from_secs(10))?;
         srv.finish(Duration::from_secs(10))?;
@@ -654,6 +697,7 @@ impl Runner<'_> {
             spurious_eagain: (num(&c, "spurious_eagain") + num(&s, "spurious_eagain")) as u64,
             cpu_us_per_op: cpu_us / ops,
             ran_on: (text(&s, "ran_on").to_string(), text(&c, "ran_on").to_string()),
+            samples,
         };
         if self.cfg.verbose {
             if self.tty && self.cfg.progress {
@@ -708,8 +752,10 @@ fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
             let f = |x: fn(&Measurement) -> f64| median(&g.iter().map(|m| x(m)).collect::<Vec<_>>());
             let rr = g[0].workload == Workload::Rr;
             let mut counters = Delta::default();
+            let mut samples = Samples::default();
             for m in &g {
                 counters.add(&m.counters);
+                samples.add(&m.samples);
             }
             Row {
                 placement: g[0].placement,
@@ -726,6 +772,7 @@ fn rows(cfg: &Config, ms: &[Measurement]) -> Vec<Row> {
                 runs: g.iter().map(|m| if rr { m.tps } else { m.gbps }).collect(),
                 cpu_us_per_op: f(|m| m.cpu_us_per_op),
                 ran_on: (union(g.iter().map(|m| &m.ran_on.0)), union(g.iter().map(|m| &m.ran_on.1))),
+                samples,
             }
         })
         .collect()
@@ -758,9 +805,8 @@ const GIB: f64 = (1u64 << 30) as f64;
 
 /// The server's and the client's CPU for spread (same-cpu uses the first for
 /// both): the first two CPUs this process may run on.
-fn pick_cpus(placements: &[Placement]) -> Result<(usize, usize), BenchError> {
-    let allowed = probe::affinity();
-    match allowed.as_slice() {
+fn pick_cpus(placements: &[Placement], allowed: &[usize]) -> Result<(usize, usize), BenchError> {
+    match allowed {
         [] => Err(BenchError::Invalid("cannot read this process's CPU affinity (sched_getaffinity)".into())),
         [one] if placements.contains(&Placement::Spread) => Err(BenchError::Invalid(format!(
             "--placement spread needs two CPUs, but this process may only run on CPU {one}; use --placement same-cpu"
@@ -781,7 +827,8 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         ));
     }
     let started = Instant::now();
-    let cpus = pick_cpus(&cfg.placements)?;
+    let allowed = probe::affinity();
+    let cpus = pick_cpus(&cfg.placements, &allowed)?;
     if let Some(w) = foreign_sock_ops_warning() {
         eprintln!("sockasm bench: {w}");
     }
@@ -814,6 +861,7 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
     let mut runner = Runner {
         cfg,
         cpus,
+        allowed: allowed.clone(),
         intr,
         cg_rel: cgroup_rel(&cg_path)?,
         cg_path: cg_path.clone(),
@@ -856,6 +904,7 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         cgroup: cg_path,
         pin_dir: pin_path,
         cpus,
+        allowed,
         cleaned_up,
         total: started.elapsed(),
     })
@@ -873,9 +922,11 @@ mod tests {
         assert_eq!(union([String::from("1"), "0,1".into(), "".into()].iter()), "0,1");
         let c = Config::default();
         c.validate().unwrap();
-        assert_eq!(c.cells(), 3 * 2 * 2 * 5 * 3);
+        assert_eq!(c.cells(), 3 * 3 * 2 * 5 * 3);
         assert!(Config { placements: vec![], ..Config::default() }.validate().is_err());
         assert_eq!("same-cpu".parse::<Placement>(), Ok(Placement::SameCpu));
+        assert_eq!("free".parse::<Placement>(), Ok(Placement::Free));
+        assert!(!Placement::Free.pinned() && Placement::Spread.pinned());
         assert!("one".parse::<Placement>().is_err());
         assert_eq!(c.warmup(), Duration::from_millis(200));
         assert!(Config { seconds: 0.0, ..Config::default() }.validate().is_err());

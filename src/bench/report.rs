@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Placement, Report, Row, Transport, Workload};
+use super::{Placement, Report, Row, Samples, Transport, Workload};
 use crate::json::Json;
 use crate::progs::counters::Counter;
 
@@ -36,6 +36,16 @@ fn fmt_us(v: f64) -> String {
 
 fn fmt_gbps(v: f64) -> String {
     if v >= 10.0 { format!("{v:.1}") } else { format!("{v:.2}") }
+}
+
+/// `40%`: the share of samples with both ends on one CPU (`-` without samples).
+fn fmt_share(s: &Samples) -> String {
+    s.together_share().map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
+/// `{"0": 120, "1": 80}`: samples per CPU.
+fn per_cpu(m: &std::collections::BTreeMap<usize, u64>) -> Json {
+    Json::obj(m.iter().map(|(c, k)| (c.to_string(), Json::from(*k))))
 }
 
 /// CPU cost: µs per transaction (rr), ms per GiB (stream).
@@ -105,6 +115,10 @@ impl Report {
             parts.push(match p {
                 Placement::SameCpu => format!("same-cpu: server and client both on CPU {s}"),
                 Placement::Spread => format!("spread: server on CPU {s}, client on CPU {c}"),
+                Placement::Free => format!(
+                    "free: neither pinned, the scheduler places both on CPUs {}",
+                    crate::traffic::probe::cpu_list(&self.allowed)
+                ),
             });
         }
         parts.join("; ")
@@ -137,15 +151,16 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "Placement (sched_setaffinity, checked per cell): {}. CPU: user + system time of both endpoints in the measured window (their getrusage), per transaction (rr) or per GiB (stream); lower is better.",
-            self.placement_note()
+            "Placement (sched_setaffinity, checked per cell): {}. Same CPU: share of the samples (every {} ms, the CPU each endpoint thread last ran on, /proc/PID/task/TID/stat) with server and client on one CPU. CPU: user + system time of both endpoints in the measured window (their getrusage), per transaction (rr) or per GiB (stream); lower is better.",
+            self.placement_note(),
+            super::sample::INTERVAL.as_millis()
         );
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "| placement | workload | size | bypass | tcp | unix | bypass/tcp | bypass/unix | CPU bypass / tcp / unix | CPU bypass/tcp |"
+            "| placement | workload | size | bypass | tcp | unix | bypass/tcp | bypass/unix | CPU bypass / tcp / unix | CPU bypass/tcp | same CPU bypass / tcp |"
         );
-        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (p, w, size) in self.cells() {
             let Some((b, t, u)) = self.trio(p, w, size) else { continue };
             let lose = loses(b, t);
@@ -174,9 +189,10 @@ impl Report {
             };
             let cpu_ratio =
                 if t.cpu_us_per_op > 0.0 { format!("{:.2}", b.cpu_us_per_op / t.cpu_us_per_op) } else { "-".into() };
+            let together = format!("{} / {}", fmt_share(&b.samples), fmt_share(&t.samples));
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {}{dagger}{mark} | {} | {} | {}{mark} | {} | {cpu} | {cpu_ratio} |",
+                "| {} | {} | {} | {}{dagger}{mark} | {} | {} | {}{mark} | {} | {cpu} | {cpu_ratio} | {together} |",
                 p.name(),
                 w.name(),
                 fmt_size(size),
@@ -208,6 +224,25 @@ impl Report {
                 p.xlated_bytes,
                 p.jited_bytes
             );
+        }
+        if self.config.placements.contains(&Placement::Free) {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "Where the free endpoints ran (share of samples per CPU):");
+            let _ = writeln!(out);
+            let _ = writeln!(out, "| workload | size | transport | server | client | same CPU |");
+            let _ = writeln!(out, "|---|---:|---|---|---|---:|");
+            for r in self.rows.iter().filter(|r| r.placement == Placement::Free) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    r.workload.name(),
+                    fmt_size(r.size),
+                    r.transport.name(),
+                    Samples::shares(&r.samples.server),
+                    Samples::shares(&r.samples.client),
+                    fmt_share(&r.samples)
+                );
+            }
         }
         let redirected: u64 = self.rows.iter().map(|r| r.counters.get(Counter::RedirectedBytes)).sum();
         let verified: u64 = self.rows.iter().map(|r| r.verified_bytes).sum();
@@ -261,6 +296,10 @@ impl Report {
                     ("cpu_per", Json::from(if r.workload == Workload::Rr { "transaction" } else { "GiB" })),
                     ("server_ran_on", r.ran_on.0.as_str().into()),
                     ("client_ran_on", r.ran_on.1.as_str().into()),
+                    ("cpu_samples", (r.samples.n).into()),
+                    ("same_cpu_share", opt(r.samples.together_share())),
+                    ("server_cpu_samples", per_cpu(&r.samples.server)),
+                    ("client_cpu_samples", per_cpu(&r.samples.client)),
                     (
                         "counters",
                         Json::Obj(
@@ -295,6 +334,7 @@ impl Report {
             ("sizes", Json::Arr(c.sizes.iter().map(|s| (*s as u64).into()).collect())),
             ("placements", Json::Arr(c.placements.iter().map(|p| p.name().into()).collect())),
             ("cpus", Json::obj([("server", Json::from(self.cpus.0)), ("client_spread", Json::from(self.cpus.1))])),
+            ("allowed_cpus", crate::traffic::probe::cpu_list(&self.allowed).into()),
             (
                 "machine",
                 Json::obj([

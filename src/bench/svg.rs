@@ -131,6 +131,7 @@ impl Report {
                 esc(match p {
                     Placement::SameCpu => "same-cpu: both endpoints on one CPU",
                     Placement::Spread => "spread: the endpoints on two CPUs",
+                    Placement::Free => "free: nothing pinned, the scheduler decides",
                 })
             );
             y += HEADER;

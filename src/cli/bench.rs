@@ -25,12 +25,15 @@ pub struct Args {
     /// Only these workloads (rr, stream).
     #[arg(long, value_delimiter = ',', default_value = "rr,stream")]
     pub workloads: Vec<Workload>,
-    /// same-cpu: both endpoints of a cell pinned to one CPU (what the network
-    /// stack costs); spread: on two CPUs (what an application spread over a
-    /// machine sees, wake-ups of idle CPUs included); both: each cell twice
-    /// [default: both, or same-cpu where this process may use only one CPU]
-    #[arg(long, value_parser = parse_placement)]
-    pub placement: Option<Placements>,
+    /// Where the two endpoints of a cell run, one or more of: spread (pinned
+    /// to two CPUs: what an application spread over a machine sees, wake-ups
+    /// of idle CPUs included); same-cpu (both pinned to one CPU: what the
+    /// network stack costs); free (nothing pinned, the scheduler decides and
+    /// the report says where they ran: what production runs); both
+    /// (spread,same-cpu); all [default: all, or same-cpu,free where this
+    /// process may use only one CPU]
+    #[arg(long, value_delimiter = ',', value_parser = parse_placement)]
+    pub placement: Option<Vec<Placements>>,
     /// Also write a chart (SVG) of bypass/TCP and bypass/AF_UNIX per cell to FILE.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
@@ -48,7 +51,8 @@ pub struct Placements(pub Vec<Placement>);
 
 fn parse_placement(s: &str) -> std::result::Result<Placements, String> {
     match s {
-        "both" => Ok(Placements(Placement::ALL.to_vec())),
+        "both" => Ok(Placements(vec![Placement::Spread, Placement::SameCpu])),
+        "all" => Ok(Placements(Placement::ALL.to_vec())),
         _ => s.parse::<Placement>().map(|p| Placements(vec![p])),
     }
 }
@@ -98,13 +102,23 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     let mut workloads = args.workloads.clone();
     workloads.dedup();
     let placements = match &args.placement {
-        Some(p) => p.0.clone(),
+        Some(ps) => {
+            let mut v: Vec<Placement> = Vec::new();
+            for p in ps.iter().flat_map(|p| p.0.iter()) {
+                if !v.contains(p) {
+                    v.push(*p);
+                }
+            }
+            v
+        }
         // One CPU (taskset, a cpuset): what can run, and say so.
         None if crate::traffic::probe::affinity().len() == 1 => {
             if !args.quiet {
-                eprintln!("sockasm bench: only one CPU is available, so only --placement same-cpu runs");
+                eprintln!(
+                    "sockasm bench: only one CPU is available, so only --placement same-cpu,free runs (free: unpinned, on that CPU)"
+                );
             }
-            vec![Placement::SameCpu]
+            vec![Placement::SameCpu, Placement::Free]
         }
         None => Placement::ALL.to_vec(),
     };

@@ -17,7 +17,7 @@ use super::net::{
 };
 use super::pattern::{HEADER_LEN, Pattern, StreamId, check};
 use super::probe::{Window, cpu_time_us, note_cpu, percentile, placement_json};
-use super::{TRAILER_OK, TrafficError, mb_per_s};
+use super::{CONN_THREAD, TRAILER_OK, TrafficError, mb_per_s};
 use crate::json::Json;
 
 /// What each connection does.
@@ -228,6 +228,7 @@ pub fn run_client(cfg: &ClientConfig) -> Result<ClientResult, TrafficError> {
     for _ in 0..threads {
         let (shared, barrier, cfg) = (shared.clone(), barrier.clone(), cfg.clone());
         let h = std::thread::Builder::new()
+            .name(CONN_THREAD.into())
             .stack_size(256 * 1024)
             .spawn(move || worker_thread(&cfg, &shared, &barrier, deadline))
             .map_err(|e| TrafficError::io("spawn client thread", e))?;

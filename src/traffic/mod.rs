@@ -38,6 +38,11 @@ pub use net::{Endpoint, Listener, enter_cgroup, enter_netns, raise_nofile};
 pub use pattern::{Mismatch, tag_hash};
 pub use serve::{ReaderKind, ServeConfig, ServeMode, serve};
 
+/// Name (`/proc/PID/task/TID/comm`) of the threads that carry a
+/// connection's traffic, so an observer (the benchmark's CPU sampler) can
+/// tell them from the watchdog and the waiting main thread.
+pub const CONN_THREAD: &str = "sockasm-conn";
+
 /// Second word of a sink's `[received length, TRAILER_OK]` answer: every
 /// byte it received matched the pattern.
 pub const TRAILER_OK: u64 = 0x004b_4f48_434e_4542; // "BENCHOK"

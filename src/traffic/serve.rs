@@ -316,6 +316,7 @@ fn serve_blocking(listener: &Listener, cfg: &ServeConfig, win: &Arc<Window>) -> 
                 accepted += 1;
                 let (tx, cfg, win) = (tx.clone(), cfg.clone(), win.clone());
                 let h = std::thread::Builder::new()
+                    .name(super::CONN_THREAD.into())
                     .stack_size(256 * 1024)
                     .spawn(move || {
                         let r = blocking_conn(s, core, &cfg, &win, deadline);

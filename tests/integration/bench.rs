@@ -107,10 +107,11 @@ fn bench_smoke_all_transports_verified_and_clean() {
         ]),
         "sockasm bench",
     );
-    // The default placement is both, every cell twice; where this test may
-    // use only one CPU (taskset), same-cpu alone, and bench says so.
+    // The default placement is all three, every cell three times; where
+    // this test may use only one CPU (taskset), same-cpu and free (unpinned
+    // on that CPU), and bench says so.
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let placements: &[&str] = if cpus >= 2 { &["spread", "same-cpu"] } else { &["same-cpu"] };
+    let placements: &[&str] = if cpus >= 2 { &["spread", "same-cpu", "free"] } else { &["same-cpu", "free"] };
     let cells_total = 2 * 2 * 3 * placements.len();
     assert!(
         err.contains("sockasm bench [") && err.contains(&format!("/{cells_total}]")),
@@ -126,6 +127,20 @@ fn bench_smoke_all_transports_verified_and_clean() {
         let r = row(&v, p, w, size, t);
         let what = format!("{p} {w} {size} {t}: {r}");
         assert_eq!(r.u64("conns"), conns, "{what}");
+        // Where the endpoints ran, sampled from outside: at least once, and
+        // for the pinned placements exactly as pinned.
+        assert!(r.u64("cpu_samples") > 0, "{what}");
+        let together = num(r, "same_cpu_share");
+        assert!((0.0..=1.0).contains(&together), "{what}");
+        match p {
+            "same-cpu" => assert_eq!(together, 1.0, "{what}"),
+            "spread" => assert_eq!(together, 0.0, "{what}"),
+            _ => {
+                for k in ["server_ran_on", "client_ran_on"] {
+                    assert!(!r.at(k).as_str().unwrap_or("").is_empty(), "{k}: {what}");
+                }
+            }
+        }
         assert!(num(r, "cpu_us_per_op") > 0.0, "{what}");
         assert!(r.u64("verified_bytes") >= size, "{what}");
         if w == "rr" {
@@ -285,17 +300,24 @@ fn cpu_set(s: &str) -> Vec<u64> {
     s.split(',').filter_map(|c| c.parse().ok()).collect()
 }
 
-/// `--placement same-cpu` and `spread`: every row carries its placement, the
-/// endpoints' own sched_getcpu samples show where they ran (one CPU for both,
-/// or a different one each), the CPU cost is there, and `--svg` writes an
-/// SVG that parses as XML with a bar per row and ratio.
+/// `--placement same-cpu`, `spread` and `free`: every row carries its
+/// placement, the endpoints' own sched_getcpu samples show where they ran
+/// (one CPU for both, a different one each, or wherever the scheduler put
+/// them within this process's CPUs), the CPU cost is there, and `--svg`
+/// writes an SVG that parses as XML with a bar per row and ratio.
 #[test]
 fn bench_placement_cpu_cost_and_svg() {
     if !kernel_ok() {
         return;
     }
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let placements: &[&str] = if cpus >= 2 { &["same-cpu", "spread"] } else { &["same-cpu"] };
+    let placements: &[&str] = if cpus >= 2 { &["same-cpu", "spread", "free"] } else { &["same-cpu", "free"] };
+    let allowed: Vec<u64> = (0..1024u64)
+        .filter(|c| {
+            nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+                .is_ok_and(|s| s.is_set(*c as usize).unwrap_or(false))
+        })
+        .collect();
     for &placement in placements {
         let svg = std::env::temp_dir().join(format!("sockasm-bench-test-{}-{placement}.svg", std::process::id()));
         let (pid, v, _) = run_json(
@@ -314,6 +336,12 @@ fn bench_placement_cpu_cost_and_svg() {
                 cpu_set(r.at("server_ran_on").as_str().unwrap_or("")),
                 cpu_set(r.at("client_ran_on").as_str().unwrap_or("")),
             );
+            if placement == "free" {
+                // Not pinned: anywhere this process may run, maybe more than one CPU.
+                assert!(!srv.is_empty() && !cli.is_empty(), "{r}");
+                assert!(srv.iter().chain(&cli).all(|c| allowed.contains(c)), "outside {allowed:?}: {r}");
+                continue;
+            }
             assert!(srv.len() == 1 && cli.len() == 1, "each endpoint on exactly one CPU: {r}");
             if placement == "same-cpu" {
                 assert_eq!(srv, cli, "same-cpu endpoints on different CPUs: {r}");
@@ -377,7 +405,8 @@ fn which(cmd: &str) -> Result<PathBuf, ()> {
 }
 
 /// `scripts/bench-apps`, one short run of one key-value and one HTTP cell
-/// on one CPU: a table row per cell as JSON, nothing left behind. Skipped
+/// on one CPU and unpinned (free): a table row per cell and placement as
+/// JSON, free rows with where the ends ran, nothing left behind. Skipped
 /// when the Debian tools it needs are not installed.
 #[test]
 fn bench_apps_smoke() {
@@ -400,7 +429,7 @@ fn bench_apps_smoke() {
                 "--repeat",
                 "1",
                 "--placement",
-                "same-cpu",
+                "same-cpu,free",
                 "--cells",
                 "redis-get,http-1k",
                 "--json",
@@ -409,10 +438,18 @@ fn bench_apps_smoke() {
         "scripts/bench-apps",
     );
     let rows = v.arr("rows");
-    assert_eq!(rows.len(), 2, "{v}");
-    for r in rows {
-        assert_eq!(r.at("placement").as_str(), Some("same-cpu"), "{r}");
+    assert_eq!(rows.len(), 4, "{v}");
+    for (i, r) in rows.iter().enumerate() {
+        let placement = if i < 2 { "same-cpu" } else { "free" };
+        assert_eq!(r.at("placement").as_str(), Some(placement), "{r}");
         assert!(num(r, "tcp_per_s") > 0.0 && num(r, "bypass_per_s") > 0.0, "{r}");
+        for k in ["same_cpu_share_tcp", "same_cpu_share_bypass"] {
+            let share = num(r, k);
+            assert!((0.0..=1.0).contains(&share), "{k}: {r}");
+            if placement == "same-cpu" {
+                assert_eq!(share, 1.0, "{k}: {r}");
+            }
+        }
     }
     // Its cgroups, pins and work directory are gone.
     let tag = format!("sockasm-apps-{pid}");
