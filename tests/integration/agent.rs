@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::kernel::harness::{BIN, Env, cgroup_attachments, show, sockasm};
+use crate::kernel::harness::{BIN, Env, capture, cgroup_attachments, show, sockasm};
 use crate::kernel::json::{Field, Value};
 use crate::kernel::kernel_ok;
 use crate::ops::{parse_exposition, prometheus_client, samples};
@@ -30,18 +30,7 @@ impl Agent {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sockasm agent");
-        let log = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().expect("stderr");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let log = capture(child.stderr.take().expect("stderr"));
         Agent { child, log }
     }
 

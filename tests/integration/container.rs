@@ -207,23 +207,24 @@ impl Drop for Container {
     }
 }
 
+/// The image, built from the static binary; `None` (after a SKIPPED line
+/// where the host lacks podman or the static build) to end the test.
+fn image_or_skip(test: &str) -> Option<Image> {
+    if !kernel_ok() {
+        return None;
+    }
+    if !have("podman") {
+        skipped(test, "podman is not installed (apt-get install podman runc)");
+        return None;
+    }
+    let built = static_binary().and_then(|bin| Image::build(&bin));
+    built.map_err(|why| skipped(test, &why)).ok()
+}
+
 #[test]
 fn container_image_runs_the_agent_like_a_pod() {
     const TEST: &str = "container_image_runs_the_agent_like_a_pod";
-    if !kernel_ok() {
-        return;
-    }
-    if !have("podman") {
-        return skipped(TEST, "podman is not installed (apt-get install podman runc)");
-    }
-    let bin = match static_binary() {
-        Ok(b) => b,
-        Err(why) => return skipped(TEST, &why),
-    };
-    let img = match Image::build(&bin) {
-        Ok(i) => i,
-        Err(why) => return skipped(TEST, &why),
-    };
+    let Some(img) = image_or_skip(TEST) else { return };
     let env = Env::new();
 
     // --on-exit unload: traffic redirected, /metrics parsed, podman stop leaves nothing.
@@ -278,20 +279,7 @@ fn container_image_runs_the_agent_like_a_pod() {
 #[test]
 fn container_agent_joins_the_host_cgroup_namespace_or_says_what_to_add() {
     const TEST: &str = "container_agent_joins_the_host_cgroup_namespace_or_says_what_to_add";
-    if !kernel_ok() {
-        return;
-    }
-    if !have("podman") {
-        return skipped(TEST, "podman is not installed (apt-get install podman runc)");
-    }
-    let bin = match static_binary() {
-        Ok(b) => b,
-        Err(why) => return skipped(TEST, &why),
-    };
-    let img = match Image::build(&bin) {
-        Ok(i) => i,
-        Err(why) => return skipped(TEST, &why),
-    };
+    let Some(img) = image_or_skip(TEST) else { return };
     let env = Env::new();
     let common = |extra: &[&str], cgroup: &str| -> Output {
         let mut args: Vec<String> = img.base.clone();
