@@ -19,11 +19,8 @@
 //! [`create_maps`] makes its maps, and `verify::verify` loads each program
 //! with [`load_program`] at the log level asked for and explains the verdict.
 
-use crate::asm::{Call, Imm64, Insn};
-use crate::spec::{CollectionSpec, ProgramSpec, describe_map};
-use crate::syscall::btf::BTF_FUNC_STATIC;
-use crate::syscall::{BtfBuilder, LoadError, LoadedBtf, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
-use std::collections::BTreeSet;
+use crate::spec::{CollectionSpec, ProgramSpec, describe_map, program_btf};
+use crate::syscall::{LoadError, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
 use std::os::fd::{AsFd, AsRawFd};
 
 #[derive(Debug, thiserror::Error)]
@@ -106,69 +103,36 @@ pub fn bind(p: &ProgramSpec, maps: &Maps) -> Result<Vec<u8>, LoadError> {
 }
 
 /// Binds and loads one program (never attaches it). `log_level` 0 keeps
-/// the log of a failure only; see [`ProgSpec::log_level`].
+/// the log of a failure only; see [`ProgSpec::log_level`]. A program with
+/// functions whose address it takes, or with source lines, is loaded with
+/// the BTF [`program_btf`] describes.
 pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<LoadedProg, LoadError> {
     let bytes = bind(p, maps)?;
     let mut spec = ProgSpec::new(p.prog_type, &p.name, &bytes).with_log_level(log_level).with_license(&p.license);
     spec.expected_attach_type = p.expected_attach_type;
-    let funcs = func_info(p).map_err(|e| LoadError::refused(p.prog_type, &p.name, e))?;
-    if let Some((btf, records)) = &funcs {
+    let described = program_btf(p).map_err(|e| LoadError::refused(p.prog_type, &p.name, e))?;
+    let loaded = match &described {
+        None => None,
+        Some(d) => match load_btf(&d.blob) {
+            Ok(btf) => Some((btf, d)),
+            Err(e) if d.required => {
+                return Err(LoadError::refused(
+                    p.prog_type,
+                    &p.name,
+                    format!("loading the BTF of its functions (func_info): {e}"),
+                ));
+            }
+            // Only line info: the program runs the same without it, on a
+            // kernel that refuses the BTF.
+            Err(_) => None,
+        },
+    };
+    if let Some((btf, d)) = &loaded {
         spec.btf = Some(btf.as_fd());
-        spec.func_info = records;
+        spec.func_info = &d.func_info;
+        spec.line_info = &d.line_info;
     }
     spec.load()
-}
-
-/// The slots where the program's functions start (0 first), when it takes
-/// a function's address (`r2 = func(cb) ll`, a callback for `bpf_loop` and
-/// the like): the kernel then wants a BTF type for each function.
-fn functions(p: &ProgramSpec) -> Option<Vec<usize>> {
-    let target = |slot: usize, imm: i32| usize::try_from(slot as i64 + 1 + i64::from(imm)).ok();
-    let mut takes_address = false;
-    let mut starts = BTreeSet::from([0]);
-    for (slot, insn) in p.insns() {
-        match insn {
-            Insn::LdImm64 { value: Imm64::Func(off), .. } => {
-                takes_address = true;
-                starts.extend(target(slot, off));
-            }
-            Insn::Call(Call::Local(off)) => starts.extend(target(slot, off)),
-            _ => {}
-        }
-    }
-    takes_address.then(|| starts.into_iter().collect())
-}
-
-/// The BTF of a program's functions and its `(slot, type id)` records.
-type FuncInfo = (LoadedBtf, Vec<(u32, u32)>);
-
-/// BTF and `func_info` for a program that passes a callback: each function
-/// is `static int NAME(void)`, named by its label (the program's name for
-/// the first). The kernel checks a callback's arguments and return value
-/// from the helper it is passed to, not from this type. None for other
-/// programs: they load without BTF, as before.
-fn func_info(p: &ProgramSpec) -> Result<Option<FuncInfo>, String> {
-    let Some(starts) = functions(p) else { return Ok(None) };
-    let ident = |s: &str| {
-        let mut c = s.chars();
-        c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
-            && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    let mut b = BtfBuilder::new();
-    let int = b.add_int("int", 4, true);
-    let proto = b.add_func_proto(int, &[]);
-    let mut records = Vec::with_capacity(starts.len());
-    for slot in starts {
-        let name = match p.code.labels.get(&slot) {
-            Some(l) if ident(l) => l.clone(),
-            _ if slot == 0 && ident(&p.name) => p.name.clone(),
-            _ => format!("func_{slot}"),
-        };
-        let id = b.add_func(&name, proto, BTF_FUNC_STATIC);
-        records.push((u32::try_from(slot).map_err(|_| format!("function at slot {slot}: program too large"))?, id));
-    }
-    let btf = load_btf(&b.build()).map_err(|e| format!("loading the BTF of its functions (func_info): {e}"))?;
-    Ok(Some((btf, records)))
 }
 
 /// A loaded collection: its maps and its programs, by name.
@@ -215,6 +179,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            source: None,
         }
     }
 
@@ -254,6 +219,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            source: None,
         }
     }
 
@@ -267,11 +233,13 @@ mod tests {
         p.label("f");
         p.push(Alu::Mov.imm(R0, 0));
         p.push(exit());
-        assert_eq!(functions(&spec_of(p.clone())), None, "a plain BPF-to-BPF call needs no BTF");
+        assert_eq!(program_btf(&spec_of(p.clone())), Ok(None), "a plain BPF-to-BPF call needs no BTF");
         p.label("cb");
         p.push(crate::asm::ld_func(R2, "cb"));
         p.push(exit());
         // call f (0), exit (1), f: 2-3, cb: lddw at 4-5 pointing at itself.
-        assert_eq!(functions(&spec_of(p)), Some(vec![0, 2, 4]));
+        let btf = program_btf(&spec_of(p)).unwrap().unwrap();
+        assert!(btf.required && btf.line_info.is_empty());
+        assert_eq!(btf.func_info.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![0, 2, 4]);
     }
 }

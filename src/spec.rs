@@ -10,7 +10,8 @@
 //! symbolic ([`crate::asm::MapRef`]: an instruction index and a map name);
 //! the loader binds them to the created maps by name, in one place.
 
-use crate::asm::{Assembled, Insn, listing};
+use crate::asm::{Assembled, Call, Imm64, Insn, listing};
+use crate::syscall::btf::{BTF_FUNC_STATIC, BtfBuilder};
 use crate::syscall::{AttachType, MapSpec, ProgType};
 use std::collections::BTreeMap;
 
@@ -35,6 +36,175 @@ pub struct ProgramSpec {
     pub code: Assembled,
     /// Per-slot notes for listings (context fields, maps, relocations).
     pub comments: BTreeMap<usize, String>,
+    /// The source lines the instructions came from (BTF line info), if
+    /// known: a C object's `.BTF.ext`, or the listing itself for the
+    /// built-in programs ([`listing_source`]).
+    pub source: Option<Source>,
+}
+
+/// Where instructions came from: a source line for the slot where each
+/// run of instructions from one line starts (the next entry ends it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Source {
+    pub lines: BTreeMap<usize, SourceLine>,
+    /// The "source" is sockasm's own listing of each instruction (the
+    /// built-in programs, so that the kernel keeps line info and the JIT's
+    /// line table for them): views that print the listing anyway do not
+    /// repeat it.
+    pub synthetic: bool,
+}
+
+/// One line of source, as BTF line info names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLine {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    /// The line's text (clang stores it with leading whitespace trimmed or not; shown trimmed).
+    pub text: String,
+}
+
+impl SourceLine {
+    /// `; return x + 1; @ add.c:3`, as the verifier quotes line info
+    /// (the file's base name).
+    pub fn comment(&self) -> String {
+        let file = self.file.rsplit('/').next().unwrap_or(&self.file);
+        format!("; {} @ {file}:{}", self.text.trim(), self.line)
+    }
+}
+
+impl Source {
+    /// The line that covers `slot`: the last entry at or before it.
+    pub fn covering(&self, slot: usize) -> Option<(usize, &SourceLine)> {
+        self.lines.range(..=slot).next_back().map(|(s, l)| (*s, l))
+    }
+}
+
+/// The synthetic source of a program written in the DSL: file `file`, one
+/// line per instruction, its text sockasm's listing of that instruction.
+pub fn listing_source(code: &Assembled, file: &str) -> Source {
+    let lines = listing::with_slots(&code.insns)
+        .into_iter()
+        .enumerate()
+        .map(|(n, (slot, insn))| {
+            let line = SourceLine { file: file.to_string(), line: n as u32 + 1, col: 0, text: insn.to_string() };
+            (slot, line)
+        })
+        .collect();
+    Source { lines, synthetic: true }
+}
+
+/// What BPF_PROG_LOAD takes besides the instructions to know a program's
+/// functions and source lines: a raw BTF blob (to load with
+/// BPF_BTF_LOAD), `bpf_func_info` records `(insn_off, type_id)` and
+/// `bpf_line_info` records. Plain data: the loader makes the syscalls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramBtf {
+    pub blob: Vec<u8>,
+    pub func_info: Vec<(u32, u32)>,
+    pub line_info: Vec<LineInfo>,
+    /// The kernel cannot load the program without it (it passes a
+    /// callback, whose function needs a BTF type): a BTF the kernel
+    /// refuses is then an error, where line info alone is not.
+    pub required: bool,
+}
+
+/// `struct bpf_line_info`: the instruction (slot), and offsets of the file
+/// name and line text in the BTF's strings; `line_col` is `line << 10 | col`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineInfo {
+    pub insn_off: u32,
+    pub file_name_off: u32,
+    pub line_off: u32,
+    pub line_col: u32,
+}
+
+/// The slots where the program's functions start (0 first).
+pub fn function_starts(p: &ProgramSpec) -> (Vec<usize>, bool) {
+    let target = |slot: usize, imm: i32| usize::try_from(slot as i64 + 1 + i64::from(imm)).ok();
+    let mut takes_address = false;
+    let mut starts = std::collections::BTreeSet::from([0]);
+    for (slot, insn) in p.insns() {
+        match insn {
+            Insn::LdImm64 { value: Imm64::Func(off), .. } => {
+                takes_address = true;
+                starts.extend(target(slot, off));
+            }
+            Insn::Call(Call::Local(off)) => starts.extend(target(slot, off)),
+            _ => {}
+        }
+    }
+    (starts.into_iter().collect(), takes_address)
+}
+
+/// The BTF a program is loaded with, or None when it needs none: a program
+/// that passes a callback (the kernel wants a type for each function) or
+/// carries source lines. Each function is `static int NAME(void)`, named by
+/// its label (the program's name for the first): the kernel checks a static
+/// function's arguments from the calls, not from this type, so the program
+/// verifies as it would without BTF. Line info has one record per source
+/// line entry, and one at every function start (the kernel wants one
+/// there).
+pub fn program_btf(p: &ProgramSpec) -> Result<Option<ProgramBtf>, String> {
+    let (starts, takes_address) = function_starts(p);
+    let lines = p.source.as_ref().map(|s| &s.lines).filter(|l| !l.is_empty());
+    if !takes_address && lines.is_none() {
+        return Ok(None);
+    }
+    let slot_u32 = |slot: usize| u32::try_from(slot).map_err(|_| format!("slot {slot}: program too large"));
+    let ident = |s: &str| {
+        let mut c = s.chars();
+        c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut b = BtfBuilder::new();
+    let int = b.add_int("int", 4, true);
+    let proto = b.add_func_proto(int, &[]);
+    let mut func_info = Vec::with_capacity(starts.len());
+    for &slot in &starts {
+        let name = match p.code.labels.get(&slot) {
+            Some(l) if ident(l) => l.clone(),
+            _ if slot == 0 && ident(&p.name) => p.name.clone(),
+            _ => format!("func_{slot}"),
+        };
+        let id = b.add_func(&name, proto, BTF_FUNC_STATIC);
+        func_info.push((slot_u32(slot)?, id));
+    }
+    let mut line_info = Vec::new();
+    if let Some(lines) = lines {
+        // Instruction starts: the kernel refuses line info on the second
+        // half of a 16-byte load.
+        let insn_starts: std::collections::BTreeSet<usize> = p.insns().into_iter().map(|(s, _)| s).collect();
+        let mut at: BTreeMap<usize, &SourceLine> =
+            lines.iter().filter(|(s, _)| insn_starts.contains(s)).map(|(s, l)| (*s, l)).collect();
+        // A function start without its own entry gets the line covering it.
+        for &f in &starts {
+            if !at.contains_key(&f)
+                && let Some((_, l)) = lines.range(..=f).next_back().or_else(|| lines.iter().next())
+            {
+                at.insert(f, l);
+            }
+        }
+        let mut files: BTreeMap<&str, u32> = BTreeMap::new();
+        for (slot, l) in at {
+            let file_name_off = match files.get(l.file.as_str()) {
+                Some(o) => *o,
+                None => {
+                    let o = b.add_str(&l.file);
+                    files.insert(&l.file, o);
+                    o
+                }
+            };
+            let line_off = b.add_str(&l.text);
+            line_info.push(LineInfo {
+                insn_off: slot_u32(slot)?,
+                file_name_off,
+                line_off,
+                line_col: (l.line << 10) | (l.col & 0x3ff),
+            });
+        }
+    }
+    Ok(Some(ProgramBtf { blob: b.build(), func_info, line_info, required: takes_address }))
 }
 
 impl ProgramSpec {
@@ -100,6 +270,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            source: None,
         };
         assert_eq!((prog.slots(), prog.insns().len()), (4, 3));
         let mut spec = CollectionSpec { maps: vec![], programs: vec![prog] };

@@ -137,6 +137,7 @@ pub fn from_text(
         license: "GPL".into(),
         code,
         comments: BTreeMap::new(),
+        source: None,
     };
     let spec = CollectionSpec { maps: maps.to_vec(), programs: vec![program] };
     if let Some((_, name)) = spec.unbound_ref() {
@@ -331,10 +332,19 @@ pub fn context_listing(c: &ProgramSpec, slot: usize, radius: usize) -> String {
     let lo = pos.saturating_sub(radius);
     let hi = (pos + radius + 1).min(insns.len());
     let opts = ListingOptions { annotate: true, labels: c.code.labels.clone(), comments: c.comments.clone() };
+    let source = c.source.as_ref().filter(|s| !s.synthetic);
+    let mut shown_line = None;
     let mut out = String::new();
     for (k, (s, insn)) in insns[lo..hi].iter().enumerate() {
         if let Some(name) = c.code.labels.get(s) {
             let _ = writeln!(out, "{name}:");
+        }
+        // The source line above the instructions it covers (clang -g).
+        if let Some((at, line)) = source.and_then(|src| src.covering(*s))
+            && shown_line != Some(at)
+        {
+            shown_line = Some(at);
+            let _ = writeln!(out, "{}", line.comment());
         }
         let mark = if lo + k == pos && *s == slot { "=>" } else { "  " };
         let _ = write!(out, "{mark}{s:>6}:\t{insn}");

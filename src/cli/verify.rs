@@ -227,6 +227,12 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
                 .ok()
                 .and_then(|b| verify::listing_of(&b))
                 .unwrap_or_else(|| c.insns());
+            // A built-in program's source lines are its own listing, which
+            // the trace prints anyway.
+            let log = match &c.source {
+                Some(s) if s.synthetic => crate::trace::without_source_lines(&log),
+                _ => log.clone(),
+            };
             if let Some(w) = &args.why {
                 let (key, at) = crate::trace::why::parse_spec(w)
                     .ok_or_else(|| format!("--why `{w}`: expected REG@INSN, e.g. R0@7 or fp-16@9"))?;

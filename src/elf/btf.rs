@@ -60,6 +60,8 @@ struct Type {
 pub struct Btf {
     /// Index 0 is `void`.
     types: Vec<Type>,
+    /// The string section (names, and the file names and lines of line info).
+    strings: Vec<u8>,
 }
 
 /// A map defined in `.maps`, as BTF describes it.
@@ -160,7 +162,15 @@ impl Btf {
             }
             types.push(t);
         }
-        Ok(Btf { types })
+        Ok(Btf { types, strings: strs.to_vec() })
+    }
+
+    /// The string at offset `off` of the string section.
+    pub fn string_at(&self, off: u32) -> Result<String, String> {
+        let rest =
+            self.strings.get(off as usize..).ok_or_else(|| format!("BTF string offset {off} is outside the strings"))?;
+        let end = rest.iter().position(|&c| c == 0).ok_or("BTF string is not NUL-terminated")?;
+        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
     }
 
     fn get(&self, id: u32) -> Result<&Type, String> {
@@ -297,6 +307,63 @@ pub fn core_relo_len(ext: &[u8]) -> Result<u32, String> {
         return Ok(0);
     }
     u32_at(ext, 28)
+}
+
+/// One `bpf_line_info` record of `.BTF.ext`, its strings looked up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtLine {
+    /// The code section it belongs to.
+    pub section: String,
+    /// Byte offset of the instruction in that section.
+    pub insn_off: u32,
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    pub text: String,
+}
+
+/// The line info of `.BTF.ext` (clang `-g`): which source line each run of
+/// instructions of each code section came from. Empty when the object
+/// has none.
+pub fn ext_line_info(ext: &[u8], btf: &Btf) -> Result<Vec<ExtLine>, String> {
+    let magic = ext.get(0..2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or(".BTF.ext header is truncated")?;
+    if magic != BTF_MAGIC {
+        return Err(format!("bad .BTF.ext magic {magic:#06x}"));
+    }
+    let hdr_len = u32_at(ext, 4)? as usize;
+    let (off, len) = (u32_at(ext, 16)? as usize, u32_at(ext, 20)? as usize);
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let start = hdr_len.checked_add(off).ok_or(".BTF.ext line info offset overflows")?;
+    let end = start.checked_add(len).ok_or(".BTF.ext line info length overflows")?;
+    let b = ext
+        .get(start..end)
+        .ok_or_else(|| format!(".BTF.ext line info ({start}..{end}) lies outside the section ({} bytes)", ext.len()))?;
+    let rec = u32_at(b, 0)? as usize;
+    if rec < 16 {
+        return Err(format!(".BTF.ext line info records of {rec} bytes (bpf_line_info has 16)"));
+    }
+    let mut out = Vec::new();
+    let mut p = 4usize;
+    while p < b.len() {
+        let section = btf.string_at(u32_at(b, p)?)?;
+        let n = u32_at(b, p + 4)? as usize;
+        p += 8;
+        for _ in 0..n {
+            let line_col = u32_at(b, p + 12)?;
+            out.push(ExtLine {
+                section: section.clone(),
+                insn_off: u32_at(b, p)?,
+                file: btf.string_at(u32_at(b, p + 4)?)?,
+                text: btf.string_at(u32_at(b, p + 8)?)?,
+                line: line_col >> 10,
+                col: line_col & 0x3ff,
+            });
+            p = p.checked_add(rec).ok_or(".BTF.ext line info overflows")?;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

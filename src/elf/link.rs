@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::asm::{Assembled, MapRef, RawInsn, decode_all};
-use crate::spec::{ProgramSpec, kernel_name};
+use crate::spec::{ProgramSpec, Source, SourceLine, kernel_name};
 use crate::syscall::MapSpec;
 use crate::uapi::{AttachType, ProgType};
 
@@ -209,6 +209,19 @@ impl Object {
             })
             .collect::<Result<_, _>>()?;
         let code = Assembled { insns: decoded.into_iter().map(|(_, i)| i).collect(), labels, map_refs };
+        // The source lines of every part, at the slots it was linked to.
+        let mut lines = BTreeMap::new();
+        for &(shndx, off, size, base) in &parts {
+            let Some(s) = self.section_by_shndx(shndx) else { continue };
+            for l in self.line_info.iter().filter(|l| l.section == s.name) {
+                let o = u64::from(l.insn_off);
+                if o >= off && o < off + size && o % 8 == 0 {
+                    let line = SourceLine { file: l.file.clone(), line: l.line, col: l.col, text: l.text.clone() };
+                    lines.insert(base + ((o - off) / 8) as usize, line);
+                }
+            }
+        }
+        let source = (!lines.is_empty()).then_some(Source { lines, synthetic: false });
         Ok(ProgramSpec {
             name: kernel_name(&p.name),
             prog_type,
@@ -216,6 +229,7 @@ impl Object {
             license: self.license.clone().unwrap_or_default(),
             code,
             comments,
+            source,
         })
     }
 }

@@ -174,6 +174,9 @@ pub struct Object {
     pub core_relo_len: u32,
     /// Names of the data sections (`.data`, `.rodata*`, `.bss`) with their sizes.
     pub data_sections: Vec<(String, u64)>,
+    /// `.BTF.ext` line info: the source line of each run of instructions,
+    /// by code section (empty without `-g`).
+    pub line_info: Vec<btf::ExtLine>,
 }
 
 impl Object {

@@ -239,6 +239,14 @@ impl Object {
             Some(i) => btf::core_relo_len(sec_data(i)).map_err(|e| corrupt(format!(".BTF.ext: {e}")))?,
             None => 0,
         };
+        // Source lines (clang -g): for the verifier's log, `verify --trace`
+        // and the rejection view.
+        let line_info = match (find_section(".BTF.ext"), &btf) {
+            (Some(i), Some(Ok(b))) => {
+                btf::ext_line_info(sec_data(i), b).map_err(|e| corrupt(format!(".BTF.ext: {e}")))?
+            }
+            _ => Vec::new(),
+        };
 
         // Functions.
         let is_code = |i: usize| {
@@ -331,6 +339,6 @@ impl Object {
         if sections.is_empty() {
             return Err(ElfError::NotBpf("the object has no code sections".into()));
         }
-        Ok(Object { license, kern_version, maps, sections, functions, core_relo_len, data_sections })
+        Ok(Object { license, kern_version, maps, sections, functions, core_relo_len, data_sections, line_info })
     }
 }

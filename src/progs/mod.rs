@@ -268,6 +268,11 @@ impl Builder {
                 notes.insert(slot, note);
             }
         }
+        // A synthetic source (one line per instruction, its listing) so
+        // that the kernel keeps line info, and the JIT's address of each
+        // instruction, for `dump --disasm --id N --jited`.
+        let file = format!("{}.s", name.strip_prefix("sockasm_").unwrap_or(name));
+        let source = Some(crate::spec::listing_source(&asm, &file));
         Ok(ProgramSpec {
             name: name.to_string(),
             prog_type,
@@ -275,6 +280,7 @@ impl Builder {
             license: "GPL".into(),
             code: asm,
             comments: notes,
+            source,
         })
     }
 }

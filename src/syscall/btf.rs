@@ -63,7 +63,9 @@ impl BtfBuilder {
         BtfBuilder { types: Vec::new(), strings: vec![0], next_id: 1 }
     }
 
-    fn add_str(&mut self, s: &str) -> u32 {
+    /// Adds a string (a line info's file name or text) and returns its
+    /// offset; "" is offset 0.
+    pub fn add_str(&mut self, s: &str) -> u32 {
         if s.is_empty() {
             return 0;
         }

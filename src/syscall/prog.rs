@@ -86,6 +86,8 @@ const _: () = {
 /// Initial verifier log buffer when a log is wanted.
 /// `sizeof(struct bpf_func_info)`.
 const FUNC_INFO_REC_SIZE: u32 = 8;
+/// `sizeof(struct bpf_line_info)`.
+const LINE_INFO_REC_SIZE: u32 = 16;
 const LOG_INITIAL: usize = 256 * 1024;
 /// Upper bound for the verifier log buffer.
 const LOG_MAX: usize = 256 * 1024 * 1024;
@@ -117,6 +119,12 @@ pub struct ProgSpec<'a> {
     /// for a program that passes a callback (`bpf_loop`), and they name the
     /// functions in its log.
     pub func_info: &'a [(u32, u32)],
+    /// `struct bpf_line_info` records (needs [`btf`](Self::btf)): the
+    /// source line of each run of instructions, sorted by instruction, one
+    /// at every function start. The verifier's log then quotes the lines,
+    /// and the kernel keeps them (and the JIT's address of each) for
+    /// BPF_OBJ_GET_INFO_BY_FD.
+    pub line_info: &'a [crate::spec::LineInfo],
 }
 
 impl Default for ProgSpec<'_> {
@@ -131,6 +139,7 @@ impl Default for ProgSpec<'_> {
             prog_flags: 0,
             btf: None,
             func_info: &[],
+            line_info: &[],
         }
     }
 }
@@ -359,6 +368,12 @@ impl LoadedProg {
         // struct bpf_func_info { __u32 insn_off; __u32 type_id; }, as bytes.
         let func_info: Vec<u8> =
             spec.func_info.iter().flat_map(|(off, ty)| off.to_ne_bytes().into_iter().chain(ty.to_ne_bytes())).collect();
+        let line_info: Vec<u8> = spec
+            .line_info
+            .iter()
+            .flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
+            .flat_map(u32::to_ne_bytes)
+            .collect();
         let mut log_level = spec.log_level;
         let mut log_size = if log_level != 0 { LOG_INITIAL } else { 0 };
         let (mut eagain, mut grows, mut retried_with_log) = (0, 0, false);
@@ -379,6 +394,11 @@ impl LoadedProg {
                 attr.func_info_rec_size = FUNC_INFO_REC_SIZE;
                 attr.func_info = ptr_u64(&func_info);
                 attr.func_info_cnt = spec.func_info.len() as u32;
+                if !spec.line_info.is_empty() {
+                    attr.line_info_rec_size = LINE_INFO_REC_SIZE;
+                    attr.line_info = ptr_u64(&line_info);
+                    attr.line_info_cnt = spec.line_info.len() as u32;
+                }
             }
             if log_size > 0 {
                 attr.log_level = log_level;
@@ -387,7 +407,8 @@ impl LoadedProg {
             }
             // SAFETY: `insns` points to insn_cnt*8 readable bytes of
             // `spec.insns`, `license` to a NUL-terminated CString,
-            // `func_info` to func_info_cnt 8-byte records of `func_info`, and
+            // `func_info` to func_info_cnt 8-byte records of `func_info`,
+            // `line_info` to line_info_cnt 16-byte records of `line_info`, and
             // `log_buf` to `buf` (log_size writable bytes); all outlive the
             // call.
             let res = unsafe { sys_bpf(Cmd::ProgLoad, &mut attr) }.and_then(owned_fd_from_ret);

@@ -69,6 +69,9 @@ enum Line<'a> {
     StackLiveness,
     /// `processed ...`, `verification time ...`, `stack depth ...`.
     Stats,
+    /// `; return x + 1; @ add.c:3`: the source line of the instructions
+    /// that follow (a program loaded with BTF line info).
+    Source(&'a str),
     Other(&'a str),
 }
 
@@ -153,6 +156,9 @@ fn classify<'a>(l: &'a str, in_liveness: bool) -> Line<'a> {
     if t.starts_with("processed ") || t.starts_with("verification time ") || t.starts_with("stack depth ") {
         return Line::Stats;
     }
+    if is_source_line(t) {
+        return Line::Source(t);
+    }
     if let Some(rest) = t.strip_prefix("from ")
         && let Some((head, tail)) = rest.split_once(':')
     {
@@ -186,6 +192,19 @@ fn classify<'a>(l: &'a str, in_liveness: bool) -> Line<'a> {
         }
     }
     Line::Other(t)
+}
+
+/// `; return x + 1; @ add.c:3`: how the verifier quotes a program's BTF
+/// line info before the instructions of that line.
+pub fn is_source_line(t: &str) -> bool {
+    t.starts_with("; ")
+        && t.rsplit_once(" @ ").and_then(|(_, at)| at.rsplit_once(':')).is_some_and(|(_, n)| num(n).is_some())
+}
+
+/// The log without its source lines (for a program whose "source" is its
+/// own listing: the trace prints that anyway).
+pub fn without_source_lines(log: &str) -> String {
+    log.lines().filter(|l| !is_source_line(l.trim_end())).flat_map(|l| [l, "\n"]).collect()
 }
 
 /// Splits `R1=ctx() R2=scalar(smin=0,var_off=(0x0; 0xff)) fp-8=mmmm` at
@@ -351,6 +370,8 @@ enum Ev<'a> {
         caller: Option<&'a str>,
     },
     Scc(&'a str),
+    /// A source line, printed above the instructions it covers.
+    Source(&'a str),
     Raw(&'a str),
     /// The log's beginning is missing (it did not fit its buffer).
     Cut,
@@ -460,6 +481,7 @@ fn parse(log: &str) -> Parsed<'_> {
                 }
             }
             Line::Scc(s) => events.push(Ev::Scc(s)),
+            Line::Source(s) => events.push(Ev::Source(s)),
             Line::Other(s) => events.push(Ev::Raw(s)),
             Line::Indented(_) => {}
         }
@@ -704,7 +726,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
             Ev::Scc(s) => {
                 let _ = writeln!(out, "\t\t~ {s} (loop bookkeeping)");
             }
-            Ev::Raw(s) => {
+            Ev::Raw(s) | Ev::Source(s) => {
                 let _ = writeln!(out, "{s}");
             }
             Ev::Cut => {
