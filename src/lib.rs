@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod elf;
 pub mod exec;
 pub mod input;
+pub mod jited;
 pub mod json;
 pub mod loader;
 pub mod progs;

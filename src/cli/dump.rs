@@ -30,6 +30,13 @@ pub struct Args {
     /// as for --id.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["file", "raw"])]
     pub pinned: Option<PathBuf>,
+    /// With --id or --pinned: each BPF instruction followed by the x86-64
+    /// machine code the kernel's JIT produced for it (from the program's
+    /// line info; the JIT's address of each line), calls named by kernel
+    /// symbol. Needs root (the kernel shows machine code only to callers
+    /// that may see kernel addresses).
+    #[arg(long)]
+    pub jited: bool,
     /// Leave out the `; ...` annotations and label lines: the text is then
     /// what `llvm-objdump -d --no-show-raw-insn` prints.
     #[arg(long)]
@@ -51,8 +58,11 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
         (None, Some(p)) => Some(crate::syscall::get_pinned(p)?),
         (None, None) => None,
     };
+    if args.jited && loaded.is_none() {
+        return Err("sockasm dump --jited: name a loaded program: --id N (see `sockasm prog list`) or --pinned PATH".into());
+    }
     let r = match (&args.file, &args.raw) {
-        _ if loaded.is_some() => dump_loaded(&mut out, loaded.as_ref().unwrap().as_fd()),
+        _ if loaded.is_some() => dump_loaded(&mut out, loaded.as_ref().unwrap().as_fd(), args.jited),
         (Some(path), _) => dump_elf(&mut out, path, args),
         (None, Some(path)) => dump_raw(&mut out, path, args),
         (None, None) => dump_builtin(&mut out, args),
@@ -119,14 +129,35 @@ fn dump_elf(out: &mut impl Write, path: &std::path::Path, args: &Args) -> Result
 
 /// A loaded program as the kernel holds it: a header from its info, then
 /// its translated instructions; a map load names the map (the kernel puts
-/// the map's id where the program had its fd).
-fn dump_loaded(out: &mut impl Write, fd: BorrowedFd<'_>) -> Result<()> {
+/// the map's id where the program had its fd). With `jited`, each
+/// instruction is followed by its machine code ([`jited_listing`]).
+fn dump_loaded(out: &mut impl Write, fd: BorrowedFd<'_>, jited: bool) -> Result<()> {
     use crate::syscall::info;
     if let Some(kind) = info::fd_kind(fd).filter(|k| k != "prog") {
         return Err(format!("that is a BPF {kind}, not a program").into());
     }
     let pi = info::prog_info(fd)?;
-    let bytes = info::prog_xlated_insns(fd)?;
+    let header = format!(
+        "program {} `{}` ({}): {} insns as the kernel holds them (after the verifier's rewrites), {} bytes JITed",
+        pi.id,
+        pi.name,
+        pi.prog_type,
+        pi.xlated_prog_len / 8,
+        pi.jited_prog_len
+    );
+    let text = if jited {
+        jited_listing(fd)?
+    } else {
+        let bytes = info::prog_xlated_insns(fd)?;
+        xlated_lines(fd, &bytes).into_iter().map(|(_, l)| l + "\n").collect()
+    };
+    ignore_broken_pipe(writeln!(out, "{header}").and_then(|_| out.write_all(text.as_bytes())))
+}
+
+/// The translated instructions of program `fd` as `(slot, line)`, each map
+/// load followed by the map's name.
+fn xlated_lines(fd: BorrowedFd<'_>, bytes: &[u8]) -> Vec<(usize, String)> {
+    use crate::syscall::info;
     let names: std::collections::BTreeMap<u32, String> = info::prog_map_ids(fd)
         .unwrap_or_default()
         .into_iter()
@@ -135,28 +166,67 @@ fn dump_loaded(out: &mut impl Write, fd: BorrowedFd<'_>) -> Result<()> {
             Some((id, info::map_info(m.as_fd()).ok()?.name))
         })
         .collect();
-    let r = (|| {
-        writeln!(
-            out,
-            "program {} `{}` ({}): {} insns as the kernel holds them (after the verifier's rewrites), {} bytes JITed",
-            pi.id,
-            pi.name,
-            pi.prog_type,
-            pi.xlated_prog_len / 8,
-            pi.jited_prog_len
-        )?;
-        for line in crate::verify::lenient_listing(&bytes).lines() {
-            write!(out, "{line}")?;
+    crate::verify::lenient_listing(bytes)
+        .lines()
+        .map(|line| {
+            let slot = line.split(':').next().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+            let mut l = line.to_string();
             if let Some(id) = map_id_in(line)
                 && let Some(name) = names.get(&id)
             {
-                write!(out, "{}map {id}: {name}", listing::ANNOTATION_SEP)?;
+                l.push_str(&format!("{}map {id}: {name}", listing::ANNOTATION_SEP));
             }
-            writeln!(out)?;
-        }
-        Ok(())
-    })();
-    ignore_broken_pipe(r)
+            (slot, l)
+        })
+        .collect()
+}
+
+/// Program `fd`'s BPF instructions, each followed by the x86-64 code the
+/// JIT made of it (see [`crate::jited`]); an error says why the kernel
+/// gives no machine code and what to do.
+pub(crate) fn jited_listing(fd: BorrowedFd<'_>) -> Result<String> {
+    use crate::jited;
+    use crate::syscall::info;
+    jited::check_arch(std::env::consts::ARCH)?;
+    let pi = info::prog_info(fd)?;
+    let p = info::prog_jited(fd)?;
+    if let Some(why) = jited::why_no_code(&p, pi.jited_prog_len, pi.xlated_prog_len, &jited::Host::read()) {
+        return Err(jited::JitedError::Refused(why).into());
+    }
+    let insns = xlated_lines(fd, &p.xlated);
+    // The line info's strings are in the program's BTF.
+    let btf = (p.btf_id != 0)
+        .then(|| info::btf_blob_by_id(p.btf_id).ok())
+        .flatten()
+        .and_then(|b| crate::elf::btf::Btf::parse(&b).ok());
+    let source = |l: &crate::spec::LineInfo| {
+        let b = btf.as_ref()?;
+        Some(crate::spec::SourceLine {
+            file: b.string_at(l.file_name_off).ok()?,
+            line: l.line_col >> 10,
+            col: l.line_col & 0x3ff,
+            text: b.string_at(l.line_off).ok()?,
+        })
+    };
+    let mut want = jited::outside_targets(&p);
+    want.extend(p.ksyms.iter().copied());
+    let mut syms = jited::kallsyms(&want);
+    // The program's own functions, should kallsyms not list BPF programs.
+    for (i, a) in p.ksyms.iter().enumerate() {
+        syms.entry(*a).or_insert_with(|| format!("bpf_prog_{}_{}{}", hex(&pi.tag), pi.name, if i > 0 { format!("_f{i}") } else { String::new() }));
+    }
+    let symbol = |a: u64| syms.get(&a).cloned();
+    let mut text = jited::render(&p, &insns, &source, &symbol);
+    if let Some(h) = jited::Host::read().jit_harden.filter(|h| *h > 0) {
+        text.push_str(&format!(
+            "(net.core.bpf_jit_harden is {h}: the JIT may blind constants, so immediates appear xored with a random key)\n"
+        ));
+    }
+    Ok(text)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The map id of a translated map load (`r1 = map_fd(12) ll`,

@@ -62,6 +62,11 @@ pub struct Args {
     /// program's xlated instructions.
     #[arg(long)]
     pub xlated: bool,
+    /// Print the loaded program's BPF instructions (as the kernel rewrote
+    /// them), each followed by the x86-64 machine code the JIT produced
+    /// for it, as `sockasm dump --disasm --id N --jited` does.
+    #[arg(long)]
+    pub jited: bool,
 }
 
 /// The program type named by `--type`, with its default expected attach type.
@@ -165,6 +170,13 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
                 }
                 if args.xlated {
                     print_xlated(c, &a.prog)?;
+                }
+                if args.jited {
+                    use std::os::fd::AsFd;
+                    let text = super::dump::jited_listing(a.prog.fd.as_fd())?;
+                    outln!("--- machine code: each instruction as the kernel holds it, then what the JIT made of it ---");
+                    out!("{text}");
+                    outln!("--- end of machine code ---");
                 }
                 (a.prog.log.clone(), a.stats.clone())
             }

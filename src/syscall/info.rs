@@ -1,7 +1,7 @@
 //! BPF_OBJ_GET_INFO_BY_FD, BPF_{PROG,MAP}_GET_FD_BY_ID,
 //! BPF_{PROG,MAP}_GET_NEXT_ID.
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 
@@ -97,6 +97,18 @@ pub(crate) struct RawMapInfo {
     pub map_extra: u64,
 }
 
+/// `struct bpf_btf_info`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RawBtfInfo {
+    pub btf: u64,
+    pub btf_size: u32,
+    pub id: u32,
+    pub name: u64,
+    pub name_len: u32,
+    pub kernel_btf: u32,
+}
+
 bpf_attr!(InfoAttr, IdAttr);
 
 const _: () = {
@@ -111,6 +123,7 @@ const _: () = {
     assert!(offset_of!(RawMapInfo, name) == 24);
     assert!(offset_of!(RawMapInfo, btf_id) == 64);
     assert!(size_of::<RawMapInfo>() == 88);
+    assert!(size_of::<RawBtfInfo>() == 32);
 };
 
 /// Information about a loaded program.
@@ -157,13 +170,16 @@ pub struct MapInfo {
 trait RawInfo: Default {}
 impl RawInfo for RawProgInfo {}
 impl RawInfo for RawMapInfo {}
+impl RawInfo for RawBtfInfo {}
 
 /// What kind of bpf object `fd` is, from its `/proc/self/fd` link
 /// (`anon_inode:bpf-prog` -> `"prog"`), if that can be read.
 pub fn fd_kind(fd: BorrowedFd<'_>) -> Option<String> {
     let link = std::fs::read_link(format!("/proc/self/fd/{}", fd_u32(fd))).ok()?;
     let link = link.to_string_lossy();
-    Some(link.strip_prefix("anon_inode:bpf-").unwrap_or(&link).to_string())
+    // `anon_inode:bpf-prog`, `anon_inode:bpf-map`, but `anon_inode:btf`.
+    let kind = link.strip_prefix("anon_inode:bpf-").or_else(|| link.strip_prefix("anon_inode:")).unwrap_or(&link);
+    Some(kind.to_string())
 }
 
 #[allow(unsafe_code)]
@@ -223,6 +239,96 @@ pub fn prog_xlated_insns(fd: BorrowedFd<'_>) -> Result<Vec<u8>> {
     }
     buf.truncate((r.xlated_prog_len as usize).min(len));
     Ok(buf)
+}
+
+/// What the JIT made of a program, as BPF_OBJ_GET_INFO_BY_FD gives it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JitedProg {
+    /// The translated instructions (8 bytes a slot).
+    pub xlated: Vec<u8>,
+    /// The machine code of every function, one after the other.
+    pub jited: Vec<u8>,
+    /// Each function's address in the kernel (`bpf_prog_<tag>_<name>`).
+    pub ksyms: Vec<u64>,
+    /// Each function's length in bytes, parallel to `ksyms`.
+    pub func_lens: Vec<u32>,
+    /// The program's line info, `insn_off` counted in translated slots.
+    pub line_info: Vec<crate::spec::LineInfo>,
+    /// The address of the machine code of each `line_info` entry.
+    pub jited_line_info: Vec<u64>,
+    /// The program's BTF (0: none), which holds the line info's strings.
+    pub btf_id: u32,
+    /// The kernel said how long the image is but gave no bytes or
+    /// addresses: it shows them only to a caller that may see kernel
+    /// addresses (`kernel.kptr_restrict`, CAP_SYSLOG).
+    pub hidden: bool,
+}
+
+/// The machine code, function addresses and line tables of program `fd`:
+/// one call for the lengths, one for the contents.
+pub fn prog_jited(fd: BorrowedFd<'_>) -> Result<JitedProg> {
+    let mut r = RawProgInfo::default();
+    get_info(fd, &mut r, "prog")?;
+    let mut out = JitedProg {
+        xlated: vec![0; r.xlated_prog_len as usize],
+        jited: vec![0; r.jited_prog_len as usize],
+        ksyms: vec![0; r.nr_jited_ksyms as usize],
+        func_lens: vec![0; r.nr_jited_func_lens as usize],
+        jited_line_info: vec![0; r.nr_jited_line_info as usize],
+        btf_id: r.btf_id,
+        ..Default::default()
+    };
+    let mut lines = vec![0u32; 4 * r.nr_line_info as usize];
+    let mut q = RawProgInfo {
+        xlated_prog_len: r.xlated_prog_len,
+        xlated_prog_insns: mut_ptr_u64(&mut out.xlated),
+        jited_prog_len: r.jited_prog_len,
+        jited_prog_insns: mut_ptr_u64(&mut out.jited),
+        nr_jited_ksyms: r.nr_jited_ksyms,
+        jited_ksyms: mut_ptr_u64(&mut out.ksyms),
+        nr_jited_func_lens: r.nr_jited_func_lens,
+        jited_func_lens: mut_ptr_u64(&mut out.func_lens),
+        nr_line_info: r.nr_line_info,
+        line_info: mut_ptr_u64(&mut lines),
+        nr_jited_line_info: r.nr_jited_line_info,
+        jited_line_info: mut_ptr_u64(&mut out.jited_line_info),
+        ..Default::default()
+    };
+    // The kernel checks the record sizes whenever records are asked for.
+    if r.nr_line_info > 0 {
+        q.line_info_rec_size = 16;
+    }
+    if r.nr_jited_line_info > 0 {
+        q.jited_line_info_rec_size = 8;
+    }
+    get_info(fd, &mut q, "prog")?;
+    // A program can change between the calls only by being replaced, which
+    // gives it another fd: the lengths hold; the kernel zeroes a pointer
+    // it will not fill.
+    out.hidden = (r.jited_prog_len > 0 && q.jited_prog_insns == 0)
+        || (r.nr_jited_ksyms > 0 && q.jited_ksyms == 0)
+        || (r.nr_jited_line_info > 0 && q.jited_line_info == 0);
+    if q.xlated_prog_insns == 0 {
+        out.xlated.clear();
+    }
+    out.line_info = lines
+        .chunks_exact(4)
+        .map(|c| crate::spec::LineInfo { insn_off: c[0], file_name_off: c[1], line_off: c[2], line_col: c[3] })
+        .collect();
+    Ok(out)
+}
+
+/// The raw BTF (header, types, strings) of BTF object `id`, as
+/// BPF_BTF_LOAD took it.
+pub fn btf_blob_by_id(id: u32) -> Result<Vec<u8>> {
+    let fd = fd_by_id(Cmd::BtfGetFdById, id, "btf")?;
+    let mut r = RawBtfInfo::default();
+    get_info(fd.as_fd(), &mut r, "btf")?;
+    let mut blob = vec![0u8; r.btf_size as usize];
+    let mut q = RawBtfInfo { btf: mut_ptr_u64(&mut blob), btf_size: r.btf_size, ..Default::default() };
+    get_info(fd.as_fd(), &mut q, "btf")?;
+    blob.truncate((q.btf_size as usize).min(r.btf_size as usize));
+    Ok(blob)
 }
 
 /// Ids of the maps program `fd` uses.

@@ -32,8 +32,8 @@ pub use attach::{ProgQuery, attach_cgroup, attach_map, detach_cgroup, detach_map
 pub use btf::{BtfBuilder, LoadedBtf, load_btf, sk_storage_btf};
 pub use error::{Result, SysError};
 pub use info::{
-    MapInfo, ProgInfo, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id, prog_ids, prog_info, prog_map_ids,
-    prog_next_id, prog_xlated_insns,
+    JitedProg, MapInfo, ProgInfo, btf_blob_by_id, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id, prog_ids, prog_info, prog_map_ids,
+    prog_jited, prog_next_id, prog_xlated_insns,
 };
 pub use map::{Map, MapSpec, UpdateFlag, possible_cpus};
 pub use pin::{get_pinned, get_pinned_with_flags, pin, unpin};
@@ -66,6 +66,7 @@ pub enum Cmd {
     ObjGetInfoByFd = 15,
     ProgQuery = 16,
     BtfLoad = 18,
+    BtfGetFdById = 19,
 }
 
 impl Cmd {
@@ -90,6 +91,7 @@ impl Cmd {
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::ProgQuery => "BPF_PROG_QUERY",
             Cmd::BtfLoad => "BPF_BTF_LOAD",
+            Cmd::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
         }
     }
 }
