@@ -194,9 +194,10 @@ pub fn render(
         let li = p.line_info.iter().find(|l| l.insn_off as usize == first);
         if let Some(src) = li.and_then(source) {
             // A line that only repeats its one instruction says nothing.
-            let same = here.len() == 1 && here[0].1.split_once(":\t").is_some_and(|(_, t)| {
-                t.split(crate::asm::listing::ANNOTATION_SEP).next().unwrap_or(t).trim() == src.text.trim()
-            });
+            let same = here.len() == 1
+                && here[0].1.split_once(":\t").is_some_and(|(_, t)| {
+                    t.split(crate::asm::listing::ANNOTATION_SEP).next().unwrap_or(t).trim() == src.text.trim()
+                });
             if !same {
                 let _ = writeln!(out, "{}", src.comment());
             }
@@ -309,7 +310,12 @@ mod tests {
             (2, "       2:\texit".to_string()),
         ];
         let src = |l: &LineInfo| {
-            Some(SourceLine { file: "t.s".into(), line: l.line_col >> 10, col: 0, text: format!("line {}", l.line_off) })
+            Some(SourceLine {
+                file: "t.s".into(),
+                line: l.line_col >> 10,
+                col: 0,
+                text: format!("line {}", l.line_off),
+            })
         };
         let sym = |a: u64| match a {
             a if a == base => Some("bpf_prog_t".to_string()),

@@ -59,7 +59,9 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
         (None, None) => None,
     };
     if args.jited && loaded.is_none() {
-        return Err("sockasm dump --jited: name a loaded program: --id N (see `sockasm prog list`) or --pinned PATH".into());
+        return Err(
+            "sockasm dump --jited: name a loaded program: --id N (see `sockasm prog list`) or --pinned PATH".into()
+        );
     }
     let r = match (&args.file, &args.raw) {
         _ if loaded.is_some() => dump_loaded(&mut out, loaded.as_ref().unwrap().as_fd(), args.jited),
@@ -213,7 +215,9 @@ pub(crate) fn jited_listing(fd: BorrowedFd<'_>) -> Result<String> {
     let mut syms = jited::kallsyms(&want);
     // The program's own functions, should kallsyms not list BPF programs.
     for (i, a) in p.ksyms.iter().enumerate() {
-        syms.entry(*a).or_insert_with(|| format!("bpf_prog_{}_{}{}", hex(&pi.tag), pi.name, if i > 0 { format!("_f{i}") } else { String::new() }));
+        syms.entry(*a).or_insert_with(|| {
+            format!("bpf_prog_{}_{}{}", hex(&pi.tag), pi.name, if i > 0 { format!("_f{i}") } else { String::new() })
+        });
     }
     let symbol = |a: u64| syms.get(&a).cloned();
     let mut text = jited::render(&p, &insns, &source, &symbol);
