@@ -340,10 +340,10 @@ pub fn context_listing(c: &ProgramSpec, slot: usize, radius: usize) -> String {
             let _ = writeln!(out, "{name}:");
         }
         // The source line above the instructions it covers (clang -g).
-        if let Some((at, line)) = source.and_then(|src| src.covering(*s))
-            && shown_line != Some(at)
+        if let Some((_, line)) = source.and_then(|src| src.covering(*s))
+            && shown_line != Some((&line.file, line.line))
         {
-            shown_line = Some(at);
+            shown_line = Some((&line.file, line.line));
             let _ = writeln!(out, "{}", line.comment());
         }
         let mark = if lo + k == pos && *s == slot { "=>" } else { "  " };

@@ -553,6 +553,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
     // The slot of the last instruction shown on this path.
     let mut last: Option<usize> = None;
     let mut pending: Option<(usize, usize)> = None; // a jump waiting for where the path goes next
+    let mut source: Option<&str> = None; // a source line waiting for its instruction
     let decide = |out: &mut String, jump: (usize, usize), next: Option<usize>| {
         let (ev, at) = jump;
         let Some((fall, target)) = by_slot.get(&at).and_then(|x| branch_targets(at, x)) else { return };
@@ -633,6 +634,9 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                 let mut clobbered = false;
                 if let Some(l) = opts.labels.get(idx) {
                     let _ = writeln!(out, "{l}:");
+                }
+                if let Some(s) = source.take() {
+                    let _ = writeln!(out, "{s}");
                 }
                 match by_slot.get(idx) {
                     Some(insn) => {
@@ -726,7 +730,9 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
             Ev::Scc(s) => {
                 let _ = writeln!(out, "\t\t~ {s} (loop bookkeeping)");
             }
-            Ev::Raw(s) | Ev::Source(s) => {
+            // Printed with the instruction it comes before, under its label.
+            Ev::Source(s) => source = Some(s),
+            Ev::Raw(s) => {
                 let _ = writeln!(out, "{s}");
             }
             Ev::Cut => {

@@ -246,3 +246,61 @@ fn trace_views() {
     assert!(slots.iter().any(|l| l.starts_with("       5:\t")), "{around}");
     assert!(slots.iter().all(|l| ["       4:", "       5:", "       6:"].iter().any(|s| l.starts_with(s))), "{around}");
 }
+
+/// A clang `-g` object carries BTF line info: the rejection view and the
+/// trace show the C line above the instructions it covers; the known line
+/// `return data[8] ...` sits right above the load the verifier refuses.
+/// Compiled here with clang-19; without it the test says SKIPPED.
+#[test]
+fn c_source_lines_above_their_instructions() {
+    if !kernel_ok() {
+        return;
+    }
+    let clang = std::process::Command::new("clang-19").arg("--version").output();
+    if !clang.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED c_source_lines_above_their_instructions: clang-19 not found (apt-get install clang-19)");
+        return;
+    }
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-lines-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let obj = d.join("lines.o");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/data/c/lines.c");
+    let o = std::process::Command::new("clang-19")
+        .args(["-O2", "-g", "-target", "bpf", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let c_line = "; return data[8] == 0x45 ? 2 : 1; @ lines.c:11";
+    let is_load = |l: &str| l.contains("= *(u8 *)(r") && l.contains(" + 8)");
+
+    // The rejection view: the C line, then the failing load.
+    let o = sockasm(&["verify", obj.to_str().unwrap()]);
+    assert!(!o.status.success(), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines.iter().position(|l| *l == c_line).unwrap_or_else(|| panic!("no `{c_line}`:\n{out}"));
+    assert!(lines[at + 1].starts_with("=>") && is_load(lines[at + 1]), "{out}");
+    assert!(lines[..at].iter().any(|l| l.starts_with("; if (data + 4 > end) @ lines.c:9")), "{out}");
+    assert!(out.contains("invalid access to packet"), "{out}");
+
+    // The trace: the same line right above the same load, once.
+    let o = sockasm(&["verify", obj.to_str().unwrap(), "--trace"]);
+    let t = section(&o);
+    let lines: Vec<&str> = t.lines().collect();
+    let at = lines.iter().position(|l| *l == c_line).unwrap_or_else(|| panic!("no `{c_line}`:\n{t}"));
+    assert!(is_load(lines[at + 1]) && lines[at + 2].contains("registers there:"), "{t}");
+    assert_eq!(lines.iter().filter(|l| **l == c_line).count(), 1, "{t}");
+    // Each C line of the walk comes right before an instruction.
+    for (i, l) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("; ") && l.contains(" @ lines.c:")) {
+        assert!(lines[i + 1].split(":\t").next().is_some_and(|n| n.trim().parse::<usize>().is_ok()), "{i}: {l}\n{t}");
+    }
+
+    // The built-in programs' "source" is their own listing: not repeated in
+    // the trace.
+    let o = sockasm(&["verify", "--prog", "sk_msg", "--trace"]);
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(!section(&o).contains("@ skmsg.s:"), "{}", section(&o));
+}
