@@ -45,14 +45,14 @@ pub use config::{Config, PortSelection};
 pub use load::{Attach, LoadOptions, LoadReport, load};
 pub use lock::{LOCK_DIR, LOCK_PATH, LifecycleLock, lock, try_lock};
 pub use metrics::{label as prometheus_label, prometheus};
-pub use offsets::OFFSETS_PATH;
+pub use offsets::{KERNEL_BTF, OFFSETS_PATH, kernel_policy};
 pub use orphans::{Orphan, OtherAttachment, orphans, other_attachments};
 pub use privileges::check_privileges;
 pub use stale::{Stale, StaleOutcome, remove_stale, stale_leftovers};
 pub use status::{MapStatus, ProgStatus, Status, status};
 pub use unload::{UnloadOutcome, UnloadReport, unload};
 
-pub use crate::progs::{DEFAULT_MAX_ENTRIES, KERNEL_BTF, kernel_policy};
+pub use crate::progs::DEFAULT_MAX_ENTRIES;
 
 use crate::asm::AsmError;
 use crate::cgroup::CgroupError;
