@@ -133,7 +133,7 @@ pub fn describe_map(spec: &MapSpec) -> String {
 mod tests {
     use super::*;
     use crate::asm::*;
-    use crate::syscall::MapType;
+    use crate::uapi::MapType;
 
     #[test]
     fn unbound_refs_and_names() {
