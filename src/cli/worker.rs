@@ -77,6 +77,10 @@ pub struct ChaosArgs {
     /// Pause this many ms after every second write instead of a random pause.
     #[arg(long)]
     pub pause_ms: Option<u64>,
+    /// Bytes the accepting end writes back, started before, racing with, or
+    /// after the forward stream's spill (the leave-against-redirect race).
+    #[arg(long, default_value_t = 0)]
+    pub reverse_bytes: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -298,6 +302,7 @@ fn chaos(a: &ChaosArgs, timeout: Duration) -> Result<()> {
         reader,
         write_size: a.write_size.map(|n| n.max(1)),
         pause_ms: a.pause_ms,
+        reverse_bytes: a.reverse_bytes,
         timeout,
     };
     print_line(&run_chaos(&cfg)?);

@@ -1,8 +1,23 @@
 //! `sockasm load`: create (or reuse) the objects, set the policy, attach,
 //! pin; undo all of it when a step fails.
 
-use super::*;
-use crate::progs::config;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::cgroups::{attach_state, resolve_cgroup};
+use super::config::{Config, PortSelection, read_config, read_ports, tcp_rmem_max, write_config, write_ports};
+use super::lock::lock;
+use super::offsets;
+use super::orphans::{OtherAttachment, other_attachments};
+use super::pins::{
+    Objects, PINNED, check_pin_dir_owner, ensure_pin_fs, pin_dir_path, pins_present, remove_dir_if_empty,
+};
+use super::privileges::check_privileges;
+use super::status::{ProgStatus, prog_status};
+use super::{DEFAULT_PIN_DIR, DeployError, MAX_MAX_ENTRIES, Result};
+use crate::progs::{self, DEFAULT_MAX_ENTRIES, KERNEL_BTF, Policy, config};
+use crate::syscall::{self, AttachType};
 
 /// What `load` needs.
 #[derive(Clone, Debug)]

@@ -1,6 +1,7 @@
 //! Whether this process may load, attach and pin.
 
-use super::*;
+use super::{DeployError, Result};
+use crate::progs;
 
 /// Fails early, with a clear message, when the kernel would refuse us.
 pub fn check_privileges(command: &'static str) -> Result<()> {

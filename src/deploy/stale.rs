@@ -1,7 +1,17 @@
 //! What a `sockasm bench` or `sockasm exec` killed with SIGKILL left behind,
 //! and `sockasm unload --stale`, which removes it.
 
-use super::*;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::lock::lock;
+use super::privileges::check_privileges;
+use super::unload::{UnloadOutcome, unload_locked};
+use super::{DeployError, Result};
+use crate::cgroup::{self, Cgroup};
+use crate::progs;
+use crate::syscall::{self, AttachType};
 
 /// What a `sockasm bench` or `sockasm exec` killed with SIGKILL leaves
 /// behind: its cgroup (with sock_ops attached), its pin directory, and for
