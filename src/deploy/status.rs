@@ -13,10 +13,11 @@ use crate::progs::{self, counters};
 use crate::syscall::{self, Map};
 
 /// One loaded program, as `load` and `status` report it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProgStatus {
     pub name: String,
     pub id: u32,
+    #[serde(rename = "type")]
     pub prog_type: String,
     pub xlated_bytes: u32,
     pub jited_bytes: u32,
