@@ -13,6 +13,8 @@ pub mod exec;
 pub mod input;
 pub mod jited;
 pub mod json;
+#[cfg(test)]
+mod layers;
 pub mod loader;
 pub mod progs;
 pub mod spec;

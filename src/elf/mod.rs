@@ -18,6 +18,7 @@
 //! the object's maps to map specs), `render` (`dump --disasm` text and JSON).
 
 pub mod btf;
+pub mod btf_write;
 pub mod kernel_btf;
 mod link;
 mod parse;
