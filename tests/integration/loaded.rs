@@ -138,7 +138,7 @@ fn the_running_sock_ops_program_with_its_machine_code() {
     // One run per submitted instruction: the program's line info has one
     // line per instruction, and the kernel keeps it through its rewrites.
     let submitted =
-        sockasm::progs::builtin(&sockasm::progs::kernel_policy(std::path::Path::new(sockasm::progs::KERNEL_BTF)))
+        sockasm::progs::builtin(&sockasm::deploy::kernel_policy(std::path::Path::new(sockasm::deploy::KERNEL_BTF)))
             .unwrap()
             .into_iter()
             .find(|p| p.prog_type == ProgType::SOCK_OPS)
