@@ -6,7 +6,7 @@
 //! there ([`deploy::load`], timed, with verifier statistics), runs every cell
 //! (workload × size × transport, `repeat` times, interleaved so drift hits all
 //! transports alike), then unloads and removes both directories, on every
-//! exit path ([`Sandbox`]'s `Drop`), Ctrl-C included ([`Interrupt`]).
+//! exit path ([`Scratch`]'s `Drop`), Ctrl-C included ([`Interrupt`]).
 //!
 //! Each cell is two child processes of the same executable, two hidden
 //! `sockasm worker`s ([`crate::traffic`]): a server and a client. Every byte
@@ -34,8 +34,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{self, CgroupError, TempCgroup, TempPinDir};
-use crate::deploy::{self, DeployError, LoadOptions, ProgStatus, UnloadOutcome};
+use crate::cgroup::{self, CgroupError};
+use crate::deploy::{DeployError, LoadOptions, ProgStatus, Scratch, scratch};
 use crate::progs::counters::{Counter, Totals};
 use crate::traffic::probe;
 use crate::traffic::report::{self as wire, ClientReport, Listening, ServeReport};
@@ -45,7 +45,7 @@ use proc::Proc;
 pub use sample::Samples;
 
 /// Prefix of the cgroup and pin directory names.
-pub const NAME_PREFIX: &str = "sockasm-bench";
+pub const NAME_PREFIX: &str = scratch::BENCH_PREFIX;
 pub const DEFAULT_SIZES: [usize; 5] = [64, 1024, 16 * 1024, 64 * 1024, 1 << 20];
 const MAX_SIZE: usize = 64 << 20;
 
@@ -363,58 +363,6 @@ pub struct Report {
     pub total: Duration,
 }
 
-/// The temporary cgroup and pin directory with the bypass loaded: unloaded
-/// and removed on drop, whatever happened.
-struct Sandbox {
-    intr: Arc<Interrupt>,
-    loaded: bool,
-    // Dropped in this order after `drop` ran: the cgroup, then the pins.
-    cg: TempCgroup,
-    pin: TempPinDir,
-}
-
-impl Sandbox {
-    fn unload(&mut self) -> Result<Duration, BenchError> {
-        let t = Instant::now();
-        // Sockets leave the map as their owners close them; give that a moment.
-        let end = t + Duration::from_secs(5);
-        loop {
-            let r = deploy::unload(Some(self.cg.path()), self.pin.path())?;
-            match r.outcome {
-                UnloadOutcome::Draining { connections } if Instant::now() < end => {
-                    let _ = connections;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                UnloadOutcome::Removed | UnloadOutcome::NotLoaded => {
-                    self.loaded = false;
-                    return Ok(t.elapsed());
-                }
-                other => {
-                    return Err(BenchError::Invalid(format!(
-                        "unload of {} did not remove everything: {other:?}",
-                        self.pin.path().display()
-                    )));
-                }
-            }
-        }
-    }
-
-    fn counters(&self) -> Result<Totals, BenchError> {
-        Ok(deploy::status(self.pin.path())?.counters)
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = &self.intr;
-        if self.loaded
-            && let Err(e) = self.unload()
-        {
-            eprintln!("sockasm bench: warning: unload during cleanup: {e}");
-        }
-    }
-}
-
 static SOCK_SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn micros(d: Duration) -> String {
@@ -563,7 +511,7 @@ impl Runner<'_> {
 
     fn cell(
         &mut self,
-        sb: &Sandbox,
+        sb: &Scratch,
         p: Placement,
         w: Workload,
         size: usize,
@@ -662,13 +610,13 @@ impl Runner<'_> {
                     "{label}: the bypass saw {} of {want} bytes ({redir} redirected, {passed} passed to TCP) and {added} sockets for {conns} connection(s): \
                      the endpoints were not both in {}; counters {d:?}",
                     redir + passed,
-                    sb.cg.path().display()
+                    sb.cgroup().display()
                 )));
             }
         } else if !d.is_zero() {
             return Err(BenchError::Placement(format!(
                 "{label}: the bypass's counters moved ({d:?}) for a row whose endpoints should be outside {}",
-                sb.cg.path().display()
+                sb.cgroup().display()
             )));
         }
         // Both endpoints' own CPU accounting over the measured window.
@@ -834,30 +782,13 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         eprintln!("sockasm bench: {w}");
     }
     intr.check()?;
-    // One name for both, so a leftover cgroup and its pins match by eye.
-    let name = crate::cgroup::unique_name(NAME_PREFIX);
-    let cg = TempCgroup::create_named(&name)?;
-    let pin = TempPinDir::create_named_in(crate::cgroup::BPFFS_DEFAULT, &name)?;
-    let mut sb = Sandbox { intr: intr.clone(), loaded: false, cg, pin };
-    let (cg_path, pin_path) = (sb.cg.path().to_path_buf(), sb.pin.path().to_path_buf());
+    let mut sb = Scratch::create(NAME_PREFIX)?;
+    let (cg_path, pin_path) = (sb.cgroup().to_path_buf(), sb.pin_dir().to_path_buf());
     if cfg.progress {
         eprintln!("sockasm bench: cgroup {}, pins {}", cg_path.display(), pin_path.display());
     }
     intr.check()?;
-    let opts = LoadOptions {
-        cgroup: Some(cg_path.clone()),
-        pin_dir: pin_path.clone(),
-        verifier_stats: true,
-        ..LoadOptions::default()
-    };
-    let lr = deploy::load(&opts);
-    let lr = match lr {
-        Ok(r) => {
-            sb.loaded = true;
-            r
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let lr = sb.load(LoadOptions { verifier_stats: true, ..LoadOptions::default() })?;
     intr.check()?;
     let mut runner = Runner {
         cfg,

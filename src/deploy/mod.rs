@@ -35,6 +35,7 @@ mod offsets;
 mod orphans;
 mod pins;
 mod privileges;
+pub mod scratch;
 mod stale;
 mod status;
 mod unload;
@@ -45,14 +46,15 @@ pub use config::{Config, PortSelection};
 pub use load::{Attach, LoadOptions, LoadReport, load};
 pub use lock::{LOCK_DIR, LOCK_PATH, LifecycleLock, lock, try_lock};
 pub use metrics::{label as prometheus_label, prometheus};
-pub use offsets::OFFSETS_PATH;
+pub use offsets::{KERNEL_BTF, OFFSETS_PATH, kernel_policy};
 pub use orphans::{Orphan, OtherAttachment, orphans, other_attachments};
 pub use privileges::check_privileges;
+pub use scratch::Scratch;
 pub use stale::{Stale, StaleOutcome, remove_stale, stale_leftovers};
 pub use status::{MapStatus, ProgStatus, Status, status};
 pub use unload::{UnloadOutcome, UnloadReport, unload};
 
-pub use crate::progs::{DEFAULT_MAX_ENTRIES, KERNEL_BTF, kernel_policy};
+pub use crate::progs::DEFAULT_MAX_ENTRIES;
 
 use crate::asm::AsmError;
 use crate::cgroup::CgroupError;

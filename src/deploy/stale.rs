@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::lock::lock;
 use super::privileges::check_privileges;
+use super::scratch::PREFIXES;
 use super::unload::{UnloadOutcome, unload_locked};
 use super::{DeployError, Result};
 use crate::cgroup::{self, Cgroup};
@@ -26,7 +27,7 @@ pub struct Stale {
 /// `sockasm-bench-<pid>-…` and `sockasm-exec-<pid>-…` leftovers whose
 /// process is gone. Leftovers of a running bench or exec are not listed.
 pub fn stale_leftovers() -> Result<Vec<Stale>> {
-    let prefixes = [format!("{}-", crate::bench::NAME_PREFIX), format!("{}-", crate::exec::NAME_PREFIX)];
+    let prefixes = PREFIXES.map(|p| format!("{p}-"));
     let mut out = Vec::new();
     for dir in [cgroup::cgroup2_mount()?, PathBuf::from(cgroup::BPFFS_DEFAULT), PathBuf::from("/tmp")] {
         let Ok(rd) = std::fs::read_dir(&dir) else { continue };

@@ -5,7 +5,7 @@ use super::{ElfError, Object, ProgRef, R_BPF_64_64, RelocTarget, corrupt, reloc_
 use crate::asm::{Assembled, MapRef, RawInsn, decode_all};
 use crate::asm::{Call, Imm64, Insn};
 use crate::spec::{ProgramSpec, kernel_name};
-use crate::syscall::MapSpec;
+use crate::spec::MapSpec;
 use crate::uapi::MapType;
 use crate::uapi::{AttachType, ProgType};
 use std::collections::BTreeMap;
