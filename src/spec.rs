@@ -87,7 +87,17 @@ pub fn listing_source(code: &Assembled, file: &str) -> Source {
         .into_iter()
         .enumerate()
         .map(|(n, (slot, insn))| {
-            let line = SourceLine { file: file.to_string(), line: n as u32 + 1, col: 0, text: insn.to_string() };
+            let mut text = insn.to_string();
+            // A map load names its map, as the text assembler writes it
+            // (`r1 = map_fd(sockasm_state) ll`): its fd is not known yet.
+            if let Some(r) = code.map_refs.iter().find(|r| r.index == n) {
+                text = text.replacen("map_fd(0)", &format!("map_fd({})", r.name), 1).replacen(
+                    "map_value(0,",
+                    &format!("map_value({},", r.name),
+                    1,
+                );
+            }
+            let line = SourceLine { file: file.to_string(), line: n as u32 + 1, col: 0, text };
             (slot, line)
         })
         .collect();
@@ -332,5 +342,43 @@ mod tests {
             describe_map(&MapSpec::new(MapType::HASH, 4, 8, 2).with_flags(1)),
             "HASH, key 4, value 8, max_entries 2, flags 0x1"
         );
+    }
+
+    /// The built-in programs' synthetic source: one line per instruction,
+    /// its listing, maps by name; line info at every instruction start
+    /// (never on the second half of a 16-byte load), in order, one file.
+    #[test]
+    fn a_listing_as_source_and_its_line_info() {
+        let mut p = Program::new();
+        p.push(ld_map(R1, "counts"));
+        p.push(Alu::Mov.imm(R0, 0));
+        p.push(exit());
+        let code = p.assemble().unwrap();
+        let source = listing_source(&code, "t.s");
+        assert!(source.synthetic);
+        let texts: Vec<(usize, u32, &str)> =
+            source.lines.iter().map(|(s, l)| (*s, l.line, l.text.as_str())).collect();
+        assert_eq!(texts, vec![(0, 1, "r1 = map_fd(counts) ll"), (2, 2, "r0 = 0"), (3, 3, "exit")]);
+        assert_eq!(source.covering(1).map(|(s, _)| s), Some(0));
+        assert_eq!(source.lines[&2].comment(), "; r0 = 0 @ t.s:2");
+        let prog = ProgramSpec {
+            name: "t".into(),
+            prog_type: ProgType::SOCKET_FILTER,
+            expected_attach_type: None,
+            license: "GPL".into(),
+            code,
+            comments: BTreeMap::new(),
+            source: Some(source),
+        };
+        let btf = program_btf(&prog).unwrap().unwrap();
+        assert!(!btf.required);
+        assert_eq!(btf.func_info.len(), 1);
+        let offs: Vec<u32> = btf.line_info.iter().map(|l| l.insn_off).collect();
+        assert_eq!(offs, vec![0, 2, 3]);
+        assert!(btf.line_info.iter().all(|l| l.file_name_off == btf.line_info[0].file_name_off));
+        assert_eq!(btf.line_info[1].line_col, 2 << 10);
+        // Without source lines or callbacks: no BTF, as before.
+        let plain = ProgramSpec { source: None, ..prog };
+        assert_eq!(program_btf(&plain), Ok(None));
     }
 }

@@ -32,13 +32,21 @@
 //!   safe`); the counts of a big trace's summary and fold notes
 //!   (`summary: ...`, `longest path: ...`, `folded: ...`, `… N more ...`,
 //!   the rows under `most walked:`), which follow the verifier's walk;
+//! - in a `--jited` listing (from `--- machine code` to the next `--- `
+//!   line), the machine code: each run of x86 lines (`\t\tOFF:\tINSN`)
+//!   compares as one line, whatever its instructions, offsets and length;
+//!   and the program tag and size of a function's line (`bpf_prog_TAG_NAME:
+//!   N bytes`), map ids (`map_fd(N)`, `; map N:`) and a helper call's `imm`.
+//!   The BPF instructions, their source lines, and which of them have
+//!   machine code of their own stay compared;
 //! - lines whose presence depends on the kernel build are dropped from both
 //!   sides: the verifier's loop bookkeeping (a line containing `SCC enter`,
 //!   `SCC backedge` or `SCC exit`, printed since Linux 6.17), and the
 //!   precision marks of a trace (`~ precise: r1 r4 (walked back to 0)`):
 //!   which registers are marked, where, and how often follows the verifier's
 //!   backtracking, which changes between versions (two 6.18 builds differ
-//!   on `bpfloop.s`).
+//!   on `bpfloop.s`); and a `--jited` listing's note that constants may be
+//!   blinded (`(net.core.bpf_jit_harden is N: ...)`), a host setting.
 //!
 //! Instructions are never masked: a changed instruction, register, constant,
 //! jump or helper name still fails the comparison ([`matching_rules`],
@@ -190,7 +198,9 @@ fn mask_all_numbers(line: &str) -> String {
 /// place and number follow the verifier's backtracking, which changes from
 /// version to version.
 fn kernel_build_only(line: &str) -> bool {
-    ["SCC enter", "SCC backedge", "SCC exit"].iter().any(|w| line.contains(w)) || line.trim().starts_with("~ precise: ")
+    ["SCC enter", "SCC backedge", "SCC exit"].iter().any(|w| line.contains(w))
+        || line.trim().starts_with("~ precise: ")
+        || line.starts_with("(net.core.bpf_jit_harden is ")
 }
 
 /// A line that reports a prune point: a trace's `...: safe, pruned at once`,
@@ -276,17 +286,60 @@ fn normalize(line: &str, xlated: bool) -> String {
 /// rewrote runs from `--- as the kernel rewrote it` to the next `--- ` line.
 fn comparable(lines: &[String]) -> Vec<String> {
     let mut xlated = false;
-    let mut out = Vec::with_capacity(lines.len());
+    let mut machine = false;
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
     for l in lines {
         if kernel_build_only(l) {
             continue;
         }
         if l.starts_with("--- ") {
-            xlated = l.starts_with("--- as the kernel rewrote it");
+            machine = l.starts_with("--- machine code");
+            xlated = l.starts_with("--- as the kernel rewrote it") || machine;
+        }
+        if machine {
+            if x86_line(l) {
+                // A run of machine code, however long, is one line.
+                if out.last().map(String::as_str) != Some(MACHINE_CODE) {
+                    out.push(MACHINE_CODE.to_string());
+                }
+                continue;
+            }
+            out.push(normalize(&mask_jited(l), xlated));
+            continue;
         }
         out.push(if l == "..." { l.clone() } else { normalize(l, xlated) });
     }
     out
+}
+
+/// What a run of machine code compares as.
+const MACHINE_CODE: &str = "\t\t<machine code>";
+
+/// A line of x86 code in a `--jited` listing: `\t\t   1d:\tmov r14d, [rbx+0xc]`.
+fn x86_line(l: &str) -> bool {
+    l.strip_prefix("\t\t")
+        .and_then(|r| r.split_once(":\t"))
+        .is_some_and(|(off, _)| !off.trim().is_empty() && off.trim().bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// In a `--jited` listing, what the kernel build and the run decide besides
+/// the machine code: the program tag and size in a function's name line
+/// (`bpf_prog_11ea38f7927391b2_sockasm_skmsg: 1378 bytes`) and map ids
+/// (`map_fd(20878)`, `; map 20878: sockasm_state`).
+fn mask_jited(l: &str) -> String {
+    let mut l = l.to_string();
+    if let Some(rest) = l.strip_prefix("bpf_prog_")
+        && rest.len() > 17
+        && rest[..16].bytes().all(|b| b.is_ascii_hexdigit())
+        && let Some((name, _)) = rest[17..].split_once(": ")
+        && l.ends_with(" bytes")
+    {
+        l = format!("bpf_prog_#_{name}: # bytes");
+    }
+    for (before, after) in [("map_fd(", ")"), ("map_value(", ","), ("; map ", ":")] {
+        l = mask_number(&l, before, after);
+    }
+    l
 }
 
 /// `want` (with `...` lines matching any run of lines) against `got`, as
@@ -615,6 +668,8 @@ fn kernel_build_masks() {
     let xl = "--- as the kernel rewrote it (23 insns; helper calls show kernel addresses) ---";
     let sub = "--- submitted (8 insns) ---";
     let end = "--- end of translation ---";
+    let mc = "--- machine code: each instruction as the kernel holds it, then what the JIT made of it ---";
+    let jend = "--- end of machine code ---";
     let cases: &[(&[&str], &[&str], bool)] = &[
         // JIT sizes, verifier counts.
         (
@@ -700,7 +755,68 @@ fn kernel_build_masks() {
             &["       5:\texit", "\t\t~ SCC backedge (1) (loop bookkeeping)", "\t\t~ SCC exit (1) (loop bookkeeping)"],
             true,
         ),
-        (&["       5:\texit", "\t\t~ SCC exit (1) (loop bookkeeping)"], &["       6:\texit"], false),
+        (&["       5:\texit", "\t\t~ SCC exit (1) (loop bookkeeping)"], &["       6:\texit"], false), // A --jited listing: machine code, tags, sizes and map ids are the
+        // build's and the run's; the BPF instructions and their source lines are not.
+        (
+            &[
+                mc,
+                "bpf_prog_11ea38f7927391b2_sockasm_skmsg: 1378 bytes",
+                "       0:\tr6 = r1",
+                "\t\t    0:\tpush rbp",
+                "\t\t    1:\tmov rbp, rsp",
+                jend,
+            ],
+            &[
+                mc,
+                "bpf_prog_0123456789abcdef_sockasm_skmsg: 1402 bytes",
+                "       0:\tr6 = r1",
+                "\t\t    0:\tendbr64",
+                jend,
+            ],
+            true,
+        ),
+        (
+            &[
+                mc,
+                "       4:\tr1 = map_fd(20878) ll ; map 20878: sockasm_state",
+                "\t\t   31:\tmov rdi, 0xffff88810a94b200",
+                "       6:\tr3 = 0",
+                "\t\t   3b:\txor edx, edx",
+                jend,
+            ],
+            &[
+                mc,
+                "       4:\tr1 = map_fd(31) ll ; map 31: sockasm_state",
+                "\t\t   31:\tmovabs rdi, 0xffff88810a94b200",
+                "       6:\tr3 = 0",
+                "\t\t   3b:\txor edx, edx",
+                jend,
+            ],
+            true,
+        ),
+        (&[mc, "       9:\tcall 10761376", jend], &[mc, "       9:\tcall -2345", jend], true),
+        // ... but not the instructions, their source lines, or machine code where there was none.
+        (
+            &[mc, "       6:\tr3 = 0", "\t\t   3b:\txor edx, edx", jend],
+            &[mc, "       6:\tr3 = 1", "\t\t   3b:\tmov edx, 1", jend],
+            false,
+        ),
+        (
+            &[mc, "; r8 = *(u32 *)(r6 + 68) @ skmsg.s:2", jend],
+            &[mc, "; r8 = *(u32 *)(r6 + 64) @ skmsg.s:2", jend],
+            false,
+        ),
+        (
+            &[mc, "       6:\tr3 = 0", "\t\t   3b:\txor edx, edx", "       7:\tr4 = 0", jend],
+            &[mc, "       6:\tr3 = 0", "       7:\tr4 = 0", jend],
+            false,
+        ),
+        (
+            &[mc, "       4:\tr1 = map_fd(20878) ll ; map 20878: sockasm_state", jend],
+            &[mc, "       4:\tr1 = map_fd(20878) ll ; map 20878: sockasm_info", jend],
+            false,
+        ),
+        (&["       4:\tr1 = map_fd(20878) ll"], &["       4:\tr1 = map_fd(31) ll"], false),
     ];
     for (want, got, ok) in cases {
         assert_eq!(lines_match(&v(want), &v(got)), *ok, "{want:?} vs {got:?}");
