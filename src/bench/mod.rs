@@ -38,9 +38,10 @@ use crate::cgroup::{self, CgroupError};
 use crate::deploy::{DeployError, LoadOptions, ProgStatus, Scratch, scratch};
 use crate::progs::counters::{Counter, Totals};
 use crate::traffic::probe;
+use crate::traffic::report::{self as wire, ClientReport, Listening, ServeReport};
 
 pub use proc::Interrupt;
-use proc::{Proc, num, text};
+use proc::Proc;
 pub use sample::Samples;
 
 /// Prefix of the cgroup and pin directory names.
@@ -315,7 +316,7 @@ pub struct Row {
 }
 
 /// The machine the numbers come from.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Machine {
     pub cpus: usize,
     pub cpu_model: String,
@@ -472,8 +473,8 @@ impl Runner<'_> {
     /// The endpoint ran where it was pinned: its affinity is exactly `cpu`
     /// and its connection threads were seen on no other CPU. Unpinned (free),
     /// its affinity is this process's own, untouched, and it ran within it.
-    fn check_cpu(&self, who: &str, line: &proc::Line, cpu: Option<usize>, label: &str) -> Result<(), BenchError> {
-        let (aff, ran) = (text(line, "affinity"), text(line, "ran_on"));
+    fn check_cpu(&self, who: &str, at: &wire::Placement, cpu: Option<usize>, label: &str) -> Result<(), BenchError> {
+        let (aff, ran) = (at.affinity.as_str(), at.ran_on.as_str());
         let Some(cpu) = cpu else {
             let want = probe::cpu_list(&self.allowed);
             let ok = ran.split(',').all(|c| c.parse().is_ok_and(|c: usize| self.allowed.contains(&c)));
@@ -493,8 +494,8 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn check_cgroup(&self, who: &str, line: &proc::Line, t: Transport) -> Result<(), BenchError> {
-        let got = text(line, "cgroup");
+    fn check_cgroup(&self, who: &str, at: &wire::Placement, t: Transport) -> Result<(), BenchError> {
+        let got = at.cgroup.as_str();
         let inside = got == self.cg_rel || got.starts_with(&format!("{}/", self.cg_rel));
         if (t == Transport::Bypass) != inside {
             return Err(BenchError::Placement(format!(
@@ -551,11 +552,11 @@ impl Runner<'_> {
             format!("{label} server"),
             self.intr,
         )?;
-        let hello = srv.next_line(Duration::from_secs(20))?;
+        let hello: Listening = srv.next_line(Duration::from_secs(20))?;
         let connect = match t {
             Transport::Unix => listen.clone(),
-            _ => match hello.get("listening").and_then(crate::json::Json::as_u64) {
-                Some(p @ 1..=65535) => format!("127.0.0.1:{p}"),
+            _ => match hello.listening {
+                Some(p @ 1..) => format!("127.0.0.1:{p}"),
                 _ => return Err(BenchError::Endpoint(format!("{label} server: no port in its first line {hello:?}"))),
             },
         };
@@ -567,23 +568,23 @@ impl Runner<'_> {
         )?;
         let within = self.cfg.warmup() + self.cfg.measure() + Duration::from_secs(40);
         let sampler = sample::Sampler::start(srv.pid(), cli.pid(), within);
-        let c = cli.next_line(within)?;
+        let c: ClientReport = cli.next_line(within)?;
         let samples = sampler.finish();
-        let s = srv.next_line(Duration::from_secs(20))?;
+        let s: ServeReport = srv.next_line(Duration::from_secs(20))?;
         cli.finish(Duration::from_secs(10))?;
         srv.finish(Duration::from_secs(10))?;
-        self.check_cgroup("client", &c, t)?;
-        self.check_cgroup("server", &s, t)?;
-        self.check_cpu("client", &c, cli_cpu, &label)?;
-        self.check_cpu("server", &s, srv_cpu, &label)?;
+        self.check_cgroup("client", &c.placement, t)?;
+        self.check_cgroup("server", &s.placement, t)?;
+        self.check_cpu("client", &c.placement, cli_cpu, &label)?;
+        self.check_cpu("server", &s.placement, srv_cpu, &label)?;
         let d = Delta::between(&before, &sb.counters()?);
-        let sent = num(&c, "bytes_sent") as u64;
+        let sent = c.bytes_sent;
         // Every byte either end received was checked against the pattern.
-        let verified = num(&s, "bytes_in") as u64 + num(&c, "bytes_received") as u64;
-        if num(&s, "bytes_in") as u64 != sent {
+        let verified = s.bytes_in + c.bytes_received;
+        if s.bytes_in != sent {
             return Err(BenchError::Endpoint(format!(
                 "{label}: the client sent {sent} bytes, the server checked {}",
-                num(&s, "bytes_in")
+                s.bytes_in
             )));
         }
         let conns = self.cfg.conns as u64;
@@ -619,10 +620,10 @@ impl Runner<'_> {
             )));
         }
         // Both endpoints' own CPU accounting over the measured window.
-        let cpu_us = num(&c, "cpu_us") + num(&s, "cpu_us");
+        let cpu_us = (c.cpu_us + s.cpu_us) as f64;
         let ops = match w {
-            Workload::Rr => num(&c, "transactions"),
-            Workload::Stream => num(&c, "measured_bytes") / GIB,
+            Workload::Rr => c.transactions as f64,
+            Workload::Stream => c.measured_bytes as f64 / GIB,
         };
         if !(cpu_us > 0.0 && ops > 0.0) {
             return Err(BenchError::Endpoint(format!(
@@ -636,15 +637,15 @@ impl Runner<'_> {
             size,
             transport: t,
             run,
-            tps: num(&c, "tps"),
-            p50_us: num(&c, "p50_us"),
-            p99_us: num(&c, "p99_us"),
-            gbps: num(&c, "gbps"),
+            tps: c.tps,
+            p50_us: c.p50_us,
+            p99_us: c.p99_us,
+            gbps: c.gbps,
             verified_bytes: verified,
             counters: d,
-            spurious_eagain: (num(&c, "spurious_eagain") + num(&s, "spurious_eagain")) as u64,
+            spurious_eagain: c.spurious_eagain + s.spurious_eagain,
             cpu_us_per_op: cpu_us / ops,
-            ran_on: (text(&s, "ran_on").to_string(), text(&c, "ran_on").to_string()),
+            ran_on: (s.placement.ran_on.clone(), c.placement.ran_on.clone()),
             samples,
         };
         if self.cfg.verbose {

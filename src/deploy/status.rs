@@ -1,4 +1,4 @@
-//! `sockasm status`: what is loaded at a pin directory, and its JSON.
+//! `sockasm status`: what is loaded at a pin directory.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -8,15 +8,15 @@ use super::config::{Config, PortSelection, read_config, read_ports};
 use super::orphans::{OtherAttachment, cgroup_progs, other_attachments};
 use super::pins::{Objects, pins, pins_present};
 use super::{DeployError, Result};
-use crate::json::Json;
 use crate::progs::{self, ATTACHMENTS, Target, counters};
 use crate::syscall::{self, AttachType, Map};
 
 /// One loaded program, as `load` and `status` report it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProgStatus {
     pub name: String,
     pub id: u32,
+    #[serde(rename = "type")]
     pub prog_type: String,
     pub xlated_bytes: u32,
     pub jited_bytes: u32,
@@ -148,82 +148,4 @@ fn read_counters(map: &Map) -> Result<counters::Totals> {
     let per_cpu =
         map.lookup_percpu(&0u32.to_ne_bytes()).map_err(DeployError::step("reading counters"))?.unwrap_or_default();
     Ok(counters::Totals::sum(per_cpu.iter().map(Vec::as_slice)))
-}
-
-impl ProgStatus {
-    pub fn to_json(&self) -> Json {
-        Json::obj([
-            ("name", Json::from(self.name.as_str())),
-            ("id", self.id.into()),
-            ("type", self.prog_type.as_str().into()),
-            ("xlated_bytes", self.xlated_bytes.into()),
-            ("jited_bytes", self.jited_bytes.into()),
-        ])
-    }
-}
-
-impl Status {
-    pub fn to_json(&self) -> Json {
-        let map = match &self.map {
-            Some(m) => Json::obj([
-                ("id", Json::from(m.id)),
-                ("max_entries", m.max_entries.into()),
-                ("entries", m.entries.into()),
-            ]),
-            None => Json::Null,
-        };
-        Json::obj([
-            ("loaded", Json::from(self.loaded)),
-            ("pin_dir", self.pin_dir.display().to_string().into()),
-            ("cgroups", Json::Arr(self.cgroups.iter().map(|c| c.display().to_string().into()).collect())),
-            (
-                "other_attachments",
-                Json::Arr(
-                    self.others
-                        .iter()
-                        .map(|o| {
-                            Json::obj([
-                                ("cgroup", Json::from(o.cgroup.display().to_string())),
-                                ("prog_id", o.prog_id.into()),
-                                ("pin_dir", o.pin_dir.as_ref().map_or(Json::Null, |p| p.display().to_string().into())),
-                            ])
-                        })
-                        .collect(),
-                ),
-            ),
-            ("programs", Json::Arr(self.programs.iter().map(ProgStatus::to_json).collect())),
-            ("map", map),
-            (
-                "policy",
-                match &self.config {
-                    Some(c) => Json::obj([
-                        ("peer_aware", Json::from(c.peer_aware)),
-                        ("max_queue", c.max_queue.into()),
-                        ("rcvbuf_floor", c.rcvbuf_floor.into()),
-                        ("same_netns", Json::from(c.same_netns)),
-                    ]),
-                    None => Json::Null,
-                },
-            ),
-            (
-                "ports",
-                match &self.ports {
-                    Some(p) => Json::obj([
-                        ("only", Json::Arr(p.only.iter().map(|&v| u64::from(v).into()).collect())),
-                        ("except", Json::Arr(p.except.iter().map(|&v| u64::from(v).into()).collect())),
-                    ]),
-                    None => Json::Null,
-                },
-            ),
-            (
-                "counters",
-                Json::Obj(
-                    counters::Counter::ALL
-                        .iter()
-                        .map(|c| (c.name().to_string(), self.counters.get(*c).into()))
-                        .collect(),
-                ),
-            ),
-        ])
-    }
 }

@@ -28,7 +28,7 @@ use nix::sys::socket::{MsgFlags, recv};
 
 use super::TrafficError;
 use super::pattern::{Pattern, StreamId, check};
-use crate::json::Json;
+use super::report::ChaosReport;
 use crate::syscall::ioctl::{fionread, set_rcvlowat};
 
 /// How the reader takes bytes in one call.
@@ -147,7 +147,7 @@ struct Totals {
     reads: [AtomicU64; 7],
 }
 
-pub fn run_chaos(cfg: &ChaosConfig) -> Result<Json, TrafficError> {
+pub fn run_chaos(cfg: &ChaosConfig) -> Result<ChaosReport, TrafficError> {
     let deadline = Instant::now() + cfg.timeout;
     let next = AtomicU64::new(0);
     let totals = Totals::default();
@@ -175,14 +175,14 @@ pub fn run_chaos(cfg: &ChaosConfig) -> Result<Json, TrafficError> {
     let reads = ReadMode::ALL
         .iter()
         .zip(&totals.reads)
-        .map(|(m, n)| (m.name(), Json::from(n.load(Ordering::Relaxed))))
-        .collect::<Vec<_>>();
-    Ok(Json::obj([
-        ("ok", Json::from(true)),
-        ("conns", totals.conns.load(Ordering::Relaxed).into()),
-        ("bytes", totals.bytes.load(Ordering::Relaxed).into()),
-        ("reads", Json::obj(reads)),
-    ]))
+        .map(|(m, n)| (m.name().to_string(), n.load(Ordering::Relaxed)))
+        .collect();
+    Ok(ChaosReport {
+        ok: true,
+        conns: totals.conns.load(Ordering::Relaxed),
+        bytes: totals.bytes.load(Ordering::Relaxed),
+        reads,
+    })
 }
 
 fn one_connection(cfg: &ChaosConfig, index: u64, deadline: Instant, totals: &Totals) -> Result<(), TrafficError> {

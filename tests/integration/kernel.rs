@@ -1284,16 +1284,16 @@ fn kernel_stale_peer_address_never_misdirects() {
     assert!(o.status.success(), "{}", show(&o));
     let dump = json::parse(&String::from_utf8_lossy(&o.stdout)).unwrap();
     let entries = match &dump {
-        Value::Arr(a) => a.clone(),
+        Value::Array(a) => a.clone(),
         v => panic!("bpftool dump: {v}"),
     };
     assert_eq!(entries.len(), 2, "{dump}");
     let bytes = |v: &Value| -> Vec<String> {
         match v {
-            Value::Arr(a) => a
+            Value::Array(a) => a
                 .iter()
                 .map(|b| match b {
-                    Value::Str(s) => s.clone(),
+                    Value::String(s) => s.clone(),
                     x => panic!("{x}"),
                 })
                 .collect(),
