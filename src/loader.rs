@@ -132,7 +132,7 @@ pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<Load
         spec.func_info = &d.func_info;
         spec.line_info = &d.line_info;
     }
-    spec.load()
+    LoadedProg::load(&spec)
 }
 
 /// A loaded collection: its maps and its programs, by name.
@@ -180,6 +180,7 @@ mod tests {
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
             source: None,
+            pinning: Default::default(),
         }
     }
 
@@ -220,6 +221,7 @@ mod tests {
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
             source: None,
+            pinning: Default::default(),
         }
     }
 

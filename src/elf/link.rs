@@ -233,6 +233,7 @@ impl Object {
             code,
             comments,
             source,
+            pinning: crate::spec::Pinning::None,
         })
     }
 }
