@@ -1,5 +1,7 @@
 //! `sockasm dump --disasm`: list raw instruction bytes, a BPF ELF object, or
-//! the built-in programs, in llvm-objdump's syntax with annotations.
+//! the built-in programs, in llvm-objdump's syntax with annotations; or a
+//! program loaded in the kernel (`--id`, `--pinned`), with `--jited` each of
+//! its instructions followed by its machine code ([`crate::jited`]).
 use super::Result;
 use crate::asm::Decoder;
 use crate::asm::listing::{self, ListingOptions, NamedListing};
