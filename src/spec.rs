@@ -11,7 +11,8 @@
 //! the loader binds them to the created maps by name, in one place.
 
 use crate::asm::{Assembled, Call, Imm64, Insn, listing};
-use crate::elf::btf_write::{BTF_FUNC_STATIC, BtfBuilder};
+use crate::btf::BTF_FUNC_STATIC;
+use crate::btf::builder::BtfBuilder;
 use crate::uapi::{AttachType, BPF_F_NO_PREALLOC, MapType, ProgType};
 use std::collections::BTreeMap;
 

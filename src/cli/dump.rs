@@ -202,7 +202,7 @@ pub(crate) fn jited_listing(fd: BorrowedFd<'_>) -> Result<String> {
     let btf = (p.btf_id != 0)
         .then(|| info::btf_blob_by_id(p.btf_id).ok())
         .flatten()
-        .and_then(|b| crate::elf::btf::Btf::parse(&b).ok());
+        .and_then(|b| crate::btf::object::Btf::parse(&b).ok());
     let source = |l: &crate::spec::LineInfo| {
         let b = btf.as_ref()?;
         Some(crate::spec::SourceLine {

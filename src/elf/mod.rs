@@ -17,9 +17,6 @@
 //! Files: `parse` (bytes to [`Object`]), `link` (one program to a spec,
 //! the object's maps to map specs), `render` (`dump --disasm` text and JSON).
 
-pub mod btf;
-pub mod btf_write;
-pub mod kernel_btf;
 mod link;
 mod parse;
 mod render;
@@ -177,7 +174,7 @@ pub struct Object {
     pub data_sections: Vec<(String, u64)>,
     /// `.BTF.ext` line info: the source line of each run of instructions,
     /// by code section (empty without `-g`).
-    pub line_info: Vec<btf::ExtLine>,
+    pub line_info: Vec<crate::btf::object::ExtLine>,
 }
 
 impl Object {

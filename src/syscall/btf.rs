@@ -1,10 +1,4 @@
-//! BPF_BTF_LOAD of a blob [`crate::elf::btf_write`] builds (for the key and
-//! value of local-storage maps, and a program's functions and lines).
-//!
-//! Format (see `Documentation/bpf/btf.rst`): a 24-byte header, the type
-//! section (`struct btf_type` records, each followed by kind-specific data),
-//! and the string section (starts with a NUL; names are offsets into it).
-//! Type ids start at 1, in the order types are added (0 is `void`).
+//! BPF_BTF_LOAD: a BTF blob (from [`crate::btf::builder`]) into the kernel.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -28,11 +22,6 @@ pub(crate) struct BtfLoadAttr {
 bpf_attr!(BtfLoadAttr);
 
 const _: () = assert!(size_of::<BtfLoadAttr>() == 40);
-
-// The builder is plain data (the object layer's); BPF_BTF_LOAD is here.
-pub use crate::elf::btf_write::{
-    BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_SIGNED, BTF_MAGIC, BtfBuilder, sk_storage_btf,
-};
 
 /// A BTF object loaded into the kernel.
 #[derive(Debug)]
@@ -86,24 +75,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blob_layout() {
-        let (blob, k, v) = sk_storage_btf(8);
-        assert_eq!((k, v), (1, 4));
-        assert_eq!(u16::from_ne_bytes([blob[0], blob[1]]), BTF_MAGIC);
-        let type_len = u32::from_ne_bytes(blob[12..16].try_into().unwrap()) as usize;
-        let str_len = u32::from_ne_bytes(blob[20..24].try_into().unwrap()) as usize;
-        // int(16) + int(16) + array(24) + struct(12 + 12)
-        assert_eq!(type_len, 16 + 16 + 24 + 24);
-        assert_eq!(blob.len(), 24 + type_len + str_len);
-        assert_eq!(blob[24 + type_len], 0);
-    }
-
-    #[test]
     fn kernel_accepts_blob() {
         if !crate::syscall::testutil::root_or_skip() {
             return;
         }
-        let (blob, _, _) = sk_storage_btf(8);
+        let (blob, _, _) = crate::btf::builder::sk_storage_btf(8);
         load_btf(&blob).unwrap();
         // garbage is rejected with a log excerpt
         let mut bad = blob.clone();

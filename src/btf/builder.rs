@@ -1,26 +1,12 @@
-//! A tiny raw-BTF builder: enough to describe the key and value of
-//! local-storage maps (SK_STORAGE needs BTF) and a program's functions and
-//! source lines (func_info, line_info). Plain data; loading it
-//! (BPF_BTF_LOAD) is [`crate::syscall::btf`]'s.
+//! A tiny raw-BTF generator, enough to describe the key and value of
+//! local-storage maps (SK_STORAGE needs BTF) and a program's functions.
 //!
 //! Format (see `Documentation/bpf/btf.rst`): a 24-byte header, the type
 //! section (`struct btf_type` records, each followed by kind-specific data),
 //! and the string section (starts with a NUL; names are offsets into it).
 //! Type ids start at 1, in the order types are added (0 is `void`).
 
-/// BTF magic number.
-pub const BTF_MAGIC: u16 = 0xEB9F;
-const BTF_KIND_INT: u32 = 1;
-const BTF_KIND_ARRAY: u32 = 3;
-const BTF_KIND_STRUCT: u32 = 4;
-const BTF_KIND_FUNC: u32 = 12;
-const BTF_KIND_FUNC_PROTO: u32 = 13;
-/// `BTF_KIND_FUNC` linkage (its vlen): a static function.
-pub const BTF_FUNC_STATIC: u32 = 0;
-/// `BTF_KIND_FUNC` linkage: a global function (verified on its own).
-pub const BTF_FUNC_GLOBAL: u32 = 1;
-/// `BTF_INT_SIGNED` encoding bit.
-pub const BTF_INT_SIGNED: u32 = 1;
+use super::{BTF_INT_SIGNED, BTF_MAGIC, KIND_ARRAY, KIND_FUNC, KIND_FUNC_PROTO, KIND_INT, KIND_STRUCT};
 
 /// Builds a raw BTF blob.
 #[derive(Debug, Clone)]
@@ -68,28 +54,28 @@ impl BtfBuilder {
         id
     }
 
-    /// `BTF_KIND_INT` of `size` bytes. Returns its type id.
+    /// `KIND_INT` of `size` bytes. Returns its type id.
     pub fn add_int(&mut self, name: &str, size: u32, signed: bool) -> u32 {
-        let id = self.push_type(name, BTF_KIND_INT, 0, size);
+        let id = self.push_type(name, KIND_INT, 0, size);
         let enc = if signed { BTF_INT_SIGNED } else { 0 };
         self.push_u32((enc << 24) | ((size * 8) & 0xff));
         id
     }
 
-    /// `BTF_KIND_ARRAY` of `nelems` elements of type `elem`, indexed by the
+    /// `KIND_ARRAY` of `nelems` elements of type `elem`, indexed by the
     /// int type `index`.
     pub fn add_array(&mut self, elem: u32, index: u32, nelems: u32) -> u32 {
-        let id = self.push_type("", BTF_KIND_ARRAY, 0, 0);
+        let id = self.push_type("", KIND_ARRAY, 0, 0);
         self.push_u32(elem);
         self.push_u32(index);
         self.push_u32(nelems);
         id
     }
 
-    /// `BTF_KIND_STRUCT` of `size` bytes with `(name, type_id, bit_offset)`
+    /// `KIND_STRUCT` of `size` bytes with `(name, type_id, bit_offset)`
     /// members.
     pub fn add_struct(&mut self, name: &str, size: u32, members: &[(&str, u32, u32)]) -> u32 {
-        let id = self.push_type(name, BTF_KIND_STRUCT, members.len() as u32, size);
+        let id = self.push_type(name, KIND_STRUCT, members.len() as u32, size);
         for (mname, ty, bit_off) in members {
             let off = self.add_str(mname);
             self.push_u32(off);
@@ -99,9 +85,9 @@ impl BtfBuilder {
         id
     }
 
-    /// `BTF_KIND_FUNC_PROTO` returning `ret` with `(name, type_id)` parameters.
+    /// `KIND_FUNC_PROTO` returning `ret` with `(name, type_id)` parameters.
     pub fn add_func_proto(&mut self, ret: u32, params: &[(&str, u32)]) -> u32 {
-        let id = self.push_type("", BTF_KIND_FUNC_PROTO, params.len() as u32, ret);
+        let id = self.push_type("", KIND_FUNC_PROTO, params.len() as u32, ret);
         for (pname, ty) in params {
             let off = self.add_str(pname);
             self.push_u32(off);
@@ -110,10 +96,10 @@ impl BtfBuilder {
         id
     }
 
-    /// `BTF_KIND_FUNC` `name` of prototype `proto`, with `linkage`
+    /// `KIND_FUNC` `name` of prototype `proto`, with `linkage`
     /// ([`BTF_FUNC_STATIC`] or [`BTF_FUNC_GLOBAL`]).
     pub fn add_func(&mut self, name: &str, proto: u32, linkage: u32) -> u32 {
-        self.push_type(name, BTF_KIND_FUNC, linkage, proto)
+        self.push_type(name, KIND_FUNC, linkage, proto)
     }
 
     /// The raw blob: header + types + strings.
@@ -145,3 +131,20 @@ pub fn sk_storage_btf(value_size: u32) -> (Vec<u8>, u32, u32) {
     (b.build(), int, val)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_layout() {
+        let (blob, k, v) = sk_storage_btf(8);
+        assert_eq!((k, v), (1, 4));
+        assert_eq!(u16::from_ne_bytes([blob[0], blob[1]]), BTF_MAGIC);
+        let type_len = u32::from_ne_bytes(blob[12..16].try_into().unwrap()) as usize;
+        let str_len = u32::from_ne_bytes(blob[20..24].try_into().unwrap()) as usize;
+        // int(16) + int(16) + array(24) + struct(12 + 12)
+        assert_eq!(type_len, 16 + 16 + 24 + 24);
+        assert_eq!(blob.len(), 24 + type_len + str_len);
+        assert_eq!(blob[24 + type_len], 0);
+    }
+}
