@@ -3,8 +3,7 @@
 //!
 //! **Documents** ([`DOCS`]): every ` ```console ` block is a sequence of
 //! commands (a line starting with `$ `) each followed by the output it prints.
-//! Each command runs with `bash -c` (stdout and stderr together, at most 300 s: a bound for a hung command, not a speed
-//! check; the 3,000,000-line trace of `unbounded.s` takes over 60 s on a loaded 2-core machine)
+//! Each command runs with `bash -c` (stdout and stderr together, at most 60 s)
 //! in one scratch directory per document, in document order, holding a copy
 //! of every file of the document's examples directory, with the built `sockasm` first on the
 //! `PATH`. So `$ cat F` checks that the guide shows the example file F as it is
@@ -365,7 +364,7 @@ fn path() -> String {
 
 fn bash(cmd: &str, dir: &Path) -> Output {
     Command::new("timeout")
-        .args(["300", "bash", "-c", &format!("{{ {cmd}\n}} 2>&1")])
+        .args(["60", "bash", "-c", &format!("{{ {cmd}\n}} 2>&1")])
         .current_dir(dir)
         .env("PATH", path())
         .stdin(Stdio::null())
