@@ -83,7 +83,6 @@ pub enum Object<'a> {
     Program(&'a str),
 }
 
-
 /// Where instructions came from: a source line for the slot where each
 /// run of instructions from one line starts (the next entry ends it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -430,8 +429,7 @@ mod tests {
         let code = p.assemble().unwrap();
         let source = listing_source(&code, "t.s");
         assert!(source.synthetic);
-        let texts: Vec<(usize, u32, &str)> =
-            source.lines.iter().map(|(s, l)| (*s, l.line, l.text.as_str())).collect();
+        let texts: Vec<(usize, u32, &str)> = source.lines.iter().map(|(s, l)| (*s, l.line, l.text.as_str())).collect();
         assert_eq!(texts, vec![(0, 1, "r1 = map_fd(counts) ll"), (2, 2, "r0 = 0"), (3, 3, "exit")]);
         assert_eq!(source.covering(1).map(|(s, _)| s), Some(0));
         assert_eq!(source.lines[&2].comment(), "; r0 = 0 @ t.s:2");

@@ -151,8 +151,10 @@ impl Btf {
 
     /// The string at offset `off` of the string section.
     pub fn string_at(&self, off: u32) -> Result<String, String> {
-        let rest =
-            self.strings.get(off as usize..).ok_or_else(|| format!("BTF string offset {off} is outside the strings"))?;
+        let rest = self
+            .strings
+            .get(off as usize..)
+            .ok_or_else(|| format!("BTF string offset {off} is outside the strings"))?;
         let end = rest.iter().position(|&c| c == 0).ok_or("BTF string is not NUL-terminated")?;
         Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
     }

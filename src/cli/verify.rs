@@ -169,7 +169,9 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
                 if args.jited {
                     use std::os::fd::AsFd;
                     let text = super::dump::jited_listing(a.prog.fd.as_fd())?;
-                    outln!("--- machine code: each instruction as the kernel holds it, then what the JIT made of it ---");
+                    outln!(
+                        "--- machine code: each instruction as the kernel holds it, then what the JIT made of it ---"
+                    );
                     out!("{text}");
                     outln!("--- end of machine code ---");
                 }

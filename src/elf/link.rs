@@ -4,8 +4,8 @@
 use super::{ElfError, Object, ProgRef, R_BPF_64_64, RelocTarget, corrupt, reloc_type_name};
 use crate::asm::{Assembled, MapRef, RawInsn, decode_all};
 use crate::asm::{Call, Imm64, Insn};
-use crate::spec::{ProgramSpec, Source, SourceLine, kernel_name};
 use crate::spec::MapSpec;
+use crate::spec::{ProgramSpec, Source, SourceLine, kernel_name};
 use crate::uapi::MapType;
 use crate::uapi::{AttachType, ProgType};
 use std::collections::BTreeMap;

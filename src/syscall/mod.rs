@@ -35,8 +35,8 @@ pub use attach::{ProgQuery, attach_cgroup, attach_map, detach_cgroup, detach_map
 pub use btf::{LoadedBtf, load_btf};
 pub use error::{Result, SysError};
 pub use info::{
-    JitedProg, MapInfo, ProgInfo, btf_blob_by_id, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id, prog_ids, prog_info, prog_map_ids,
-    prog_jited, prog_next_id, prog_xlated_insns,
+    JitedProg, MapInfo, ProgInfo, btf_blob_by_id, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id,
+    prog_ids, prog_info, prog_jited, prog_map_ids, prog_next_id, prog_xlated_insns,
 };
 pub use map::{Map, UpdateFlag, possible_cpus};
 pub use pin::{get_pinned, get_pinned_with_flags, pin, unpin};
