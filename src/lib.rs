@@ -11,7 +11,6 @@ pub mod deploy;
 pub mod elf;
 pub mod exec;
 pub mod input;
-pub mod json;
 #[cfg(test)]
 mod layers;
 pub mod loader;

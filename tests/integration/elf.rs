@@ -236,6 +236,24 @@ fn dump_names_types_maps_license_and_callees() {
     assert!(m["socket"].text.values().any(|t| t == "r0 = *(u8 *)skb[0]"), "{out}");
 }
 
+/// `dump --json` of an object reads back as the typed document: maps,
+/// sections with their program types, and the map load's relocation.
+#[test]
+fn object_json_reads_back_typed() {
+    let out = run(Command::new(BIN).args(["dump", "--disasm", "--json"]).arg(object("xdp")));
+    let o: elf::JsonObject = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(o.file.ends_with("xdp.o"), "{}", o.file);
+    assert_eq!(o.maps.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["pkt_count"]);
+    let xdp = o.sections.iter().find(|s| s.program_type.as_deref() == Some("XDP")).unwrap_or_else(|| panic!("{out}"));
+    let load = xdp.insns.iter().find(|i| i.reloc.is_some()).unwrap_or_else(|| panic!("{out}"));
+    let r = load.reloc.as_ref().unwrap();
+    assert_eq!((r.reloc_type.as_str(), r.symbol.as_str()), ("R_BPF_64_64", "pkt_count"), "{out}");
+    assert!(load.annotation.as_deref().is_some_and(|a| a.contains("pkt_count")), "{out}");
+    // The untyped view has the same keys a script reads.
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((&v["maps"][0]["type"], &v["maps"][0]["origin"]), (&"PERCPU_ARRAY".into(), &"maps".into()), "{out}");
+}
+
 #[test]
 fn object_model() {
     let o = Object::parse(&std::fs::read(object("tc")).unwrap()).unwrap();
@@ -296,7 +314,7 @@ fn not_bpf_objects_get_clear_errors() {
 fn exercise(bytes: &[u8]) {
     if let Ok(o) = Object::parse(bytes) {
         let _ = o.dump("x.o", true);
-        let _ = o.to_json("x.o").to_string();
+        let _ = serde_json::to_string(&o.to_json("x.o")).unwrap();
         for p in o.programs() {
             let _ = o.link(&p, Some(ProgType::SOCKET_FILTER), None);
         }
