@@ -116,7 +116,7 @@ pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<Load
         spec.btf = Some(btf.as_fd());
         spec.func_info = records;
     }
-    spec.load()
+    LoadedProg::load(&spec)
 }
 
 /// The slots where the program's functions start (0 first), when it takes
@@ -215,6 +215,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            pinning: Default::default(),
         }
     }
 
@@ -254,6 +255,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            pinning: Default::default(),
         }
     }
 

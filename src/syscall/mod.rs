@@ -18,6 +18,7 @@ pub mod error;
 pub mod info;
 pub mod ioctl;
 pub mod map;
+pub mod mmap;
 pub mod pin;
 pub mod prog;
 /// The UAPI types and flags, which live in [`crate::uapi`]; re-exported under
