@@ -672,18 +672,6 @@ pub struct JsonPrograms<I = Vec<JsonInsn>> {
     pub programs: Vec<JsonProgram<I>>,
 }
 
-/// Appends `b7 00 00 ...` (by table: `format!` per byte costs more than the rest of the JSON).
-fn hex_bytes(out: &mut String, b: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, x) in b.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push(char::from(HEX[usize::from(x >> 4)]));
-        out.push(char::from(HEX[usize::from(x & 15)]));
-    }
-}
-
 /// The instructions of a listing as a JSON array, each built in `scratch`
 /// when the serializer gets to it.
 struct InsnStream<'a> {
@@ -734,10 +722,10 @@ impl Serialize for Entry<'_> {
         let width = insn.slots() * 8;
         let has_bytes = match bytes.and_then(|b| b.get(slot * 8..slot * 8 + width)) {
             Some(b) => {
-                hex_bytes(hex, b);
+                push_hex(hex, b);
                 true
             }
-            None => insn.to_bytes().map(|b| hex_bytes(hex, &b)).is_ok(),
+            None => insn.to_bytes().map(|b| push_hex(hex, &b)).is_ok(),
         };
         note.clear();
         let has_note = opts.annotate && write_annotation(note, insns, self.starts, slot, insn, opts);
