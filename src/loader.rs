@@ -20,6 +20,8 @@
 //! with [`load_program`] at the log level asked for and explains the verdict.
 
 use crate::asm::{Call, Imm64, Insn};
+use crate::elf::kernel_btf::KernelBtf;
+use crate::progs::KERNEL_BTF;
 use crate::spec::{CollectionSpec, ProgramSpec, describe_map};
 use crate::syscall::btf::BTF_FUNC_STATIC;
 use crate::syscall::{BtfBuilder, LoadError, LoadedBtf, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
@@ -97,12 +99,37 @@ pub fn create_maps(spec: &CollectionSpec) -> Result<Maps, LoaderError> {
 }
 
 /// The program's instruction bytes with every map load bound to the fd of
-/// the map of its name. A name `maps` lacks refuses the load.
+/// the map of its name, and every kfunc call by name to the kfunc's BTF id
+/// in the running kernel ([`kfunc_ids`]). A name `maps` lacks, or a kfunc
+/// the kernel does not have, refuses the load.
 pub fn bind(p: &ProgramSpec, maps: &Maps) -> Result<Vec<u8>, LoadError> {
     let refused = |why: String| LoadError::refused(p.prog_type, &p.name, why);
     let mut code = p.code.clone();
     code.bind_maps(|n| maps.raw_fd(n)).map_err(|e| refused(e.to_string()))?;
+    if !code.kfunc_refs.is_empty() {
+        let names: Vec<&str> = code.kfunc_refs.iter().map(|r| r.name.as_str()).collect();
+        let ids = kfunc_ids(std::path::Path::new(KERNEL_BTF), &names).map_err(refused)?;
+        code.bind_kfuncs(|n| ids.iter().find(|(k, _)| k == n).map(|(_, id)| *id)).map_err(|e| refused(e.to_string()))?;
+    }
     code.to_bytes().map_err(|e| refused(format!("cannot encode it: {e}")))
+}
+
+/// The BTF ids of the kfunc `names` in the kernel BTF at `path` (the
+/// running kernel's is `/sys/kernel/btf/vmlinux`): the `imm` of a kfunc
+/// call, which differs from one kernel build to the next, so a program
+/// names its kfuncs and is bound here, when it is loaded. A name the BTF
+/// has no function of is left out (the caller names it in its error).
+pub fn kfunc_ids(path: &std::path::Path, names: &[&str]) -> Result<Vec<(String, i32)>, String> {
+    let blob = std::fs::read(path).map_err(|e| {
+        format!("calls kfuncs ({}), whose BTF ids come from {}: cannot read it: {e}", names.join(", "), path.display())
+    })?;
+    let btf = KernelBtf::parse(&blob).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ids = btf.find_funcs(names).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(names
+        .iter()
+        .zip(ids)
+        .filter_map(|(n, id)| Some((n.to_string(), i32::try_from(id?).ok()?)))
+        .collect())
 }
 
 /// Binds and loads one program (never attaches it). `log_level` 0 keeps

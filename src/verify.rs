@@ -330,7 +330,12 @@ pub fn context_listing(c: &ProgramSpec, slot: usize, radius: usize) -> String {
     };
     let lo = pos.saturating_sub(radius);
     let hi = (pos + radius + 1).min(insns.len());
-    let opts = ListingOptions { annotate: true, labels: c.code.labels.clone(), comments: c.comments.clone() };
+    let opts = ListingOptions {
+        annotate: true,
+        labels: c.code.labels.clone(),
+        comments: c.comments.clone(),
+        kfuncs: c.code.kfunc_names(),
+    };
     let mut out = String::new();
     for (k, (s, insn)) in insns[lo..hi].iter().enumerate() {
         if let Some(name) = c.code.labels.get(s) {

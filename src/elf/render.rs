@@ -30,6 +30,9 @@ impl Object {
             RelocTarget::Data { section, value } => {
                 let _ = write!(s, ": global data in {section}+{value}");
             }
+            RelocTarget::Extern if matches!(insn, Insn::Call(_)) => {
+                s.push_str(": kfunc (an extern function: loading binds its BTF id in the running kernel)")
+            }
             RelocTarget::Extern => s.push_str(": extern (undefined symbol)"),
             RelocTarget::Other => {}
         }
@@ -41,7 +44,7 @@ impl Object {
     /// annotations on their instruction.
     pub fn section_listing(&self, section: &CodeSection, annotate: bool) -> String {
         let labels = self.labels(section);
-        let opts = ListingOptions { annotate, labels: labels.clone(), comments: BTreeMap::new() };
+        let opts = ListingOptions { annotate, labels: labels.clone(), ..ListingOptions::default() };
         let mut out = String::new();
         let mut first = true;
         for (slot, insn) in &section.insns {
@@ -137,7 +140,7 @@ impl Object {
             .iter()
             .map(|s| {
                 let labels = self.labels(s);
-                let opts = ListingOptions { annotate: true, labels: labels.clone(), comments: BTreeMap::new() };
+                let opts = ListingOptions { annotate: true, labels: labels.clone(), ..ListingOptions::default() };
                 let insns = s
                     .insns
                     .iter()

@@ -614,7 +614,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                 }
                 match by_slot.get(idx) {
                     Some(insn) => {
-                        let _ = write!(out, "{idx:>8}:\t{insn}");
+                        let _ = write!(out, "{idx:>8}:\t{}", listing::insn_text_at(*idx, insn, &opts));
                         if let Some(a) = listing::annotation(insns, *idx, insn, &opts) {
                             let _ = write!(out, "{}{a}", listing::ANNOTATION_SEP);
                         }
@@ -1019,7 +1019,7 @@ mod tests {
     /// A text program's instructions and labels, as `sockasm verify` has them.
     fn program(src: &str) -> (Vec<(usize, Insn)>, ListingOptions) {
         let a = crate::asm::text::assemble(src).unwrap();
-        (with_slots(&a.insns), ListingOptions { annotate: true, labels: a.labels, comments: BTreeMap::new() })
+        (with_slots(&a.insns), ListingOptions { annotate: true, labels: a.labels, ..ListingOptions::default() })
     }
 
     fn trace(src: &str, log: &str, complete: bool) -> String {
