@@ -342,7 +342,7 @@ pub fn context_listing(c: &ProgramSpec, slot: usize, radius: usize) -> String {
             let _ = writeln!(out, "{name}:");
         }
         let mark = if lo + k == pos && *s == slot { "=>" } else { "  " };
-        let _ = write!(out, "{mark}{s:>6}:\t{insn}");
+        let _ = write!(out, "{mark}{s:>6}:\t{}", listing::insn_text_at(*s, insn, &opts));
         if let Some(a) = listing::annotation(&insns, *s, insn, &opts) {
             let _ = write!(out, "{}{a}", listing::ANNOTATION_SEP);
         }

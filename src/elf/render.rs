@@ -31,7 +31,7 @@ impl Object {
                 let _ = write!(s, ": global data in {section}+{value}");
             }
             RelocTarget::Extern if matches!(insn, Insn::Call(_)) => {
-                s.push_str(": kfunc (an extern function: loading binds its BTF id in the running kernel)")
+                s.push_str(": kfunc, bound by name at load time")
             }
             RelocTarget::Extern => s.push_str(": extern (undefined symbol)"),
             RelocTarget::Other => {}

@@ -176,6 +176,11 @@ fn classify<'a>(l: &'a str, in_liveness: bool) -> Line<'a> {
         if rest == "safe" {
             return Line::Safe { idx };
         }
+        // `15:` alone: a state print with nothing to name (after
+        // bpf_tail_call the verifier prints one before the next insn).
+        if rest.is_empty() {
+            return Line::Blank;
+        }
         if is_state(rest) {
             return Line::State { idx, state: rest };
         }
@@ -1419,6 +1424,7 @@ path 2: the jump at 6 taken, to 8 (out): safe, pruned at once
             ("stack depth 8+0+0", Stats),
             ("R0 !read_ok", Other("R0 !read_ok")),
             ("12: what", Other("12: what")),
+            ("15:", Blank),
             ("from x to y: z", Other("from x to y: z")),
         ];
         for (l, want) in cases {

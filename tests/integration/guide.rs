@@ -25,7 +25,9 @@
 //!   `call func(+1)` stay literal); the verifier's counts, which its
 //!   heuristics change from version to version: `processed N insns`,
 //!   `N states (peak M)`, `max_states_per_insn`, `total_states`,
-//!   `peak_states`, `mark_read`; and the
+//!   `peak_states`, `mark_read`; a kfunc's BTF id in the verifier's text
+//!   of a call (`call bpf_cast_to_kern_ctx#62986`; a helper's number,
+//!   `call bpf_map_lookup_elem#1`, stays); and the
 //!   numbers of a line that reports a prune point (`path 3: from 9 to 5:
 //!   safe, pruned at once`, `(a state already verified at 5 covers this
 //!   one, ...)`, `-> at 2 (loop): safe: ...`, the raw log's `from 6 to 8:
@@ -232,6 +234,28 @@ fn most_walked_row(line: &str) -> Option<String> {
         .then(|| format!("\t{slot}: # times, #%  {insn}"))
 }
 
+/// The verifier's text of a kfunc call (`call bpf_cast_to_kern_ctx#62986`)
+/// with the BTF id masked: ids are numbered by the kernel build. A helper's
+/// number (`call bpf_map_lookup_elem#1`) is the UAPI's and stays.
+fn mask_kfunc_ids(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(p) = rest.find("call ") {
+        let start = p + "call ".len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let name_len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+        let digits = rest[name_len..].strip_prefix('#').map_or(0, |d| d.bytes().take_while(u8::is_ascii_digit).count());
+        if name_len > 0 && digits > 0 && sockasm::asm::helpers::helper_id(&rest[..name_len]).is_none() {
+            out.push_str(&rest[..name_len]);
+            out.push_str("#<btf id>");
+            rest = &rest[name_len + 1 + digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One line as compared: trailing whitespace, timings, kernel addresses and
 /// what the kernel build decides masked (the module doc lists it). `xlated`:
 /// the line is part of a listing the kernel rewrote.
@@ -243,7 +267,7 @@ fn normalize(line: &str, xlated: bool) -> String {
     if let Some(row) = most_walked_row(line) {
         return row;
     }
-    let mut l = mask_number(line, "duration: ", " ns");
+    let mut l = mask_kfunc_ids(&mask_number(line, "duration: ", " ns"));
     for (before, after) in [
         ("verification time ", " usec"),
         (", ", " bytes JITed"),
@@ -676,6 +700,18 @@ fn kernel_build_masks() {
         (&["      13:\tr2 += 1"], &["      13:\tr2 += 2"], false),
         (&["      13:\tr2 += 1"], &["      14:\tr2 += 1"], false),
         (&["       4:\tif r1 < 10 goto -3 ; -> loop"], &["       4:\tif r1 < 11 goto -3 ; -> loop"], false),
+        // A kfunc's BTF id, not a helper's number.
+        (
+            &["verifier at: 1: (85) call bpf_cast_to_kern_ctx#62986"],
+            &["verifier at: 1: (85) call bpf_cast_to_kern_ctx#61000"],
+            true,
+        ),
+        (
+            &["verifier at: 1: (85) call bpf_cast_to_kern_ctx#62986"],
+            &["verifier at: 1: (85) call bpf_rdonly_cast#62986"],
+            false,
+        ),
+        (&["5: (85) call bpf_map_lookup_elem#1"], &["5: (85) call bpf_map_lookup_elem#2"], false),
         // Precision marks and prune points.
         (&["\t\t~ precise: r1 r4 (walked back to 0)"], &["\t\t~ precise: r1 (walked back to 3)"], true),
         (&["\t\t~ precise: r1 r4 (walked back to 0)"], &["\t\tR1=100"], false),
