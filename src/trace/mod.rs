@@ -636,7 +636,10 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                     let _ = writeln!(out, "\t\tregisters there: {s}");
                 }
                 let insn = by_slot.get(idx);
-                if insn.is_some_and(|x| matches!(x, Insn::Call(Call::Helper(_)) | Insn::Call(Call::Kfunc { .. }))) {
+                // The call the verifier refused did not run: nothing was clobbered.
+                if failing != Some(i)
+                    && insn.is_some_and(|x| matches!(x, Insn::Call(Call::Helper(_)) | Insn::Call(Call::Kfunc { .. })))
+                {
                     clobbered = st.helper_call(&mut ch);
                 }
                 if let Some(a) = after {
