@@ -377,6 +377,38 @@ struct Parsed<'a> {
     funcs: BTreeMap<usize, usize>,
 }
 
+/// A log line as one or two lines. At level 1 the verifier prints no state
+/// after an instruction, so the state it prints when it starts the next
+/// path (`14: R0=... R6=0`, after a jump it followed) lands on the
+/// instruction's line: `7: (15) if r6 == 0x0 goto pc+6 14: R0=...`.
+fn unglue(raw: &str) -> impl Iterator<Item = &str> {
+    let split = (|| {
+        let (head, rest) = raw.split_once(": (")?;
+        num(head)?;
+        if rest.contains(" ; ") {
+            return None;
+        }
+        // The last ` N: ` whose tail is a state.
+        let mut at = None;
+        let mut from = 0;
+        while let Some(p) = rest[from..].find(": ") {
+            let colon = from + p;
+            let start = rest[..colon].rfind(' ').map_or(0, |b| b + 1);
+            if start > 0 && num(&rest[start..colon]).is_some() && is_state(&rest[colon + 2..]) {
+                at = Some(head.len() + 3 + start);
+            }
+            from = colon + 2;
+        }
+        at
+    })();
+    match split {
+        Some(at) => [Some(raw[..at].trim_end()), Some(&raw[at..])],
+        None => [Some(raw), None],
+    }
+    .into_iter()
+    .flatten()
+}
+
 fn parse(log: &str) -> Parsed<'_> {
     let mut events: Vec<Ev> = Vec::new();
     let mut funcs = BTreeMap::new();
@@ -385,7 +417,7 @@ fn parse(log: &str) -> Parsed<'_> {
     let mut expect: Option<Line> = None;
     let mut started = false;
     let mut first = true;
-    for raw in log.lines() {
+    for raw in log.lines().flat_map(unglue) {
         let line = classify(raw, in_liveness);
         in_liveness = matches!(line, Line::Liveness);
         // A log that does not fit its buffer keeps its end (Linux 6.4's
@@ -1433,6 +1465,14 @@ path 2: the jump at 6 taken, to 8 (out): safe, pruned at once
         for (l, want) in cases {
             assert_eq!(&classify(l, false), want, "{l}");
         }
+        let glued = "7: (15) if r6 == 0x0 goto pc+6 14: R0=ringbuf_mem(ref_obj_id=2,sz=8) R6=0 R10=fp0 refs=2";
+        assert_eq!(
+            unglue(glued).collect::<Vec<_>>(),
+            ["7: (15) if r6 == 0x0 goto pc+6", "14: R0=ringbuf_mem(ref_obj_id=2,sz=8) R6=0 R10=fp0 refs=2"]
+        );
+        let whole = "6: (15) if r0 == 0x0 goto pc+7        ; R0=ringbuf_mem(ref_obj_id=2,sz=8) refs=2";
+        assert_eq!(unglue(whole).collect::<Vec<_>>(), [whole]);
+        assert_eq!(unglue("12: (95) exit").collect::<Vec<_>>(), ["12: (95) exit"]);
         assert_eq!(classify("  1   2: 01........ (0f) r0 += r1", true), Liveness);
         assert_eq!(classify("      0: .1........ (bf) r6 = r1", true), Liveness);
     }

@@ -80,7 +80,10 @@
 //! succeeds and prints the line `retval: N`). The task must fail its way and
 //! the solution must pass with the stated retval. Any number of lines
 //! `` `also: ARGS => CHECK` `` run the solution again with other arguments
-//! (another packet), so that a fix right for one input only fails.
+//! (another packet), so that a fix right for one input only fails. A C
+//! exercise (the C bridge) has `task.c` and `solution.c` instead, compiled
+//! with `clang-19 -O2 -target bpf -mcpu=v4 -c` and run as objects; without
+//! clang-19 it is skipped with a `SKIPPED` line.
 //! `docs/exercises/README.md` must link every exercise.
 
 use std::path::{Path, PathBuf};
@@ -799,11 +802,12 @@ fn exercises_fail_and_pass_as_documented() {
         let args: Vec<&str> = readme_field(&readme, "args", d).split_whitespace().collect();
         let task = readme_field(&readme, "task", d);
         let solution = readme_field(&readme, "solution", d);
-        let (t, s) = (base.join(d).join("task.s"), base.join(d).join("solution.s"));
-        assert_ne!(std::fs::read(&t).unwrap(), std::fs::read(&s).unwrap(), "{d}: task and solution are the same");
+        let (ts, ss) = sources(&base.join(d));
+        assert_ne!(std::fs::read(&ts).unwrap(), std::fs::read(&ss).unwrap(), "{d}: task and solution are the same");
         if !load {
             continue;
         }
+        let Some((t, s)) = exercise_programs(&base.join(d)) else { continue };
         let run = |f: &Path| Command::new(BIN).arg("run").arg(f).args(&args).output().unwrap();
         check(&run(&t), task, &format!("{d}/task.s"));
         check(&run(&s), solution, &format!("{d}/solution.s"));
@@ -814,6 +818,45 @@ fn exercises_fail_and_pass_as_documented() {
             check(&o, want, &format!("{d}/solution.s, also-run {}", i + 1));
         }
     }
+}
+
+/// An exercise's task and solution sources: `task.s` and `solution.s`, or
+/// (the C bridge) `task.c` and `solution.c`.
+fn sources(dir: &Path) -> (PathBuf, PathBuf) {
+    if dir.join("task.c").exists() {
+        (dir.join("task.c"), dir.join("solution.c"))
+    } else {
+        (dir.join("task.s"), dir.join("solution.s"))
+    }
+}
+
+/// The task and solution as `sockasm run` takes them: the `.s` files, or
+/// the `.c` files compiled as the README says (`clang-19 -O2 -target bpf
+/// -mcpu=v4 -c`). Without clang-19 a C exercise is skipped, loudly (None).
+fn exercise_programs(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let (t, s) = sources(dir);
+    if t.extension().is_some_and(|e| e == "s") {
+        return Some((t, s));
+    }
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    if !installed("clang-19") {
+        crate::verify_run::skip_note(&format!("docs/exercises/{name}: SKIPPED (`clang-19` is not installed)"));
+        return None;
+    }
+    let out = scratch(&format!("ex-{name}"));
+    let compile = |src: &Path| {
+        let obj = out.join(src.file_name().unwrap()).with_extension("o");
+        let o = Command::new("clang-19")
+            .args(["-O2", "-target", "bpf", "-mcpu=v4", "-c"])
+            .arg(src)
+            .arg("-o")
+            .arg(&obj)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "clang-19 {}:\n{}", src.display(), String::from_utf8_lossy(&o.stderr));
+        obj
+    };
+    Some((compile(&t), compile(&s)))
 }
 
 /// The README lines `` `also: ARGS => CHECK` ``, as (ARGS, CHECK).
@@ -865,10 +908,11 @@ fn rejection_view_and_trace_agree_on_the_state_at_the_failing_instruction() {
         if !readme_field(&readme, "task", &name).starts_with("rejected: ") {
             continue; // a task that loads and returns the wrong value
         }
+        let Some((task, _)) = exercise_programs(d) else { continue };
         let verify = |extra: &[&str]| {
             let o = Command::new(BIN)
                 .arg("verify")
-                .arg(d.join("task.s"))
+                .arg(&task)
                 .args(verify_args(&args))
                 .args(extra)
                 .output()
