@@ -221,6 +221,28 @@ pub fn load(spec: &CollectionSpec, log_level: u32) -> Result<Collection, LoaderE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kfunc ids from the running kernel's BTF (the iterator kfuncs are in
+    /// vmlinux since 6.4); a name it lacks is left out, an unreadable file
+    /// is an error naming it.
+    #[test]
+    fn kfunc_ids_from_kernel_btf() {
+        let e = kfunc_ids(std::path::Path::new("/nonexistent/vmlinux"), &["bpf_iter_num_new"]).unwrap_err();
+        assert!(e.contains("/nonexistent/vmlinux") && e.contains("bpf_iter_num_new"), "{e}");
+        let path = std::path::Path::new(KERNEL_BTF);
+        if !path.exists() {
+            eprintln!("SKIPPED kfunc_ids_from_kernel_btf: no {KERNEL_BTF}");
+            return;
+        }
+        let ids = kfunc_ids(path, &["bpf_iter_num_new", "bpf_iter_num_next", "no_such_kfunc_here"]).unwrap();
+        let names: Vec<&str> = ids.iter().map(|(n, _)| n.as_str()).collect();
+        if names.is_empty() {
+            eprintln!("SKIPPED kfunc_ids_from_kernel_btf: this kernel has no number iterator (Linux 6.4)");
+            return;
+        }
+        assert_eq!(names, ["bpf_iter_num_new", "bpf_iter_num_next"]);
+        assert!(ids.iter().all(|(_, id)| *id > 0) && ids[0].1 != ids[1].1, "{ids:?}");
+    }
     use crate::asm::{Alu, Program, R0, R1, R2, R10, Size, call, exit, ld_map, store_imm};
     use crate::syscall::{MapSpec, ProgType};
     use std::collections::BTreeMap;
