@@ -21,7 +21,7 @@
 
 use crate::asm::{Call, Imm64, Insn};
 use crate::elf::kernel_btf::KernelBtf;
-use crate::progs::KERNEL_BTF;
+use crate::deploy::KERNEL_BTF;
 use crate::spec::{CollectionSpec, ProgramSpec, describe_map};
 use crate::syscall::btf::BTF_FUNC_STATIC;
 use crate::syscall::{BtfBuilder, LoadError, LoadedBtf, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
@@ -143,7 +143,7 @@ pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<Load
         spec.btf = Some(btf.as_fd());
         spec.func_info = records;
     }
-    spec.load()
+    LoadedProg::load(&spec)
 }
 
 /// The slots where the program's functions start (0 first), when it takes
@@ -264,6 +264,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            pinning: Default::default(),
         }
     }
 
@@ -303,6 +304,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            pinning: Default::default(),
         }
     }
 

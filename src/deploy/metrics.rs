@@ -1,9 +1,9 @@
 //! The Prometheus text exposition of a status: what `sockasm status
 //! --format prometheus` prints and `sockasm agent` serves on /metrics.
 
-use crate::deploy::orphans::Orphan;
-use crate::deploy::stale::Stale;
-use crate::deploy::status::Status;
+use super::orphans::Orphan;
+use super::stale::Stale;
+use super::status::Status;
 use crate::progs::counters::Counter;
 
 /// A Prometheus label value: backslash, double quote and newline escaped.
@@ -80,6 +80,8 @@ mod tests {
             cgroups: vec![PathBuf::from("/sys/fs/cgroup/a b"), PathBuf::from("/sys/fs/cgroup/c\nd")],
             others: vec![],
             programs: vec![],
+            pins: vec![],
+            attachments: vec![],
             map: None,
             config: None,
             ports: None,

@@ -65,8 +65,18 @@
 
 use super::counters::Counter;
 use super::key::*;
-use super::*;
+use super::{
+    Builder, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_COOKIE, INFO_OFF_FLAGS, INFO_OFF_NETNS, MAP_CONFIG,
+    MAP_SOCK_INFO, MAP_SOCKHASH, Policy, STACK_PEER_COOKIE, STACK_PEER_RCVBUF, STACK_PEER_RMEM, STATE_OFF_MODE,
+    STATE_OFF_PEER_FLAGGED, STATE_OFF_RUN, STATE_TCP_USED, config,
+};
+use crate::asm::{
+    Alu, AsmError, AtomicOp, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Size, atomic, exit, ja, ld_map,
+    ld_map_value, load, store, store_imm,
+};
+use crate::spec::ProgramSpec;
 use crate::uapi;
+use crate::uapi::{AttachType, Helper, ProgType};
 
 /// sk_msg_md field offsets: the table in [`crate::uapi::ctx`], checked
 /// against the C header.
@@ -78,6 +88,8 @@ pub mod ctx {
 const SK_PASS: i32 = uapi::SK_PASS as i32;
 
 pub const NAME: &str = "sockasm_skmsg";
+/// Its pin's file name in the pin directory.
+pub const PIN: &str = "skmsg";
 
 /// Writes smaller than this, into a peer that has not read the previous
 /// one, make a run of small writes.
@@ -206,5 +218,5 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.label("out");
     b.push(Alu::Mov.imm(R0, SK_PASS));
     b.push(exit());
-    b.finish(NAME, ProgType::SK_MSG, AttachType::SK_MSG_VERDICT)
+    b.finish(NAME, PIN, ProgType::SK_MSG, AttachType::SK_MSG_VERDICT)
 }

@@ -83,8 +83,19 @@
 
 use super::counters::Counter;
 use super::key::*;
-use super::*;
+use super::{
+    Builder, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_COOKIE, INFO_OFF_FLAGS, INFO_OFF_NETNS, LEAVE_DONE,
+    LEAVE_PEER_PENDING, MAP_CONFIG, MAP_PORTS, MAP_SOCK_INFO, MAP_SOCKHASH, PORT_EXCLUDE, PORT_INCLUDE, Policy,
+    STACK_INFO, STACK_LEAVE_COOKIE, STACK_LEAVE_NEXT, STACK_LEAVE_PSOCK, STACK_LEAVE_TOT, STACK_SCRATCH, STATE_IN_MAP,
+    STATE_OFF_KEY, STATE_OFF_LEAVE, STATE_OFF_MODE, STATE_OFF_RTT_THEIRS, STATE_OFF_SELF, STATE_TCP_USED, config,
+};
+use crate::asm::{
+    Alu, AsmError, AtomicOp, Endian, Insn, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Size, atomic, exit, ja,
+    ld_map, ld_map_value, load, store, store_imm,
+};
+use crate::spec::ProgramSpec;
 use crate::uapi;
+use crate::uapi::{AttachType, Helper, ProgType};
 
 /// bpf_sock_ops field offsets: the table in [`crate::uapi::ctx`], checked
 /// against the C header.
@@ -102,6 +113,8 @@ const RTT_CB_FLAG: i32 = uapi::BPF_SOCK_OPS_RTT_CB_FLAG as i32;
 const TCP_CLOSE: i32 = uapi::BPF_TCP_CLOSE as i32;
 
 pub const NAME: &str = "sockasm_sockops";
+/// Its pin's file name in the pin directory.
+pub const PIN: &str = "sockops";
 
 /// `bpf_sock_ops.sk`, for [`Builder::sk_state_get`].
 const SK: (i16, &str) = (ctx::SK, "bpf_sock_ops.sk");
@@ -352,5 +365,5 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.label("out");
     b.push(Alu::Mov.imm(R0, 1));
     b.push(exit());
-    b.finish(NAME, ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS)
+    b.finish(NAME, PIN, ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS)
 }

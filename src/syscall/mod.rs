@@ -18,6 +18,7 @@ pub mod error;
 pub mod info;
 pub mod ioctl;
 pub mod map;
+pub mod mmap;
 pub mod pin;
 pub mod prog;
 /// The UAPI types and flags, which live in [`crate::uapi`]; re-exported under
@@ -28,6 +29,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
+pub use crate::spec::MapSpec;
 pub use attach::{ProgQuery, attach_cgroup, attach_map, detach_cgroup, detach_map, query_cgroup, query_cgroup_full};
 pub use btf::{BtfBuilder, LoadedBtf, load_btf, sk_storage_btf};
 pub use error::{Result, SysError};
@@ -35,7 +37,7 @@ pub use info::{
     MapInfo, ProgInfo, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id, prog_ids, prog_info, prog_map_ids,
     prog_next_id, prog_xlated_insns,
 };
-pub use map::{Map, MapSpec, UpdateFlag, possible_cpus};
+pub use map::{Map, UpdateFlag, possible_cpus};
 pub use pin::{get_pinned, get_pinned_with_flags, pin, unpin};
 pub use prog::{
     LoadError, LoadedProg, ProgSpec, TestRun, TestRunResult, VerifierError, VerifierStats, insns_from_u64,

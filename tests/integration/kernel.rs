@@ -566,6 +566,61 @@ fn kernel_load_unload_lifecycle() {
     assert!(!status_of(&env.pin).bool("loaded"));
 }
 
+/// The one declaration of the bypass's kernel objects ([`progs::ATTACHMENTS`]
+/// and the collection's pinning) is what `status` reads back from the kernel:
+/// the same attachments, the same pins, the same programs.
+#[test]
+fn kernel_status_lists_what_the_declaration_names() {
+    use sockasm::deploy::{self, AttachedTo};
+    use sockasm::progs::{self, Policy, Target};
+    use std::collections::BTreeSet;
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let st = deploy::status(&env.pin).expect("status");
+    let spec = progs::collection(&Policy::without_perfmon(), 1).expect("the built-in collection");
+
+    let declared: BTreeSet<(String, String, String)> = progs::ATTACHMENTS
+        .iter()
+        .map(|a| {
+            let target = match a.target {
+                Target::Cgroup => env.cg.display().to_string(),
+                Target::Map(m) => m.to_string(),
+            };
+            (a.program.to_string(), a.attach_type.to_string(), target)
+        })
+        .collect();
+    let mut listed = BTreeSet::new();
+    for a in &st.attachments {
+        match &a.target {
+            AttachedTo::Cgroups(cgs) => {
+                assert_eq!(cgs, &vec![env.cg.clone()], "{a:?}");
+                listed.insert((a.program.clone(), a.attach_type.to_string(), cgs[0].display().to_string()));
+            }
+            AttachedTo::Map { name, attached } => {
+                match attached {
+                    Some(yes) => assert!(yes, "{a:?}"),
+                    None => println!("SKIPPED: this kernel cannot query a map's attachments ({a:?})"),
+                }
+                listed.insert((a.program.clone(), a.attach_type.to_string(), name.clone()));
+            }
+        }
+    }
+    assert_eq!(listed, declared, "status: {:?}", st.attachments);
+    assert_eq!(st.attachments.len(), progs::ATTACHMENTS.len());
+
+    let pins: Vec<&str> = spec.pinned().iter().map(|p| p.file).collect();
+    assert_eq!(st.pins, pins);
+    for p in &pins {
+        assert!(env.pin.join(p).exists(), "{p} is not pinned in {}", env.pin.display());
+    }
+    let names: BTreeSet<String> = st.programs.iter().map(|p| p.name.clone()).collect();
+    let want: BTreeSet<String> = spec.programs.iter().map(|p| sockasm::spec::kernel_name(&p.name)).collect();
+    assert_eq!(names, want);
+}
+
 /// Case 10: bytes still queued when the sender closes are not lost: clients
 /// write and close at once, the server reads everything afterwards.
 #[test]
@@ -1229,16 +1284,16 @@ fn kernel_stale_peer_address_never_misdirects() {
     assert!(o.status.success(), "{}", show(&o));
     let dump = json::parse(&String::from_utf8_lossy(&o.stdout)).unwrap();
     let entries = match &dump {
-        Value::Arr(a) => a.clone(),
+        Value::Array(a) => a.clone(),
         v => panic!("bpftool dump: {v}"),
     };
     assert_eq!(entries.len(), 2, "{dump}");
     let bytes = |v: &Value| -> Vec<String> {
         match v {
-            Value::Arr(a) => a
+            Value::Array(a) => a
                 .iter()
                 .map(|b| match b {
-                    Value::Str(s) => s.clone(),
+                    Value::String(s) => s.clone(),
                     x => panic!("{x}"),
                 })
                 .collect(),
@@ -1491,4 +1546,46 @@ fn kernel_random_readers_keep_every_byte_in_order() {
     for mode in ["plain", "waitall", "rcvlowat", "peek", "nonblocking", "epoll", "fionread"] {
         assert!(r.u64(&format!("reads.{mode}")) > 0, "no {mode} read: {r}");
     }
+}
+
+/// The leaving protocol against redirects, many rounds: every connection's
+/// forward stream spills at its second write (4 KiB bound), so its writer
+/// goes to TCP for good and leaves the SOCKHASH at its next ACK unless a
+/// redirect into it came first; the accepting end writes a stream back that
+/// starts before the spill (a third of the connections), 0-3 ms after it
+/// (racing with the leave), or 100 ms after the forward stream was read.
+/// Both directions are read with random read modes and every byte of both
+/// is checked in order. A redirect that won must keep the socket in the map;
+/// a leave that won must send the later writes over TCP.
+#[test]
+fn kernel_leave_races_redirect_every_byte_in_order() {
+    if !kernel_ok() {
+        return;
+    }
+    let conns: u64 = std::env::var("SOCKASM_RACE_CONNS").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
+    let (r, d) = chaos_through_4k_bound(&[
+        "--conns",
+        &s(conns),
+        "--parallel",
+        "16",
+        "--seed",
+        "11",
+        "--min-bytes",
+        "16384",
+        "--max-bytes",
+        "131072",
+        "--reverse-bytes",
+        "65536",
+    ]);
+    eprintln!("[leave vs redirect] {r}\n  counters {d:?}");
+    assert_eq!(r.u64("conns"), conns, "{r}");
+    assert!(d.spills >= conns * 5 / 6, "the forward streams must spill: {d:?}");
+    // Leaves won: writes back to a socket that had left went over TCP.
+    assert!(d.sockets_left >= conns / 3, "{d:?}");
+    assert!(d.tcp_no_peer > 0, "no write found its peer gone: {d:?}");
+    // Redirects won: in the connections whose reverse stream came first, the
+    // forward writer received a redirect and stayed, so fewer than every
+    // socket left.
+    assert!(d.sockets_left < 2 * conns, "{d:?}");
+    assert!(d.redirected_msgs > conns, "{d:?}");
 }
