@@ -20,8 +20,8 @@
 //! with [`load_program`] at the log level asked for and explains the verdict.
 
 use crate::asm::{Call, Imm64, Insn};
-use crate::elf::kernel_btf::KernelBtf;
 use crate::deploy::KERNEL_BTF;
+use crate::elf::kernel_btf::KernelBtf;
 use crate::spec::{CollectionSpec, ProgramSpec, describe_map};
 use crate::syscall::btf::BTF_FUNC_STATIC;
 use crate::syscall::{BtfBuilder, LoadError, LoadedBtf, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
@@ -109,7 +109,8 @@ pub fn bind(p: &ProgramSpec, maps: &Maps) -> Result<Vec<u8>, LoadError> {
     if !code.kfunc_refs.is_empty() {
         let names: Vec<&str> = code.kfunc_refs.iter().map(|r| r.name.as_str()).collect();
         let ids = kfunc_ids(std::path::Path::new(KERNEL_BTF), &names).map_err(refused)?;
-        code.bind_kfuncs(|n| ids.iter().find(|(k, _)| k == n).map(|(_, id)| *id)).map_err(|e| refused(e.to_string()))?;
+        code.bind_kfuncs(|n| ids.iter().find(|(k, _)| k == n).map(|(_, id)| *id))
+            .map_err(|e| refused(e.to_string()))?;
     }
     code.to_bytes().map_err(|e| refused(format!("cannot encode it: {e}")))
 }
@@ -125,11 +126,7 @@ pub fn kfunc_ids(path: &std::path::Path, names: &[&str]) -> Result<Vec<(String, 
     })?;
     let btf = KernelBtf::parse(&blob).map_err(|e| format!("{}: {e}", path.display()))?;
     let ids = btf.find_funcs(names).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(names
-        .iter()
-        .zip(ids)
-        .filter_map(|(n, id)| Some((n.to_string(), i32::try_from(id?).ok()?)))
-        .collect())
+    Ok(names.iter().zip(ids).filter_map(|(n, id)| Some((n.to_string(), i32::try_from(id?).ok()?))).collect())
 }
 
 /// Binds and loads one program (never attaches it). `log_level` 0 keeps

@@ -223,7 +223,9 @@ pub enum AsmErrorKind {
     Encode(#[from] EncodeError),
     #[error("map `{0}` has no fd bound")]
     UnboundMap(String),
-    #[error("kfunc `{0}` is not a function of the running kernel's BTF (/sys/kernel/btf/vmlinux); is the name right, and does this kernel have it?")]
+    #[error(
+        "kfunc `{0}` is not a function of the running kernel's BTF (/sys/kernel/btf/vmlinux); is the name right, and does this kernel have it?"
+    )]
     UnboundKfunc(String),
 }
 

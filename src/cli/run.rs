@@ -50,7 +50,8 @@ fn put_self(maps: &crate::loader::Maps, prog: &crate::syscall::LoadedProg, at: &
         .split_once('=')
         .and_then(|(n, i)| Some((n.trim(), i.trim().parse::<u32>().ok()?)))
         .ok_or_else(|| format!("--self-at `{at}`: expected MAP=INDEX (e.g. jmp=0)"))?;
-    let map = maps.get(name).ok_or_else(|| format!("--self-at {at}: no map `{name}` (add --map {name}=prog_array,4,4,N)"))?;
+    let map =
+        maps.get(name).ok_or_else(|| format!("--self-at {at}: no map `{name}` (add --map {name}=prog_array,4,4,N)"))?;
     if map.spec().map_type != crate::syscall::MapType::PROG_ARRAY {
         return Err(format!("--self-at {at}: map `{name}` is a {}, not a prog_array", map.spec().map_type).into());
     }

@@ -4,8 +4,8 @@
 use super::{ElfError, Object, ProgRef, R_BPF_64_32, R_BPF_64_64, RelocTarget, corrupt, reloc_type_name};
 use crate::asm::{Assembled, KfuncRef, MapRef, RawInsn, decode_all};
 use crate::asm::{Call, Imm64, Insn};
-use crate::spec::{ProgramSpec, kernel_name};
 use crate::spec::MapSpec;
+use crate::spec::{ProgramSpec, kernel_name};
 use crate::uapi::MapType;
 use crate::uapi::{AttachType, ProgType};
 use std::collections::BTreeMap;
@@ -227,7 +227,10 @@ impl Object {
             .into_iter()
             .map(|(slot, name)| match decoded.iter().position(|(s, _)| *s == slot) {
                 Some(index) => Ok(KfuncRef { index, name }),
-                None => Err(corrupt(format!("`{}`: the call of kfunc `{name}` at slot {slot} is not an instruction", p.name))),
+                None => Err(corrupt(format!(
+                    "`{}`: the call of kfunc `{name}` at slot {slot} is not an instruction",
+                    p.name
+                ))),
             })
             .collect::<Result<_, _>>()?;
         let code = Assembled { insns: decoded.into_iter().map(|(_, i)| i).collect(), labels, map_refs, kfunc_refs };

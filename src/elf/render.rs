@@ -32,9 +32,7 @@ impl Object {
             RelocTarget::Data { section, value } => {
                 let _ = write!(s, ": global data in {section}+{value}");
             }
-            RelocTarget::Extern if matches!(insn, Insn::Call(_)) => {
-                s.push_str(": kfunc, bound by name at load time")
-            }
+            RelocTarget::Extern if matches!(insn, Insn::Call(_)) => s.push_str(": kfunc, bound by name at load time"),
             RelocTarget::Extern => s.push_str(": extern (undefined symbol)"),
             RelocTarget::Other => {}
         }

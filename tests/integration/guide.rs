@@ -95,10 +95,8 @@ use std::process::{Command, Output, Stdio};
 
 /// The markdown files whose console blocks are run, each with the directory
 /// of the example files it shows.
-const DOCS: &[(&str, &[&str])] = &[
-    ("docs/isa.md", &["docs/examples", "docs/examples/c"]),
-    ("docs/verifier.md", &["docs/examples/verifier"]),
-];
+const DOCS: &[(&str, &[&str])] =
+    &[("docs/isa.md", &["docs/examples", "docs/examples/c"]), ("docs/verifier.md", &["docs/examples/verifier"])];
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
@@ -947,13 +945,7 @@ fn rejection_view_and_trace_agree_on_the_state_at_the_failing_instruction() {
             continue; // skipped, loudly, by exercises_fail_and_pass_as_documented
         }
         let verify = |extra: &[&str]| {
-            let o = Command::new(BIN)
-                .arg("verify")
-                .arg(&task)
-                .args(verify_args(&args))
-                .args(extra)
-                .output()
-                .unwrap();
+            let o = Command::new(BIN).arg("verify").arg(&task).args(verify_args(&args)).args(extra).output().unwrap();
             assert!(!o.status.success(), "{name}/task.s is accepted");
             String::from_utf8_lossy(&o.stdout).to_string()
         };
