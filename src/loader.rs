@@ -20,10 +20,10 @@
 //! with [`load_program`] at the log level asked for and explains the verdict.
 
 use crate::asm::{Call, Imm64, Insn};
+use crate::btf::BTF_FUNC_STATIC;
+use crate::btf::kernel::KernelBtf;
 use crate::deploy::KERNEL_BTF;
-use crate::elf::kernel_btf::KernelBtf;
 use crate::spec::{CollectionSpec, ProgramSpec, describe_map};
-use crate::syscall::btf::BTF_FUNC_STATIC;
 use crate::syscall::{BtfBuilder, LoadError, LoadedBtf, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, AsRawFd};

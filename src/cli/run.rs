@@ -1,6 +1,7 @@
 //! `sockasm run FILE --type TYPE`: load a program (never attached) and run it
 //! with BPF_PROG_TEST_RUN, printing `retval: N`.
 use super::{Result, outln};
+use crate::asm::hex;
 use crate::verify::{self, Verdict};
 use std::path::PathBuf;
 
@@ -59,10 +60,6 @@ fn put_self(maps: &crate::loader::Maps, prog: &crate::syscall::LoadedProg, at: &
     map.update(&index.to_ne_bytes(), &fd.to_ne_bytes(), crate::syscall::UpdateFlag::Any)
         .map_err(|e| format!("--self-at {at}: putting the program in slot {index} of `{name}` failed: {e}"))?;
     Ok(())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 pub fn run(args: &Args, _verbose: bool) -> Result<()> {
