@@ -472,11 +472,14 @@ pub struct ListingOptions {
     /// Extra per-slot annotations supplied by the caller (ctx field names,
     /// map names, ...), appended after the built-in ones.
     pub comments: BTreeMap<usize, String>,
+    /// Kfunc names by slot (a call by name whose BTF id the loader binds):
+    /// such a call is written `call kfunc(NAME)`, as the text assembler reads it.
+    pub kfuncs: BTreeMap<usize, String>,
 }
 
 impl Default for ListingOptions {
     fn default() -> ListingOptions {
-        ListingOptions { annotate: true, labels: BTreeMap::new(), comments: BTreeMap::new() }
+        ListingOptions { annotate: true, labels: BTreeMap::new(), comments: BTreeMap::new(), kfuncs: BTreeMap::new() }
     }
 }
 
@@ -571,6 +574,26 @@ pub fn annotation(insns: &[(usize, Insn)], slot: usize, insn: &Insn, opts: &List
     }
 }
 
+/// The instruction at `slot` as a listing writes it: a kfunc call that
+/// `opts` names is `call kfunc(NAME)`.
+pub fn write_insn_at(out: &mut Vec<u8>, slot: usize, insn: &Insn, opts: &ListingOptions) {
+    match (insn, opts.kfuncs.get(&slot)) {
+        (Insn::Call(Call::Kfunc { .. }), Some(name)) => {
+            out.put(b"call kfunc(");
+            out.str(name);
+            out.put(b")");
+        }
+        _ => write_insn(out, insn),
+    }
+}
+
+/// [`write_insn_at`] as a string.
+pub fn insn_text_at(slot: usize, insn: &Insn, opts: &ListingOptions) -> String {
+    let mut v = Vec::with_capacity(48);
+    write_insn_at(&mut v, slot, insn, opts);
+    String::from_utf8(v).expect("listings are UTF-8")
+}
+
 /// Right-aligns `slot` in 8 columns, like llvm-objdump's `%8u:`.
 fn slot_prefix(out: &mut Vec<u8>, slot: usize) {
     let mut tmp = [0u8; 20];
@@ -597,7 +620,7 @@ pub fn write_listing<W: io::Write>(out: &mut W, insns: &[(usize, Insn)], opts: &
             buf.put(b":\n");
         }
         slot_prefix(&mut buf, *slot);
-        write_insn(&mut buf, insn);
+        write_insn_at(&mut buf, *slot, insn, opts);
         if opts.annotate {
             let mark = buf.len();
             buf.put(ANNOTATION_SEP.as_bytes());
@@ -717,7 +740,7 @@ impl Serialize for Entry<'_> {
         let mut guard = self.scratch.borrow_mut();
         let Scratch { text, bytes: hex, note } = &mut *guard;
         text.clear();
-        write_insn(text, insn);
+        write_insn_at(text, slot, insn, opts);
         hex.clear();
         let width = insn.slots() * 8;
         let has_bytes = match bytes.and_then(|b| b.get(slot * 8..slot * 8 + width)) {

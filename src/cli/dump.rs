@@ -183,7 +183,12 @@ fn dump_builtin(out: &mut impl Write, args: &Args) -> Result<()> {
             let opts = if args.no_annotate {
                 options(args)
             } else {
-                ListingOptions { annotate: true, labels: p.code.labels.clone(), comments: p.comments.clone() }
+                ListingOptions {
+                    annotate: true,
+                    labels: p.code.labels.clone(),
+                    comments: p.comments.clone(),
+                    kfuncs: p.code.kfunc_names(),
+                }
             };
             (p.name.as_str(), insns, opts)
         })

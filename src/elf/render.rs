@@ -3,7 +3,6 @@
 use super::{CodeSection, MapOrigin, Object, Reloc, RelocTarget, describe_map, reloc_type_name};
 use crate::asm::Insn;
 use crate::asm::listing::{self, ListingOptions};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +33,7 @@ impl Object {
             RelocTarget::Data { section, value } => {
                 let _ = write!(s, ": global data in {section}+{value}");
             }
+            RelocTarget::Extern if matches!(insn, Insn::Call(_)) => s.push_str(": kfunc, bound by name at load time"),
             RelocTarget::Extern => s.push_str(": extern (undefined symbol)"),
             RelocTarget::Other => {}
         }
@@ -45,7 +45,7 @@ impl Object {
     /// annotations on their instruction.
     pub fn section_listing(&self, section: &CodeSection, annotate: bool) -> String {
         let labels = self.labels(section);
-        let opts = ListingOptions { annotate, labels: labels.clone(), comments: BTreeMap::new() };
+        let opts = ListingOptions { annotate, labels: labels.clone(), ..ListingOptions::default() };
         let mut out = String::new();
         let mut first = true;
         for (slot, insn) in &section.insns {
@@ -139,7 +139,7 @@ impl Object {
             .iter()
             .map(|s| {
                 let labels = self.labels(s);
-                let opts = ListingOptions { annotate: true, labels: labels.clone(), comments: BTreeMap::new() };
+                let opts = ListingOptions { annotate: true, labels: labels.clone(), ..ListingOptions::default() };
                 let insns = s
                     .insns
                     .iter()

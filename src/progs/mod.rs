@@ -329,6 +329,7 @@ fn item_slots(p: &Program) -> Vec<usize> {
             slot += match it {
                 Item::Label(_) => 0,
                 Item::Map { .. } => 2,
+                Item::Kfunc(_) => 1,
                 Item::Insn(i) | Item::Branch { insn: i, .. } => i.slots(),
             };
             at

@@ -71,6 +71,56 @@ pub fn object(name: &str) -> PathBuf {
     dir.join(format!("{name}.o"))
 }
 
+/// The C files of the course (docs/examples/c, docs/examples/verifier, the
+/// exercises), compiled as the documents compile them (`clang-19 -O2 -target
+/// bpf -mcpu=v4 -c`, no `-g`), once per test run: (file relative to the
+/// crate, object).
+pub fn doc_objects() -> &'static [(String, PathBuf)] {
+    static OBJS: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    OBJS.get_or_init(|| {
+        require(CLANG, "clang-19");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-doc-c-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut sources = Vec::new();
+        for dir in ["docs/examples/c", "docs/examples/verifier"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "c") {
+                    sources.push(p);
+                }
+            }
+        }
+        for e in std::fs::read_dir(root.join("docs/exercises")).unwrap() {
+            for f in ["task.c", "solution.c"] {
+                let p = e.as_ref().unwrap().path().join(f);
+                if p.exists() {
+                    sources.push(p);
+                }
+            }
+        }
+        sources.sort();
+        sources
+            .into_iter()
+            .enumerate()
+            .map(|(i, src)| {
+                let rel = src.strip_prefix(root).unwrap().display().to_string();
+                let obj = d.join(format!("{i}.o"));
+                let out = Command::new(CLANG)
+                    .args(["-O2", "-target", "bpf", "-mcpu=v4", "-c"])
+                    .arg(&src)
+                    .arg("-o")
+                    .arg(&obj)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "clang-19 {rel}:\n{}", String::from_utf8_lossy(&out.stderr));
+                (rel, obj)
+            })
+            .collect()
+    })
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
@@ -170,11 +220,14 @@ fn same_insn(ours: &str, plain: &str, v4: Option<&str>) -> bool {
 
 #[test]
 fn dump_matches_llvm_objdump() {
-    for (name, _) in OBJECTS {
-        let obj = object(name);
-        let plain = objdump(&obj, false);
-        let v4 = objdump(&obj, true);
-        let (out, mine) = ours(&obj);
+    let tests = OBJECTS.iter().map(|(n, _)| (n.to_string(), object(n)));
+    let docs = doc_objects().iter().cloned();
+    let all: Vec<(String, PathBuf)> = tests.chain(docs).collect();
+    assert!(all.len() > OBJECTS.len() + 7, "the course's C files were not found");
+    for (name, obj) in &all {
+        let plain = objdump(obj, false);
+        let v4 = objdump(obj, true);
+        let (out, mine) = ours(obj);
         assert_eq!(plain.keys().collect::<Vec<_>>(), mine.keys().collect::<Vec<_>>(), "{name}: sections differ\n{out}");
         let mut compared = 0;
         for (sec, want) in &plain {
