@@ -284,6 +284,8 @@ pub fn run(opts: &Options, sig: &Signals) -> Result<Outcome, ExecError> {
         pin_dir: pin_path.clone(),
         max_entries: opts.max_entries,
         max_queue: opts.max_queue,
+        // A cgroup of its own, still empty: nothing to adopt.
+        adopt: false,
         ..LoadOptions::default()
     })?;
     sb.loaded = true;

@@ -134,6 +134,7 @@ pub fn from_text(
         name: kernel_name(stem),
         prog_type,
         expected_attach_type: attach,
+        attach_btf_id: None,
         license: "GPL".into(),
         code,
         comments: BTreeMap::new(),

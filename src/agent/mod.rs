@@ -260,7 +260,10 @@ fn load_fields(r: &LoadReport) -> Vec<(&'static str, String)> {
     // The resolved target in words, so the root (every process on the host) is plain.
     f.push(("target", crate::cgroup::describe(&r.cgroup)));
     for o in &r.others {
-        f.push(("warning", format!("another sockasm sock_ops program (id {}) is attached to the same cgroup", o.prog_id)));
+        f.push((
+            "warning",
+            format!("another sockasm sock_ops program (id {}) is attached to the same cgroup", o.prog_id),
+        ));
     }
     f
 }

@@ -847,6 +847,8 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         cgroup: Some(cg_path.clone()),
         pin_dir: pin_path.clone(),
         verifier_stats: true,
+        // Its own cgroup, empty before the cells start: nothing to adopt.
+        adopt: false,
         ..LoadOptions::default()
     };
     let lr = deploy::load(&opts);

@@ -85,7 +85,11 @@ fn summary_text(name: &str, o: &Outcome) -> String {
     for c in Counter::ALL {
         s += &format!("  {:<22} {}\n", c.name(), o.counters.get(c));
     }
-    s += &format!("sockasm exec: unloaded; removed {} and pins {}\n", crate::cgroup::describe(&o.cgroup), o.pin_dir.display());
+    s += &format!(
+        "sockasm exec: unloaded; removed {} and pins {}\n",
+        crate::cgroup::describe(&o.cgroup),
+        o.pin_dir.display()
+    );
     s
 }
 

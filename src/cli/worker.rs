@@ -316,7 +316,10 @@ fn pair(a: &PairArgs, timeout: Duration) -> Result<()> {
         "repair" => Scenario::Repair,
         "fastopen" => Scenario::FastOpen { conns: a.rounds },
         s => {
-            return Err(format!("unknown scenario `{s}` (stall, bursts, small-stream, leave, pingpong, semantics, repair, fastopen)").into());
+            return Err(format!(
+                "unknown scenario `{s}` (stall, bursts, small-stream, leave, pingpong, semantics, repair, fastopen)"
+            )
+            .into());
         }
     };
     let cfg = PairConfig {

@@ -29,6 +29,8 @@ pub struct LoadOptions {
     /// for a new load (yes when peer-blind, which cannot refuse TCP_REPAIR
     /// sockets), unchanged when reusing.
     pub same_netns: Option<bool>,
+    /// Adopt the cgroup's established connections (`load --no-adopt`: false).
+    pub adopt: bool,
 }
 
 impl Default for LoadOptions {
@@ -43,6 +45,7 @@ impl Default for LoadOptions {
             ports_only: None,
             ports_except: None,
             same_netns: None,
+            adopt: true,
         }
     }
 }
@@ -70,6 +73,8 @@ pub struct LoadReport {
     pub stale_removed: usize,
     /// Other sockasm pin directories' programs attached to the same cgroup.
     pub others: Vec<OtherAttachment>,
+    /// Connections opened before this load, adopted (or why not).
+    pub adoption: Adoption,
     /// Wall time of the whole load.
     pub elapsed: Duration,
 }
@@ -220,6 +225,9 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             .map_err(DeployError::step(format!("attaching sock_ops to cgroup {}", cg.path().display())))?;
         undo.actions.push(undo_detach);
     }
+    // After sock_ops is attached: a connection established from now on is
+    // sock_ops' (the adopt pass only checks its key).
+    let adoption = if opts.adopt { adopt::adopt(&objs, &cg, &opts.kernel_btf, cfg.peer_aware)? } else { Adoption::Off };
     let programs = objs.programs().map(|(fd, insns)| prog_status(fd, insns)).collect::<Result<Vec<_>>>()?;
     let others = other_attachments(&[cg.path().to_path_buf()], sockops_id, &opts.pin_dir);
     undo.commit();
@@ -237,6 +245,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         ports,
         stale_removed,
         others,
+        adoption,
         elapsed: start.elapsed(),
     })
 }

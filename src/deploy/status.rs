@@ -133,10 +133,7 @@ impl Status {
                             Json::obj([
                                 ("cgroup", Json::from(o.cgroup.display().to_string())),
                                 ("prog_id", o.prog_id.into()),
-                                (
-                                    "pin_dir",
-                                    o.pin_dir.as_ref().map_or(Json::Null, |p| p.display().to_string().into()),
-                                ),
+                                ("pin_dir", o.pin_dir.as_ref().map_or(Json::Null, |p| p.display().to_string().into())),
                             ])
                         })
                         .collect(),

@@ -192,6 +192,7 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     // sequence numbers) must not be overwritten; this one stays on TCP.
     b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_FLAGS, 0));
     b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_ADDR, 0));
+    b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_CONFIRM, 0));
     if let Some(o) = policy.offsets() {
         b.ctx_load(Size::DW, R1, R6, ctx::SK, SK.1);
         b.push(Jmp::Jeq.imm(R1, 0, "failed"));

@@ -30,21 +30,35 @@ use crate::json::Json;
 
 #[derive(Clone, Debug)]
 pub enum Scenario {
-    Stall { cap: u64, extra: u64 },
-    Bursts { rounds: u32, burst: u64 },
-    SmallStream { writes: u32 },
+    Stall {
+        cap: u64,
+        extra: u64,
+    },
+    Bursts {
+        rounds: u32,
+        burst: u64,
+    },
+    SmallStream {
+        writes: u32,
+    },
     /// [`Scenario::SmallStream`], then everything read, then 50 more writes
     /// of 1000 bytes, each read before the next (the leaving protocol's
     /// case: the reader's redirect queue is empty while the writer goes on).
-    Leave { writes: u32 },
-    PingPong { rounds: u32 },
+    Leave {
+        writes: u32,
+    },
+    PingPong {
+        rounds: u32,
+    },
     Semantics,
     /// A socket put into TCP_REPAIR mode, given sequence numbers and
     /// connected without a handshake (ESTABLISHED at once).
     Repair,
     /// Connections with TCP Fast Open (data in the SYN from the second one
     /// on, once the client has a cookie), each echoing `write_size` bytes.
-    FastOpen { conns: u32 },
+    FastOpen {
+        conns: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -156,9 +170,11 @@ fn repaired_socket(host: &str) -> Result<bool, TrafficError> {
     const TCP_QUEUE_SEQ: i32 = 21;
     const TCP_SEND_QUEUE: i32 = 2;
     const TCP_RECV_QUEUE: i32 = 1;
-    let addr: SocketAddr = (host, 9).to_socket_addrs().map_err(|e| TrafficError::io("resolve", e))?.next().ok_or_else(
-        || TrafficError::Protocol { conn: "repair".into(), msg: format!("no address for {host}") },
-    )?;
+    let addr: SocketAddr = (host, 9)
+        .to_socket_addrs()
+        .map_err(|e| TrafficError::io("resolve", e))?
+        .next()
+        .ok_or_else(|| TrafficError::Protocol { conn: "repair".into(), msg: format!("no address for {host}") })?;
     let family = if addr.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
     let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(TrafficError::sys("socket"))?;
     let set = |name, value| crate::syscall::ioctl::setsockopt_int(fd.as_fd(), libc::IPPROTO_TCP, name, value);

@@ -154,7 +154,10 @@ fn kernel_pairs_over_a_bridge_and_through_dnat() {
         .expect("run iptables");
     if !dnat.status.success() {
         // Not silent: the rest of the test ran; this part needs netfilter's NAT.
-        crate::verify_run::skip_note(&format!("SKIPPED the DNAT part of kernel_pairs_over_a_bridge_and_through_dnat: {}", show(&dnat)));
+        crate::verify_run::skip_note(&format!(
+            "SKIPPED the DNAT part of kernel_pairs_over_a_bridge_and_through_dnat: {}",
+            show(&dnat)
+        ));
         return;
     }
     let before = env.counters();
@@ -317,7 +320,8 @@ fn kernel_churn_never_misdelivers() {
     let env = Env::new();
     env.load(&[]);
     let before = env.counters();
-    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", &conns.to_string(), "--reader", "epoll-et"]);
+    let (mut srv, port) =
+        env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", &conns.to_string(), "--reader", "epoll-et"]);
     let c = env
         .client(
             true,
