@@ -160,6 +160,17 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
                 a.deferred,
                 a.unpaired
             );
+            if a.deferred > 0 {
+                outln!(
+                    "  task scan: {} sockets in a read call host-wide{}",
+                    a.busy,
+                    if a.all_busy {
+                        ", and a read it could not place (io_uring, socketcall): all deferred"
+                    } else {
+                        ""
+                    }
+                );
+            }
             if a.key_mismatches > 0 {
                 outln!(
                     "warning: {} of {} recomputed keys differ from sock_ops' (a bug in sockasm; those sockets were left alone)",

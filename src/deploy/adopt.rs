@@ -53,6 +53,11 @@ pub struct AdoptReport {
     pub key_checks: u64,
     pub key_mismatches: u64,
     pub rounds: u32,
+    /// Sockets the last task scan found a task reading from (host-wide,
+    /// not only the cgroup's), and whether it found a read it could not
+    /// place (io_uring, a 32-bit socketcall), which defers everything.
+    pub busy: u64,
+    pub all_busy: bool,
 }
 
 fn counters(objs: &Objects) -> Result<Totals> {
@@ -106,6 +111,7 @@ pub(super) fn adopt(objs: &Objects, cg: &Cgroup, kernel_btf: &Path, peer_aware: 
     passes.namespaces = namespaces(cg)?;
     let before = counters(objs)?;
     let mut rounds = 0;
+    let mut busy = (0, false);
     let run = (|| -> Result<()> {
         passes.config(cg)?;
         passes.tcp_pass(ad::MODE_RECORD)?;
@@ -116,7 +122,7 @@ pub(super) fn adopt(objs: &Objects, cg: &Cgroup, kernel_btf: &Path, peer_aware: 
             }
             rounds += 1;
             passes.tcp_pass(ad::MODE_CONFIRM1)?;
-            passes.task_pass()?;
+            busy = passes.task_pass()?;
             passes.tcp_pass(ad::MODE_CONFIRM2)?;
         }
         passes.tcp_pass(ad::MODE_DEFER)
@@ -136,6 +142,8 @@ pub(super) fn adopt(objs: &Objects, cg: &Cgroup, kernel_btf: &Path, peer_aware: 
         key_checks: delta(Counter::AdoptKeyChecks),
         key_mismatches: delta(Counter::AdoptKeyMismatches),
         rounds,
+        busy: busy.0,
+        all_busy: busy.1,
     }))
 }
 
@@ -252,10 +260,23 @@ impl Passes {
         Ok(())
     }
 
-    /// The task scan (all tasks; the iterator is not per namespace).
-    fn task_pass(&self) -> Result<()> {
+    /// The task scan (all tasks; the iterator is not per namespace): how
+    /// many sockets it marked, and whether it marked everything.
+    fn task_pass(&self) -> Result<(u64, bool)> {
         self.clear_busy()?;
-        syscall::iter_run(self.task.as_fd()).map(|_| ()).map_err(DeployError::step("running the task scan"))
+        syscall::iter_run(self.task.as_fd()).map_err(DeployError::step("running the task scan"))?;
+        let busy = self.map(ad::MAP_ADOPT_BUSY)?;
+        let (mut n, mut all) = (0, false);
+        for key in busy.keys() {
+            let key = key.map_err(DeployError::step("listing adopt_busy"))?;
+            if key == 0u64.to_ne_bytes() {
+                let v = busy.get(&key).map_err(DeployError::step("reading adopt_busy"))?.unwrap_or_default();
+                all = v.iter().any(|b| *b != 0);
+            } else {
+                n += 1;
+            }
+        }
+        Ok((n, all))
     }
 }
 
@@ -276,10 +297,17 @@ fn namespaces(cg: &Cgroup) -> Result<Vec<File>> {
         }
         let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
         for pid in procs.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
-            let Ok(f) = File::open(format!("/proc/{pid}/ns/net")) else { continue };
-            let Ok(md) = f.metadata() else { continue };
-            if seen.insert((md.dev(), md.ino())) {
-                out.push(f);
+            // Every thread's: a thread may live in another namespace than
+            // the process's first one (and its sockets with it).
+            let tids: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+                .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            for tid in tids {
+                let Ok(f) = File::open(format!("/proc/{pid}/task/{tid}/ns/net")) else { continue };
+                let Ok(md) = f.metadata() else { continue };
+                if seen.insert((md.dev(), md.ino())) {
+                    out.push(f);
+                }
             }
         }
         if let Ok(rd) = std::fs::read_dir(&dir) {

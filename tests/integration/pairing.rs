@@ -12,13 +12,13 @@ use super::kernel::kernel_ok;
 
 const MIB: u64 = 1 << 20;
 
-fn ip(args: &[&str]) {
+pub fn ip(args: &[&str]) {
     let o = Command::new("ip").args(args).stdin(Stdio::null()).output().expect("run ip");
     assert!(o.status.success(), "ip {}: {}", args.join(" "), show(&o));
 }
 
 /// A veth pair from `a` (address `addr_a`, /24) to `b` (`addr_b`).
-fn veth(a: &str, addr_a: &str, b: &str, addr_b: &str) {
+pub fn veth(a: &str, addr_a: &str, b: &str, addr_b: &str) {
     ip(&["-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", b]);
     for (ns, addr) in [(a, addr_a), (b, addr_b)] {
         ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", "veth0"]);
