@@ -9,7 +9,7 @@
 //!
 //! When CMD has exited, whatever it left running in the cgroup is killed
 //! (`cgroup.kill`), the counters are read, the bypass unloaded and both
-//! directories removed, on every path ([`Sandbox`]'s `Drop`): a step failing
+//! directories removed, on every path ([`Scratch`]'s `Drop`): a step failing
 //! half-way, Ctrl-C before CMD started, CMD crashing. If exec itself is
 //! SIGKILLed, CMD is killed with it (`PR_SET_PDEATHSIG`) and
 //! `sockasm unload --stale` removes the directories.
@@ -26,16 +26,14 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
-use crate::cgroup::{CgroupError, TempCgroup, TempPinDir};
-use crate::deploy::{self, DeployError, LoadOptions, UnloadOutcome};
+use crate::cgroup::CgroupError;
+use crate::deploy::{self, DeployError, LoadOptions, Scratch, scratch};
 use crate::progs::counters::Totals;
 
 /// Prefix of the cgroup and pin directory names.
-pub const NAME_PREFIX: &str = "sockasm-exec";
+pub const NAME_PREFIX: &str = scratch::EXEC_PREFIX;
 /// Signals exec passes on to CMD.
 pub const FORWARDED: [Signal; 4] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT];
-/// How long cleanup waits for killed leftovers to go and for the SOCKHASH to drain.
-const CLEANUP_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -192,77 +190,6 @@ impl Signals {
     }
 }
 
-/// The cgroup and pin directory with the bypass loaded: on drop, everything
-/// left in the cgroup is killed, the bypass unloaded, both directories removed.
-struct Sandbox {
-    loaded: bool,
-    // Dropped in this order after `drop` ran: the cgroup, then the pins.
-    cg: TempCgroup,
-    pin: TempPinDir,
-}
-
-impl Sandbox {
-    /// Kills what is left in the cgroup and waits (bounded) until it is empty.
-    /// Returns the PIDs that were there.
-    fn kill_all(&self) -> Vec<u32> {
-        let pids = self.cg.pids().unwrap_or_default();
-        if pids.is_empty() {
-            return pids;
-        }
-        // cgroup.kill (Linux 5.14) also gets processes forked meanwhile.
-        if std::fs::write(self.cg.path().join("cgroup.kill"), "1").is_err() {
-            for p in &pids {
-                let _ = kill(Pid::from_raw(*p as i32), Signal::SIGKILL);
-            }
-        }
-        let end = Instant::now() + CLEANUP_WAIT;
-        while !self.cg.pids().unwrap_or_default().is_empty() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        pids
-    }
-
-    fn unload(&mut self) -> Result<(), ExecError> {
-        // Sockets leave the map as the killed processes' sockets close.
-        let end = Instant::now() + CLEANUP_WAIT;
-        loop {
-            let r = deploy::unload(Some(self.cg.path()), self.pin.path())?;
-            match r.outcome {
-                UnloadOutcome::Draining { .. } if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
-                UnloadOutcome::Removed | UnloadOutcome::NotLoaded => {
-                    self.loaded = false;
-                    return Ok(());
-                }
-                UnloadOutcome::Draining { connections } => {
-                    return Err(ExecError::Invalid(format!(
-                        "{connections} socket(s) still in the SOCKHASH pinned at {} after {}s; \
-                         a process outside the cgroup holds them",
-                        self.pin.path().display(),
-                        CLEANUP_WAIT.as_secs()
-                    )));
-                }
-                UnloadOutcome::StillAttached(left) => {
-                    return Err(ExecError::Invalid(format!(
-                        "the pins in {} are still attached to {left:?}",
-                        self.pin.path().display()
-                    )));
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        self.kill_all();
-        if self.loaded
-            && let Err(e) = self.unload()
-        {
-            eprintln!("sockasm exec: warning: unload during cleanup: {e}");
-        }
-    }
-}
-
 /// Runs CMD with the bypass and cleans up. Whatever happens, the cgroup and
 /// pin directory are gone when this returns (or the error says what is left).
 pub fn run(opts: &Options, sig: &Signals) -> Result<Outcome, ExecError> {
@@ -272,30 +199,22 @@ pub fn run(opts: &Options, sig: &Signals) -> Result<Outcome, ExecError> {
     }
     deploy::check_privileges("exec")?;
     sig.check()?;
-    // One name for both, so a leftover cgroup and its pins match by eye.
-    let name = crate::cgroup::unique_name(NAME_PREFIX);
-    let cg = TempCgroup::create_named(&name)?;
-    let pin = TempPinDir::create_named_in(crate::cgroup::BPFFS_DEFAULT, &name)?;
-    let mut sb = Sandbox { loaded: false, cg, pin };
-    let (cg_path, pin_path) = (sb.cg.path().to_path_buf(), sb.pin.path().to_path_buf());
+    let mut sb = Scratch::create(NAME_PREFIX)?;
+    let (cg_path, pin_path) = (sb.cgroup().to_path_buf(), sb.pin_dir().to_path_buf());
     sig.check()?;
-    deploy::load(&LoadOptions {
-        cgroup: Some(cg_path.clone()),
-        pin_dir: pin_path.clone(),
+    sb.load(LoadOptions {
         max_entries: opts.max_entries,
         max_queue: opts.max_queue,
-        // A cgroup of its own, still empty: nothing to adopt.
         adopt: false,
         ..LoadOptions::default()
     })?;
-    sb.loaded = true;
     let mut child = spawn(opts, &cg_path, sig)?;
     let exit = wait(&mut child, sig)?;
     // From here on the command's status must reach the user, whatever fails.
     let cleanup = |e: ExecError| ExecError::Cleanup { exit, source: Box::new(e) };
     let killed = sb.kill_all();
-    let counters = deploy::status(&pin_path).map_err(|e| cleanup(e.into()))?.counters;
-    sb.unload().map_err(cleanup)?;
+    let counters = sb.counters().map_err(|e| cleanup(e.into()))?;
+    sb.unload().map_err(|e| cleanup(e.into()))?;
     drop(sb);
     let left: Vec<String> =
         [&cg_path, &pin_path].iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();

@@ -12,6 +12,8 @@ pub mod elf;
 pub mod exec;
 pub mod input;
 pub mod json;
+#[cfg(test)]
+mod layers;
 pub mod loader;
 pub mod progs;
 pub mod spec;

@@ -70,7 +70,7 @@ impl Inputs {
 /// The built-in programs (`which`: `sockops`, `sk_msg`/`skmsg`, or all),
 /// with the maps `sockasm load` creates.
 pub fn builtin(which: Option<&str>) -> Result<Inputs, VerifyError> {
-    let policy = progs::kernel_policy(std::path::Path::new(progs::KERNEL_BTF));
+    let policy = crate::deploy::kernel_policy(std::path::Path::new(crate::deploy::KERNEL_BTF));
     let mut spec = progs::collection(&policy, progs::DEFAULT_MAX_ENTRIES)
         .map_err(|e| VerifyError::Input(format!("built-in program does not assemble: {e}")))?;
     if let Some(w) = which {

@@ -220,7 +220,7 @@ fn wait_signal(sfd: &SignalFd, within: Duration) -> Option<Signal> {
 }
 
 fn check_caps() -> Result<(), AgentError> {
-    let caps = crate::progs::kernel::effective_caps();
+    let caps = crate::syscall::error::effective_caps().unwrap_or(0);
     let missing: Vec<&str> =
         REQUIRED_CAPS.iter().filter(|(bit, _, _)| caps & (1u64 << bit) == 0).map(|c| c.1).collect();
     if !missing.is_empty() {

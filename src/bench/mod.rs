@@ -6,7 +6,7 @@
 //! there ([`deploy::load`], timed, with verifier statistics), runs every cell
 //! (workload × size × transport, `repeat` times, interleaved so drift hits all
 //! transports alike), then unloads and removes both directories, on every
-//! exit path ([`Sandbox`]'s `Drop`), Ctrl-C included ([`Interrupt`]).
+//! exit path ([`Scratch`]'s `Drop`), Ctrl-C included ([`Interrupt`]).
 //!
 //! Each cell is two child processes of the same executable, two hidden
 //! `sockasm worker`s ([`crate::traffic`]): a server and a client. Every byte
@@ -34,17 +34,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{self, CgroupError, TempCgroup, TempPinDir};
-use crate::deploy::{self, DeployError, LoadOptions, ProgStatus, UnloadOutcome};
+use crate::cgroup::{self, CgroupError};
+use crate::deploy::{DeployError, LoadOptions, ProgStatus, Scratch, scratch};
 use crate::progs::counters::{Counter, Totals};
 use crate::traffic::probe;
+use crate::traffic::report::{self as wire, ClientReport, Listening, ServeReport};
 
 pub use proc::Interrupt;
-use proc::{Proc, num, text};
+use proc::Proc;
 pub use sample::Samples;
 
 /// Prefix of the cgroup and pin directory names.
-pub const NAME_PREFIX: &str = "sockasm-bench";
+pub const NAME_PREFIX: &str = scratch::BENCH_PREFIX;
 pub const DEFAULT_SIZES: [usize; 5] = [64, 1024, 16 * 1024, 64 * 1024, 1 << 20];
 const MAX_SIZE: usize = 64 << 20;
 
@@ -315,7 +316,7 @@ pub struct Row {
 }
 
 /// The machine the numbers come from.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Machine {
     pub cpus: usize,
     pub cpu_model: String,
@@ -360,58 +361,6 @@ pub struct Report {
     /// Both directories were gone at the end.
     pub cleaned_up: bool,
     pub total: Duration,
-}
-
-/// The temporary cgroup and pin directory with the bypass loaded: unloaded
-/// and removed on drop, whatever happened.
-struct Sandbox {
-    intr: Arc<Interrupt>,
-    loaded: bool,
-    // Dropped in this order after `drop` ran: the cgroup, then the pins.
-    cg: TempCgroup,
-    pin: TempPinDir,
-}
-
-impl Sandbox {
-    fn unload(&mut self) -> Result<Duration, BenchError> {
-        let t = Instant::now();
-        // Sockets leave the map as their owners close them; give that a moment.
-        let end = t + Duration::from_secs(5);
-        loop {
-            let r = deploy::unload(Some(self.cg.path()), self.pin.path())?;
-            match r.outcome {
-                UnloadOutcome::Draining { connections } if Instant::now() < end => {
-                    let _ = connections;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                UnloadOutcome::Removed | UnloadOutcome::NotLoaded => {
-                    self.loaded = false;
-                    return Ok(t.elapsed());
-                }
-                other => {
-                    return Err(BenchError::Invalid(format!(
-                        "unload of {} did not remove everything: {other:?}",
-                        self.pin.path().display()
-                    )));
-                }
-            }
-        }
-    }
-
-    fn counters(&self) -> Result<Totals, BenchError> {
-        Ok(deploy::status(self.pin.path())?.counters)
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = &self.intr;
-        if self.loaded
-            && let Err(e) = self.unload()
-        {
-            eprintln!("sockasm bench: warning: unload during cleanup: {e}");
-        }
-    }
 }
 
 static SOCK_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -524,8 +473,8 @@ impl Runner<'_> {
     /// The endpoint ran where it was pinned: its affinity is exactly `cpu`
     /// and its connection threads were seen on no other CPU. Unpinned (free),
     /// its affinity is this process's own, untouched, and it ran within it.
-    fn check_cpu(&self, who: &str, line: &proc::Line, cpu: Option<usize>, label: &str) -> Result<(), BenchError> {
-        let (aff, ran) = (text(line, "affinity"), text(line, "ran_on"));
+    fn check_cpu(&self, who: &str, at: &wire::Placement, cpu: Option<usize>, label: &str) -> Result<(), BenchError> {
+        let (aff, ran) = (at.affinity.as_str(), at.ran_on.as_str());
         let Some(cpu) = cpu else {
             let want = probe::cpu_list(&self.allowed);
             let ok = ran.split(',').all(|c| c.parse().is_ok_and(|c: usize| self.allowed.contains(&c)));
@@ -545,8 +494,8 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn check_cgroup(&self, who: &str, line: &proc::Line, t: Transport) -> Result<(), BenchError> {
-        let got = text(line, "cgroup");
+    fn check_cgroup(&self, who: &str, at: &wire::Placement, t: Transport) -> Result<(), BenchError> {
+        let got = at.cgroup.as_str();
         let inside = got == self.cg_rel || got.starts_with(&format!("{}/", self.cg_rel));
         if (t == Transport::Bypass) != inside {
             return Err(BenchError::Placement(format!(
@@ -562,7 +511,7 @@ impl Runner<'_> {
 
     fn cell(
         &mut self,
-        sb: &Sandbox,
+        sb: &Scratch,
         p: Placement,
         w: Workload,
         size: usize,
@@ -603,11 +552,11 @@ impl Runner<'_> {
             format!("{label} server"),
             self.intr,
         )?;
-        let hello = srv.next_line(Duration::from_secs(20))?;
+        let hello: Listening = srv.next_line(Duration::from_secs(20))?;
         let connect = match t {
             Transport::Unix => listen.clone(),
-            _ => match hello.get("listening").and_then(crate::json::Json::as_u64) {
-                Some(p @ 1..=65535) => format!("127.0.0.1:{p}"),
+            _ => match hello.listening {
+                Some(p @ 1..) => format!("127.0.0.1:{p}"),
                 _ => return Err(BenchError::Endpoint(format!("{label} server: no port in its first line {hello:?}"))),
             },
         };
@@ -619,23 +568,23 @@ impl Runner<'_> {
         )?;
         let within = self.cfg.warmup() + self.cfg.measure() + Duration::from_secs(40);
         let sampler = sample::Sampler::start(srv.pid(), cli.pid(), within);
-        let c = cli.next_line(within)?;
+        let c: ClientReport = cli.next_line(within)?;
         let samples = sampler.finish();
-        let s = srv.next_line(Duration::from_secs(20))?;
+        let s: ServeReport = srv.next_line(Duration::from_secs(20))?;
         cli.finish(Duration::from_secs(10))?;
         srv.finish(Duration::from_secs(10))?;
-        self.check_cgroup("client", &c, t)?;
-        self.check_cgroup("server", &s, t)?;
-        self.check_cpu("client", &c, cli_cpu, &label)?;
-        self.check_cpu("server", &s, srv_cpu, &label)?;
+        self.check_cgroup("client", &c.placement, t)?;
+        self.check_cgroup("server", &s.placement, t)?;
+        self.check_cpu("client", &c.placement, cli_cpu, &label)?;
+        self.check_cpu("server", &s.placement, srv_cpu, &label)?;
         let d = Delta::between(&before, &sb.counters()?);
-        let sent = num(&c, "bytes_sent") as u64;
+        let sent = c.bytes_sent;
         // Every byte either end received was checked against the pattern.
-        let verified = num(&s, "bytes_in") as u64 + num(&c, "bytes_received") as u64;
-        if num(&s, "bytes_in") as u64 != sent {
+        let verified = s.bytes_in + c.bytes_received;
+        if s.bytes_in != sent {
             return Err(BenchError::Endpoint(format!(
                 "{label}: the client sent {sent} bytes, the server checked {}",
-                num(&s, "bytes_in")
+                s.bytes_in
             )));
         }
         let conns = self.cfg.conns as u64;
@@ -661,20 +610,20 @@ impl Runner<'_> {
                     "{label}: the bypass saw {} of {want} bytes ({redir} redirected, {passed} passed to TCP) and {added} sockets for {conns} connection(s): \
                      the endpoints were not both in {}; counters {d:?}",
                     redir + passed,
-                    sb.cg.path().display()
+                    sb.cgroup().display()
                 )));
             }
         } else if !d.is_zero() {
             return Err(BenchError::Placement(format!(
                 "{label}: the bypass's counters moved ({d:?}) for a row whose endpoints should be outside {}",
-                sb.cg.path().display()
+                sb.cgroup().display()
             )));
         }
         // Both endpoints' own CPU accounting over the measured window.
-        let cpu_us = num(&c, "cpu_us") + num(&s, "cpu_us");
+        let cpu_us = (c.cpu_us + s.cpu_us) as f64;
         let ops = match w {
-            Workload::Rr => num(&c, "transactions"),
-            Workload::Stream => num(&c, "measured_bytes") / GIB,
+            Workload::Rr => c.transactions as f64,
+            Workload::Stream => c.measured_bytes as f64 / GIB,
         };
         if !(cpu_us > 0.0 && ops > 0.0) {
             return Err(BenchError::Endpoint(format!(
@@ -688,15 +637,15 @@ impl Runner<'_> {
             size,
             transport: t,
             run,
-            tps: num(&c, "tps"),
-            p50_us: num(&c, "p50_us"),
-            p99_us: num(&c, "p99_us"),
-            gbps: num(&c, "gbps"),
+            tps: c.tps,
+            p50_us: c.p50_us,
+            p99_us: c.p99_us,
+            gbps: c.gbps,
             verified_bytes: verified,
             counters: d,
-            spurious_eagain: (num(&c, "spurious_eagain") + num(&s, "spurious_eagain")) as u64,
+            spurious_eagain: c.spurious_eagain + s.spurious_eagain,
             cpu_us_per_op: cpu_us / ops,
-            ran_on: (text(&s, "ran_on").to_string(), text(&c, "ran_on").to_string()),
+            ran_on: (s.placement.ran_on.clone(), c.placement.ran_on.clone()),
             samples,
         };
         if self.cfg.verbose {
@@ -833,32 +782,13 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         eprintln!("sockasm bench: {w}");
     }
     intr.check()?;
-    // One name for both, so a leftover cgroup and its pins match by eye.
-    let name = crate::cgroup::unique_name(NAME_PREFIX);
-    let cg = TempCgroup::create_named(&name)?;
-    let pin = TempPinDir::create_named_in(crate::cgroup::BPFFS_DEFAULT, &name)?;
-    let mut sb = Sandbox { intr: intr.clone(), loaded: false, cg, pin };
-    let (cg_path, pin_path) = (sb.cg.path().to_path_buf(), sb.pin.path().to_path_buf());
+    let mut sb = Scratch::create(NAME_PREFIX)?;
+    let (cg_path, pin_path) = (sb.cgroup().to_path_buf(), sb.pin_dir().to_path_buf());
     if cfg.progress {
         eprintln!("sockasm bench: cgroup {}, pins {}", cg_path.display(), pin_path.display());
     }
     intr.check()?;
-    let opts = LoadOptions {
-        cgroup: Some(cg_path.clone()),
-        pin_dir: pin_path.clone(),
-        verifier_stats: true,
-        // Its own cgroup, empty before the cells start: nothing to adopt.
-        adopt: false,
-        ..LoadOptions::default()
-    };
-    let lr = deploy::load(&opts);
-    let lr = match lr {
-        Ok(r) => {
-            sb.loaded = true;
-            r
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let lr = sb.load(LoadOptions { verifier_stats: true, adopt: false, ..LoadOptions::default() })?;
     intr.check()?;
     let mut runner = Runner {
         cfg,

@@ -15,8 +15,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
 use super::BenchError;
-use crate::json::{self, Json};
+use crate::traffic::report::Failed;
 
 /// Set when the user interrupted the run; holds the PIDs to kill then.
 #[derive(Debug, Default)]
@@ -56,19 +60,6 @@ impl Interrupt {
     pub fn check(&self) -> Result<(), BenchError> {
         if self.is_set() { Err(BenchError::Interrupted) } else { Ok(()) }
     }
-}
-
-/// A result line of a worker (one JSON object).
-pub type Line = Json;
-
-/// The number `k` of a line (0 when missing).
-pub fn num(l: &Line, k: &str) -> f64 {
-    l.get(k).and_then(Json::as_f64).unwrap_or(0.0)
-}
-
-/// The string `k` of a line (empty when missing).
-pub fn text<'a>(l: &'a Line, k: &str) -> &'a str {
-    l.get(k).and_then(Json::as_str).unwrap_or("")
 }
 
 /// One running worker process.
@@ -155,8 +146,11 @@ impl Proc {
         BenchError::Endpoint(msg)
     }
 
-    /// The next JSON line, within `within`; an `"ok": false` line is an error.
-    pub fn next_line(&mut self, within: Duration) -> Result<Line, BenchError> {
+    /// The next line, within `within`, read as a `T` (see
+    /// [`crate::traffic::report`]). An `"ok": false` line is an error with
+    /// the worker's message; so is a line that is not a `T`, naming what
+    /// is wrong (e.g. ``missing field `bytes_in` ``).
+    pub fn next_line<T: DeserializeOwned>(&mut self, within: Duration) -> Result<T, BenchError> {
         let end = Instant::now() + within;
         loop {
             self.intr.check()?;
@@ -166,14 +160,17 @@ impl Proc {
             }
             match self.lines.recv_timeout(left.min(Duration::from_millis(100))) {
                 Ok(l) => {
-                    let Ok(v @ Json::Obj(_)) = json::parse(&l) else {
+                    let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&l) else {
                         return Err(self.failed("printed a line that is not a JSON object", Some(&l)));
                     };
-                    if v.get("ok") == Some(&Json::Bool(false)) {
+                    if v.get("ok") == Some(&Value::Bool(false)) {
                         std::thread::sleep(Duration::from_millis(20));
-                        return Err(self.failed(text(&v, "error"), Some(&l)));
+                        let why = Failed::deserialize(&v)
+                            .map_or_else(|e| format!("failed, in a malformed line ({e})"), |f| f.error);
+                        return Err(self.failed(&why, Some(&l)));
                     }
-                    return Ok(v);
+                    return serde_json::from_value(v)
+                        .map_err(|e| self.failed(&format!("unreadable result: {e}"), Some(&l)));
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
@@ -232,5 +229,35 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traffic::report::{Listening, ServeReport};
+
+    fn echo(line: &str) -> Proc {
+        let args = ["-c".to_string(), format!("echo '{line}'")];
+        Proc::spawn(Path::new("/bin/sh"), &args, "test worker".into(), &Interrupt::new()).unwrap()
+    }
+
+    #[test]
+    fn a_result_line_missing_a_field_is_an_error_naming_it() {
+        let mut p = echo(r#"{"ok":true,"role":"serve","conns":1}"#);
+        let e = p.next_line::<ServeReport>(Duration::from_secs(10)).unwrap_err().to_string();
+        assert!(e.contains("missing field `reader`") && e.contains("test worker"), "{e}");
+    }
+
+    #[test]
+    fn a_failure_line_carries_the_workers_message() {
+        let mut p = echo(r#"{"ok":false,"error":"bind: address in use"}"#);
+        let e = p.next_line::<Listening>(Duration::from_secs(10)).unwrap_err().to_string();
+        assert!(e.contains("bind: address in use"), "{e}");
+        let mut p = echo(r#"{"listening":4242}"#);
+        assert_eq!(p.next_line::<Listening>(Duration::from_secs(10)).unwrap(), Listening { listening: Some(4242) });
+        let mut p = echo("listening 4242");
+        let e = p.next_line::<Listening>(Duration::from_secs(10)).unwrap_err().to_string();
+        assert!(e.contains("not a JSON object"), "{e}");
     }
 }

@@ -1,11 +1,14 @@
 //! The benchmark's output: a Markdown table (readable in a terminal, pasteable
 //! into docs) and one JSON object with the same data.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Placement, Report, Row, Samples, Transport, Workload};
-use crate::json::Json;
-use crate::progs::counters::Counter;
+use serde::{Deserialize, Serialize};
+
+use super::{Machine, Placement, Report, Row, Samples, Transport, Workload};
+use crate::deploy::ProgStatus;
+use crate::progs::counters::{Counter, Totals};
 
 /// `64 B`, `16 KiB`, `1 MiB`, or plain bytes when not a round power.
 pub fn fmt_size(n: usize) -> String {
@@ -41,11 +44,6 @@ fn fmt_gbps(v: f64) -> String {
 /// `40%`: the share of samples with both ends on one CPU (`-` without samples).
 fn fmt_share(s: &Samples) -> String {
     s.together_share().map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0))
-}
-
-/// `{"0": 120, "1": 80}`: samples per CPU.
-fn per_cpu(m: &std::collections::BTreeMap<usize, u64>) -> Json {
-    Json::obj(m.iter().map(|(c, k)| (c.to_string(), Json::from(*k))))
 }
 
 /// CPU cost: µs per transaction (rr), ms per GiB (stream).
@@ -272,83 +270,116 @@ impl Report {
         v
     }
 
-    pub fn to_json(&self) -> Json {
+    /// `bench --json`.
+    pub fn to_json(&self) -> JsonReport {
         let c = &self.config;
-        let opt = |v: Option<f64>| v.map_or(Json::Null, Json::Float);
         let rows = self
             .rows
             .iter()
-            .map(|r| {
-                Json::obj([
-                    ("placement", Json::from(r.placement.name())),
-                    ("workload", Json::from(r.workload.name())),
-                    ("size", (r.size as u64).into()),
-                    ("conns", (r.conns as u64).into()),
-                    ("transport", r.transport.name().into()),
-                    ("p50_us", opt(r.p50_us)),
-                    ("p99_us", opt(r.p99_us)),
-                    ("tps", opt(r.tps)),
-                    ("gbps", opt(r.gbps)),
-                    ("runs", Json::Arr(r.runs.iter().map(|v| Json::Float(*v)).collect())),
-                    ("verified_bytes", r.verified_bytes.into()),
-                    ("redirected_share", opt(redirected_share(r))),
-                    ("cpu_us_per_op", Json::Float(r.cpu_us_per_op)),
-                    ("cpu_per", Json::from(if r.workload == Workload::Rr { "transaction" } else { "GiB" })),
-                    ("server_ran_on", r.ran_on.0.as_str().into()),
-                    ("client_ran_on", r.ran_on.1.as_str().into()),
-                    ("cpu_samples", (r.samples.n).into()),
-                    ("same_cpu_share", opt(r.samples.together_share())),
-                    ("server_cpu_samples", per_cpu(&r.samples.server)),
-                    ("client_cpu_samples", per_cpu(&r.samples.client)),
-                    (
-                        "counters",
-                        Json::Obj(
-                            Counter::ALL.iter().map(|k| (k.name().to_string(), r.counters.get(*k).into())).collect(),
-                        ),
-                    ),
-                ])
+            .map(|r| JsonRow {
+                placement: r.placement.name().into(),
+                workload: r.workload.name().into(),
+                size: r.size as u64,
+                conns: r.conns,
+                transport: r.transport.name().into(),
+                p50_us: r.p50_us,
+                p99_us: r.p99_us,
+                tps: r.tps,
+                gbps: r.gbps,
+                runs: r.runs.clone(),
+                verified_bytes: r.verified_bytes,
+                redirected_share: redirected_share(r),
+                cpu_us_per_op: r.cpu_us_per_op,
+                cpu_per: if r.workload == Workload::Rr { "transaction" } else { "GiB" }.into(),
+                server_ran_on: r.ran_on.0.clone(),
+                client_ran_on: r.ran_on.1.clone(),
+                cpu_samples: r.samples.n,
+                same_cpu_share: r.samples.together_share(),
+                server_cpu_samples: r.samples.server.clone(),
+                client_cpu_samples: r.samples.client.clone(),
+                counters: Totals(r.counters.0),
             })
             .collect();
-        let programs = self
-            .programs
-            .iter()
-            .map(|p| {
-                Json::obj([
-                    ("name", Json::from(p.name.as_str())),
-                    ("type", p.prog_type.as_str().into()),
-                    ("verifier_insns", p.verifier_insns.into()),
-                    ("xlated_bytes", p.xlated_bytes.into()),
-                    ("jited_bytes", p.jited_bytes.into()),
-                ])
-            })
-            .collect();
-        Json::obj([
-            ("rows", Json::Arr(rows)),
-            ("load_ms", Json::Float(self.load.as_secs_f64() * 1e3)),
-            ("unload_ms", Json::Float(self.unload.as_secs_f64() * 1e3)),
-            ("programs", Json::Arr(programs)),
-            ("seconds", Json::Float(c.seconds)),
-            ("warmup_s", Json::Float(c.warmup().as_secs_f64())),
-            ("repeat", (c.repeat as u64).into()),
-            ("conns", (c.conns as u64).into()),
-            ("sizes", Json::Arr(c.sizes.iter().map(|s| (*s as u64).into()).collect())),
-            ("placements", Json::Arr(c.placements.iter().map(|p| p.name().into()).collect())),
-            ("cpus", Json::obj([("server", Json::from(self.cpus.0)), ("client_spread", Json::from(self.cpus.1))])),
-            ("allowed_cpus", crate::traffic::probe::cpu_list(&self.allowed).into()),
-            (
-                "machine",
-                Json::obj([
-                    ("cpus", Json::from(self.machine.cpus)),
-                    ("cpu_model", self.machine.cpu_model.as_str().into()),
-                    ("kernel", self.machine.kernel.as_str().into()),
-                ]),
-            ),
-            ("cgroup", self.cgroup.display().to_string().into()),
-            ("pin_dir", self.pin_dir.display().to_string().into()),
-            ("cleaned_up", self.cleaned_up.into()),
-            ("total_s", Json::Float(self.total.as_secs_f64())),
-        ])
+        JsonReport {
+            rows,
+            load_ms: self.load.as_secs_f64() * 1e3,
+            unload_ms: self.unload.as_secs_f64() * 1e3,
+            programs: self.programs.clone(),
+            seconds: c.seconds,
+            warmup_s: c.warmup().as_secs_f64(),
+            repeat: c.repeat,
+            conns: c.conns,
+            sizes: c.sizes.iter().map(|s| *s as u64).collect(),
+            placements: c.placements.iter().map(|p| p.name().into()).collect(),
+            cpus: JsonCpus { server: self.cpus.0, client_spread: self.cpus.1 },
+            allowed_cpus: crate::traffic::probe::cpu_list(&self.allowed),
+            machine: self.machine.clone(),
+            cgroup: self.cgroup.display().to_string(),
+            pin_dir: self.pin_dir.display().to_string(),
+            cleaned_up: self.cleaned_up,
+            total_s: self.total.as_secs_f64(),
+        }
     }
+}
+
+/// `sockasm bench --json`: the table's rows and how the run went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JsonReport {
+    pub rows: Vec<JsonRow>,
+    pub load_ms: f64,
+    pub unload_ms: f64,
+    pub programs: Vec<ProgStatus>,
+    pub seconds: f64,
+    pub warmup_s: f64,
+    pub repeat: u32,
+    pub conns: u32,
+    pub sizes: Vec<u64>,
+    pub placements: Vec<String>,
+    pub cpus: JsonCpus,
+    /// The CPUs the benchmark may use, as `0,1`.
+    pub allowed_cpus: String,
+    pub machine: Machine,
+    pub cgroup: String,
+    pub pin_dir: String,
+    pub cleaned_up: bool,
+    pub total_s: f64,
+}
+
+/// The CPUs the pinned placements use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JsonCpus {
+    pub server: usize,
+    pub client_spread: usize,
+}
+
+/// One table row: a cell's median over its runs, with how it was checked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JsonRow {
+    pub placement: String,
+    pub workload: String,
+    pub size: u64,
+    pub conns: u32,
+    pub transport: String,
+    /// rr only (null for stream), and the reverse for `gbps`.
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub tps: Option<f64>,
+    pub gbps: Option<f64>,
+    pub runs: Vec<f64>,
+    pub verified_bytes: u64,
+    pub redirected_share: Option<f64>,
+    pub cpu_us_per_op: f64,
+    /// What `cpu_us_per_op` is per: `transaction` or `GiB`.
+    pub cpu_per: String,
+    pub server_ran_on: String,
+    pub client_ran_on: String,
+    pub cpu_samples: u64,
+    pub same_cpu_share: Option<f64>,
+    /// Samples per CPU number.
+    pub server_cpu_samples: BTreeMap<usize, u64>,
+    pub client_cpu_samples: BTreeMap<usize, u64>,
+    /// What the cell moved the bypass's counters by.
+    pub counters: Totals,
 }
 
 #[cfg(test)]

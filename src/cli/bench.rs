@@ -154,7 +154,7 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
                 std::fs::write(f, rep.svg()).map_err(|e| format!("writing the chart to {}: {e}", f.display()))?;
             }
             if args.json {
-                outln!("{}", rep.to_json());
+                outln!("{}", super::json_line(&rep.to_json())?);
             } else {
                 out!("{}", rep.table());
             }

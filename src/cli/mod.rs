@@ -59,6 +59,11 @@ pub fn write_out(args: std::fmt::Arguments<'_>) -> Result<()> {
     }
 }
 
+/// `v` as one line of JSON: what every `--json` prints.
+pub fn json_line(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| format!("rendering JSON: {e}").into())
+}
+
 /// `println!` that returns [`StdoutClosed`] from the enclosing function
 /// instead of panicking when the reader has gone.
 macro_rules! outln {

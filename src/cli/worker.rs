@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Result;
-use crate::json::Json;
+use crate::traffic::report::{Failed, Listening, line};
 use crate::traffic::{self, ClientConfig, ClientMode, Endpoint, Listener, ReaderKind, ServeConfig, ServeMode};
 
 #[derive(clap::Args, Debug)]
@@ -99,6 +99,10 @@ pub struct ChaosArgs {
     /// Pause this many ms after every second write instead of a random pause.
     #[arg(long)]
     pub pause_ms: Option<u64>,
+    /// Bytes the accepting end writes back, started before, racing with, or
+    /// after the forward stream's spill (the leave-against-redirect race).
+    #[arg(long, default_value_t = 0)]
+    pub reverse_bytes: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -206,16 +210,16 @@ pub struct ClientArgs {
     pub nodelay: bool,
 }
 
-fn print_line(j: &Json) {
+fn print_line(v: &impl serde::Serialize) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{j}");
+    let _ = writeln!(out, "{}", line(v));
     let _ = out.flush();
 }
 
 pub fn run(args: &Args, _verbose: bool) -> Result<()> {
     let res = run_role(args);
     if let Err(e) = &res {
-        print_line(&Json::obj([("ok", Json::from(false)), ("error", Json::from(e.to_string()))]));
+        print_line(&Failed::new(e.to_string()));
     }
     res
 }
@@ -271,7 +275,7 @@ fn run_role(args: &Args) -> Result<()> {
 fn serve(a: &ServeArgs, timeout: Duration) -> Result<()> {
     traffic::raise_nofile(a.conns * 2 + 64)?;
     let listener = Listener::bind(&a.listen)?;
-    print_line(&Json::obj([("listening", listener.port().map(|p| p as u64).into())]));
+    print_line(&Listening { listening: listener.port() });
     let cfg = ServeConfig {
         conns: a.conns,
         reader: a.reader,
@@ -284,7 +288,7 @@ fn serve(a: &ServeArgs, timeout: Duration) -> Result<()> {
         warmup: Duration::from_micros(a.warmup_us),
     };
     let r = traffic::serve(&listener, &cfg)?;
-    print_line(&r.to_json());
+    print_line(&r.report());
     Ok(())
 }
 
@@ -309,7 +313,7 @@ fn client(a: &ClientArgs, timeout: Duration) -> Result<()> {
         timeout,
     };
     let r = traffic::run_client(&cfg)?;
-    print_line(&r.to_json());
+    print_line(&r.report());
     Ok(())
 }
 
@@ -332,6 +336,7 @@ fn chaos(a: &ChaosArgs, timeout: Duration) -> Result<()> {
         reader,
         write_size: a.write_size.map(|n| n.max(1)),
         pause_ms: a.pause_ms,
+        reverse_bytes: a.reverse_bytes,
         timeout,
     };
     print_line(&run_chaos(&cfg)?);

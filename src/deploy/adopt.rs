@@ -13,12 +13,19 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::Duration;
 
-use super::*;
+use super::pins::Objects;
+use super::{DeployError, Result};
+use crate::cgroup::{self, Cgroup};
+use crate::progs;
 use crate::progs::adopt::{self as ad, AdoptOffsets};
 use crate::progs::counters::{Counter, Totals};
 use crate::progs::{CONFIRM_CONFIRMED, INFO_OFF_CONFIRM, INFO_VALUE_SIZE, KernelOffsets};
+use crate::syscall::{self, Map};
 
 /// Confirm rounds `load` runs, and the pause between two.
 const ROUNDS: u32 = 5;

@@ -1,8 +1,13 @@
 //! Cgroups: the one `load` attaches to, and walks of the cgroup tree for
 //! where a program is attached.
 
-use super::*;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::load::Attach;
+use super::{DeployError, Result};
+use crate::cgroup::{self, Cgroup};
+use crate::syscall::{self, AttachType};
 
 /// Cgroups visited at most when looking for attachments.
 const MAX_CGROUP_WALK: usize = 100_000;

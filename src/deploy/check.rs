@@ -4,10 +4,10 @@
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use crate::deploy::cgroups::{attach_state, resolve_cgroup};
-use crate::deploy::load::Attach;
-use crate::deploy::pins::{PIN_SOCKOPS, PINNED, pin_dir_path, pins_present};
-use crate::deploy::{DeployError, Result};
+use super::cgroups::{attach_state, resolve_cgroup};
+use super::load::Attach;
+use super::pins::{PIN_SOCKOPS, PINNED, pin_dir_path, pins_present};
+use super::{DeployError, Result};
 use crate::syscall;
 
 /// What [`check_attached`] found.

@@ -1,7 +1,8 @@
 //! The `config` and `ports` maps: the policy `load` sets and `status` shows.
 
-use super::*;
-use crate::progs::config;
+use super::{DeployError, Result};
+use crate::progs::{self, config};
+use crate::syscall::{self, Map};
 
 /// `config` value flag: the programs were loaded peer-aware.
 const CONFIG_PEER_AWARE: u64 = 1;

@@ -1,8 +1,26 @@
 //! `sockasm load`: create (or reuse) the objects, set the policy, attach,
 //! pin; undo all of it when a step fails.
 
-use super::*;
-use crate::progs::config;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::adopt::{self, Adoption};
+use super::cgroups::{attach_state, resolve_cgroup};
+use super::config::{Config, PortSelection, read_config, read_ports, tcp_rmem_max, write_config, write_ports};
+use super::lock::lock;
+use super::offsets;
+use super::offsets::KERNEL_BTF;
+use super::orphans::{OtherAttachment, other_attachments};
+use super::pins::{
+    Objects, PINNED, check_pin_dir_owner, ensure_pin_fs, pin_dir_path, pins_present, remove_dir_if_empty,
+};
+use super::privileges::require_caps;
+use super::status::{ProgStatus, prog_status};
+use super::{DEFAULT_PIN_DIR, DeployError, MAX_MAX_ENTRIES, Result};
+use crate::progs::{self, DEFAULT_MAX_ENTRIES, Policy, config};
+use crate::syscall::error::effective_caps;
+use crate::syscall::{self, AttachType};
 
 /// What `load` needs.
 #[derive(Clone, Debug)]
@@ -143,7 +161,9 @@ fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 /// On any error, everything this call did is undone.
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let start = Instant::now();
-    check_privileges("load")?;
+    // Read once: they decide both whether we may load and the policy.
+    let caps = effective_caps().unwrap_or(0);
+    require_caps("load", caps)?;
     if let Some(n) = opts.max_entries.filter(|n| !(1..=MAX_MAX_ENTRIES).contains(n)) {
         return Err(DeployError::Invalid(format!(
             "--max-entries must be between 1 and {MAX_MAX_ENTRIES} (sockets), not {n}"
@@ -167,7 +187,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let created = present.is_empty();
     let mut peer_blind_reason = None;
     let objs = if created {
-        let policy = offsets::policy(&opts.kernel_btf);
+        let policy = offsets::policy(&opts.kernel_btf, caps);
         if let Policy::PeerBlind { reason } = &policy {
             peer_blind_reason = Some(reason.clone());
         }

@@ -1,6 +1,9 @@
 //! The host-wide lock `load`, `unload` and bench/exec cleanups hold.
 
-use super::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{DeployError, Result};
 
 /// The lock `load`, `unload` and bench cleanups take, host-wide (flock).
 pub const LOCK_PATH: &str = "/run/sockasm/lock";

@@ -1,9 +1,9 @@
 //! The Prometheus text exposition of a status: what `sockasm status
 //! --format prometheus` prints and `sockasm agent` serves on /metrics.
 
-use crate::deploy::orphans::Orphan;
-use crate::deploy::stale::Stale;
-use crate::deploy::status::Status;
+use super::orphans::Orphan;
+use super::stale::Stale;
+use super::status::Status;
 use crate::progs::counters::Counter;
 
 /// A Prometheus label value: backslash, double quote and newline escaped.

@@ -36,6 +36,7 @@ mod offsets;
 mod orphans;
 mod pins;
 mod privileges;
+pub mod scratch;
 mod stale;
 mod status;
 mod unload;
@@ -47,34 +48,24 @@ pub use config::{Config, PortSelection};
 pub use load::{Attach, LoadOptions, LoadReport, load};
 pub use lock::{LOCK_DIR, LOCK_PATH, LifecycleLock, lock, try_lock};
 pub use metrics::{label as prometheus_label, prometheus};
-pub use offsets::OFFSETS_PATH;
+pub use offsets::{KERNEL_BTF, OFFSETS_PATH, kernel_policy};
 pub use orphans::{Orphan, OtherAttachment, orphans, other_attachments};
 pub use privileges::check_privileges;
+pub use scratch::Scratch;
 pub use stale::{Stale, StaleOutcome, remove_stale, stale_leftovers};
 pub use status::{MapStatus, ProgStatus, Status, status};
 pub use unload::{UnloadOutcome, UnloadReport, unload};
 
-pub use crate::progs::{DEFAULT_MAX_ENTRIES, KERNEL_BTF, kernel_policy};
-
-use cgroups::{attach_state, attachments_of, resolve_cgroup};
-use config::{read_config, read_ports, tcp_rmem_max, write_config, write_ports};
-use orphans::detach_orphans;
-use pins::{
-    Objects, PIN_SKMSG, PIN_SOCKOPS, PINNED, check_pin_dir_owner, ensure_pin_fs, pin_dir_path, pins_present,
-    remove_dir_if_empty,
-};
-use status::prog_status;
-use unload::unload_locked;
+pub use crate::progs::DEFAULT_MAX_ENTRIES;
 
 use crate::asm::AsmError;
-use crate::cgroup::{self, Cgroup, CgroupError};
+use crate::cgroup::CgroupError;
 use crate::loader::LoaderError;
-use crate::progs::{self, Policy};
+use crate::progs;
 use crate::spec::ProgramSpec;
-use crate::syscall::{self, AttachType, LoadError, Map, SysError};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use crate::syscall::{LoadError, SysError};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/sockasm";
 /// Upper bound of `--max-entries`: the SOCKHASH and sock_info are sized by

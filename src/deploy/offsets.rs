@@ -10,30 +10,62 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::progs::{KERNEL_BTF, KernelOffsets, Policy, kernel_policy};
+use crate::progs::{KernelOffsets, Policy};
+use crate::syscall::error::effective_caps;
 
 /// Where the offsets of this boot are kept.
 pub const OFFSETS_PATH: &str = "/run/sockasm/kernel-offsets";
 const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 
-/// [`kernel_policy`], with the offsets of this boot from [`OFFSETS_PATH`]
-/// when they are there, and kept there when they are not. Any other BTF
-/// path (tests) is always read.
-pub(super) fn policy(btf_path: &Path) -> Policy {
+/// Where the running kernel describes its types.
+pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// CapEff bit 38 (CAP_PERFMON) or 21 (CAP_SYS_ADMIN, which implies it):
+/// whether the programs may read kernel memory.
+fn may_read_kernel(caps: u64) -> bool {
+    caps & ((1 << 38) | (1 << 21)) != 0
+}
+
+/// How the programs will decide, on this kernel and with this process's
+/// privileges. Pure reads: no BPF object is created.
+pub fn kernel_policy(btf_path: &Path) -> Policy {
+    read_policy(btf_path, effective_caps().unwrap_or(0))
+}
+
+/// [`kernel_policy`] for a process with the effective capabilities `caps`:
+/// reads the BTF at `btf_path`.
+fn read_policy(btf_path: &Path, caps: u64) -> Policy {
+    if !may_read_kernel(caps) {
+        return Policy::without_perfmon();
+    }
+    match std::fs::read(btf_path) {
+        Ok(blob) => Policy::from_btf(&blob, &btf_path.display().to_string()),
+        Err(e) => Policy::PeerBlind {
+            reason: format!(
+                "cannot read the kernel's BTF at {}: {e} (a kernel built without CONFIG_DEBUG_INFO_BTF?)",
+                btf_path.display()
+            ),
+        },
+    }
+}
+
+/// [`kernel_policy`] for `caps`, with the offsets of this boot from
+/// [`OFFSETS_PATH`] when they are there, and kept there when they are not.
+/// Any other BTF path (tests) is always read.
+pub(super) fn policy(btf_path: &Path, caps: u64) -> Policy {
     if btf_path != Path::new(KERNEL_BTF) {
-        return kernel_policy(btf_path);
+        return read_policy(btf_path, caps);
     }
     let Some(boot) = std::fs::read_to_string(BOOT_ID).ok().map(|s| s.trim().to_string()) else {
-        return kernel_policy(btf_path);
+        return read_policy(btf_path, caps);
     };
     // The capability check stays: it decides per process, not per boot.
-    let caps = crate::progs::kernel::effective_caps();
-    if caps & ((1 << 38) | (1 << 21)) != 0
+    if may_read_kernel(caps)
         && let Some(o) = read(Path::new(OFFSETS_PATH), &boot)
     {
         return Policy::PeerAware(o);
     }
-    let p = kernel_policy(btf_path);
+    let p = read_policy(btf_path, caps);
     if let Policy::PeerAware(o) = &p {
         // Best effort: without the file the next load reads the BTF again.
         let _ = write(Path::new(OFFSETS_PATH), &boot, o);
@@ -72,6 +104,17 @@ fn write(path: &Path, boot: &str, o: &KernelOffsets) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn running_kernel_btf_resolves_every_field() {
+        // Skipped only where the kernel has no BTF at all (then `load` degrades).
+        let Ok(blob) = std::fs::read(KERNEL_BTF) else { return };
+        let o = KernelOffsets::from_btf(&blob).unwrap();
+        assert!(o.rcvbuf.offset > o.rmem_alloc.offset, "{o:?}");
+        assert_eq!(o.repair.mask.count_ones(), 1, "{o:?}");
+        assert!(o.repair.byte > o.rcvbuf.offset, "tcp_sock fields follow struct sock: {o:?}");
+        assert!(o.psock_tot_len.offset > o.psock_ingress.offset, "{o:?}");
+    }
 
     #[test]
     fn kept_offsets_are_used_only_for_the_same_boot_and_a_safe_file() {

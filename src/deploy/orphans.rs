@@ -1,8 +1,16 @@
 //! sockasm programs attached to cgroups that no pin refers to any more,
 //! found by walking the kernel's program ids.
 
-use super::*;
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use super::cgroups::attachments_of;
+use super::pins::PIN_SOCKOPS;
+use super::{DeployError, Result};
+use crate::cgroup::Cgroup;
+use crate::progs;
+use crate::syscall::{self, AttachType, Map};
 
 /// Program ids visited at most when walking the kernel's programs.
 const MAX_PROG_WALK: usize = 1_000_000;

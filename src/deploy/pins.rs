@@ -1,7 +1,15 @@
 //! The objects a loaded bypass pins, listed once ([`PINNED`]), and the pin
 //! directory that holds them.
 
-use super::*;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use super::load::Undo;
+use super::{DeployError, Result};
+use crate::cgroup;
+use crate::loader::Collection;
+use crate::progs;
+use crate::syscall::{self, Map};
 
 pub(super) const PIN_SOCKOPS: &str = "sockops";
 pub(super) const PIN_SKMSG: &str = "skmsg";
@@ -75,7 +83,7 @@ impl Objects {
     }
 
     /// Takes every object of [`PINNED`] from a freshly loaded collection.
-    pub fn from_collection(mut c: crate::loader::Collection) -> Result<Objects> {
+    pub fn from_collection(mut c: Collection) -> Result<Objects> {
         let mut objs = Objects::default();
         for p in PINNED {
             match p.kind {
@@ -113,7 +121,7 @@ impl Objects {
     }
 
     /// Pins every object in `dir`, recording each pin in `undo`.
-    pub fn pin_all(&self, dir: &Path, undo: &mut load::Undo) -> Result<()> {
+    pub fn pin_all(&self, dir: &Path, undo: &mut Undo) -> Result<()> {
         for p in &PINNED {
             let path = dir.join(p.pin);
             syscall::pin(self.fd(p)?, &path).map_err(DeployError::step(format!("pinning {}", path.display())))?;
@@ -217,7 +225,7 @@ mod tests {
     /// The table names every object of the spec once, and nothing else.
     #[test]
     fn pinned_table_matches_the_spec() {
-        let spec = progs::collection(&Policy::PeerBlind { reason: "test".into() }, 1).unwrap();
+        let spec = progs::collection(&progs::Policy::PeerBlind { reason: "test".into() }, 1).unwrap();
         assert_eq!(PINNED.len(), spec.maps.len() + spec.programs.len());
         for (name, _) in &spec.maps {
             assert_eq!(PINNED.iter().filter(|p| p.kind == Kind::Map && p.pin == name).count(), 1, "{name}");

@@ -1,7 +1,18 @@
 //! What a `sockasm bench` or `sockasm exec` killed with SIGKILL left behind,
 //! and `sockasm unload --stale`, which removes it.
 
-use super::*;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::lock::lock;
+use super::privileges::check_privileges;
+use super::scratch::PREFIXES;
+use super::unload::{UnloadOutcome, unload_locked};
+use super::{DeployError, Result};
+use crate::cgroup::{self, Cgroup};
+use crate::progs;
+use crate::syscall::{self, AttachType};
 
 /// What a `sockasm bench` or `sockasm exec` killed with SIGKILL leaves
 /// behind: its cgroup (with sock_ops attached), its pin directory, and for
@@ -16,7 +27,7 @@ pub struct Stale {
 /// `sockasm-bench-<pid>-…` and `sockasm-exec-<pid>-…` leftovers whose
 /// process is gone. Leftovers of a running bench or exec are not listed.
 pub fn stale_leftovers() -> Result<Vec<Stale>> {
-    let prefixes = [format!("{}-", crate::bench::NAME_PREFIX), format!("{}-", crate::exec::NAME_PREFIX)];
+    let prefixes = PREFIXES.map(|p| format!("{p}-"));
     let mut out = Vec::new();
     for dir in [cgroup::cgroup2_mount()?, PathBuf::from(cgroup::BPFFS_DEFAULT), PathBuf::from("/tmp")] {
         let Ok(rd) = std::fs::read_dir(&dir) else { continue };

@@ -1,15 +1,23 @@
 //! `sockasm status`: what is loaded at a pin directory, and its JSON.
 
-use super::*;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use super::cgroups::cgroups_with_prog;
+use super::config::{Config, PortSelection, read_config, read_ports};
+use super::orphans::{OtherAttachment, other_attachments};
+use super::pins::{Objects, PINNED, pins_present};
+use super::{DeployError, Result};
 use crate::json::Json;
-use crate::progs::counters;
-use pins::Objects;
+use crate::progs::{self, counters};
+use crate::syscall::{self, Map};
 
 /// One loaded program, as `load` and `status` report it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProgStatus {
     pub name: String,
     pub id: u32,
+    #[serde(rename = "type")]
     pub prog_type: String,
     pub xlated_bytes: u32,
     pub jited_bytes: u32,

@@ -1,7 +1,18 @@
 //! `sockasm unload`: detach from a cgroup, and remove everything once no
 //! cgroup and no connection is left.
 
-use super::*;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use super::cgroups::{cgroups_with_prog, resolve_cgroup};
+use super::lock::lock;
+use super::orphans::detach_orphans;
+use super::pins::{PIN_SKMSG, PIN_SOCKOPS, pin_dir_path, pins_present, remove_dir_if_empty};
+use super::privileges::check_privileges;
+use super::{DeployError, Result};
+use crate::cgroup::Cgroup;
+use crate::progs;
+use crate::syscall::{self, AttachType, Map};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnloadOutcome {

@@ -1,11 +1,14 @@
 //! One program of an object to a [`ProgramSpec`], and the object's maps to
 //! map specs: what [`crate::loader`] loads.
 
-use super::*;
+use super::{ElfError, Object, ProgRef, R_BPF_64_64, RelocTarget, corrupt, reloc_type_name};
 use crate::asm::{Assembled, MapRef, RawInsn, decode_all};
+use crate::asm::{Call, Imm64, Insn};
+use crate::spec::MapSpec;
 use crate::spec::{ProgramSpec, kernel_name};
-use crate::syscall::MapSpec;
+use crate::uapi::MapType;
 use crate::uapi::{AttachType, ProgType};
+use std::collections::BTreeMap;
 
 impl Object {
     /// The maps the object defines, as the loader creates them, by name.

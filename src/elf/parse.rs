@@ -1,6 +1,9 @@
 //! Bytes to [`Object`]: bounds-checked before goblin reads anything.
 
-use super::*;
+use super::{
+    CodeSection, EM_BPF, ElfError, Function, MapDef, MapOrigin, Object, Reloc, RelocTarget, SectionKind, btf, corrupt,
+    infer,
+};
 use crate::asm::decode_all;
 use crate::uapi::MapType;
 use goblin::elf::Elf;

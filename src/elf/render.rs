@@ -1,8 +1,11 @@
 //! An object as `sockasm dump --disasm FILE.o` shows it: text and JSON.
 
-use super::*;
+use super::{CodeSection, MapOrigin, Object, Reloc, RelocTarget, describe_map, reloc_type_name};
+use crate::asm::Insn;
 use crate::asm::listing::{self, ListingOptions};
 use crate::json::Json;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 impl Object {
     /// The annotation of a relocated instruction: `R_BPF_64_64 pkt_count: map PERCPU_ARRAY`.

@@ -63,9 +63,19 @@
 
 use super::counters::Counter;
 use super::key::*;
-use super::*;
+use super::{
+    Builder, CONFIRM_ADOPTED, CONFIRM_CANDIDATE, CONFIRM_CONFIRMED, INFO_OFF_ADDR, INFO_OFF_CONFIRM, INFO_OFF_COOKIE,
+    INFO_OFF_FLAGS, INFO_OFF_NETNS, INFO_VALUE_SIZE, KernelOffsets, MAP_CONFIG, MAP_PORTS, MAP_SK_STATE, MAP_SOCK_INFO,
+    MAP_SOCKHASH, PORT_EXCLUDE, PORT_INCLUDE, STATE_ADOPTED, STATE_OFF_KEY, STATE_OFF_MODE, STATE_OFF_SELF, config,
+};
+use crate::asm::{
+    Alu, AsmError, AtomicOp, Endian, Insn, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Reg, Size, atomic, exit, ja,
+    ld_map, ld_map_value, load, store, store_imm,
+};
 use crate::elf::kernel_btf::KernelBtf;
+use crate::spec::{MapSpec, ProgramSpec};
 use crate::uapi;
+use crate::uapi::{AttachType, Helper, MapType, ProgType};
 
 pub const TCP_NAME: &str = "sockasm_adopt";
 pub const TASK_NAME: &str = "sockasm_tscan";
@@ -781,7 +791,7 @@ mod tests {
 
     #[test]
     fn running_kernel_btf_resolves_the_adopt_fields_and_the_programs_assemble() {
-        let Ok(blob) = std::fs::read(KERNEL_BTF) else { return };
+        let Ok(blob) = std::fs::read("/sys/kernel/btf/vmlinux") else { return };
         let o = AdoptOffsets::from_btf(&blob).unwrap();
         let k = KernelOffsets::from_btf(&blob).unwrap();
         assert!(o.iter_tcp != 0 && o.iter_task != 0 && o.iter_tcp != o.iter_task, "{o:?}");

@@ -1,5 +1,11 @@
 //! Per-CPU counters: one PERCPU_ARRAY entry (key 0) holding one u64 per counter.
 
+use std::collections::BTreeMap;
+
+use serde::de::Error as _;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 /// The counters in the order they sit in the map value.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub enum Counter {
@@ -179,9 +185,47 @@ impl Totals {
     }
 }
 
+/// In JSON: one object, a key per counter ([`Counter::name`]) in
+/// [`Counter::ALL`] order.
+impl Serialize for Totals {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(Counter::ALL.len()))?;
+        for c in Counter::ALL {
+            m.serialize_entry(c.name(), &self.get(c))?;
+        }
+        m.end()
+    }
+}
+
+/// Every counter must be there: a missing one is an error naming it.
+impl<'de> Deserialize<'de> for Totals {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Totals, D::Error> {
+        let m = BTreeMap::<String, u64>::deserialize(d)?;
+        let mut t = Totals::default();
+        for c in Counter::ALL {
+            t.0[c as usize] = *m.get(c.name()).ok_or_else(|| D::Error::missing_field(c.name()))?;
+        }
+        Ok(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_as_json_name_every_counter() {
+        let mut t = Totals::default();
+        t.0[Counter::RedirectedBytes as usize] = 7;
+        let v = serde_json::to_value(t).unwrap();
+        assert_eq!(v["redirected_bytes"], 7);
+        assert_eq!(v.as_object().unwrap().len(), Counter::ALL.len());
+        assert_eq!(serde_json::from_value::<Totals>(v.clone()).unwrap(), t);
+        let mut cut = v;
+        cut.as_object_mut().unwrap().remove("tcp_for_good");
+        let e = serde_json::from_value::<Totals>(cut).unwrap_err().to_string();
+        assert!(e.contains("missing field `tcp_for_good`"), "{e}");
+    }
 
     #[test]
     fn order_matches_discriminants() {

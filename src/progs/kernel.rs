@@ -4,7 +4,6 @@
 //! (`/sys/kernel/btf/vmlinux`), never from the kernel sockasm was built on.
 
 use crate::elf::kernel_btf::{KernelBtf, KernelBtfError};
-use std::path::Path;
 
 /// One kernel struct member the programs read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,43 +177,22 @@ impl Policy {
     }
 }
 
-/// Where the running kernel describes its types.
-pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
-
-/// How the programs will decide, on this kernel and with these privileges.
-/// Pure reads: no BPF object is created.
-pub fn kernel_policy(btf_path: &Path) -> Policy {
-    // CapEff bit 38 (CAP_PERFMON) or 21 (CAP_SYS_ADMIN, which implies it).
-    let caps = effective_caps();
-    if caps & ((1 << 38) | (1 << 21)) == 0 {
-        return Policy::PeerBlind {
+impl Policy {
+    /// Peer-blind: this process may not read kernel memory.
+    pub fn without_perfmon() -> Policy {
+        Policy::PeerBlind {
             reason: "without CAP_PERFMON the verifier refuses to store a socket's address or read kernel memory".into(),
-        };
-    }
-    let blob = match std::fs::read(btf_path) {
-        Ok(b) => b,
-        Err(e) => {
-            return Policy::PeerBlind {
-                reason: format!(
-                    "cannot read the kernel's BTF at {}: {e} (a kernel built without CONFIG_DEBUG_INFO_BTF?)",
-                    btf_path.display()
-                ),
-            };
         }
-    };
-    match KernelOffsets::from_btf(&blob) {
-        Ok(o) => Policy::PeerAware(o),
-        Err(e) => Policy::PeerBlind { reason: format!("{}: {e}", btf_path.display()) },
     }
-}
 
-/// This process's effective capabilities (`CapEff` in /proc/self/status), 0 if unreadable.
-pub fn effective_caps() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
-        .and_then(|v| u64::from_str_radix(&v, 16).ok())
-        .unwrap_or(0)
+    /// The policy for a kernel whose BTF is `blob` (named `origin` in the
+    /// reason when it does not resolve every field).
+    pub fn from_btf(blob: &[u8], origin: &str) -> Policy {
+        match KernelOffsets::from_btf(blob) {
+            Ok(o) => Policy::PeerAware(o),
+            Err(e) => Policy::PeerBlind { reason: format!("{origin}: {e}") },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -235,17 +213,6 @@ pub(crate) mod tests {
             write_seq: f(1720, 4, "tcp_sock.write_seq"),
             repair: Flag { byte: 2121, mask: 1, name: "tcp_sock.repair" },
         }
-    }
-
-    #[test]
-    fn running_kernel_btf_resolves_every_field() {
-        // Skipped only where the kernel has no BTF at all (then `load` degrades).
-        let Ok(blob) = std::fs::read("/sys/kernel/btf/vmlinux") else { return };
-        let o = KernelOffsets::from_btf(&blob).unwrap();
-        assert!(o.rcvbuf.offset > o.rmem_alloc.offset, "{o:?}");
-        assert_eq!(o.repair.mask.count_ones(), 1, "{o:?}");
-        assert!(o.repair.byte > o.rcvbuf.offset, "tcp_sock fields follow struct sock: {o:?}");
-        assert!(o.psock_tot_len.offset > o.psock_ingress.offset, "{o:?}");
     }
 
     #[test]

@@ -21,12 +21,12 @@ pub mod skmsg;
 pub mod sockops;
 
 use crate::asm::*;
-use crate::spec::{CollectionSpec, ProgramSpec};
-use crate::syscall::MapSpec;
+use crate::spec::{CollectionSpec, MapSpec, ProgramSpec};
+
 use crate::uapi::{AttachType, Helper, MapType, ProgType};
 use std::collections::BTreeMap;
 
-pub use kernel::{KERNEL_BTF, KernelOffsets, Policy, kernel_policy};
+pub use kernel::{KernelOffsets, Policy};
 
 /// SOCKHASH and `sock_info` capacity when `load --max-entries` is not given.
 pub const DEFAULT_MAX_ENTRIES: u32 = 65_535;

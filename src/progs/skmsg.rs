@@ -67,8 +67,19 @@
 
 use super::counters::Counter;
 use super::key::*;
-use super::*;
+use super::{
+    Builder, CONFIRM_CONFIRMED, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_CONFIRM, INFO_OFF_COOKIE,
+    INFO_OFF_FLAGS, INFO_OFF_NETNS, MAP_CONFIG, MAP_SOCK_INFO, MAP_SOCKHASH, Policy, STACK_PEER_COOKIE,
+    STACK_PEER_RCVBUF, STACK_PEER_RMEM, STACK_WRITE_SEQ, STATE_ADOPTED, STATE_OFF_MODE, STATE_OFF_PEER_FLAGGED,
+    STATE_OFF_RUN, STATE_OFF_SELF, STATE_TCP_USED, config,
+};
+use crate::asm::{
+    Alu, AsmError, AtomicOp, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Size, atomic, exit, ja, ld_map,
+    ld_map_value, load, store, store_imm,
+};
+use crate::spec::ProgramSpec;
 use crate::uapi;
+use crate::uapi::{AttachType, Helper, ProgType};
 
 /// sk_msg_md field offsets: the table in [`crate::uapi::ctx`], checked
 /// against the C header.

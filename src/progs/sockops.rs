@@ -83,8 +83,20 @@
 
 use super::counters::Counter;
 use super::key::*;
-use super::*;
+use super::{
+    Builder, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_CONFIRM, INFO_OFF_COOKIE, INFO_OFF_FLAGS,
+    INFO_OFF_NETNS, LEAVE_DONE, LEAVE_PEER_PENDING, MAP_CONFIG, MAP_PORTS, MAP_SOCK_INFO, MAP_SOCKHASH, PORT_EXCLUDE,
+    PORT_INCLUDE, Policy, STACK_INFO, STACK_LEAVE_COOKIE, STACK_LEAVE_NEXT, STACK_LEAVE_PSOCK, STACK_LEAVE_TOT,
+    STACK_SCRATCH, STATE_IN_MAP, STATE_OFF_KEY, STATE_OFF_LEAVE, STATE_OFF_MODE, STATE_OFF_RTT_THEIRS, STATE_OFF_SELF,
+    STATE_TCP_USED, config,
+};
+use crate::asm::{
+    Alu, AsmError, AtomicOp, Endian, Insn, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Size, atomic, exit, ja,
+    ld_map, ld_map_value, load, store, store_imm,
+};
+use crate::spec::ProgramSpec;
 use crate::uapi;
+use crate::uapi::{AttachType, Helper, ProgType};
 
 /// bpf_sock_ops field offsets: the table in [`crate::uapi::ctx`], checked
 /// against the C header.

@@ -29,6 +29,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
+pub use crate::spec::MapSpec;
 pub use attach::{ProgQuery, attach_cgroup, attach_map, detach_cgroup, detach_map, query_cgroup, query_cgroup_full};
 pub use btf::{BtfBuilder, LoadedBtf, load_btf, sk_storage_btf};
 pub use error::{Result, SysError};
@@ -37,7 +38,7 @@ pub use info::{
     prog_next_id, prog_xlated_insns,
 };
 pub use iter::{iter_create, iter_link, iter_run};
-pub use map::{Map, MapSpec, UpdateFlag, possible_cpus};
+pub use map::{Map, UpdateFlag, possible_cpus};
 pub use pin::{get_pinned, get_pinned_with_flags, pin, unpin};
 pub use prog::{
     LoadError, LoadedProg, ProgSpec, TestRun, TestRunResult, VerifierError, VerifierStats, insns_from_u64,

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use super::TrafficError;
 use super::pattern::{Pattern, StreamId, check};
-use crate::json::Json;
+use super::report::{Ready, line};
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reader {
@@ -48,6 +49,14 @@ impl std::str::FromStr for Reader {
             _ => return Err(format!("unknown reader `{s}` (idle, plain, waitall, lowat, busy)")),
         })
     }
+}
+
+/// What the `adopt` worker prints at the end: the bytes checked each way.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdoptRun {
+    pub ok: bool,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -122,14 +131,14 @@ fn listen(cfg: &AdoptConfig, done: &Arc<AtomicBool>) -> Result<TcpListener, Traf
 }
 
 /// Runs the scenario (see the module doc); the JSON holds the byte counts.
-pub fn run_adopt(cfg: &AdoptConfig) -> Result<Json, TrafficError> {
+pub fn run_adopt(cfg: &AdoptConfig) -> Result<AdoptRun, TrafficError> {
     let done = Arc::new(AtomicBool::new(false));
     let r = run(cfg, &done);
     done.store(true, Ordering::Relaxed);
     r
 }
 
-fn run(cfg: &AdoptConfig, done: &Arc<AtomicBool>) -> Result<Json, TrafficError> {
+fn run(cfg: &AdoptConfig, done: &Arc<AtomicBool>) -> Result<AdoptRun, TrafficError> {
     let deadline = Instant::now() + cfg.timeout;
     let listener = listen(cfg, done)?;
     let addr = listener.local_addr().map_err(io_err("local_addr"))?;
@@ -195,7 +204,7 @@ fn run(cfg: &AdoptConfig, done: &Arc<AtomicBool>) -> Result<Json, TrafficError> 
     }
     // Let the reader threads block (or stream) before `load` runs.
     std::thread::sleep(Duration::from_millis(100));
-    println!("{}", Json::obj([("ready", Json::from(true))]));
+    println!("{}", line(&Ready { ready: true }));
     while !cfg.go_file.exists() {
         if Instant::now() > deadline {
             return Err(TrafficError::Timeout(cfg.timeout, format!("{} never appeared", cfg.go_file.display())));
@@ -228,7 +237,7 @@ fn run(cfg: &AdoptConfig, done: &Arc<AtomicBool>) -> Result<Json, TrafficError> 
             }
         }
     }
-    Ok(Json::obj([("ok", Json::from(true)), ("bytes_up", bytes_up.into()), ("bytes_down", bytes_down.into())]))
+    Ok(AdoptRun { ok: true, bytes_up, bytes_down })
 }
 
 fn join<T>(t: std::thread::JoinHandle<Result<T, TrafficError>>) -> Result<T, TrafficError> {

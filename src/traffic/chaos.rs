@@ -28,7 +28,7 @@ use nix::sys::socket::{MsgFlags, recv};
 
 use super::TrafficError;
 use super::pattern::{Pattern, StreamId, check};
-use crate::json::Json;
+use super::report::ChaosReport;
 use crate::syscall::ioctl::{fionread, set_rcvlowat};
 
 /// How the reader takes bytes in one call.
@@ -95,7 +95,28 @@ pub struct ChaosConfig {
     pub write_size: Option<usize>,
     /// Pause after every second write, in ms (the repro: 30), or random.
     pub pause_ms: Option<u64>,
+    /// Bytes the accepting end writes back (0: none). The forward stream
+    /// spills at once through a small bound, so its writer goes to TCP for
+    /// good and leaves the SOCKHASH at its next ACK, unless a redirect into
+    /// it came first: this stream is that redirect, started before the
+    /// forward stream, racing with its spill, or after it (by connection
+    /// index, see [`Reverse`]).
+    pub reverse_bytes: u64,
     pub timeout: Duration,
+}
+
+/// When the reverse stream starts, relative to the forward one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reverse {
+    /// Its first write is read before the forward stream starts: the
+    /// forward writer has received a redirect, so it must stay in the map.
+    Before,
+    /// It starts 0-3 ms after the forward stream's second write (the spill):
+    /// the redirect and the leaving race.
+    Racing,
+    /// It starts once the forward stream is read and 100 ms have passed:
+    /// the forward writer has usually left, so these writes go over TCP.
+    After,
 }
 
 /// splitmix64 as a generator: deterministic per seed, no dependency.
@@ -126,7 +147,7 @@ struct Totals {
     reads: [AtomicU64; 7],
 }
 
-pub fn run_chaos(cfg: &ChaosConfig) -> Result<Json, TrafficError> {
+pub fn run_chaos(cfg: &ChaosConfig) -> Result<ChaosReport, TrafficError> {
     let deadline = Instant::now() + cfg.timeout;
     let next = AtomicU64::new(0);
     let totals = Totals::default();
@@ -154,14 +175,14 @@ pub fn run_chaos(cfg: &ChaosConfig) -> Result<Json, TrafficError> {
     let reads = ReadMode::ALL
         .iter()
         .zip(&totals.reads)
-        .map(|(m, n)| (m.name(), Json::from(n.load(Ordering::Relaxed))))
-        .collect::<Vec<_>>();
-    Ok(Json::obj([
-        ("ok", Json::from(true)),
-        ("conns", totals.conns.load(Ordering::Relaxed).into()),
-        ("bytes", totals.bytes.load(Ordering::Relaxed).into()),
-        ("reads", Json::obj(reads)),
-    ]))
+        .map(|(m, n)| (m.name().to_string(), n.load(Ordering::Relaxed)))
+        .collect();
+    Ok(ChaosReport {
+        ok: true,
+        conns: totals.conns.load(Ordering::Relaxed),
+        bytes: totals.bytes.load(Ordering::Relaxed),
+        reads,
+    })
 }
 
 fn one_connection(cfg: &ChaosConfig, index: u64, deadline: Instant, totals: &Totals) -> Result<(), TrafficError> {
@@ -182,7 +203,78 @@ fn one_connection(cfg: &ChaosConfig, index: u64, deadline: Instant, totals: &Tot
     let writer_seed = rng.next();
     let (write_size, pause_ms) = (cfg.write_size, cfg.pause_ms);
     let name = format!("chaos-{index}");
+    let reverse = match index % 3 {
+        0 => Reverse::Before,
+        1 => Reverse::Racing,
+        _ => Reverse::After,
+    };
+    let back = if cfg.reverse_bytes > 0 {
+        Some((server.try_clone().map_err(io("dup"))?, client.try_clone().map_err(io("dup"))?))
+    } else {
+        None
+    };
+    let back_pattern = Pattern::new(StreamId::new("chaos-back", index));
+    let back_seed = rng.next();
+    let (back_started, back_started_out) = channel::<()>();
+    let (forward_read, forward_read_out) = channel::<()>();
+    let (spilled, spilled_out) = channel::<()>();
     std::thread::scope(|s| {
+        let back_threads = back.map(|(tx, rx)| {
+            let (pattern, total) = (&back_pattern, cfg.reverse_bytes);
+            let writer = s.spawn(move || -> Result<(), TrafficError> {
+                let mut rng = Rng(back_seed);
+                let mut tx = tx;
+                let wait = |rx: std::sync::mpsc::Receiver<()>| {
+                    let _ = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+                };
+                match reverse {
+                    Reverse::Before => {}
+                    Reverse::Racing => {
+                        wait(spilled_out);
+                        std::thread::sleep(Duration::from_micros(rng.range(0, 3000)));
+                    }
+                    Reverse::After => {
+                        wait(forward_read_out);
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+                let mut buf = Vec::new();
+                let mut sent = 0u64;
+                while sent < total {
+                    let size = match rng.range(0, 3) {
+                        0 => rng.range(1, 512),
+                        1 => rng.range(512, 16384),
+                        _ => rng.range(16384, 131072),
+                    };
+                    let n = size.min(total - sent) as usize;
+                    buf.resize(n, 0);
+                    pattern.fill(sent, &mut buf);
+                    write_all(&mut tx, &buf, deadline)
+                        .map_err(|e| TrafficError::io(format!("{index}: reverse write"), e))?;
+                    sent += n as u64;
+                    if sent == n as u64 {
+                        let _ = back_started.send(());
+                    }
+                    if rng.chance(30) {
+                        std::thread::sleep(Duration::from_micros(rng.range(0, 1000)));
+                    }
+                }
+                tx.shutdown(Shutdown::Write).map_err(|e| TrafficError::io(format!("{index}: shutdown"), e))?;
+                Ok(())
+            });
+            let reader = s.spawn(move || -> Result<(), TrafficError> {
+                let mut rng = Rng(back_seed ^ 1);
+                rx.set_read_timeout(Some(Duration::from_secs(2)))
+                    .map_err(|e| TrafficError::io(format!("{index}: SO_RCVTIMEO"), e))?;
+                read_all(&rx, pattern, total, None, &mut rng, deadline, totals, &format!("chaos-back-{index}"))
+            });
+            (writer, reader)
+        });
+        if back_threads.is_some() && reverse == Reverse::Before {
+            // The reverse stream's first write is out (and redirected) before
+            // the forward stream starts.
+            let _ = back_started_out.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
         let writer = s.spawn(move || -> Result<(), TrafficError> {
             let mut rng = Rng(writer_seed);
             let mut client = client;
@@ -212,6 +304,7 @@ fn one_connection(cfg: &ChaosConfig, index: u64, deadline: Instant, totals: &Tot
                 writes += 1;
                 if writes == 2 {
                     let _ = first_two.send(());
+                    let _ = spilled.send(());
                 }
                 if writes % 2 == 0 {
                     let ms = match pause_ms {
@@ -226,20 +319,30 @@ fn one_connection(cfg: &ChaosConfig, index: u64, deadline: Instant, totals: &Tot
                 }
             }
             let _ = first_two.send(());
+            let _ = spilled.send(());
             client.shutdown(Shutdown::Write).map_err(|e| TrafficError::io(format!("{index}: shutdown"), e))?;
             Ok(())
         });
         // Let the first two writes pile up in the reader's queue.
         let _ = first_two_out.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         let read = read_all(&server, &pattern, total, cfg.reader, &mut rng, deadline, totals, &name);
-        let wrote = writer
-            .join()
-            .unwrap_or_else(|_| Err(TrafficError::Protocol { conn: name.clone(), msg: "writer panicked".into() }));
+        let _ = forward_read.send(());
+        let panicked = |what: &str| Err(TrafficError::Protocol { conn: name.clone(), msg: format!("{what} panicked") });
+        let wrote = writer.join().unwrap_or_else(|_| panicked("writer"));
+        let back = match back_threads {
+            Some((w, r)) => {
+                let wrote = w.join().unwrap_or_else(|_| panicked("reverse writer"));
+                let read = r.join().unwrap_or_else(|_| panicked("reverse reader"));
+                read.and(wrote)
+            }
+            None => Ok(()),
+        };
         read?;
-        wrote
+        wrote?;
+        back
     })?;
     totals.conns.fetch_add(1, Ordering::Relaxed);
-    totals.bytes.fetch_add(total, Ordering::Relaxed);
+    totals.bytes.fetch_add(total + cfg.reverse_bytes, Ordering::Relaxed);
     Ok(())
 }
 

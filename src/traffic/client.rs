@@ -16,9 +16,9 @@ use super::net::{
     Endpoint, Stream, connect, read_exact_retrying, read_retrying, set_blocking_until, write_all_retrying,
 };
 use super::pattern::{HEADER_LEN, Pattern, StreamId, check};
-use super::probe::{Window, cpu_time_us, note_cpu, percentile, placement_json};
+use super::probe::{Window, cpu_time_us, note_cpu, percentile, placement};
+use super::report::ClientReport;
 use super::{CONN_THREAD, TRAILER_OK, TrafficError, mb_per_s};
-use crate::json::Json;
 
 /// What each connection does.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -159,35 +159,32 @@ impl ClientResult {
         self.rtts_ns.append(&mut c.rtts_ns);
     }
 
-    pub fn to_json(&self) -> Json {
+    /// The line the worker prints.
+    pub fn report(&self) -> ClientReport {
         let us = |q: f64| percentile(&self.rtts_ns, q) as f64 / 1000.0;
-        Json::obj(
-            [
-                ("ok", Json::from(true)),
-                ("role", "client".into()),
-                ("mode", self.mode.map(|m| m.name()).into()),
-                ("conns", self.conns.into()),
-                ("bytes_sent", self.bytes_sent.into()),
-                ("bytes_received", self.bytes_received.into()),
-                ("elapsed_us", (self.elapsed.as_micros() as u64).into()),
-                ("mb_per_s", mb_per_s(self.bytes_sent, self.elapsed).into()),
-                ("connect_us_avg", (self.connect_total.as_micros() as u64).checked_div(self.conns).into()),
-                ("peak_open", self.peak_open.into()),
-                ("first_local_port", self.first_local_port.map(|p| p as u64).into()),
-                // Ping-pong round trips measured.
-                ("transactions", (self.rtts_ns.len() as u64).into()),
-                ("tps", self.tps.into()),
-                ("p50_us", us(0.5).into()),
-                ("p99_us", us(0.99).into()),
-                ("max_us", us(1.0).into()),
-                ("gbps", self.gbps.into()),
-                ("measured_bytes", self.measured_bytes.into()),
-                ("spurious_eagain", self.spurious_eagain.into()),
-                ("cpu_us", self.cpu_us.into()),
-            ]
-            .into_iter()
-            .chain(placement_json()),
-        )
+        ClientReport {
+            ok: true,
+            role: "client".into(),
+            mode: self.mode.map(|m| m.name().to_string()),
+            conns: self.conns,
+            bytes_sent: self.bytes_sent,
+            bytes_received: self.bytes_received,
+            elapsed_us: self.elapsed.as_micros() as u64,
+            mb_per_s: mb_per_s(self.bytes_sent, self.elapsed),
+            connect_us_avg: (self.connect_total.as_micros() as u64).checked_div(self.conns),
+            peak_open: self.peak_open,
+            first_local_port: self.first_local_port,
+            transactions: self.rtts_ns.len() as u64,
+            tps: self.tps,
+            p50_us: us(0.5),
+            p99_us: us(0.99),
+            max_us: us(1.0),
+            gbps: self.gbps,
+            measured_bytes: self.measured_bytes,
+            spurious_eagain: self.spurious_eagain,
+            cpu_us: self.cpu_us,
+            placement: placement(),
+        }
     }
 }
 

@@ -20,6 +20,8 @@
 //!   `MSG_PEEK`, non-blocking, epoll, FIONREAD).
 //! - [`net`]: listeners and connections for [`Endpoint`]s, entering a cgroup
 //!   or a network namespace, raising RLIMIT_NOFILE.
+//! - [`report`]: the worker protocol, the typed JSON lines a worker prints
+//!   and the benchmark reads back.
 //! - [`probe`]: where and at what CPU cost the process ran (getrusage,
 //!   sched_getcpu samples, its affinity and cgroup), and the one percentile.
 
@@ -30,6 +32,7 @@ pub mod net;
 pub mod pair;
 pub mod pattern;
 pub mod probe;
+pub mod report;
 pub mod serve;
 
 use std::time::Duration;

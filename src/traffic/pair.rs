@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use super::TrafficError;
 use super::pattern::{Pattern, StreamId, check};
-use crate::json::Json;
+use super::report::{PairReport, Ready};
 
 #[derive(Clone, Debug)]
 pub enum Scenario {
@@ -233,7 +233,7 @@ fn fast_open(host: &str, conns: u32, size: usize, timeout: Duration) -> Result<u
 }
 
 /// Runs the scenario; the JSON holds byte counts and what was observed.
-pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
+pub fn run_pair(cfg: &PairConfig) -> Result<PairReport, TrafficError> {
     let deadline = Instant::now() + cfg.timeout;
     let listener = TcpListener::bind((cfg.host.as_str(), cfg.port)).map_err(|e| TrafficError::io("bind", e))?;
     let addr = listener.local_addr().map_err(|e| TrafficError::io("local_addr", e))?;
@@ -247,7 +247,7 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
     let mut up = Dir::new(clone(&client)?, clone(&server)?, "pair-up", cfg.write_size);
     let mut down = Dir::new(clone(&server)?, clone(&client)?, "pair-down", cfg.write_size);
     if let Some(go) = &cfg.go_file {
-        println!("{}", Json::obj([("ready", Json::from(true))]));
+        println!("{}", super::report::line(&Ready { ready: true }));
         while !go.exists() {
             if Instant::now() > deadline {
                 return Err(TrafficError::Timeout(cfg.timeout, format!("{} never appeared", go.display())));
@@ -255,13 +255,13 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    let mut out = vec![("ok", Json::from(true))];
+    let mut out = PairReport { ok: true, ..PairReport::default() };
     match cfg.scenario {
         Scenario::Stall { cap, extra } => {
             while up.sent < cap && up.write_some(cap - up.sent)? > 0 {}
-            out.push(("accepted", up.sent.into()));
-            out.push(("pushed_back", (up.sent < cap).into()));
-            out.push(("reader_rmem", rmem(&server).into()));
+            out.accepted = Some(up.sent);
+            out.pushed_back = Some(up.sent < cap);
+            out.reader_rmem = Some(rmem(&server));
             let target = up.sent + extra;
             up.pump(target, deadline)?;
         }
@@ -274,7 +274,7 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
                 let target = up.sent;
                 up.pump(target, deadline)?;
             }
-            out.push(("peak_reader_rmem", peak.into()));
+            out.peak_reader_rmem = Some(peak);
         }
         Scenario::SmallStream { writes } => {
             for _ in 0..writes {
@@ -301,11 +301,11 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
             }
         }
         Scenario::Semantics => {
-            out.extend(semantics(&client, &server)?);
+            semantics(&client, &server, &mut out)?;
         }
-        Scenario::Repair => out.push(("repaired", repaired_socket(&cfg.host)?.into())),
+        Scenario::Repair => out.repaired = Some(repaired_socket(&cfg.host)?),
         Scenario::FastOpen { conns } => {
-            out.push(("tfo_echoed", fast_open(&cfg.host, conns, cfg.write_size, cfg.timeout)?.into()));
+            out.tfo_echoed = Some(fast_open(&cfg.host, conns, cfg.write_size, cfg.timeout)?);
         }
         Scenario::PingPong { rounds } => {
             let n = cfg.write_size as u64;
@@ -317,14 +317,14 @@ pub fn run_pair(cfg: &PairConfig) -> Result<Json, TrafficError> {
             }
         }
     }
-    out.push(("bytes_up", up.received.into()));
-    out.push(("bytes_down", down.received.into()));
-    Ok(Json::obj(out))
+    out.bytes_up = up.received;
+    out.bytes_down = down.received;
+    Ok(out)
 }
 
 /// Probes the three calls; returns what `recv(MSG_WAITALL)` got of 100 bytes
-/// written in 10 writes, and the OOB and splice results, as JSON fields.
-fn semantics(client: &TcpStream, server: &TcpStream) -> Result<Vec<(&'static str, Json)>, TrafficError> {
+/// written in 10 writes, and the OOB and splice results, into `out`.
+fn semantics(client: &TcpStream, server: &TcpStream, out: &mut PairReport) -> Result<(), TrafficError> {
     use nix::fcntl::{SpliceFFlags, splice};
     use nix::sys::socket::{MsgFlags, recv, send};
     use std::os::fd::AsRawFd;
@@ -398,10 +398,9 @@ fn semantics(client: &TcpStream, server: &TcpStream) -> Result<Vec<(&'static str
             Err(e) => return Err(sys("splice")(e)),
         }
     }
-    Ok(vec![
-        ("waitall_got", (waitall as u64).into()),
-        ("oob_byte", Json::from(oob_byte.as_str())),
-        ("stream_after_oob", Json::from(String::from_utf8_lossy(&stream).as_ref())),
-        ("spliced", (spliced as u64).into()),
-    ])
+    out.waitall_got = Some(waitall as u64);
+    out.oob_byte = Some(oob_byte);
+    out.stream_after_oob = Some(String::from_utf8_lossy(&stream).into_owned());
+    out.spliced = Some(spliced as u64);
+    Ok(())
 }

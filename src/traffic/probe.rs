@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::json::Json;
+use super::report::Placement;
 
 /// The cgroup v2 path of this process (`0::/x` in /proc/self/cgroup).
 pub fn own_cgroup() -> String {
@@ -47,9 +47,9 @@ pub fn affinity() -> Vec<usize> {
 }
 
 /// Where this process ran: its cgroup, its affinity and the CPUs it was seen on.
-pub fn placement_json() -> [(&'static str, Json); 3] {
+pub fn placement() -> Placement {
     let ran = RAN_ON.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    [("cgroup", own_cgroup().into()), ("affinity", cpu_list(&affinity()).into()), ("ran_on", cpu_list(&ran).into())]
+    Placement { cgroup: own_cgroup(), affinity: cpu_list(&affinity()), ran_on: cpu_list(&ran) }
 }
 
 /// Nearest-rank percentile of sorted values (`q` in 0..=1).

@@ -22,9 +22,9 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 
 use super::net::{Listener, Stream, set_blocking_until, write_all_retrying};
 use super::pattern::{StreamChecker, StreamId};
-use super::probe::{Window, cpu_time_us, note_cpu, placement_json};
+use super::probe::{Window, cpu_time_us, note_cpu, placement};
+use super::report::ServeReport;
 use super::{TRAILER_OK, TrafficError, mb_per_s};
-use crate::json::Json;
 
 /// How the server reads.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -164,31 +164,29 @@ pub struct ServerResult {
 }
 
 impl ServerResult {
-    pub fn to_json(&self) -> Json {
-        Json::obj(
-            [
-                ("ok", Json::from(true)),
-                ("role", "serve".into()),
-                ("reader", self.reader.map(|r| r.name()).into()),
-                ("mode", self.mode.map(|m| m.name()).into()),
-                ("conns", self.conns.into()),
-                ("bytes_in", self.bytes_in.into()),
-                ("bytes_out", self.bytes_out.into()),
-                ("distinct_streams", self.distinct_streams.into()),
-                ("elapsed_us", (self.elapsed.as_micros() as u64).into()),
-                ("mb_per_s_in", mb_per_s(self.bytes_in, self.elapsed).into()),
-                ("reads", self.reads.into()),
-                ("fionread_calls", self.fionread_calls.into()),
-                ("fionread_zero_data", self.fionread_zero_data.into()),
-                ("fionread_zero_eof", self.fionread_zero_eof.into()),
-                ("fionread_zero_eagain", self.fionread_zero_eagain.into()),
-                ("spurious_eagain", self.spurious_eagain.into()),
-                ("transactions", self.transactions.into()),
-                ("cpu_us", self.cpu_us.into()),
-            ]
-            .into_iter()
-            .chain(placement_json()),
-        )
+    /// The line the worker prints.
+    pub fn report(&self) -> ServeReport {
+        ServeReport {
+            ok: true,
+            role: "serve".into(),
+            reader: self.reader.map(|r| r.name().to_string()),
+            mode: self.mode.map(|m| m.name().to_string()),
+            conns: self.conns,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            distinct_streams: self.distinct_streams,
+            elapsed_us: self.elapsed.as_micros() as u64,
+            mb_per_s_in: mb_per_s(self.bytes_in, self.elapsed),
+            reads: self.reads,
+            fionread_calls: self.fionread_calls,
+            fionread_zero_data: self.fionread_zero_data,
+            fionread_zero_eof: self.fionread_zero_eof,
+            fionread_zero_eagain: self.fionread_zero_eagain,
+            spurious_eagain: self.spurious_eagain,
+            transactions: self.transactions,
+            cpu_us: self.cpu_us,
+            placement: placement(),
+        }
     }
 }
 

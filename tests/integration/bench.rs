@@ -154,7 +154,7 @@ fn bench_smoke_all_transports_verified_and_clean() {
             assert!(r.u64("counters.redirected_bytes") > 0, "counters did not move for a bypass row: {what}");
             assert!(r.u64("counters.sockets_added") >= 2 * conns, "{what}");
         } else {
-            let Value::Obj(cs) = r.at("counters") else { panic!("{what}") };
+            let Value::Object(cs) = r.at("counters") else { panic!("{what}") };
             for (k, c) in cs {
                 assert_eq!(c.as_u64(), Some(0), "counter {k} moved for a {t} row: {what}");
             }

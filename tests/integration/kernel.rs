@@ -1229,16 +1229,16 @@ fn kernel_stale_peer_address_never_misdirects() {
     assert!(o.status.success(), "{}", show(&o));
     let dump = json::parse(&String::from_utf8_lossy(&o.stdout)).unwrap();
     let entries = match &dump {
-        Value::Arr(a) => a.clone(),
+        Value::Array(a) => a.clone(),
         v => panic!("bpftool dump: {v}"),
     };
     assert_eq!(entries.len(), 2, "{dump}");
     let bytes = |v: &Value| -> Vec<String> {
         match v {
-            Value::Arr(a) => a
+            Value::Array(a) => a
                 .iter()
                 .map(|b| match b {
-                    Value::Str(s) => s.clone(),
+                    Value::String(s) => s.clone(),
                     x => panic!("{x}"),
                 })
                 .collect(),
@@ -1491,4 +1491,46 @@ fn kernel_random_readers_keep_every_byte_in_order() {
     for mode in ["plain", "waitall", "rcvlowat", "peek", "nonblocking", "epoll", "fionread"] {
         assert!(r.u64(&format!("reads.{mode}")) > 0, "no {mode} read: {r}");
     }
+}
+
+/// The leaving protocol against redirects, many rounds: every connection's
+/// forward stream spills at its second write (4 KiB bound), so its writer
+/// goes to TCP for good and leaves the SOCKHASH at its next ACK unless a
+/// redirect into it came first; the accepting end writes a stream back that
+/// starts before the spill (a third of the connections), 0-3 ms after it
+/// (racing with the leave), or 100 ms after the forward stream was read.
+/// Both directions are read with random read modes and every byte of both
+/// is checked in order. A redirect that won must keep the socket in the map;
+/// a leave that won must send the later writes over TCP.
+#[test]
+fn kernel_leave_races_redirect_every_byte_in_order() {
+    if !kernel_ok() {
+        return;
+    }
+    let conns: u64 = std::env::var("SOCKASM_RACE_CONNS").ok().and_then(|v| v.parse().ok()).unwrap_or(600);
+    let (r, d) = chaos_through_4k_bound(&[
+        "--conns",
+        &s(conns),
+        "--parallel",
+        "16",
+        "--seed",
+        "11",
+        "--min-bytes",
+        "16384",
+        "--max-bytes",
+        "131072",
+        "--reverse-bytes",
+        "65536",
+    ]);
+    eprintln!("[leave vs redirect] {r}\n  counters {d:?}");
+    assert_eq!(r.u64("conns"), conns, "{r}");
+    assert!(d.spills >= conns * 5 / 6, "the forward streams must spill: {d:?}");
+    // Leaves won: writes back to a socket that had left went over TCP.
+    assert!(d.sockets_left >= conns / 3, "{d:?}");
+    assert!(d.tcp_no_peer > 0, "no write found its peer gone: {d:?}");
+    // Redirects won: in the connections whose reverse stream came first, the
+    // forward writer received a redirect and stayed, so fewer than every
+    // socket left.
+    assert!(d.sockets_left < 2 * conns, "{d:?}");
+    assert!(d.redirected_msgs > conns, "{d:?}");
 }

@@ -64,7 +64,7 @@ pub(crate) fn samples<'a>(v: &'a Value, family: &str) -> Vec<(&'a str, &'a Value
     f.arr("samples")
         .iter()
         .map(|s| match s {
-            Value::Arr(x) => {
+            Value::Array(x) => {
                 (x[0].as_str().expect("name"), &x[1], x[2].as_f64().unwrap_or_else(|| panic!("value {:?}", x[2])))
             }
             other => panic!("sample {other:?}"),
@@ -105,7 +105,7 @@ fn status_prometheus_parses_with_the_real_parser() {
     assert_eq!(v.at("sockasm_sockets").get("type").and_then(Value::as_str), Some("gauge"));
     // Every counter, as a counter family sockasm_<name> with a _total sample.
     let json = crate::kernel::harness::status_of(&env.pin);
-    let Some(Value::Obj(counters)) = json.get("counters") else { panic!("status --json has no counters") };
+    let Some(Value::Object(counters)) = json.get("counters") else { panic!("status --json has no counters") };
     assert_eq!(counters.len(), sockasm::progs::counters::Counter::ALL.len());
     for (name, val) in counters {
         let fam = format!("sockasm_{name}");

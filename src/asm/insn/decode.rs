@@ -1,7 +1,10 @@
 //! The total decoder: any bytes give instructions or a `DecodeError`, never
 //! a panic.
 
-use super::*;
+use super::{
+    Alu, AtomicOp, BPF_ADDR_SPACE_CAST, BPF_LOAD_ACQ, BPF_STORE_REL, Call, Class, DecodeError, Endian, Imm64, Insn,
+    Jmp, RawInsn, Reg, Size, Src, Width,
+};
 
 /// Decodes one instruction from `raw` (the slot at `offset`), with `next` the
 /// following slot if there is one (needed by `lddw`).

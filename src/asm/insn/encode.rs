@@ -1,7 +1,10 @@
 //! Encoding: an instruction to its 8-byte slots, with the checks that make
 //! an instruction valid, and branch offsets.
 
-use super::*;
+use super::{
+    Alu, AtomicOp, BPF_ADDR_SPACE_CAST, BPF_LOAD_ACQ, BPF_STORE_REL, Call, Class, EncodeError, Endian, Imm64, Insn,
+    Mode, R0, R10, RawInsn, Reg, Size, Src, Width,
+};
 
 impl Insn {
     /// Number of 8-byte slots: 2 for `lddw`, else 1.

@@ -330,7 +330,7 @@ pub fn status_of(pin: &Path) -> Value {
     let o = sockasm(&["status", "--pin-dir", pin.to_str().expect("utf-8"), "--json"]);
     let text = String::from_utf8_lossy(&o.stdout);
     let v = parse(text.trim()).unwrap_or_else(|e| panic!("status --json is not one JSON object ({e}):\n{}", show(&o)));
-    assert!(matches!(v, Value::Obj(_)), "status --json: {}", show(&o));
+    assert!(matches!(v, Value::Object(_)), "status --json: {}", show(&o));
     v
 }
 
@@ -380,7 +380,7 @@ impl Worker {
     /// Waits for the `{"ready": true}` line of a gated worker.
     pub fn wait_ready(&mut self, within: Duration) {
         match self.next_line(within) {
-            Some(l) if l.contains("\"ready\": true") => {}
+            Some(l) if parse(&l).is_ok_and(|v| v.get("ready") == Some(&Value::Bool(true))) => {}
             other => {
                 self.kill();
                 panic!("worker `{}` did not get ready (got {other:?}); stderr:\n{}", self.args, self.stderr());
@@ -396,9 +396,9 @@ impl Worker {
         };
         let v = parse(&line).unwrap_or_else(|e| panic!("worker `{}`: {e}", self.args));
         match v.get("listening") {
-            Some(Value::UInt(p)) => *p as u16,
             // AF_UNIX: no port.
             Some(Value::Null) => 0,
+            Some(p) if p.as_u64().is_some_and(|p| p <= 0xffff) => p.as_u64().unwrap_or_default() as u16,
             _ => panic!("worker `{}`: want a listening line, got {line}; stderr:\n{}", self.args, self.stderr()),
         }
     }
