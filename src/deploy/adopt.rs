@@ -18,13 +18,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
+use super::offsets;
 use super::pins::Objects;
 use super::{DeployError, Result};
 use crate::cgroup::{self, Cgroup};
 use crate::progs;
 use crate::progs::adopt::{self as ad, AdoptOffsets};
 use crate::progs::counters::{Counter, Totals};
-use crate::progs::{CONFIRM_CONFIRMED, INFO_OFF_CONFIRM, INFO_VALUE_SIZE, KernelOffsets};
+use crate::progs::{CONFIRM_CONFIRMED, INFO_OFF_CONFIRM, INFO_VALUE_SIZE, KernelOffsets, Policy};
+use crate::syscall::error::effective_caps;
 use crate::syscall::{self, Map};
 
 /// Confirm rounds `load` runs, and the pause between two.
@@ -84,6 +86,7 @@ struct Passes {
     // The programs stay open while the links live.
     _progs: Vec<OwnedFd>,
     namespaces: Vec<File>,
+    pollwake: u64,
 }
 
 /// Adopts the established sockets of `cg`'s processes into the loaded
@@ -102,20 +105,23 @@ pub(super) fn adopt(objs: &Objects, cg: &Cgroup, kernel_btf: &Path, peer_aware: 
             info.spec().value_size
         ));
     }
-    let blob = match std::fs::read(kernel_btf) {
-        Ok(b) => b,
-        Err(e) => return skip(format!("cannot read the kernel's BTF at {}: {e}", kernel_btf.display())),
+    let namespaces = namespaces(cg)?;
+    if namespaces.is_empty() {
+        // No process in the cgroup: no socket to adopt, nothing to load.
+        return Ok(Adoption::Done(AdoptReport::default()));
+    }
+    let o = match offsets::adopt_offsets(kernel_btf) {
+        Ok(o) => o,
+        Err(why) => return skip(why),
     };
-    let (o, k) = match (AdoptOffsets::from_btf(&blob), KernelOffsets::from_btf(&blob)) {
-        (Ok(o), Ok(k)) => (o, k),
-        (Err(e), _) => return skip(format!("{}: {e}", kernel_btf.display())),
-        (_, Err(e)) => return skip(format!("{}: {e}", kernel_btf.display())),
+    let Policy::PeerAware(k) = offsets::policy(kernel_btf, effective_caps().unwrap_or(0)) else {
+        return skip("the kernel's offsets are not readable (peer-blind)".into());
     };
     let mut passes = match Passes::new(objs, &o, &k)? {
         Ok(p) => p,
         Err(why) => return skip(why),
     };
-    passes.namespaces = namespaces(cg)?;
+    passes.namespaces = namespaces;
     let before = counters(objs)?;
     let mut rounds = 0;
     let mut busy = (0, false);
@@ -199,7 +205,7 @@ impl Passes {
         let (Some(task), Some(tcp)) = (links.pop(), links.pop()) else {
             return Err(DeployError::Invalid("two iterator links expected (a bug in sockasm)".into()));
         };
-        Ok(Ok(Passes { maps, tcp, task, _progs: progs, namespaces: Vec::new() }))
+        Ok(Ok(Passes { maps, tcp, task, _progs: progs, namespaces: Vec::new(), pollwake: o.pollwake }))
     }
 
     fn map(&self, name: &str) -> Result<&Map> {
@@ -217,7 +223,7 @@ impl Passes {
         let mut v = vec![0u8; ad::CFG_VALUE_SIZE as usize];
         v[ad::CFG_OFF_CGROUP_ID as usize..][..8].copy_from_slice(&md.ino().to_ne_bytes());
         v[ad::CFG_OFF_CGROUP_LEVEL as usize..][..8].copy_from_slice(&level.to_ne_bytes());
-        v[ad::CFG_OFF_POLLWAKE as usize..][..8].copy_from_slice(&pollwake().to_ne_bytes());
+        v[ad::CFG_OFF_POLLWAKE as usize..][..8].copy_from_slice(&self.pollwake.to_ne_bytes());
         self.map(ad::MAP_ADOPT_CONFIG)?
             .update(&0u32.to_ne_bytes(), &v, syscall::UpdateFlag::Any)
             .map_err(DeployError::step("writing the adopt configuration"))?;
@@ -357,17 +363,4 @@ fn undo(info: &Map, sock_hash: &Map) {
             }
         }
     }
-}
-
-/// The address of the kernel's `pollwake` from /proc/kallsyms (0 when
-/// hidden): poll()/select() wait entries are then not taken for sleepers.
-fn pollwake() -> u64 {
-    let Ok(text) = std::fs::read_to_string("/proc/kallsyms") else { return 0 };
-    text.lines()
-        .find_map(|l| {
-            let mut w = l.split_whitespace();
-            let (addr, _kind, name) = (w.next()?, w.next()?, w.next()?);
-            (name == "pollwake" && w.next().is_none()).then(|| u64::from_str_radix(addr, 16).ok())?
-        })
-        .unwrap_or(0)
 }

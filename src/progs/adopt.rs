@@ -211,6 +211,9 @@ pub struct AdoptOffsets {
     /// BTF ids of `bpf_iter_tcp` and `bpf_iter_task`.
     pub iter_tcp: u32,
     pub iter_task: u32,
+    /// The address of the kernel's `pollwake` (0: unknown), which the
+    /// deploy layer fills in from /proc/kallsyms ([`CFG_OFF_POLLWAKE`]).
+    pub pollwake: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -243,6 +246,45 @@ impl AdoptOffsets {
             offsets,
             iter_tcp: btf.find_func("bpf_iter_tcp")?,
             iter_task: btf.find_func("bpf_iter_task")?,
+            pollwake: 0,
+        })
+    }
+
+    /// One line per field, `struct.path OFFSET`, then the BTF ids and
+    /// `pollwake`, for keeping them for the boot ([`AdoptOffsets::from_text`]).
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        for (f, strukt, path, _) in FIELDS {
+            s += &format!("{strukt}.{path} {}\n", self.get(f));
+        }
+        s += &format!(
+            "bpf_iter_tcp {}\nbpf_iter_task {}\npollwake {:x}\n",
+            self.iter_tcp, self.iter_task, self.pollwake
+        );
+        s
+    }
+
+    /// Parses [`AdoptOffsets::to_text`]; `None` unless every line is there.
+    pub fn from_text(text: &str) -> Option<AdoptOffsets> {
+        let value = |name: &str| -> Option<&str> {
+            let line = text.lines().find(|l| l.split_whitespace().next() == Some(name))?;
+            let mut w = line.split_whitespace().skip(1);
+            let v = w.next()?;
+            w.next().is_none().then_some(v)
+        };
+        let mut offsets = Vec::new();
+        for (f, strukt, path, _) in FIELDS {
+            let o: u32 = value(&format!("{strukt}.{path}"))?.parse().ok()?;
+            if o > 32 * 1024 {
+                return None;
+            }
+            offsets.push((f, o));
+        }
+        Some(AdoptOffsets {
+            offsets,
+            iter_tcp: value("bpf_iter_tcp")?.parse().ok()?,
+            iter_task: value("bpf_iter_task")?.parse().ok()?,
+            pollwake: u64::from_str_radix(value("pollwake")?, 16).ok()?,
         })
     }
 
@@ -794,6 +836,8 @@ mod tests {
         let Ok(blob) = std::fs::read("/sys/kernel/btf/vmlinux") else { return };
         let o = AdoptOffsets::from_btf(&blob).unwrap();
         let k = KernelOffsets::from_btf(&blob).unwrap();
+        assert_eq!(AdoptOffsets::from_text(&o.to_text()), Some(o.clone()));
+        assert_eq!(AdoptOffsets::from_text(&o.to_text().replace("bpf_iter_task", "x")), None);
         assert!(o.iter_tcp != 0 && o.iter_task != 0 && o.iter_tcp != o.iter_task, "{o:?}");
         assert!(o.get(F::RcvNxt) > o.get(F::Wq), "tcp_sock fields follow struct sock: {o:?}");
         for p in [tcp_program(&o, &k).unwrap(), task_program(&o).unwrap()] {
