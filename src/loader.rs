@@ -118,7 +118,7 @@ pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<Load
         spec.btf = Some(btf.as_fd());
         spec.func_info = records;
     }
-    spec.load()
+    LoadedProg::load(&spec)
 }
 
 /// The slots where the program's functions start (0 first), when it takes
@@ -218,6 +218,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            pinning: Default::default(),
         }
     }
 
@@ -258,6 +259,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            pinning: Default::default(),
         }
     }
 

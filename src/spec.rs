@@ -38,6 +38,46 @@ pub struct ProgramSpec {
     pub code: Assembled,
     /// Per-slot notes for listings (context fields, maps, relocations).
     pub comments: BTreeMap<usize, String>,
+    /// Whether `load` pins it, and under which file name.
+    pub pinning: Pinning,
+}
+
+/// Whether an object is pinned in the pin directory of its collection, and
+/// under which file name (as cilium/ebpf's `MapSpec.Pinning`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Pinning {
+    /// Not pinned: it lives while a file descriptor or another object holds it.
+    #[default]
+    None,
+    /// Pinned under its name in the collection.
+    ByName,
+    /// Pinned under this file name.
+    As(String),
+}
+
+impl Pinning {
+    /// The pin's file name for an object named `name`, if it is pinned.
+    pub fn file_name<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        match self {
+            Pinning::None => None,
+            Pinning::ByName => Some(name),
+            Pinning::As(file) => Some(file),
+        }
+    }
+}
+
+/// A pinned object of a collection: its pin's file name, and what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pinned<'a> {
+    pub file: &'a str,
+    pub object: Object<'a>,
+}
+
+/// An object of a collection, by its name there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Object<'a> {
+    Map(&'a str),
+    Program(&'a str),
 }
 
 impl ProgramSpec {
@@ -56,6 +96,24 @@ impl CollectionSpec {
     /// The map named `name`.
     pub fn map(&self, name: &str) -> Option<&MapSpec> {
         self.maps.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+
+    /// The program named `name`.
+    pub fn program(&self, name: &str) -> Option<&ProgramSpec> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// Every pinned object: the programs, then the maps, each in spec order.
+    pub fn pinned(&self) -> Vec<Pinned<'_>> {
+        let progs = self
+            .programs
+            .iter()
+            .filter_map(|p| Some(Pinned { file: p.pinning.file_name(&p.name)?, object: Object::Program(&p.name) }));
+        let maps = self
+            .maps
+            .iter()
+            .filter_map(|(n, m)| Some(Pinned { file: m.pinning.file_name(n)?, object: Object::Map(n) }));
+        progs.chain(maps).collect()
     }
 
     /// The first map reference of any program to a map the spec does not
@@ -78,17 +136,25 @@ pub struct MapSpec {
     pub flags: u32,
     /// At most 15 bytes of `[A-Za-z0-9_.]`; may be empty.
     pub name: String,
+    /// Whether `load` pins it (by its name in the collection, not this name).
+    pub pinning: Pinning,
 }
 
 impl MapSpec {
     /// A spec with no flags and no name.
     pub fn new(map_type: MapType, key_size: u32, value_size: u32, max_entries: u32) -> Self {
-        MapSpec { map_type, key_size, value_size, max_entries, flags: 0, name: String::new() }
+        MapSpec { map_type, key_size, value_size, max_entries, flags: 0, name: String::new(), pinning: Pinning::None }
     }
 
     /// Set the name.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Set how it is pinned.
+    pub fn with_pinning(mut self, pinning: Pinning) -> Self {
+        self.pinning = pinning;
         self
     }
 
@@ -152,6 +218,7 @@ mod tests {
             license: "GPL".into(),
             code: p.assemble().unwrap(),
             comments: BTreeMap::new(),
+            pinning: Default::default(),
         };
         assert_eq!((prog.slots(), prog.insns().len()), (4, 3));
         let mut spec = CollectionSpec { maps: vec![], programs: vec![prog] };

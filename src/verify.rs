@@ -138,6 +138,7 @@ pub fn from_text(
         license: "GPL".into(),
         code,
         comments: BTreeMap::new(),
+        pinning: crate::spec::Pinning::None,
     };
     let spec = CollectionSpec { maps: maps.to_vec(), programs: vec![program] };
     if let Some((_, name)) = spec.unbound_ref() {

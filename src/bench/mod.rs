@@ -3,7 +3,7 @@
 //! The run owns everything it touches: a temporary child cgroup directly
 //! under the cgroup2 mount (`sockasm-bench-<pid>-…`) and a pin directory
 //! (`/sys/fs/bpf/sockasm-bench-<pid>-…`). It loads the built-in programs
-//! there ([`deploy::load`], timed, with verifier statistics), runs every cell
+//! there ([`crate::deploy::load`], timed, with verifier statistics), runs every cell
 //! (workload × size × transport, `repeat` times, interleaved so drift hits all
 //! transports alike), then unloads and removes both directories, on every
 //! exit path ([`Scratch`]'s `Drop`), Ctrl-C included ([`Interrupt`]).
@@ -16,7 +16,7 @@
 //! cell. For the bypass rows both first join the
 //! benchmark's cgroup; for TCP and AF_UNIX neither does. The benchmark
 //! process itself never joins. After each cell the bypass's counters
-//! ([`deploy::status`]) and the endpoints' own `/proc/self/cgroup` must show
+//! ([`crate::deploy::status`]) and the endpoints' own `/proc/self/cgroup` must show
 //! it: both sockets of every connection added to the map and bytes
 //! redirected for bypass rows, no counter moved at all for the others.
 //! Anything else fails the run.

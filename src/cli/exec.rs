@@ -4,10 +4,11 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Error, Exit, Result};
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Exit, Result, json_line};
 use crate::exec::{self, ExecError, Options, Outcome, Signals};
-use crate::json::Json;
-use crate::progs::counters::Counter;
+use crate::progs::counters::{Counter, Totals};
 
 /// sockasm exec's own failures exit with this (as `env` and `docker run` do),
 /// so they are told apart from CMD's statuses.
@@ -65,7 +66,7 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     };
     let name = args.command[0].to_string_lossy().into_owned();
     let o = exec::run(&opts, &sig).map_err(|e| failed(e, verbose))?;
-    let text = if args.json { format!("{}\n", summary_json(&name, &o)) } else { summary_text(&name, &o) };
+    let text = if args.json { format!("{}\n", json_line(&Summary::new(&name, &o))?) } else { summary_text(&name, &o) };
     // stderr gone (closed terminal): the status still tells the outcome.
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
     Err(Exit { code: o.exit.status(), error: None }.into())
@@ -93,30 +94,90 @@ fn summary_text(name: &str, o: &Outcome) -> String {
     s
 }
 
-fn summary_json(name: &str, o: &Outcome) -> Json {
-    let (code, signal) = match o.exit {
-        exec::Exit::Code(c) => (Json::from(c as i64), Json::Null),
-        exec::Exit::Signal { .. } => (Json::Null, Json::from(o.exit.signal_name().unwrap_or_default())),
-    };
-    Json::obj([
-        ("command", Json::from(name)),
-        ("exit_code", code),
-        ("signal", signal),
-        ("status", Json::from(o.exit.status() as u32)),
-        ("killed", Json::Arr(o.killed.iter().map(|p| Json::from(*p)).collect())),
-        (
-            "counters",
-            Json::Obj(Counter::ALL.iter().map(|c| (c.name().to_string(), o.counters.get(*c).into())).collect()),
-        ),
-        ("cgroup", Json::from(o.cgroup.display().to_string())),
-        ("pin_dir", Json::from(o.pin_dir.display().to_string())),
-        ("cleaned_up", Json::from(true)),
-        ("seconds", Json::from(o.elapsed.as_secs_f64())),
-    ])
+/// `exec --json`: the last line of stderr.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub command: String,
+    /// CMD's exit code; null when a signal ended it.
+    pub exit_code: Option<i32>,
+    /// `SIGSEGV`: the signal that ended CMD; null when it exited.
+    pub signal: Option<String>,
+    /// What exec exits with: the code, or 128 + the signal.
+    pub status: u32,
+    /// Processes CMD left running in its cgroup, killed after it.
+    pub killed: Vec<u32>,
+    pub counters: Totals,
+    pub cgroup: String,
+    pub pin_dir: String,
+    /// Always true: a summary is printed once both are removed.
+    pub cleaned_up: bool,
+    pub seconds: f64,
+}
+
+impl Summary {
+    fn new(name: &str, o: &Outcome) -> Summary {
+        let (exit_code, signal) = match o.exit {
+            exec::Exit::Code(c) => (Some(c), None),
+            exec::Exit::Signal { .. } => (None, Some(o.exit.signal_name().unwrap_or_default().to_string())),
+        };
+        Summary {
+            command: name.to_string(),
+            exit_code,
+            signal,
+            status: u32::from(o.exit.status()),
+            killed: o.killed.clone(),
+            counters: o.counters,
+            cgroup: o.cgroup.display().to_string(),
+            pin_dir: o.pin_dir.display().to_string(),
+            cleaned_up: true,
+            seconds: o.elapsed.as_secs_f64(),
+        }
+    }
 }
 
 /// The hidden helper: joins the cgroup and becomes CMD; returns only on failure.
 pub fn run_child(args: &ChildArgs, _verbose: bool) -> Result<()> {
     let (code, why) = exec::child(&args.cgroup, args.parent, &args.command);
     Err(Exit { code, error: Some(format!("sockasm exec: {why}").into()) }.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys `exec --json` has always had.
+    #[test]
+    fn summary_keeps_its_keys() {
+        let s = Summary {
+            command: "true".into(),
+            exit_code: None,
+            signal: Some("SIGINT".into()),
+            status: 130,
+            killed: vec![7],
+            counters: Totals::default(),
+            cgroup: "/sys/fs/cgroup/sockasm-exec-1".into(),
+            pin_dir: "/sys/fs/bpf/sockasm-exec-1".into(),
+            cleaned_up: true,
+            seconds: 0.5,
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "cgroup",
+                "cleaned_up",
+                "command",
+                "counters",
+                "exit_code",
+                "killed",
+                "pin_dir",
+                "seconds",
+                "signal",
+                "status"
+            ]
+        );
+        assert_eq!(v["exit_code"], serde_json::Value::Null);
+        assert_eq!(serde_json::from_value::<Summary>(v).unwrap(), s);
+    }
 }

@@ -20,10 +20,11 @@ pub(super) fn resolve_cgroup(path: Option<&Path>) -> Result<Cgroup> {
     Ok(Cgroup::open(path)?)
 }
 
-/// Whether `prog_id` still needs attaching to `cg` (`Attached` means "do it").
-pub(super) fn attach_state(cg: &Cgroup, prog_id: u32) -> Result<Attach> {
+/// Whether `prog_id` still needs attaching to `cg` for `attach_type`
+/// (`Attached` means "do it").
+pub(super) fn attach_state(cg: &Cgroup, prog_id: u32, attach_type: AttachType) -> Result<Attach> {
     let query = |flags| {
-        syscall::query_cgroup_full(cg.fd(), AttachType::CGROUP_SOCK_OPS, flags)
+        syscall::query_cgroup_full(cg.fd(), attach_type, flags)
             .map_err(DeployError::step(format!("querying cgroup {}", cg.path().display())))
     };
     if query(0)?.prog_ids.contains(&prog_id) {
@@ -38,23 +39,22 @@ pub(super) fn attach_state(cg: &Cgroup, prog_id: u32) -> Result<Attach> {
         .ancestors()
         .skip(1)
         .find(|p| {
-            Cgroup::open(p).is_ok_and(|a| {
-                syscall::query_cgroup(a.fd(), AttachType::CGROUP_SOCK_OPS).is_ok_and(|ids| ids.contains(&prog_id))
-            })
+            Cgroup::open(p)
+                .is_ok_and(|a| syscall::query_cgroup(a.fd(), attach_type).is_ok_and(|ids| ids.contains(&prog_id)))
         })
         .map_or_else(|| PathBuf::from("an ancestor cgroup"), Path::to_path_buf);
     Ok(Attach::Inherited(ancestor))
 }
 
 /// Every cgroup under the cgroup2 mount that has program `prog_id` attached
-/// directly for sock_ops.
-pub fn cgroups_with_prog(prog_id: u32) -> Result<Vec<PathBuf>> {
-    Ok(attachments_of(&[prog_id])?.remove(&prog_id).unwrap_or_default())
+/// directly for `attach_type`.
+pub fn cgroups_with_prog(prog_id: u32, attach_type: AttachType) -> Result<Vec<PathBuf>> {
+    Ok(attachments_of(&[prog_id], attach_type)?.remove(&prog_id).unwrap_or_default())
 }
 
 /// For each of `ids`, the cgroups that have it attached directly for
-/// sock_ops (one walk of the cgroup tree for all of them).
-pub(super) fn attachments_of(ids: &[u32]) -> Result<BTreeMap<u32, Vec<PathBuf>>> {
+/// `attach_type` (one walk of the cgroup tree for all of them).
+pub(super) fn attachments_of(ids: &[u32], attach_type: AttachType) -> Result<BTreeMap<u32, Vec<PathBuf>>> {
     let mut found: BTreeMap<u32, Vec<PathBuf>> = BTreeMap::new();
     if ids.is_empty() {
         return Ok(found);
@@ -68,7 +68,7 @@ pub(super) fn attachments_of(ids: &[u32]) -> Result<BTreeMap<u32, Vec<PathBuf>>>
             break;
         }
         if let Ok(cg) = Cgroup::open(&dir)
-            && let Ok(attached) = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
+            && let Ok(attached) = syscall::query_cgroup(cg.fd(), attach_type)
         {
             for id in attached.into_iter().filter(|id| ids.contains(id)) {
                 found.entry(id).or_default().push(dir.clone());

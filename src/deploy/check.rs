@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::cgroups::{attach_state, resolve_cgroup};
 use super::load::Attach;
-use super::pins::{PIN_SOCKOPS, PINNED, pin_dir_path, pins_present};
+use super::orphans::cgroup_progs;
+use super::pins::{pin_dir_path, pins, pins_present};
 use super::{DeployError, Result};
 use crate::syscall;
 
@@ -23,31 +24,34 @@ pub enum AttachCheck {
     /// may still be attached, with no pin referring to them.
     PinsMissing,
     /// Only these pins are left.
-    PartialPins(Vec<&'static str>),
+    PartialPins(Vec<String>),
 }
 
 /// Checks the bypass pinned at `pin_dir` against `cgroup` (`None`: the
 /// cgroup2 root), without changing anything and without the lock.
 pub fn check_attached(cgroup: Option<&Path>, pin_dir: &Path) -> Result<AttachCheck> {
     let pin_dir = pin_dir_path(pin_dir)?;
-    let present = pins_present(&pin_dir, "agent")?;
+    let pins = pins()?;
+    let present = pins_present(&pin_dir, &pins, "agent")?;
     if present.is_empty() {
         return Ok(AttachCheck::PinsMissing);
     }
-    if present.len() != PINNED.len() {
+    if present.len() != pins.len() {
         return Ok(AttachCheck::PartialPins(present));
     }
     let cg = resolve_cgroup(cgroup)?;
-    let path = pin_dir.join(PIN_SOCKOPS);
-    let sockops = match syscall::get_pinned(&path) {
-        Ok(fd) => fd,
-        // Deleted between the listing and now.
-        Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => return Ok(AttachCheck::PinsMissing),
-        Err(source) => return Err(DeployError::Step { step: format!("opening pin {}", path.display()), source }),
-    };
-    let id = syscall::prog_info(sockops.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id;
-    Ok(match attach_state(&cg, id)? {
-        Attach::Already | Attach::Inherited(_) => AttachCheck::Attached,
-        Attach::Attached => AttachCheck::Detached,
-    })
+    for cp in cgroup_progs()? {
+        let path = pin_dir.join(&cp.pin);
+        let prog = match syscall::get_pinned(&path) {
+            Ok(fd) => fd,
+            // Deleted between the listing and now.
+            Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => return Ok(AttachCheck::PinsMissing),
+            Err(source) => return Err(DeployError::Step { step: format!("opening pin {}", path.display()), source }),
+        };
+        let id = syscall::prog_info(prog.as_fd()).map_err(DeployError::step("reading program info"))?.id;
+        if attach_state(&cg, id, cp.attach_type)? == Attach::Attached {
+            return Ok(AttachCheck::Detached);
+        }
+    }
+    Ok(AttachCheck::Attached)
 }

@@ -1,5 +1,7 @@
 //! The `config` and `ports` maps: the policy `load` sets and `status` shows.
 
+use std::collections::BTreeMap;
+
 use super::{DeployError, Result};
 use crate::progs::{self, config};
 use crate::syscall::{self, Map};
@@ -34,8 +36,11 @@ impl std::fmt::Display for PortSelection {
     }
 }
 
-/// Replaces the `ports` map's contents and the "only listed" flag.
-pub(super) fn write_ports(ports: &Map, config_map: &Map, sel: &PortSelection, cfg: &mut Config) -> Result<()> {
+/// Adds (or changes) the entries of `sel` in the `ports` map, after
+/// checking it; returns the entries, for [`remove_other_ports`]. The caller
+/// sets the "only listed" flag in between, so that a connection established
+/// meanwhile sees either selection, never none.
+pub(super) fn add_ports(ports: &Map, sel: &PortSelection) -> Result<BTreeMap<u32, u32>> {
     if sel.only.len() + sel.except.len() > progs::MAX_PORTS as usize {
         return Err(DeployError::Invalid(format!(
             "--ports and --exclude-ports name at most {} ports",
@@ -45,22 +50,23 @@ pub(super) fn write_ports(ports: &Map, config_map: &Map, sel: &PortSelection, cf
     if let Some(p) = sel.only.iter().chain(&sel.except).find(|p| **p == 0) {
         return Err(DeployError::Invalid(format!("port {p} is not a port a connection can have")));
     }
-    let mut want = std::collections::BTreeMap::<u32, u32>::new();
+    let mut want = BTreeMap::<u32, u32>::new();
     for p in &sel.only {
         *want.entry(u32::from(*p)).or_default() |= progs::PORT_INCLUDE as u32;
     }
     for p in &sel.except {
         *want.entry(u32::from(*p)).or_default() |= progs::PORT_EXCLUDE as u32;
     }
-    // New and changed entries first, then the flag, then removals: a
-    // connection established meanwhile sees either selection, never none.
     for (port, v) in &want {
         ports
             .update(&port.to_ne_bytes(), &v.to_ne_bytes(), syscall::UpdateFlag::Any)
             .map_err(DeployError::step(format!("writing port {port} to the ports map")))?;
     }
-    cfg.only_listed = !sel.only.is_empty();
-    write_config(config_map, cfg)?;
+    Ok(want)
+}
+
+/// Removes the entries of the `ports` map that are not in `want`.
+pub(super) fn remove_other_ports(ports: &Map, want: &BTreeMap<u32, u32>) -> Result<()> {
     for key in ports.keys().collect::<Vec<_>>() {
         let key = key.map_err(DeployError::step("listing the ports map"))?;
         let port = u32::from_ne_bytes(key[..4].try_into().unwrap_or([0; 4]));

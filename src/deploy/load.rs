@@ -1,26 +1,29 @@
-//! `sockasm load`: create (or reuse) the objects, set the policy, attach,
-//! pin; undo all of it when a step fails.
+//! `sockasm load`: open or create the objects, apply the configuration and
+//! ports, attach, pin what is new; undo all of it when a step fails.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::adopt::{self, Adoption};
 use super::cgroups::{attach_state, resolve_cgroup};
-use super::config::{Config, PortSelection, read_config, read_ports, tcp_rmem_max, write_config, write_ports};
+use super::config::{
+    Config, PortSelection, add_ports, read_config, read_ports, remove_other_ports, tcp_rmem_max, write_config,
+};
+use super::link::Link;
 use super::lock::lock;
-use super::offsets;
-use super::offsets::KERNEL_BTF;
-use super::orphans::{OtherAttachment, other_attachments};
+use super::offsets::{self, KERNEL_BTF};
+use super::orphans::{OtherAttachment, cgroup_progs, other_attachments};
 use super::pins::{
-    Objects, PINNED, check_pin_dir_owner, ensure_pin_fs, pin_dir_path, pins_present, remove_dir_if_empty,
+    Objects, Pin, check_pin_dir_owner, ensure_pin_fs, pin_dir_path, pins, pins_present, remove_dir_if_empty,
 };
 use super::privileges::require_caps;
 use super::status::{ProgStatus, prog_status};
 use super::{DEFAULT_PIN_DIR, DeployError, MAX_MAX_ENTRIES, Result};
-use crate::progs::{self, DEFAULT_MAX_ENTRIES, Policy, config};
+use crate::cgroup::Cgroup;
+use crate::progs::{self, ATTACHMENTS, DEFAULT_MAX_ENTRIES, Policy, Target, config};
+use crate::syscall;
 use crate::syscall::error::effective_caps;
-use crate::syscall::{self, AttachType};
 
 /// What `load` needs.
 #[derive(Clone, Debug)]
@@ -109,7 +112,8 @@ pub enum Attach {
     Inherited(PathBuf),
 }
 
-/// Undo log: what a failing `load` must take back, newest first.
+/// Undo log of the pins a failing `load` must take back, newest first
+/// (its attachments are [`Link`]s, which detach themselves).
 #[derive(Default)]
 pub(super) struct Undo {
     actions: Vec<UndoAction>,
@@ -118,8 +122,6 @@ pub(super) struct Undo {
 enum UndoAction {
     Unpin(PathBuf),
     RemoveDir(PathBuf),
-    DetachCgroup { prog: OwnedFd, cgroup: OwnedFd },
-    DetachMap { prog: OwnedFd, map: OwnedFd },
 }
 
 impl Undo {
@@ -136,34 +138,77 @@ impl Drop for Undo {
     fn drop(&mut self) {
         // Best effort: the original error is what the user needs to see.
         while let Some(a) = self.actions.pop() {
-            let _ = match a {
-                UndoAction::Unpin(p) => syscall::unpin(&p),
-                UndoAction::RemoveDir(p) => {
-                    remove_dir_if_empty(&p);
-                    Ok(())
+            match a {
+                UndoAction::Unpin(p) => {
+                    let _ = syscall::unpin(&p);
                 }
-                UndoAction::DetachCgroup { prog, cgroup } => {
-                    syscall::detach_cgroup(prog.as_fd(), cgroup.as_fd(), AttachType::CGROUP_SOCK_OPS)
-                }
-                UndoAction::DetachMap { prog, map } => {
-                    syscall::detach_map(prog.as_fd(), map.as_fd(), AttachType::SK_MSG_VERDICT)
-                }
-            };
+                UndoAction::RemoveDir(p) => remove_dir_if_empty(&p),
+            }
         }
     }
 }
 
-fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
-    fd.try_clone_to_owned().map_err(|e| DeployError::Invalid(format!("cannot duplicate a file descriptor: {e}")))
-}
-
-/// Load the bypass (or reuse the pinned one) and attach it to a cgroup.
-/// On any error, everything this call did is undone.
+/// Load the bypass (or reuse the pinned one) and attach it to a cgroup, in
+/// one line: open or create the objects, apply the configuration and the
+/// ports, attach ([`ATTACHMENTS`]), pin what is new. On any error,
+/// everything this call did is undone.
 pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     let start = Instant::now();
     // Read once: they decide both whether we may load and the policy.
     let caps = effective_caps().unwrap_or(0);
     require_caps("load", caps)?;
+    check_options(opts)?;
+    let opts = &LoadOptions { pin_dir: pin_dir_path(&opts.pin_dir)?, ..opts.clone() };
+    let cg = resolve_cgroup(opts.cgroup.as_deref())?;
+    let _lock = lock()?;
+    let mounted_bpffs = ensure_pin_fs(&opts.pin_dir)?;
+    check_pin_dir_owner(&opts.pin_dir)?;
+
+    let (objs, created) = open_or_create(opts, caps)?;
+    let (cfg, ports) = configure(&objs.objects, created.as_ref(), opts)?;
+    let stale_removed = if created.is_some() { 0 } else { sweep_stale_info(&objs.objects)? };
+    let (links, attach) = attach(&objs.objects, created.is_some(), &cg)?;
+    let mut undo = Undo::default();
+    if created.is_some() {
+        pin_new(&objs, &opts.pin_dir, &mut undo)?;
+    }
+
+    // After sock_ops is attached: a connection established from now on is
+    // sock_ops' (the adopt pass only checks its key). A failure here undoes
+    // the load like any other step (and the adoption undoes itself).
+    let adoption = if opts.adopt {
+        adopt::adopt(&objs.objects, &cg, &opts.kernel_btf, cfg.peer_aware)?
+    } else {
+        Adoption::Off
+    };
+    let programs = objs.objects.programs().map(|(fd, insns)| prog_status(fd, insns)).collect::<Result<Vec<_>>>()?;
+    let mut others = Vec::new();
+    for cp in cgroup_progs()? {
+        let id = prog_id(objs.objects.prog(cp.name)?)?;
+        others.extend(other_attachments(&cp, &[cg.path().to_path_buf()], id, &opts.pin_dir));
+    }
+    links.into_iter().for_each(Link::keep);
+    undo.commit();
+    Ok(LoadReport {
+        cgroup: cg.path().to_path_buf(),
+        pin_dir: opts.pin_dir.clone(),
+        created: created.is_some(),
+        attach,
+        mounted_bpffs,
+        programs,
+        peer_aware: cfg.peer_aware,
+        peer_blind_reason: created.and_then(|c| c.peer_blind_reason),
+        max_queue: cfg.max_queue,
+        same_netns: cfg.same_netns,
+        ports,
+        stale_removed,
+        others,
+        adoption,
+        elapsed: start.elapsed(),
+    })
+}
+
+fn check_options(opts: &LoadOptions) -> Result<()> {
     if let Some(n) = opts.max_entries.filter(|n| !(1..=MAX_MAX_ENTRIES).contains(n)) {
         return Err(DeployError::Invalid(format!(
             "--max-entries must be between 1 and {MAX_MAX_ENTRIES} (sockets), not {n}"
@@ -176,25 +221,36 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
             config::MAX_MAX_QUEUE
         )));
     }
-    let opts = &LoadOptions { pin_dir: pin_dir_path(&opts.pin_dir)?, ..opts.clone() };
-    let cg = resolve_cgroup(opts.cgroup.as_deref())?;
-    let _lock = lock()?;
-    let mounted_bpffs = ensure_pin_fs(&opts.pin_dir)?;
-    check_pin_dir_owner(&opts.pin_dir)?;
-    let mut undo = Undo::default();
+    Ok(())
+}
 
-    let present = pins_present(&opts.pin_dir, "load")?;
-    let created = present.is_empty();
-    let mut peer_blind_reason = None;
-    let objs = if created {
-        let policy = offsets::policy(&opts.kernel_btf, caps);
-        if let Policy::PeerBlind { reason } = &policy {
-            peer_blind_reason = Some(reason.clone());
-        }
-        create_objects(opts, &policy, &mut undo)?
-    } else if present.len() == PINNED.len() {
-        let objs = Objects::open(&opts.pin_dir)?;
-        let have = objs.map(progs::MAP_SOCKHASH)?.spec().max_entries;
+fn prog_id(fd: BorrowedFd<'_>) -> Result<u32> {
+    Ok(syscall::prog_info(fd).map_err(DeployError::step("reading program info"))?.id)
+}
+
+/// The objects `load` works on, and their pins.
+struct Opened {
+    objects: Objects,
+    pins: Vec<Pin>,
+}
+
+/// What `load` knows only when it created the objects.
+struct Created {
+    /// The `config` value for new objects.
+    config: Config,
+    /// Why the programs are peer-blind, if they are.
+    peer_blind_reason: Option<String>,
+}
+
+/// The pinned objects at the pin directory, or new ones (`Some(Created)`)
+/// when there are none. New objects are not pinned yet: [`pin_new`] pins
+/// them once they are configured and attached.
+fn open_or_create(opts: &LoadOptions, caps: u64) -> Result<(Opened, Option<Created>)> {
+    let pins = pins()?;
+    let present = pins_present(&opts.pin_dir, &pins, "load")?;
+    if present.len() == pins.len() {
+        let objects = Objects::open(&opts.pin_dir, &pins)?;
+        let have = objects.map(progs::MAP_SOCKHASH)?.spec().max_entries;
         if let Some(want) = opts.max_entries.filter(|w| *w != have) {
             return Err(DeployError::Invalid(format!(
                 "sockasm is already loaded at {} with --max-entries {have}; to change it to {want}, \
@@ -202,72 +258,105 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
                 opts.pin_dir.display()
             )));
         }
-        objs
-    } else {
+        return Ok((Opened { objects, pins }, None));
+    }
+    if !present.is_empty() {
         return Err(DeployError::PartialPins { dir: opts.pin_dir.clone(), present: present.join(", ") });
+    }
+    let policy = offsets::policy(&opts.kernel_btf, caps);
+    let spec = progs::collection(&policy, opts.max_entries.unwrap_or(DEFAULT_MAX_ENTRIES))?;
+    let log_level = if opts.verifier_stats { syscall::BPF_LOG_STATS } else { 0 };
+    let loaded = crate::loader::load(&spec, log_level).map_err(DeployError::loading)?;
+    let objects = Objects::from_collection(loaded, &spec)?;
+    let config = Config {
+        max_queue: config::DEFAULT_MAX_QUEUE,
+        peer_aware: policy.offsets().is_some(),
+        // At the largest --max-queue, so the bound is --max-queue itself: a
+        // reader's small autotuned rcvbuf must not make it smaller, as a
+        // spill is final.
+        rcvbuf_floor: tcp_rmem_max().max(config::MAX_MAX_QUEUE),
+        only_listed: false,
+        same_netns: policy.offsets().is_none(),
     };
+    let peer_blind_reason = match policy {
+        Policy::PeerBlind { reason } => Some(reason),
+        Policy::PeerAware(_) => None,
+    };
+    Ok((Opened { objects, pins }, Some(Created { config, peer_blind_reason })))
+}
+
+/// Applies the options to the `config` value (written once, when it
+/// changes or is new) and the `ports` map. Returns what is in force.
+fn configure(objs: &Objects, created: Option<&Created>, opts: &LoadOptions) -> Result<(Config, PortSelection)> {
     let (config_map, ports_map) = (objs.map(progs::MAP_CONFIG)?, objs.map(progs::MAP_PORTS)?);
-    let mut cfg = read_config(config_map)?;
+    let was = match created {
+        Some(c) => c.config,
+        None => read_config(config_map)?,
+    };
+    let mut cfg = was;
+    if let Some(q) = opts.max_queue {
+        cfg.max_queue = q;
+    }
     // Peer-blind programs cannot tell a TCP_REPAIR socket: they pair only
     // within one network namespace, whatever is asked.
-    let same_netns = opts.same_netns.map(|s| s || !cfg.peer_aware);
-    if created || opts.max_queue.is_some_and(|q| q != cfg.max_queue) || same_netns.is_some_and(|s| s != cfg.same_netns)
-    {
-        if let Some(q) = opts.max_queue {
-            cfg.max_queue = q;
-        }
-        if let Some(s) = same_netns {
-            cfg.same_netns = s;
-        }
-        write_config(config_map, &cfg)?;
+    if let Some(s) = opts.same_netns {
+        cfg.same_netns = s || !cfg.peer_aware;
     }
-    let mut ports = read_ports(ports_map)?;
-    if opts.ports_only.is_some() || opts.ports_except.is_some() {
-        let mut want = ports.clone();
-        if let Some(only) = &opts.ports_only {
-            want.only = only.clone();
+    let ports = if created.is_some() { PortSelection::default() } else { read_ports(ports_map)? };
+    if opts.ports_only.is_none() && opts.ports_except.is_none() {
+        if created.is_some() || cfg != was {
+            write_config(config_map, &cfg)?;
         }
-        if let Some(except) = &opts.ports_except {
-            want.except = except.clone();
-        }
-        write_ports(ports_map, config_map, &want, &mut cfg)?;
-        ports = read_ports(ports_map)?;
+        return Ok((cfg, ports));
     }
-    let stale_removed = if created { 0 } else { sweep_stale_info(&objs)? };
+    let want = PortSelection {
+        only: opts.ports_only.clone().unwrap_or(ports.only),
+        except: opts.ports_except.clone().unwrap_or(ports.except),
+    };
+    // New and changed entries first, then the flag, then removals: a
+    // connection established meanwhile sees either selection, never none.
+    let entries = add_ports(ports_map, &want)?;
+    cfg.only_listed = !want.only.is_empty();
+    write_config(config_map, &cfg)?;
+    remove_other_ports(ports_map, &entries)?;
+    Ok((cfg, read_ports(ports_map)?))
+}
 
-    let sockops = objs.prog(progs::sockops::NAME)?;
-    let sockops_id = syscall::prog_info(sockops).map_err(DeployError::step("reading sock_ops info"))?.id;
-    let attach = attach_state(&cg, sockops_id)?;
-    if attach == Attach::Attached {
-        // The undo entry's fds first: nothing may fail between attaching and recording it.
-        let undo_detach = UndoAction::DetachCgroup { prog: dup(sockops)?, cgroup: dup(cg.fd())? };
-        syscall::attach_cgroup(sockops, cg.fd(), AttachType::CGROUP_SOCK_OPS, syscall::BPF_F_ALLOW_MULTI)
-            .map_err(DeployError::step(format!("attaching sock_ops to cgroup {}", cg.path().display())))?;
-        undo.actions.push(undo_detach);
+/// Attaches what [`ATTACHMENTS`] says: each program to the cgroup (unless
+/// it runs there already), and, for new objects, each program to its map.
+/// Returns the new attachments and what happened on the cgroup.
+fn attach(objs: &Objects, created: bool, cg: &Cgroup) -> Result<(Vec<Link>, Attach)> {
+    let mut links = Vec::new();
+    let mut on_cgroup = Attach::Already;
+    for a in &ATTACHMENTS {
+        let state = match a.target {
+            Target::Cgroup => attach_state(cg, prog_id(objs.prog(a.program)?)?, a.attach_type)?,
+            // A map's attachment lives with the objects: made when they are.
+            Target::Map(_) if created => Attach::Attached,
+            Target::Map(_) => Attach::Already,
+        };
+        if state == Attach::Attached {
+            links.push(Link::attach(a, objs, cg)?);
+        }
+        if a.target == Target::Cgroup && on_cgroup == Attach::Already {
+            on_cgroup = state;
+        }
     }
-    // After sock_ops is attached: a connection established from now on is
-    // sock_ops' (the adopt pass only checks its key).
-    let adoption = if opts.adopt { adopt::adopt(&objs, &cg, &opts.kernel_btf, cfg.peer_aware)? } else { Adoption::Off };
-    let programs = objs.programs().map(|(fd, insns)| prog_status(fd, insns)).collect::<Result<Vec<_>>>()?;
-    let others = other_attachments(&[cg.path().to_path_buf()], sockops_id, &opts.pin_dir);
-    undo.commit();
-    Ok(LoadReport {
-        cgroup: cg.path().to_path_buf(),
-        pin_dir: opts.pin_dir.clone(),
-        created,
-        attach,
-        mounted_bpffs,
-        programs,
-        peer_aware: cfg.peer_aware,
-        peer_blind_reason,
-        max_queue: cfg.max_queue,
-        same_netns: cfg.same_netns,
-        ports,
-        stale_removed,
-        others,
-        adoption,
-        elapsed: start.elapsed(),
-    })
+    Ok((links, on_cgroup))
+}
+
+/// Pins new objects: creates the pin directory (mode 0700) and pins every
+/// object of the declaration; each step is recorded in `undo`.
+fn pin_new(objs: &Opened, dir: &Path, undo: &mut Undo) -> Result<()> {
+    if !dir.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display())))?;
+        undo.actions.push(UndoAction::RemoveDir(dir.to_path_buf()));
+    }
+    objs.objects.pin_all(dir, &objs.pins, undo)
 }
 
 /// Removes `sock_info` entries whose socket is no longer in the SOCKHASH
@@ -306,42 +395,4 @@ fn sweep_stale_info(objs: &Objects) -> Result<usize> {
         }
     }
     Ok(removed)
-}
-
-/// Creates the maps and programs of [`progs::collection`] through the
-/// loader, writes the `config` value, attaches sk_msg to the SOCKHASH and
-/// pins every object of [`PINNED`]; each step is recorded in `undo`.
-fn create_objects(opts: &LoadOptions, policy: &Policy, undo: &mut Undo) -> Result<Objects> {
-    let dir = &opts.pin_dir;
-    let spec = progs::collection(policy, opts.max_entries.unwrap_or(DEFAULT_MAX_ENTRIES))?;
-    let log_level = if opts.verifier_stats { syscall::BPF_LOG_STATS } else { 0 };
-    let objs = Objects::from_collection(crate::loader::load(&spec, log_level).map_err(DeployError::loading)?)?;
-    let cfg = Config {
-        max_queue: config::DEFAULT_MAX_QUEUE,
-        peer_aware: policy.offsets().is_some(),
-        // At the largest --max-queue, so the bound is --max-queue itself: a
-        // reader's small autotuned rcvbuf must not make it smaller, as a
-        // spill is final.
-        rcvbuf_floor: tcp_rmem_max().max(config::MAX_MAX_QUEUE),
-        only_listed: false,
-        same_netns: policy.offsets().is_none(),
-    };
-    write_config(objs.map(progs::MAP_CONFIG)?, &cfg)?;
-
-    let (skmsg, sock_hash) = (objs.prog(progs::skmsg::NAME)?, objs.map(progs::MAP_SOCKHASH)?.as_fd());
-    let undo_detach = UndoAction::DetachMap { prog: dup(skmsg)?, map: dup(sock_hash)? };
-    syscall::attach_map(skmsg, sock_hash, AttachType::SK_MSG_VERDICT)
-        .map_err(DeployError::step("attaching sk_msg to the SOCKHASH"))?;
-    undo.actions.push(undo_detach);
-
-    if !dir.exists() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| DeployError::Invalid(format!("cannot create pin directory {}: {e}", dir.display())))?;
-        undo.actions.push(UndoAction::RemoveDir(dir.clone()));
-    }
-    objs.pin_all(dir, undo)?;
-    Ok(objs)
 }

@@ -80,6 +80,8 @@ mod tests {
             cgroups: vec![PathBuf::from("/sys/fs/cgroup/a b"), PathBuf::from("/sys/fs/cgroup/c\nd")],
             others: vec![],
             programs: vec![],
+            pins: vec![],
+            attachments: vec![],
             map: None,
             config: None,
             ports: None,

@@ -1,23 +1,39 @@
 //! The bypass's life cycle: `load`, `unload` and `status`, over the objects
 //! that [`crate::loader`] makes from the built-in programs' spec.
 //!
-//! `sockasm load`, from the command line to bpf(2): [`crate::cli::load`] ->
-//! [`load()`] ([`check_privileges`], [`lock`], the pin directory checks of
-//! `pins`, the [`Policy`] of this kernel) -> `load::create_objects` ->
-//! [`crate::progs::collection`] (the spec: six maps by name, two programs
-//! with symbolic map loads) -> [`crate::loader::load`] (BPF_MAP_CREATE,
-//! maps bound by name, BPF_PROG_LOAD with the verifier log) -> back here:
-//! the `config` value (`config`), sk_msg attached to the SOCKHASH, every
-//! object of the table `pins::PINNED` pinned, and sock_ops attached to the
-//! cgroup; a failing step undoes the earlier ones (`load::Undo`).
+//! What the bypass puts in the kernel is declared once, as data, in
+//! [`crate::progs`]: the maps and programs of [`crate::progs::collection`],
+//! each with its pinning ([`crate::spec::Pinning`]), and the table
+//! [`crate::progs::ATTACHMENTS`] (program, target cgroup or map, attach
+//! type). `load`, its undo, `unload`, orphan discovery, `agent`'s check and
+//! `status` all walk those two; adding a map or a program is one entry.
 //!
-//! Files: `load` (load and its undo log), `unload`, `pins` (the table of
-//! pinned objects, opening and checking them), `lock` (the host-wide
-//! lifecycle lock), `config` (the `config` and `ports` maps), `status`
-//! (status and its JSON), `cgroups` (walking the cgroup tree for
-//! attachments), `orphans` (attachments no pin refers to), `stale` (what a
-//! killed bench or exec left), `privileges`, `metrics` (the Prometheus text), `check` (whether a
-//! loaded bypass is still pinned and attached, for `sockasm agent`).
+//! `sockasm load`, from the command line to bpf(2), in six hops:
+//! 1. [`crate::cli::load`] turns the flags into [`LoadOptions`] and calls
+//! 2. [`load()`] (`load.rs`), one straight line: check privileges (the
+//!    capabilities, read once), take the [`lock`], then open or create the
+//!    objects, apply the configuration and the ports (the `config` value is
+//!    written once), attach ([`crate::progs::ATTACHMENTS`], each a `Link`
+//!    that detaches itself if a later step fails), pin what is new;
+//! 3. `load::open_or_create` builds the spec ([`crate::progs::collection`],
+//!    pure data) and hands it to
+//! 4. [`crate::loader::load`], which creates the maps, binds the programs'
+//!    map loads by name and loads each program with
+//! 5. [`crate::syscall::Map::create`] and [`crate::syscall::LoadedProg::load`]
+//!    (BPF_MAP_CREATE, BPF_PROG_LOAD with the verifier log), which make the
+//!    call through
+//! 6. `syscall::sys_bpf`, the one unsafe funnel to bpf(2).
+//!
+//! Files: `load` (load and its pin undo log), `link` (attachments as values
+//! that detach on drop), `unload`, `pins` (the declaration's pins, opening
+//! and checking them), `lock` (the host-wide lifecycle lock), `config` (the
+//! `config` and `ports` maps), `status` (status and its JSON), `cgroups`
+//! (walking the cgroup tree for attachments), `orphans` (attachments no pin
+//! refers to), `scratch` (the cgroup and pins of one bench or exec run),
+//! `stale` (what a killed bench or exec left), `privileges`, `offsets` (the
+//! running kernel's BTF and the policy it allows), `metrics` (the Prometheus
+//! text), `check` (whether a loaded bypass is still pinned and attached, for
+//! `sockasm agent`).
 //!
 //! Which cgroups the bypass is attached to is not stored anywhere: it is read
 //! back from the kernel (PROG_QUERY on each cgroup), so it cannot go stale.
@@ -29,6 +45,7 @@ mod adopt;
 mod cgroups;
 mod check;
 mod config;
+mod link;
 mod load;
 mod lock;
 mod metrics;
@@ -49,11 +66,11 @@ pub use load::{Attach, LoadOptions, LoadReport, load};
 pub use lock::{LOCK_DIR, LOCK_PATH, LifecycleLock, lock, try_lock};
 pub use metrics::{label as prometheus_label, prometheus};
 pub use offsets::{KERNEL_BTF, OFFSETS_PATH, kernel_policy};
-pub use orphans::{Orphan, OtherAttachment, orphans, other_attachments};
+pub use orphans::{Orphan, OtherAttachment, orphans};
 pub use privileges::check_privileges;
 pub use scratch::Scratch;
 pub use stale::{Stale, StaleOutcome, remove_stale, stale_leftovers};
-pub use status::{MapStatus, ProgStatus, Status, status};
+pub use status::{AttachedTo, AttachmentStatus, MapStatus, ProgStatus, Status, status};
 pub use unload::{UnloadOutcome, UnloadReport, unload};
 
 pub use crate::progs::DEFAULT_MAX_ENTRIES;

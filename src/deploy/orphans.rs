@@ -6,27 +6,67 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::cgroups::attachments_of;
-use super::pins::PIN_SOCKOPS;
+use super::link::detach_from_cgroup;
+use super::pins::{declared, pin_of, pins};
 use super::{DeployError, Result};
 use crate::cgroup::Cgroup;
-use crate::progs;
-use crate::syscall::{self, AttachType, Map};
+use crate::progs::{ATTACHMENTS, Attachment, Target};
+use crate::syscall::{self, AttachType, Map, ProgType};
 
 /// Program ids visited at most when walking the kernel's programs.
 const MAX_PROG_WALK: usize = 1_000_000;
 /// Directory entries visited at most when looking for sockasm pins on bpffs.
 const MAX_PIN_WALK: usize = 100_000;
 
-/// A sockasm sock_ops program, found in the kernel by its name.
+/// A program of [`ATTACHMENTS`] attached to cgroups: how the kernel names
+/// it, and its pin.
+pub(super) struct CgroupProg {
+    pub attachment: Attachment,
+    pub name: &'static str,
+    pub prog_type: ProgType,
+    pub attach_type: AttachType,
+    pub pin: String,
+}
+
+impl CgroupProg {
+    /// Whether the program `info` describes is one of these (by name and type).
+    fn is(&self, info: &syscall::ProgInfo) -> bool {
+        info.name == self.name && info.prog_type == self.prog_type
+    }
+}
+
+/// The cgroup attachments of [`ATTACHMENTS`].
+pub(super) fn cgroup_progs() -> Result<Vec<CgroupProg>> {
+    let (spec, pins) = (declared()?, pins()?);
+    let mut out = Vec::new();
+    for a in ATTACHMENTS.iter().filter(|a| a.target == Target::Cgroup) {
+        let prog_type = spec.program(a.program).map(|p| p.prog_type).ok_or_else(|| {
+            DeployError::Invalid(format!(
+                "{} is in ATTACHMENTS but not in the collection (a bug in sockasm)",
+                a.program
+            ))
+        })?;
+        out.push(CgroupProg {
+            attachment: *a,
+            name: a.program,
+            prog_type,
+            attach_type: a.attach_type,
+            pin: pin_of(&pins, a.program)?.file.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// A program of ours, found in the kernel by its name.
 struct KernelProg {
     id: u32,
     map_ids: Vec<u32>,
 }
 
-/// Every program named [`progs::sockops::NAME`] the kernel has, by walking
-/// program ids: pins can be deleted and a crash can leave an attachment
-/// behind, but this list cannot go stale.
-fn kernel_sockops() -> Result<Vec<KernelProg>> {
+/// Every program the kernel has that `p` describes, by walking program ids:
+/// pins can be deleted and a crash can leave an attachment behind, but this
+/// list cannot go stale.
+fn kernel_progs(p: &CgroupProg) -> Result<Vec<KernelProg>> {
     let mut out = Vec::new();
     let mut cur = 0;
     for _ in 0..MAX_PROG_WALK {
@@ -37,7 +77,7 @@ fn kernel_sockops() -> Result<Vec<KernelProg>> {
         // ENOENT: unloaded since the walk saw it.
         let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
         let Ok(info) = syscall::prog_info(fd.as_fd()) else { continue };
-        if info.name != progs::sockops::NAME || info.prog_type != syscall::ProgType::SOCK_OPS {
+        if !p.is(&info) {
             continue;
         }
         let map_ids = syscall::prog_map_ids(fd.as_fd()).unwrap_or_default();
@@ -46,15 +86,15 @@ fn kernel_sockops() -> Result<Vec<KernelProg>> {
     Ok(out)
 }
 
-/// Ids of the sock_ops programs pinned in any sockasm pin directory, on
-/// every bpffs mount (and in `extra`, which may lie elsewhere).
-fn pinned_sockops_ids(extra: &Path) -> BTreeSet<u32> {
-    pinned_sockops(extra).into_keys().collect()
+/// Ids of the programs `p` pinned in any sockasm pin directory, on every
+/// bpffs mount (and in `extra`, which may lie elsewhere).
+fn pinned_ids(p: &CgroupProg, extra: &Path) -> BTreeSet<u32> {
+    pinned(p, extra).into_keys().collect()
 }
 
-/// The sock_ops programs pinned in sockasm pin directories, by id, with
-/// the directory that pins each.
-fn pinned_sockops(extra: &Path) -> BTreeMap<u32, PathBuf> {
+/// The programs `p` pinned in sockasm pin directories, by id, with the
+/// directory that pins each.
+fn pinned(p: &CgroupProg, extra: &Path) -> BTreeMap<u32, PathBuf> {
     let mut roots: Vec<PathBuf> = std::fs::read_to_string("/proc/self/mountinfo")
         .map(|mi| {
             mi.lines()
@@ -69,7 +109,7 @@ fn pinned_sockops(extra: &Path) -> BTreeMap<u32, PathBuf> {
     let mut visited = 0;
     let mut stack: Vec<(PathBuf, u32)> = roots.into_iter().map(|r| (r, 0)).collect();
     while let Some((dir, depth)) = stack.pop() {
-        let pin = dir.join(PIN_SOCKOPS);
+        let pin = dir.join(&p.pin);
         if let Ok(fd) = syscall::get_pinned(&pin)
             && let Ok(info) = syscall::prog_info(fd.as_fd())
         {
@@ -101,23 +141,28 @@ pub struct OtherAttachment {
     pub pin_dir: Option<PathBuf>,
 }
 
-/// The sockasm sock_ops programs other than `ours` attached directly to
-/// each of `cgroups`.
-pub fn other_attachments(cgroups: &[PathBuf], ours: u32, pin_dir: &Path) -> Vec<OtherAttachment> {
+/// The programs `p` describes, other than `ours`, attached directly to each
+/// of `cgroups`.
+pub(super) fn other_attachments(
+    p: &CgroupProg,
+    cgroups: &[PathBuf],
+    ours: u32,
+    pin_dir: &Path,
+) -> Vec<OtherAttachment> {
     let mut found = Vec::new();
     for path in cgroups {
         let Ok(cg) = Cgroup::open(path) else { continue };
-        let Ok(ids) = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS) else { continue };
+        let Ok(ids) = syscall::query_cgroup(cg.fd(), p.attach_type) else { continue };
         for id in ids.into_iter().filter(|id| *id != ours) {
             let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
             let Ok(info) = syscall::prog_info(fd.as_fd()) else { continue };
-            if info.name == progs::sockops::NAME && info.prog_type == syscall::ProgType::SOCK_OPS {
+            if p.is(&info) {
                 found.push(OtherAttachment { cgroup: path.clone(), prog_id: id, pin_dir: None });
             }
         }
     }
     if !found.is_empty() {
-        let pins = pinned_sockops(pin_dir);
+        let pins = pinned(p, pin_dir);
         for o in &mut found {
             o.pin_dir = pins.get(&o.prog_id).cloned();
         }
@@ -138,21 +183,22 @@ pub struct Orphan {
 /// Every orphaned sockasm attachment on the host. `pin_dir` is searched for
 /// pins too, in case it is not under a bpffs mount point's usual place.
 pub fn orphans(pin_dir: &Path) -> Result<Vec<Orphan>> {
-    let progs = kernel_sockops()?;
-    if progs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let pinned = pinned_sockops_ids(pin_dir);
-    let unpinned: Vec<&KernelProg> = progs.iter().filter(|p| !pinned.contains(&p.id)).collect();
-    let ids: Vec<u32> = unpinned.iter().map(|p| p.id).collect();
-    let mut att = attachments_of(&ids)?;
-    Ok(unpinned
-        .into_iter()
-        .filter_map(|p| {
+    let mut out = Vec::new();
+    for cp in cgroup_progs()? {
+        let progs = kernel_progs(&cp)?;
+        if progs.is_empty() {
+            continue;
+        }
+        let pinned = pinned_ids(&cp, pin_dir);
+        let unpinned: Vec<&KernelProg> = progs.iter().filter(|p| !pinned.contains(&p.id)).collect();
+        let ids: Vec<u32> = unpinned.iter().map(|p| p.id).collect();
+        let mut att = attachments_of(&ids, cp.attach_type)?;
+        out.extend(unpinned.into_iter().filter_map(|p| {
             let cgroups = att.remove(&p.id)?;
             Some(Orphan { id: p.id, cgroups, sockets: sockhash_entries(p) })
-        })
-        .collect())
+        }));
+    }
+    Ok(out)
 }
 
 /// Sockets in the SOCKHASH a sock_ops program feeds.
@@ -163,11 +209,11 @@ fn sockhash_entries(p: &KernelProg) -> Option<usize> {
     })
 }
 
-/// Detaches from `cg` every sockasm sock_ops program among `attached` that
-/// is not pinned anywhere (other than `ours`, handled by the caller).
-/// Programs of other tools, and sockasm programs pinned in another pin
-/// directory, stay.
+/// Detaches from `cg` every program `p` describes among `attached` that is
+/// not pinned anywhere (other than `ours`, handled by the caller). Programs
+/// of other tools, and sockasm programs pinned in another pin directory, stay.
 pub(super) fn detach_orphans(
+    p: &CgroupProg,
     cg: &Cgroup,
     attached: &[u32],
     ours: Option<u32>,
@@ -181,28 +227,22 @@ pub(super) fn detach_orphans(
     let mut named = Vec::new();
     for id in candidates {
         let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
-        if syscall::prog_info(fd.as_fd())
-            .is_ok_and(|i| i.name == progs::sockops::NAME && i.prog_type == syscall::ProgType::SOCK_OPS)
-        {
+        if syscall::prog_info(fd.as_fd()).is_ok_and(|i| p.is(&i)) {
             named.push((id, fd));
         }
     }
     if named.is_empty() {
         return Ok(Vec::new());
     }
-    let pinned = pinned_sockops_ids(pin_dir);
+    let pinned = pinned_ids(p, pin_dir);
     let mut done = Vec::new();
     for (id, fd) in named.into_iter().filter(|(id, _)| !pinned.contains(id)) {
-        match syscall::detach_cgroup(fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS) {
-            // ENOENT: someone detached it meanwhile.
-            Err(e) if e.errno() != Some(nix::errno::Errno::ENOENT) => {
-                return Err(DeployError::Step {
-                    step: format!("detaching orphaned sock_ops id {id} from cgroup {label}"),
-                    source: e,
-                });
-            }
-            _ => done.push(id),
-        }
+        // ENOENT (someone detached it meanwhile) is done too.
+        detach_from_cgroup(fd.as_fd(), cg, p.attach_type).map_err(|source| DeployError::Step {
+            step: format!("detaching orphaned {} id {id} from cgroup {label}", p.name),
+            source,
+        })?;
+        done.push(id);
     }
     Ok(done)
 }

@@ -1,4 +1,7 @@
-//! The objects a loaded bypass pins, listed once ([`PINNED`]), and the pin
+//! The bypass's objects as `load`, `unload`, `status` and `agent` find them:
+//! the declaration ([`declared`]: the maps and programs of
+//! [`progs::collection`] with their pinning, and [`progs::ATTACHMENTS`]),
+//! taken from a fresh load or opened from their pins, and the pin
 //! directory that holds them.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -8,52 +11,61 @@ use super::load::Undo;
 use super::{DeployError, Result};
 use crate::cgroup;
 use crate::loader::Collection;
-use crate::progs;
+use crate::progs::{self, Policy};
+use crate::spec::{CollectionSpec, Object};
 use crate::syscall::{self, Map};
 
-pub(super) const PIN_SOCKOPS: &str = "sockops";
-pub(super) const PIN_SKMSG: &str = "skmsg";
+/// The bypass's declaration: names, pinning and attach types, which do not
+/// depend on the kernel (the programs are assembled peer-blind, and their
+/// code is not used).
+pub(super) fn declared() -> Result<CollectionSpec> {
+    Ok(progs::collection(&Policy::without_perfmon(), 1)?)
+}
 
-/// What a pin holds: a map of the spec (pinned under its spec name) or a
-/// program of the spec, by its name there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One pinned object of the declaration: its pin's file name, and the map
+/// or program it holds (by name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Pin {
+    pub file: String,
+    pub object: Kind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
-    Map,
-    Prog(&'static str),
+    Map(String),
+    Program(String),
 }
 
-/// One pinned object: its file in the pin directory, and what it holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Pinned {
-    pub pin: &'static str,
-    pub kind: Kind,
+/// Every pin of a loaded bypass, in the order messages list them and
+/// `unload` removes them: the programs, then the maps.
+pub(super) fn pins() -> Result<Vec<Pin>> {
+    Ok(declared()?
+        .pinned()
+        .into_iter()
+        .map(|p| Pin {
+            file: p.file.to_string(),
+            object: match p.object {
+                Object::Map(n) => Kind::Map(n.to_string()),
+                Object::Program(n) => Kind::Program(n.to_string()),
+            },
+        })
+        .collect())
 }
 
-const fn map(name: &'static str) -> Pinned {
-    Pinned { pin: name, kind: Kind::Map }
+/// The pin of the program or map named `name`.
+pub(super) fn pin_of<'a>(pins: &'a [Pin], name: &str) -> Result<&'a Pin> {
+    pins.iter()
+        .find(|p| matches!(&p.object, Kind::Map(n) | Kind::Program(n) if n == name))
+        .ok_or_else(|| Objects::missing(name))
 }
 
-/// Every object of a loaded bypass, in the order messages list them and
-/// `unload` removes them. Each map and program of
-/// [`progs::collection`] is here (a unit test checks it).
-pub(super) const PINNED: [Pinned; 8] = [
-    Pinned { pin: PIN_SOCKOPS, kind: Kind::Prog(progs::sockops::NAME) },
-    Pinned { pin: PIN_SKMSG, kind: Kind::Prog(progs::skmsg::NAME) },
-    map(progs::MAP_SOCKHASH),
-    map(progs::MAP_SOCK_INFO),
-    map(progs::MAP_SK_STATE),
-    map(progs::MAP_COUNTERS),
-    map(progs::MAP_CONFIG),
-    map(progs::MAP_PORTS),
-];
-
-/// The objects of a loaded bypass: maps by spec name, programs by name.
+/// The objects of a loaded bypass: maps and programs by name.
 #[derive(Default)]
 pub(super) struct Objects {
-    maps: Vec<(&'static str, Map)>,
-    progs: Vec<(&'static str, OwnedFd)>,
+    maps: Vec<(String, Map)>,
+    progs: Vec<(String, OwnedFd)>,
     /// "processed N insns" of the programs this call loaded, by name.
-    stats: Vec<(&'static str, u64)>,
+    stats: Vec<(String, u64)>,
 }
 
 impl Objects {
@@ -62,57 +74,55 @@ impl Objects {
     }
 
     pub fn map(&self, name: &str) -> Result<&Map> {
-        self.maps.iter().find(|(n, _)| *n == name).map(|(_, m)| m).ok_or_else(|| Self::missing(name))
+        self.maps.iter().find(|(n, _)| n == name).map(|(_, m)| m).ok_or_else(|| Self::missing(name))
     }
 
     pub fn prog(&self, name: &str) -> Result<BorrowedFd<'_>> {
-        self.progs.iter().find(|(n, _)| *n == name).map(|(_, p)| p.as_fd()).ok_or_else(|| Self::missing(name))
+        self.progs.iter().find(|(n, _)| n == name).map(|(_, p)| p.as_fd()).ok_or_else(|| Self::missing(name))
     }
 
-    /// The programs, in [`PINNED`] order, with the verifier's instruction
+    /// The programs, in declaration order, with the verifier's instruction
     /// count when this call loaded them.
     pub fn programs(&self) -> impl Iterator<Item = (BorrowedFd<'_>, Option<u64>)> {
         self.progs.iter().map(|(n, fd)| (fd.as_fd(), self.stats.iter().find(|(s, _)| s == n).map(|(_, v)| *v)))
     }
 
-    fn fd(&self, p: &Pinned) -> Result<BorrowedFd<'_>> {
-        match p.kind {
-            Kind::Map => self.map(p.pin).map(AsFd::as_fd),
-            Kind::Prog(name) => self.prog(name),
+    fn fd(&self, object: &Kind) -> Result<BorrowedFd<'_>> {
+        match object {
+            Kind::Map(name) => self.map(name).map(AsFd::as_fd),
+            Kind::Program(name) => self.prog(name),
         }
     }
 
-    /// Takes every object of [`PINNED`] from a freshly loaded collection.
-    pub fn from_collection(mut c: Collection) -> Result<Objects> {
+    /// Takes every map and program of `spec` from a freshly loaded collection.
+    pub fn from_collection(mut c: Collection, spec: &CollectionSpec) -> Result<Objects> {
         let mut objs = Objects::default();
-        for p in PINNED {
-            match p.kind {
-                Kind::Map => objs.maps.push((p.pin, c.maps.take(p.pin).ok_or_else(|| Self::missing(p.pin))?)),
-                Kind::Prog(name) => {
-                    let prog = c.programs.take(name).ok_or_else(|| Self::missing(name))?;
-                    if let Some(s) = &prog.verifier_stats {
-                        objs.stats.push((name, s.processed_insns));
-                    }
-                    objs.progs.push((name, prog.fd));
-                }
+        for p in &spec.programs {
+            let prog = c.programs.take(&p.name).ok_or_else(|| Self::missing(&p.name))?;
+            if let Some(s) = &prog.verifier_stats {
+                objs.stats.push((p.name.clone(), s.processed_insns));
             }
+            objs.progs.push((p.name.clone(), prog.fd));
+        }
+        for (name, _) in &spec.maps {
+            objs.maps.push((name.clone(), c.maps.take(name).ok_or_else(|| Self::missing(name))?));
         }
         Ok(objs)
     }
 
-    /// Opens every pin of [`PINNED`] in `dir`.
-    pub fn open(dir: &Path) -> Result<Objects> {
+    /// Opens every pin of `pins` in `dir`.
+    pub fn open(dir: &Path, pins: &[Pin]) -> Result<Objects> {
         let mut objs = Objects::default();
-        for p in PINNED {
-            let path = dir.join(p.pin);
-            match p.kind {
-                Kind::Map => objs.maps.push((
-                    p.pin,
+        for p in pins {
+            let path = dir.join(&p.file);
+            match &p.object {
+                Kind::Map(name) => objs.maps.push((
+                    name.clone(),
                     Map::from_pinned(&path)
                         .map_err(DeployError::step(format!("opening pinned map {}", path.display())))?,
                 )),
-                Kind::Prog(name) => objs.progs.push((
-                    name,
+                Kind::Program(name) => objs.progs.push((
+                    name.clone(),
                     syscall::get_pinned(&path).map_err(DeployError::step(format!("opening pin {}", path.display())))?,
                 )),
             }
@@ -120,11 +130,12 @@ impl Objects {
         Ok(objs)
     }
 
-    /// Pins every object in `dir`, recording each pin in `undo`.
-    pub fn pin_all(&self, dir: &Path, undo: &mut Undo) -> Result<()> {
-        for p in &PINNED {
-            let path = dir.join(p.pin);
-            syscall::pin(self.fd(p)?, &path).map_err(DeployError::step(format!("pinning {}", path.display())))?;
+    /// Pins every object of `pins` in `dir`, recording each pin in `undo`.
+    pub fn pin_all(&self, dir: &Path, pins: &[Pin], undo: &mut Undo) -> Result<()> {
+        for p in pins {
+            let path = dir.join(&p.file);
+            syscall::pin(self.fd(&p.object)?, &path)
+                .map_err(DeployError::step(format!("pinning {}", path.display())))?;
             undo.unpin(path);
         }
         Ok(())
@@ -133,12 +144,12 @@ impl Objects {
 
 /// The pins that exist in `dir`. A directory sockasm may not read is an
 /// error, not "not loaded".
-pub(super) fn pins_present(dir: &Path, command: &'static str) -> Result<Vec<&'static str>> {
+pub(super) fn pins_present(dir: &Path, pins: &[Pin], command: &'static str) -> Result<Vec<String>> {
     let mut present = Vec::new();
-    for name in PINNED.map(|p| p.pin) {
-        let p = dir.join(name);
+    for pin in pins {
+        let p = dir.join(&pin.file);
         match std::fs::symlink_metadata(&p) {
-            Ok(_) => present.push(name),
+            Ok(_) => present.push(pin.file.clone()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 return Err(DeployError::NoPermission { command, path: p, uid: nix::unistd::geteuid().as_raw() });
@@ -216,27 +227,4 @@ pub(super) fn ensure_pin_fs(pin_dir: &Path) -> Result<bool> {
 pub(super) fn remove_dir_if_empty(dir: &Path) {
     // Fails harmlessly if the directory is missing or holds other files.
     let _ = std::fs::remove_dir(dir);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The table names every object of the spec once, and nothing else.
-    #[test]
-    fn pinned_table_matches_the_spec() {
-        let spec = progs::collection(&progs::Policy::PeerBlind { reason: "test".into() }, 1).unwrap();
-        assert_eq!(PINNED.len(), spec.maps.len() + spec.programs.len());
-        for (name, _) in &spec.maps {
-            assert_eq!(PINNED.iter().filter(|p| p.kind == Kind::Map && p.pin == name).count(), 1, "{name}");
-        }
-        for p in &spec.programs {
-            let n = PINNED.iter().filter(|x| matches!(x.kind, Kind::Prog(n) if n == p.name)).count();
-            assert_eq!(n, 1, "{}", p.name);
-        }
-        let mut pins: Vec<&str> = PINNED.iter().map(|p| p.pin).collect();
-        pins.sort_unstable();
-        pins.dedup();
-        assert_eq!(pins.len(), PINNED.len(), "two objects share a pin");
-    }
 }

@@ -5,14 +5,15 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::link::detach_from_cgroup;
 use super::lock::lock;
+use super::orphans::cgroup_progs;
 use super::privileges::check_privileges;
 use super::scratch::PREFIXES;
 use super::unload::{UnloadOutcome, unload_locked};
 use super::{DeployError, Result};
 use crate::cgroup::{self, Cgroup};
-use crate::progs;
-use crate::syscall::{self, AttachType};
+use crate::syscall;
 
 /// What a `sockasm bench` or `sockasm exec` killed with SIGKILL leaves
 /// behind: its cgroup (with sock_ops attached), its pin directory, and for
@@ -134,19 +135,16 @@ fn remove_stale_cgroup(path: &Path) -> Result<()> {
     };
     kill();
     let cg = Cgroup::open(path)?;
-    let attached = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
-        .map_err(DeployError::step(format!("querying cgroup {label}")))?;
-    for id in attached {
-        let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
-        if syscall::prog_info(fd.as_fd()).is_ok_and(|i| i.name == progs::sockops::NAME) {
-            match syscall::detach_cgroup(fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS) {
-                Err(e) if e.errno() != Some(nix::errno::Errno::ENOENT) => {
-                    return Err(DeployError::Step {
-                        step: format!("detaching sock_ops from stale cgroup {label}"),
-                        source: e,
-                    });
-                }
-                _ => {}
+    for cp in cgroup_progs()? {
+        let attached = syscall::query_cgroup(cg.fd(), cp.attach_type)
+            .map_err(DeployError::step(format!("querying cgroup {label}")))?;
+        for id in attached {
+            let Ok(fd) = syscall::prog_fd_by_id(id) else { continue };
+            if syscall::prog_info(fd.as_fd()).is_ok_and(|i| i.name == cp.name) {
+                detach_from_cgroup(fd.as_fd(), &cg, cp.attach_type).map_err(|source| DeployError::Step {
+                    step: format!("detaching {} from stale cgroup {label}", cp.name),
+                    source,
+                })?;
             }
         }
     }

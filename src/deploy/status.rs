@@ -1,16 +1,15 @@
-//! `sockasm status`: what is loaded at a pin directory, and its JSON.
+//! `sockasm status`: what is loaded at a pin directory.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use super::cgroups::cgroups_with_prog;
 use super::config::{Config, PortSelection, read_config, read_ports};
-use super::orphans::{OtherAttachment, other_attachments};
-use super::pins::{Objects, PINNED, pins_present};
+use super::orphans::{OtherAttachment, cgroup_progs, other_attachments};
+use super::pins::{Objects, pins, pins_present};
 use super::{DeployError, Result};
-use crate::json::Json;
-use crate::progs::{self, counters};
-use crate::syscall::{self, Map};
+use crate::progs::{self, ATTACHMENTS, Target, counters};
+use crate::syscall::{self, AttachType, Map};
 
 /// One loaded program, as `load` and `status` report it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,6 +48,23 @@ pub struct MapStatus {
     pub entries: usize,
 }
 
+/// One entry of [`ATTACHMENTS`] as the kernel has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentStatus {
+    pub program: String,
+    pub attach_type: AttachType,
+    pub target: AttachedTo,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttachedTo {
+    /// The cgroups that have the program attached directly.
+    Cgroups(Vec<PathBuf>),
+    /// A map of the bypass, by name; `attached`: what BPF_PROG_QUERY on the
+    /// map says (`None` on kernels that cannot query a map, before 5.19).
+    Map { name: String, attached: Option<bool> },
+}
+
 #[derive(Clone, Debug)]
 pub struct Status {
     pub loaded: bool,
@@ -57,6 +73,10 @@ pub struct Status {
     /// Other sockasm pin directories' programs on those cgroups.
     pub others: Vec<OtherAttachment>,
     pub programs: Vec<ProgStatus>,
+    /// The pins in the pin directory, in declaration order.
+    pub pins: Vec<String>,
+    /// Every attachment of the bypass, read back from the kernel.
+    pub attachments: Vec<AttachmentStatus>,
     pub map: Option<MapStatus>,
     pub config: Option<Config>,
     pub ports: Option<PortSelection>,
@@ -71,25 +91,32 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
         cgroups: vec![],
         others: vec![],
         programs: vec![],
+        pins: vec![],
+        attachments: vec![],
         map: None,
         config: None,
         ports: None,
         counters: counters::Totals::default(),
     };
-    let present = pins_present(pin_dir, "status")?;
+    let pins = pins()?;
+    let present = pins_present(pin_dir, &pins, "status")?;
     if present.is_empty() {
         return Ok(st);
     }
-    if present.len() != PINNED.len() {
+    if present.len() != pins.len() {
         return Err(DeployError::PartialPins { dir: pin_dir.to_path_buf(), present: present.join(", ") });
     }
-    let objs = Objects::open(pin_dir)?;
+    let objs = Objects::open(pin_dir, &pins)?;
     st.loaded = true;
+    st.pins = present;
     st.programs = objs.programs().map(|(fd, _)| prog_status(fd, None)).collect::<Result<Vec<_>>>()?;
-    let sockops = objs.prog(progs::sockops::NAME)?;
-    let sockops_id = syscall::prog_info(sockops).map_err(DeployError::step("reading sock_ops info"))?.id;
-    st.cgroups = cgroups_with_prog(sockops_id)?;
-    st.others = other_attachments(&st.cgroups, sockops_id, pin_dir);
+    for cp in cgroup_progs()? {
+        let id = syscall::prog_info(objs.prog(cp.name)?).map_err(DeployError::step("reading program info"))?.id;
+        let cgroups = cgroups_with_prog(id, cp.attach_type)?;
+        st.others.extend(other_attachments(&cp, &cgroups, id, pin_dir));
+        st.cgroups.extend(cgroups);
+    }
+    st.attachments = attachments(&objs)?;
     let sock_hash = objs.map(progs::MAP_SOCKHASH)?;
     let info = syscall::map_info(sock_hash.as_fd()).map_err(DeployError::step("reading SOCKHASH info"))?;
     let entries = sock_hash.count_entries().map_err(DeployError::step("counting SOCKHASH entries"))?;
@@ -100,86 +127,25 @@ pub fn status(pin_dir: &Path) -> Result<Status> {
     Ok(st)
 }
 
+/// Each entry of [`ATTACHMENTS`], read back from the kernel.
+fn attachments(objs: &Objects) -> Result<Vec<AttachmentStatus>> {
+    let mut out = Vec::new();
+    for a in ATTACHMENTS {
+        let id = syscall::prog_info(objs.prog(a.program)?).map_err(DeployError::step("reading program info"))?.id;
+        let target = match a.target {
+            Target::Cgroup => AttachedTo::Cgroups(cgroups_with_prog(id, a.attach_type)?),
+            Target::Map(name) => {
+                let attached = syscall::query_cgroup(objs.map(name)?.as_fd(), a.attach_type).ok();
+                AttachedTo::Map { name: name.to_string(), attached: attached.map(|ids| ids.contains(&id)) }
+            }
+        };
+        out.push(AttachmentStatus { program: a.program.to_string(), attach_type: a.attach_type, target });
+    }
+    Ok(out)
+}
+
 fn read_counters(map: &Map) -> Result<counters::Totals> {
     let per_cpu =
         map.lookup_percpu(&0u32.to_ne_bytes()).map_err(DeployError::step("reading counters"))?.unwrap_or_default();
     Ok(counters::Totals::sum(per_cpu.iter().map(Vec::as_slice)))
-}
-
-impl ProgStatus {
-    pub fn to_json(&self) -> Json {
-        Json::obj([
-            ("name", Json::from(self.name.as_str())),
-            ("id", self.id.into()),
-            ("type", self.prog_type.as_str().into()),
-            ("xlated_bytes", self.xlated_bytes.into()),
-            ("jited_bytes", self.jited_bytes.into()),
-        ])
-    }
-}
-
-impl Status {
-    pub fn to_json(&self) -> Json {
-        let map = match &self.map {
-            Some(m) => Json::obj([
-                ("id", Json::from(m.id)),
-                ("max_entries", m.max_entries.into()),
-                ("entries", m.entries.into()),
-            ]),
-            None => Json::Null,
-        };
-        Json::obj([
-            ("loaded", Json::from(self.loaded)),
-            ("pin_dir", self.pin_dir.display().to_string().into()),
-            ("cgroups", Json::Arr(self.cgroups.iter().map(|c| c.display().to_string().into()).collect())),
-            (
-                "other_attachments",
-                Json::Arr(
-                    self.others
-                        .iter()
-                        .map(|o| {
-                            Json::obj([
-                                ("cgroup", Json::from(o.cgroup.display().to_string())),
-                                ("prog_id", o.prog_id.into()),
-                                ("pin_dir", o.pin_dir.as_ref().map_or(Json::Null, |p| p.display().to_string().into())),
-                            ])
-                        })
-                        .collect(),
-                ),
-            ),
-            ("programs", Json::Arr(self.programs.iter().map(ProgStatus::to_json).collect())),
-            ("map", map),
-            (
-                "policy",
-                match &self.config {
-                    Some(c) => Json::obj([
-                        ("peer_aware", Json::from(c.peer_aware)),
-                        ("max_queue", c.max_queue.into()),
-                        ("rcvbuf_floor", c.rcvbuf_floor.into()),
-                        ("same_netns", Json::from(c.same_netns)),
-                    ]),
-                    None => Json::Null,
-                },
-            ),
-            (
-                "ports",
-                match &self.ports {
-                    Some(p) => Json::obj([
-                        ("only", Json::Arr(p.only.iter().map(|&v| u64::from(v).into()).collect())),
-                        ("except", Json::Arr(p.except.iter().map(|&v| u64::from(v).into()).collect())),
-                    ]),
-                    None => Json::Null,
-                },
-            ),
-            (
-                "counters",
-                Json::Obj(
-                    counters::Counter::ALL
-                        .iter()
-                        .map(|c| (c.name().to_string(), self.counters.get(*c).into()))
-                        .collect(),
-                ),
-            ),
-        ])
-    }
 }

@@ -1,18 +1,19 @@
 //! `sockasm unload`: detach from a cgroup, and remove everything once no
 //! cgroup and no connection is left.
 
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use super::cgroups::{cgroups_with_prog, resolve_cgroup};
+use super::link::detach;
 use super::lock::lock;
+use super::orphans::cgroup_progs;
 use super::orphans::detach_orphans;
-use super::pins::{PIN_SKMSG, PIN_SOCKOPS, pin_dir_path, pins_present, remove_dir_if_empty};
+use super::pins::{Objects, Pin, pin_dir_path, pins, pins_present, remove_dir_if_empty};
 use super::privileges::check_privileges;
 use super::{DeployError, Result};
 use crate::cgroup::Cgroup;
-use crate::progs;
-use crate::syscall::{self, AttachType, Map};
+use crate::progs::{self, ATTACHMENTS, Target};
+use crate::syscall;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnloadOutcome {
@@ -61,7 +62,8 @@ pub fn unload(cgroup_path: Option<&Path>, pin_dir: &Path) -> Result<UnloadReport
 
 /// [`unload`] with the lock held; `cg` None: only remove what no cgroup uses.
 pub(super) fn unload_locked(cg: Option<&Cgroup>, cgroup: PathBuf, pin_dir: &Path) -> Result<UnloadReport> {
-    let present = pins_present(pin_dir, "unload")?;
+    let pins = pins()?;
+    let present = pins_present(pin_dir, &pins, "unload")?;
     let mut report = UnloadReport {
         cgroup_missing: cg.is_none(),
         cgroup,
@@ -69,63 +71,56 @@ pub(super) fn unload_locked(cg: Option<&Cgroup>, cgroup: PathBuf, pin_dir: &Path
         orphans_detached: vec![],
         outcome: UnloadOutcome::NotLoaded,
     };
-    let sockops = match present.contains(&PIN_SOCKOPS) {
-        true => Some(
-            syscall::get_pinned(pin_dir.join(PIN_SOCKOPS))
-                .map_err(DeployError::step(format!("opening pin {}", pin_dir.join(PIN_SOCKOPS).display())))?,
-        ),
-        false => None,
-    };
-    let id = match &sockops {
-        Some(fd) => Some(syscall::prog_info(fd.as_fd()).map_err(DeployError::step("reading sock_ops info"))?.id),
-        None => None,
-    };
+    // What is left of the bypass: an interrupted unload may have removed some pins.
+    let left: Vec<Pin> = pins.into_iter().filter(|p| present.contains(&p.file)).collect();
+    let objs = Objects::open(pin_dir, &left)?;
+    let mut ours = Vec::new();
+    for cp in cgroup_progs()? {
+        let id = match objs.prog(cp.name) {
+            Ok(fd) => Some(syscall::prog_info(fd).map_err(DeployError::step("reading program info"))?.id),
+            Err(_) => None,
+        };
+        ours.push((cp, id));
+    }
     if let Some(cg) = cg {
         let label = report.cgroup.display().to_string();
-        let ids = syscall::query_cgroup(cg.fd(), AttachType::CGROUP_SOCK_OPS)
-            .map_err(DeployError::step(format!("querying cgroup {label}")))?;
-        if let (Some(fd), Some(id)) = (&sockops, id)
-            && ids.contains(&id)
-        {
-            syscall::detach_cgroup(fd.as_fd(), cg.fd(), AttachType::CGROUP_SOCK_OPS)
-                .map_err(DeployError::step(format!("detaching sock_ops from cgroup {label}")))?;
-            report.detached = true;
+        for (cp, id) in &ours {
+            let ids = syscall::query_cgroup(cg.fd(), cp.attach_type)
+                .map_err(DeployError::step(format!("querying cgroup {label}")))?;
+            if id.is_some_and(|id| ids.contains(&id)) {
+                report.detached |= detach(&cp.attachment, &objs, Some(cg))?;
+            }
+            report.orphans_detached.extend(detach_orphans(cp, cg, &ids, *id, pin_dir, &label)?);
         }
-        report.orphans_detached = detach_orphans(cg, &ids, id, pin_dir, &label)?;
     }
     if present.is_empty() {
         remove_dir_if_empty(pin_dir);
         return Ok(report);
     }
-    if let Some(id) = id {
-        let left = cgroups_with_prog(id)?;
-        if !left.is_empty() {
-            report.outcome = UnloadOutcome::StillAttached(left);
-            return Ok(report);
+    let mut still = Vec::new();
+    for (cp, id) in &ours {
+        if let Some(id) = id {
+            still.extend(cgroups_with_prog(*id, cp.attach_type)?);
         }
     }
-    if present.contains(&progs::MAP_SOCKHASH) {
-        let map = Map::from_pinned(pin_dir.join(progs::MAP_SOCKHASH)).map_err(DeployError::step(format!(
-            "opening pinned map {}",
-            pin_dir.join(progs::MAP_SOCKHASH).display()
-        )))?;
+    if !still.is_empty() {
+        report.outcome = UnloadOutcome::StillAttached(still);
+        return Ok(report);
+    }
+    if let Ok(map) = objs.map(progs::MAP_SOCKHASH) {
         let connections = map.count_entries().map_err(DeployError::step("counting SOCKHASH entries"))?;
         if connections > 0 {
             report.outcome = UnloadOutcome::Draining { connections };
             return Ok(report);
         }
-        if present.contains(&PIN_SKMSG) {
-            let skmsg = syscall::get_pinned(pin_dir.join(PIN_SKMSG))
-                .map_err(DeployError::step(format!("opening pin {}", pin_dir.join(PIN_SKMSG).display())))?;
-            // ENOENT: already detached by an earlier, interrupted unload.
-            match syscall::detach_map(skmsg.as_fd(), map.as_fd(), AttachType::SK_MSG_VERDICT) {
-                Err(e) if e.errno() != Some(nix::errno::Errno::ENOENT) => {
-                    return Err(DeployError::Step { step: "detaching sk_msg from the SOCKHASH".into(), source: e });
-                }
-                _ => {}
-            }
+    }
+    // The attachments to maps go with the objects.
+    for a in ATTACHMENTS.iter().filter(|a| matches!(a.target, Target::Map(m) if objs.map(m).is_ok())) {
+        if objs.prog(a.program).is_ok() {
+            detach(a, &objs, None)?;
         }
     }
+    drop(objs);
     for name in present {
         let p = pin_dir.join(name);
         syscall::unpin(&p).map_err(DeployError::step(format!("removing pin {}", p.display())))?;

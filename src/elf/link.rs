@@ -220,6 +220,7 @@ impl Object {
             license: self.license.clone().unwrap_or_default(),
             code,
             comments,
+            pinning: crate::spec::Pinning::None,
         })
     }
 }

@@ -73,7 +73,7 @@ use crate::asm::{
     ld_map, ld_map_value, load, store, store_imm,
 };
 use crate::elf::kernel_btf::KernelBtf;
-use crate::spec::{MapSpec, ProgramSpec};
+use crate::spec::{MapSpec, Pinning, ProgramSpec};
 use crate::uapi;
 use crate::uapi::{AttachType, Helper, MapType, ProgType};
 
@@ -714,7 +714,9 @@ pub fn tcp_program(o: &AdoptOffsets, k: &KernelOffsets) -> Result<ProgramSpec, A
     b.label("out");
     b.push(Alu::Mov.imm(R0, 0));
     b.push(exit());
-    let mut spec = b.finish(TCP_NAME, ProgType::TRACING, AttachType::TRACE_ITER)?;
+    let mut spec = b.finish(TCP_NAME, "", ProgType::TRACING, AttachType::TRACE_ITER)?;
+    // Loaded for one adoption run, never pinned.
+    spec.pinning = Pinning::None;
     spec.attach_btf_id = Some(o.iter_tcp);
     Ok(spec)
 }
@@ -812,7 +814,9 @@ pub fn task_program(o: &AdoptOffsets) -> Result<ProgramSpec, AsmError> {
     b.label("out");
     b.push(Alu::Mov.imm(R0, 0));
     b.push(exit());
-    let mut spec = b.finish(TASK_NAME, ProgType::TRACING, AttachType::TRACE_ITER)?;
+    let mut spec = b.finish(TASK_NAME, "", ProgType::TRACING, AttachType::TRACE_ITER)?;
+    // Loaded for one adoption run, never pinned.
+    spec.pinning = Pinning::None;
     spec.attach_btf_id = Some(o.iter_task);
     Ok(spec)
 }

@@ -21,7 +21,7 @@ pub mod skmsg;
 pub mod sockops;
 
 use crate::asm::*;
-use crate::spec::{CollectionSpec, MapSpec, ProgramSpec};
+use crate::spec::{CollectionSpec, MapSpec, Pinning, ProgramSpec};
 
 use crate::uapi::{AttachType, Helper, MapType, ProgType};
 use std::collections::BTreeMap;
@@ -164,19 +164,38 @@ pub struct Builder {
 /// The maps the programs refer to (by name), as `load` creates them.
 pub fn map_specs(max_entries: u32) -> [(&'static str, MapSpec); 6] {
     [
-        (MAP_SOCKHASH, MapSpec::new(MapType::SOCKHASH, key::KEY_SIZE as u32, 8, max_entries).with_name("sockasm_hash")),
+        (
+            MAP_SOCKHASH,
+            MapSpec::new(MapType::SOCKHASH, key::KEY_SIZE as u32, 8, max_entries)
+                .with_name("sockasm_hash")
+                .with_pinning(Pinning::ByName),
+        ),
         // Not preallocated: an entry lives only while its socket is in the map,
         // and preallocating max_entries of them would cost megabytes up front.
         (
             MAP_SOCK_INFO,
             MapSpec::new(MapType::HASH, key::KEY_SIZE as u32, INFO_VALUE_SIZE, max_entries)
                 .with_flags(crate::uapi::BPF_F_NO_PREALLOC)
-                .with_name("sockasm_info"),
+                .with_name("sockasm_info")
+                .with_pinning(Pinning::ByName),
         ),
-        (MAP_SK_STATE, MapSpec::sk_storage("sockasm_state", STATE_VALUE_SIZE)),
-        (MAP_COUNTERS, MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1).with_name("sockasm_count")),
-        (MAP_CONFIG, MapSpec::new(MapType::ARRAY, 4, config::VALUE_SIZE, 1).with_name("sockasm_config")),
-        (MAP_PORTS, MapSpec::new(MapType::HASH, 4, 4, MAX_PORTS).with_name("sockasm_ports")),
+        (MAP_SK_STATE, MapSpec::sk_storage("sockasm_state", STATE_VALUE_SIZE).with_pinning(Pinning::ByName)),
+        (
+            MAP_COUNTERS,
+            MapSpec::new(MapType::PERCPU_ARRAY, 4, counters::VALUE_SIZE, 1)
+                .with_name("sockasm_count")
+                .with_pinning(Pinning::ByName),
+        ),
+        (
+            MAP_CONFIG,
+            MapSpec::new(MapType::ARRAY, 4, config::VALUE_SIZE, 1)
+                .with_name("sockasm_config")
+                .with_pinning(Pinning::ByName),
+        ),
+        (
+            MAP_PORTS,
+            MapSpec::new(MapType::HASH, 4, 4, MAX_PORTS).with_name("sockasm_ports").with_pinning(Pinning::ByName),
+        ),
     ]
 }
 
@@ -291,6 +310,7 @@ impl Builder {
     fn finish(
         self,
         name: &'static str,
+        pin: &'static str,
         prog_type: ProgType,
         expected_attach_type: AttachType,
     ) -> Result<ProgramSpec, AsmError> {
@@ -310,6 +330,7 @@ impl Builder {
             license: "GPL".into(),
             code: asm,
             comments: notes,
+            pinning: Pinning::As(pin.to_string()),
         })
     }
 }
@@ -357,6 +378,36 @@ pub fn builtin(policy: &Policy) -> Result<Vec<ProgramSpec>, AsmError> {
     Ok(vec![sockops::program(policy)?, skmsg::program(policy)?])
 }
 
+/// What a program of the collection is attached to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The cgroup `load` is given: attached by each `load`, detached by each
+    /// `unload`, and found again by walking the cgroup tree.
+    Cgroup,
+    /// A map of the collection, by name: attached once, when the objects
+    /// are created, and detached when they are removed.
+    Map(&'static str),
+}
+
+/// One attachment of a program of the collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// The program, by name.
+    pub program: &'static str,
+    pub target: Target,
+    pub attach_type: AttachType,
+}
+
+/// Every attachment of the bypass: what `load` attaches (and detaches when
+/// it fails), `unload` detaches, `status` reads back and orphan discovery
+/// looks for. A program of [`collection`] with no entry here is loaded and
+/// pinned but attached to nothing; a new kind of attachment (a BPF link, a
+/// program run once at load) is a new [`Target`].
+pub const ATTACHMENTS: [Attachment; 2] = [
+    Attachment { program: sockops::NAME, target: Target::Cgroup, attach_type: AttachType::CGROUP_SOCK_OPS },
+    Attachment { program: skmsg::NAME, target: Target::Map(MAP_SOCKHASH), attach_type: AttachType::SK_MSG_VERDICT },
+];
+
 /// What `load` loads: the maps of [`map_specs`] and both programs, by name.
 pub fn collection(policy: &Policy, max_entries: u32) -> Result<CollectionSpec, AsmError> {
     Ok(CollectionSpec {
@@ -368,6 +419,26 @@ pub fn collection(policy: &Policy, max_entries: u32) -> Result<CollectionSpec, A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each attachment names a program and a map of the collection, with the
+    /// attach type the program was loaded for; every object is pinned once.
+    #[test]
+    fn attachments_and_pins_name_objects_of_the_collection() {
+        let spec = collection(&Policy::without_perfmon(), 1).unwrap();
+        for a in ATTACHMENTS {
+            let p = spec.program(a.program).unwrap_or_else(|| panic!("{}", a.program));
+            assert_eq!(p.expected_attach_type, Some(a.attach_type), "{}", a.program);
+            if let Target::Map(m) = a.target {
+                assert!(spec.map(m).is_some(), "{m}");
+            }
+        }
+        let pinned = spec.pinned();
+        assert_eq!(pinned.len(), spec.maps.len() + spec.programs.len());
+        let mut files: Vec<&str> = pinned.iter().map(|p| p.file).collect();
+        files.sort_unstable();
+        files.dedup();
+        assert_eq!(files.len(), pinned.len(), "two objects share a pin");
+    }
 
     #[test]
     fn builtins_assemble_with_notes_on_context_loads() {

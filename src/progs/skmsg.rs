@@ -91,6 +91,8 @@ pub mod ctx {
 const SK_PASS: i32 = uapi::SK_PASS as i32;
 
 pub const NAME: &str = "sockasm_skmsg";
+/// Its pin's file name in the pin directory.
+pub const PIN: &str = "skmsg";
 
 /// Writes smaller than this, into a peer that has not read the previous
 /// one, make a run of small writes.
@@ -248,5 +250,5 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.label("out");
     b.push(Alu::Mov.imm(R0, SK_PASS));
     b.push(exit());
-    b.finish(NAME, ProgType::SK_MSG, AttachType::SK_MSG_VERDICT)
+    b.finish(NAME, PIN, ProgType::SK_MSG, AttachType::SK_MSG_VERDICT)
 }

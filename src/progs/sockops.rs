@@ -114,6 +114,8 @@ const RTT_CB_FLAG: i32 = uapi::BPF_SOCK_OPS_RTT_CB_FLAG as i32;
 const TCP_CLOSE: i32 = uapi::BPF_TCP_CLOSE as i32;
 
 pub const NAME: &str = "sockasm_sockops";
+/// Its pin's file name in the pin directory.
+pub const PIN: &str = "sockops";
 
 /// `bpf_sock_ops.sk`, for [`Builder::sk_state_get`].
 const SK: (i16, &str) = (ctx::SK, "bpf_sock_ops.sk");
@@ -365,5 +367,5 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.label("out");
     b.push(Alu::Mov.imm(R0, 1));
     b.push(exit());
-    b.finish(NAME, ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS)
+    b.finish(NAME, PIN, ProgType::SOCK_OPS, AttachType::CGROUP_SOCK_OPS)
 }

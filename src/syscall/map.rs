@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use super::error::{Result, SysError};
 use super::types::*;
 use super::{Cmd, bpf_attr, fd_u32, mut_ptr_u64, obj_name, owned_fd_from_ret, ptr_u64, sys_bpf};
-use crate::spec::MapSpec;
+use crate::spec::{MapSpec, Pinning};
 
 /// `union bpf_attr` member for BPF_MAP_CREATE (kernel 6.9+ layout).
 #[repr(C)]
@@ -148,27 +148,34 @@ impl AsFd for Map {
 impl Map {
     /// BPF_MAP_CREATE. For local-storage maps (e.g. SK_STORAGE) a minimal
     /// BTF (key `int`, value a struct of `value_size` bytes) is generated
-    /// and loaded automatically.
+    /// and loaded first, and kept with the map.
+    #[allow(unsafe_code)]
     pub fn create(spec: &MapSpec) -> Result<Map> {
-        if spec.map_type.needs_btf() {
+        let map_name = obj_name(&spec.name).map_err(SysError::InvalidInput)?;
+        let mut attr = MapCreateAttr {
+            map_type: spec.map_type.0,
+            key_size: spec.key_size,
+            value_size: spec.value_size,
+            max_entries: spec.max_entries,
+            map_flags: spec.flags,
+            map_name,
+            ..Default::default()
+        };
+        let btf = if spec.map_type.needs_btf() {
             let (blob, key_id, value_id) = super::btf::sk_storage_btf(spec.value_size);
             let btf = super::btf::load_btf(&blob)?;
-            let fd = create_raw(spec, Some((btf.fd.as_fd(), key_id, value_id)))?;
-            return Ok(Map { fd, spec: spec.clone(), btf: Some(btf.fd) });
-        }
-        let fd = create_raw(spec, None)?;
-        Ok(Map { fd, spec: spec.clone(), btf: None })
-    }
-
-    /// BPF_MAP_CREATE with caller-provided BTF for key and value.
-    pub fn create_with_btf(
-        spec: &MapSpec,
-        btf_fd: BorrowedFd<'_>,
-        key_type_id: u32,
-        value_type_id: u32,
-    ) -> Result<Map> {
-        let fd = create_raw(spec, Some((btf_fd, key_type_id, value_type_id)))?;
-        Ok(Map { fd, spec: spec.clone(), btf: None })
+            attr.btf_fd = fd_u32(btf.fd.as_fd());
+            attr.btf_key_type_id = key_id;
+            attr.btf_value_type_id = value_id;
+            Some(btf.fd)
+        } else {
+            None
+        };
+        // SAFETY: MapCreateAttr contains no pointers; the btf fd lives in
+        // `btf` for the duration of the call.
+        let ret = unsafe { sys_bpf(Cmd::MapCreate, &mut attr) };
+        let fd = ret.and_then(owned_fd_from_ret).map_err(|e| SysError::map_create(e, spec.map_type, spec.label()))?;
+        Ok(Map { fd, spec: spec.clone(), btf })
     }
 
     /// Wrap an existing map fd; its spec is read from the kernel.
@@ -181,6 +188,7 @@ impl Map {
             max_entries: info.max_entries,
             flags: info.map_flags,
             name: info.name,
+            pinning: Pinning::None,
         };
         Ok(Map { fd, spec, btf: None })
     }
@@ -411,28 +419,6 @@ impl Iterator for Keys<'_> {
 }
 
 #[allow(unsafe_code)]
-fn create_raw(spec: &MapSpec, btf: Option<(BorrowedFd<'_>, u32, u32)>) -> Result<OwnedFd> {
-    let map_name = obj_name(&spec.name).map_err(SysError::InvalidInput)?;
-    let mut attr = MapCreateAttr {
-        map_type: spec.map_type.0,
-        key_size: spec.key_size,
-        value_size: spec.value_size,
-        max_entries: spec.max_entries,
-        map_flags: spec.flags,
-        map_name,
-        ..Default::default()
-    };
-    if let Some((fd, k, v)) = btf {
-        attr.btf_fd = fd_u32(fd);
-        attr.btf_key_type_id = k;
-        attr.btf_value_type_id = v;
-    }
-    // SAFETY: MapCreateAttr contains no pointers; the btf fd is borrowed
-    // for the duration of the call.
-    let ret = unsafe { sys_bpf(Cmd::MapCreate, &mut attr) };
-    ret.and_then(owned_fd_from_ret).map_err(|e| SysError::map_create(e, spec.map_type, spec.label()))
-}
-
 impl Map {
     /// Maps an arena (BPF_F_MMAPABLE, `max_entries` pages) once and unmaps
     /// it: the first mmap() fixes the arena's user address, which the

@@ -19,6 +19,7 @@ pub mod info;
 pub mod ioctl;
 pub mod iter;
 pub mod map;
+pub mod mmap;
 pub mod pin;
 pub mod prog;
 /// The UAPI types and flags, which live in [`crate::uapi`]; re-exported under

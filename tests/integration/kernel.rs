@@ -566,6 +566,61 @@ fn kernel_load_unload_lifecycle() {
     assert!(!status_of(&env.pin).bool("loaded"));
 }
 
+/// The one declaration of the bypass's kernel objects ([`progs::ATTACHMENTS`]
+/// and the collection's pinning) is what `status` reads back from the kernel:
+/// the same attachments, the same pins, the same programs.
+#[test]
+fn kernel_status_lists_what_the_declaration_names() {
+    use sockasm::deploy::{self, AttachedTo};
+    use sockasm::progs::{self, Policy, Target};
+    use std::collections::BTreeSet;
+    if !kernel_ok() {
+        return;
+    }
+    let env = Env::new();
+    env.load(&[]);
+    let st = deploy::status(&env.pin).expect("status");
+    let spec = progs::collection(&Policy::without_perfmon(), 1).expect("the built-in collection");
+
+    let declared: BTreeSet<(String, String, String)> = progs::ATTACHMENTS
+        .iter()
+        .map(|a| {
+            let target = match a.target {
+                Target::Cgroup => env.cg.display().to_string(),
+                Target::Map(m) => m.to_string(),
+            };
+            (a.program.to_string(), a.attach_type.to_string(), target)
+        })
+        .collect();
+    let mut listed = BTreeSet::new();
+    for a in &st.attachments {
+        match &a.target {
+            AttachedTo::Cgroups(cgs) => {
+                assert_eq!(cgs, &vec![env.cg.clone()], "{a:?}");
+                listed.insert((a.program.clone(), a.attach_type.to_string(), cgs[0].display().to_string()));
+            }
+            AttachedTo::Map { name, attached } => {
+                match attached {
+                    Some(yes) => assert!(yes, "{a:?}"),
+                    None => println!("SKIPPED: this kernel cannot query a map's attachments ({a:?})"),
+                }
+                listed.insert((a.program.clone(), a.attach_type.to_string(), name.clone()));
+            }
+        }
+    }
+    assert_eq!(listed, declared, "status: {:?}", st.attachments);
+    assert_eq!(st.attachments.len(), progs::ATTACHMENTS.len());
+
+    let pins: Vec<&str> = spec.pinned().iter().map(|p| p.file).collect();
+    assert_eq!(st.pins, pins);
+    for p in &pins {
+        assert!(env.pin.join(p).exists(), "{p} is not pinned in {}", env.pin.display());
+    }
+    let names: BTreeSet<String> = st.programs.iter().map(|p| p.name.clone()).collect();
+    let want: BTreeSet<String> = spec.programs.iter().map(|p| sockasm::spec::kernel_name(&p.name)).collect();
+    assert_eq!(names, want);
+}
+
 /// Case 10: bytes still queued when the sender closes are not lost: clients
 /// write and close at once, the server reads everything afterwards.
 #[test]
