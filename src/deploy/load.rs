@@ -176,11 +176,8 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
     // After sock_ops is attached: a connection established from now on is
     // sock_ops' (the adopt pass only checks its key). A failure here undoes
     // the load like any other step (and the adoption undoes itself).
-    let adoption = if opts.adopt {
-        adopt::adopt(&objs.objects, &cg, &opts.kernel_btf, cfg.peer_aware)?
-    } else {
-        Adoption::Off
-    };
+    let adoption =
+        if opts.adopt { adopt::adopt(&objs.objects, &cg, &opts.kernel_btf, cfg.peer_aware)? } else { Adoption::Off };
     let programs = objs.objects.programs().map(|(fd, insns)| prog_status(fd, insns)).collect::<Result<Vec<_>>>()?;
     let mut others = Vec::new();
     for cp in cgroup_progs()? {

@@ -826,8 +826,17 @@ pub fn task_program(o: &AdoptOffsets) -> Result<ProgramSpec, AsmError> {
 pub fn map_specs(records: u32) -> [(&'static str, MapSpec); 3] {
     [
         (MAP_ADOPT_CONFIG, MapSpec::new(MapType::ARRAY, 4, CFG_VALUE_SIZE, 1).with_name("sockasm_acfg")),
-        (MAP_ADOPT_RECORDS, MapSpec::new(MapType::HASH, 8, 8, records).with_name("sockasm_arec")),
-        (MAP_ADOPT_BUSY, MapSpec::new(MapType::HASH, 8, 8, BUSY_MAX_ENTRIES).with_name("sockasm_abusy")),
+        // Not preallocated: most runs see a few sockets, not 65,535.
+        (
+            MAP_ADOPT_RECORDS,
+            MapSpec::new(MapType::HASH, 8, 8, records).with_flags(uapi::BPF_F_NO_PREALLOC).with_name("sockasm_arec"),
+        ),
+        (
+            MAP_ADOPT_BUSY,
+            MapSpec::new(MapType::HASH, 8, 8, BUSY_MAX_ENTRIES)
+                .with_flags(uapi::BPF_F_NO_PREALLOC)
+                .with_name("sockasm_abusy"),
+        ),
     ]
 }
 

@@ -72,13 +72,17 @@ struct Image {
 
 impl Image {
     fn build(bin: &Path) -> Result<Image, String> {
-        let ctx = std::env::temp_dir().join(format!("sockasm-image-{}", std::process::id()));
+        // One context and tag per build: tests run in parallel, and
+        // `podman rmi -f` of a shared tag would remove another test's containers.
+        static BUILDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ctx = std::env::temp_dir().join(format!("sockasm-image-{}-{n}", std::process::id()));
         let dir = ctx.join("target/x86_64-unknown-linux-gnu/release");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         std::fs::copy(bin, dir.join("sockasm")).map_err(|e| e.to_string())?;
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::copy(root.join(".containerignore"), ctx.join(".containerignore")).map_err(|e| e.to_string())?;
-        let tag = format!("localhost/sockasm-test:{}", std::process::id());
+        let tag = format!("localhost/sockasm-test:{}-{n}", std::process::id());
         let cf = root.join("Containerfile");
         let o =
             run("podman", &["build", "-q", "-f", cf.to_str().unwrap_or(""), "-t", &tag, ctx.to_str().unwrap_or("")]);
