@@ -13,7 +13,7 @@
 //! are not checked: tests may read fixtures.
 
 /// Top-level modules of the object layer.
-const OBJECT_LAYER: [&str; 6] = ["asm", "uapi", "spec", "elf", "progs", "json"];
+const OBJECT_LAYER: [&str; 7] = ["asm", "btf", "uapi", "spec", "elf", "progs", "json"];
 
 /// What code of the object layer must not name: anything that touches the
 /// kernel, files or processes.

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod asm;
 pub mod bench;
+pub mod btf;
 pub mod cgroup;
 pub mod cli;
 pub mod deploy;

@@ -20,8 +20,8 @@
 //! with [`load_program`] at the log level asked for and explains the verdict.
 
 use crate::asm::{Call, Imm64, Insn};
+use crate::btf::BTF_FUNC_STATIC;
 use crate::spec::{CollectionSpec, ProgramSpec, describe_map};
-use crate::syscall::btf::BTF_FUNC_STATIC;
 use crate::syscall::{BtfBuilder, LoadError, LoadedBtf, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, AsRawFd};

@@ -401,8 +401,8 @@ pub fn lenient_listing(bytes: &[u8]) -> String {
                         let _ = writeln!(out, "{slot:>8}:\t{text}");
                     }
                     None => {
-                        let raw: Vec<String> = rest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-                        let _ = writeln!(out, "{slot:>8}:\t<not an ISA instruction: {}>", raw.join(" "));
+                        let raw = crate::asm::hex(&rest[..rest.len().min(8)]);
+                        let _ = writeln!(out, "{slot:>8}:\t<not an ISA instruction: {raw}>");
                     }
                 }
                 slot += 1;

@@ -1,6 +1,7 @@
 //! `sockasm run FILE --type TYPE`: load a program (never attached) and run it
 //! with BPF_PROG_TEST_RUN, printing `retval: N`.
 use super::{Result, outln};
+use crate::asm::hex;
 use crate::verify::{self, Verdict};
 use std::path::PathBuf;
 
@@ -32,10 +33,6 @@ pub struct Args {
     /// NAME=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES[,FLAGS]. Repeatable.
     #[arg(long = "map", value_name = "SPEC")]
     pub maps: Vec<String>,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 pub fn run(args: &Args, _verbose: bool) -> Result<()> {

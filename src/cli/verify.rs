@@ -80,12 +80,7 @@ pub fn parse_types(t: Option<&str>, a: Option<&str>) -> Result<(Option<ProgType>
     };
     let at = match a {
         Some(s) => Some(AttachType::from_name(s).ok_or_else(|| format!("unknown attach type `{s}`"))?),
-        None => match pt {
-            Some(ProgType::SOCK_OPS) => Some(AttachType::CGROUP_SOCK_OPS),
-            Some(ProgType::SK_MSG) => Some(AttachType::SK_MSG_VERDICT),
-            Some(ProgType::XDP) => Some(AttachType::XDP),
-            _ => None,
-        },
+        None => pt.and_then(ProgType::default_attach_type),
     };
     Ok((pt, at))
 }

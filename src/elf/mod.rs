@@ -17,8 +17,6 @@
 //! Files: `parse` (bytes to [`Object`]), `link` (one program to a spec,
 //! the object's maps to map specs), `render` (`dump --disasm` text and JSON).
 
-pub mod btf;
-pub mod kernel_btf;
 mod link;
 mod parse;
 mod render;

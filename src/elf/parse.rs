@@ -1,10 +1,10 @@
 //! Bytes to [`Object`]: bounds-checked before goblin reads anything.
 
 use super::{
-    CodeSection, EM_BPF, ElfError, Function, MapDef, MapOrigin, Object, Reloc, RelocTarget, SectionKind, btf, corrupt,
-    infer,
+    CodeSection, EM_BPF, ElfError, Function, MapDef, MapOrigin, Object, Reloc, RelocTarget, SectionKind, corrupt, infer,
 };
 use crate::asm::decode_all;
+use crate::btf::object as btf;
 use crate::uapi::MapType;
 use goblin::elf::Elf;
 

@@ -20,6 +20,10 @@ impl SectionKind {
     fn of(t: ProgType) -> SectionKind {
         SectionKind { prog_type: Some(t), expected_attach_type: None, unloadable: None }
     }
+    /// `t` with its default expected attach type ([`ProgType::default_attach_type`]).
+    fn default(t: ProgType) -> SectionKind {
+        SectionKind { prog_type: Some(t), expected_attach_type: t.default_attach_type(), unloadable: None }
+    }
     fn attach(t: ProgType, a: AttachType) -> SectionKind {
         SectionKind { prog_type: Some(t), expected_attach_type: Some(a), unloadable: None }
     }
@@ -50,13 +54,13 @@ pub fn infer(name: &str) -> SectionKind {
     // Exact names first, then prefixes (`kprobe/` takes anything after the slash).
     let exact = match name {
         "socket" => Some(SectionKind::of(P::SOCKET_FILTER)),
-        "sockops" => Some(SectionKind::attach(P::SOCK_OPS, A::CGROUP_SOCK_OPS)),
-        "sk_msg" => Some(SectionKind::attach(P::SK_MSG, A::SK_MSG_VERDICT)),
+        "sockops" => Some(SectionKind::default(P::SOCK_OPS)),
+        "sk_msg" => Some(SectionKind::default(P::SK_MSG)),
         "sk_skb" => Some(SectionKind::of(P::SK_SKB)),
         "sk_skb/stream_parser" => Some(SectionKind::attach(P::SK_SKB, A::SK_SKB_STREAM_PARSER)),
         "sk_skb/stream_verdict" => Some(SectionKind::attach(P::SK_SKB, A::SK_SKB_STREAM_VERDICT)),
         "sk_skb/verdict" => Some(SectionKind::attach(P::SK_SKB, A::SK_SKB_VERDICT)),
-        "xdp" | "xdp.frags" => Some(SectionKind::attach(P::XDP, A::XDP)),
+        "xdp" | "xdp.frags" => Some(SectionKind::default(P::XDP)),
         "xdp/devmap" | "xdp.frags/devmap" => Some(SectionKind::attach(P::XDP, A::XDP_DEVMAP)),
         "xdp/cpumap" | "xdp.frags/cpumap" => Some(SectionKind::attach(P::XDP, A::XDP_CPUMAP)),
         "tc" | "classifier" => Some(SectionKind::of(P::SCHED_CLS)),
@@ -83,22 +87,22 @@ pub fn infer(name: &str) -> SectionKind {
         "cgroup/getpeername6" => Some(SectionKind::attach(P::CGROUP_SOCK_ADDR, A::CGROUP_INET6_GETPEERNAME)),
         "cgroup/getsockname4" => Some(SectionKind::attach(P::CGROUP_SOCK_ADDR, A::CGROUP_INET4_GETSOCKNAME)),
         "cgroup/getsockname6" => Some(SectionKind::attach(P::CGROUP_SOCK_ADDR, A::CGROUP_INET6_GETSOCKNAME)),
-        "cgroup/dev" => Some(SectionKind::attach(P::CGROUP_DEVICE, A::CGROUP_DEVICE)),
-        "cgroup/sysctl" => Some(SectionKind::attach(P::CGROUP_SYSCTL, A::CGROUP_SYSCTL)),
+        "cgroup/dev" => Some(SectionKind::default(P::CGROUP_DEVICE)),
+        "cgroup/sysctl" => Some(SectionKind::default(P::CGROUP_SYSCTL)),
         "cgroup/getsockopt" => Some(SectionKind::attach(P::CGROUP_SOCKOPT, A::CGROUP_GETSOCKOPT)),
         "cgroup/setsockopt" => Some(SectionKind::attach(P::CGROUP_SOCKOPT, A::CGROUP_SETSOCKOPT)),
-        "sk_lookup" => Some(SectionKind::attach(P::SK_LOOKUP, A::SK_LOOKUP)),
-        "flow_dissector" => Some(SectionKind::attach(P::FLOW_DISSECTOR, A::FLOW_DISSECTOR)),
+        "sk_lookup" => Some(SectionKind::default(P::SK_LOOKUP)),
+        "flow_dissector" => Some(SectionKind::default(P::FLOW_DISSECTOR)),
         "sk_reuseport" => Some(SectionKind::attach(P::SK_REUSEPORT, A::SK_REUSEPORT_SELECT)),
         "sk_reuseport/migrate" => Some(SectionKind::attach(P::SK_REUSEPORT, A::SK_REUSEPORT_SELECT_OR_MIGRATE)),
         "lwt_in" => Some(SectionKind::of(P::LWT_IN)),
         "lwt_out" => Some(SectionKind::of(P::LWT_OUT)),
         "lwt_xmit" => Some(SectionKind::of(P::LWT_XMIT)),
         "lwt_seg6local" => Some(SectionKind::of(P::LWT_SEG6LOCAL)),
-        "lirc_mode2" => Some(SectionKind::attach(P::LIRC_MODE2, A::LIRC_MODE2)),
+        "lirc_mode2" => Some(SectionKind::default(P::LIRC_MODE2)),
         "perf_event" => Some(SectionKind::of(P::PERF_EVENT)),
         "syscall" => Some(SectionKind::of(P::SYSCALL)),
-        "netfilter" => Some(SectionKind::attach(P::NETFILTER, A::NETFILTER)),
+        "netfilter" => Some(SectionKind::default(P::NETFILTER)),
         "kprobe" | "kretprobe" | "uprobe" | "uretprobe" => Some(SectionKind::of(P::KPROBE)),
         _ => None,
     };
@@ -118,7 +122,7 @@ pub fn infer(name: &str) -> SectionKind {
         ("raw_tp/", SectionKind::of(P::RAW_TRACEPOINT)),
         ("raw_tracepoint.w/", SectionKind::of(P::RAW_TRACEPOINT_WRITABLE)),
         ("raw_tp.w/", SectionKind::of(P::RAW_TRACEPOINT_WRITABLE)),
-        ("xdp/", SectionKind::attach(P::XDP, A::XDP)),
+        ("xdp/", SectionKind::default(P::XDP)),
         ("socket/", SectionKind::of(P::SOCKET_FILTER)),
         ("classifier/", SectionKind::of(P::SCHED_CLS)),
         ("perf_event/", SectionKind::of(P::PERF_EVENT)),

@@ -72,7 +72,7 @@ use crate::asm::{
     Alu, AsmError, AtomicOp, Endian, Insn, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Reg, Size, atomic, exit, ja,
     ld_map, ld_map_value, load, store, store_imm,
 };
-use crate::elf::kernel_btf::KernelBtf;
+use crate::btf::kernel::KernelBtf;
 use crate::spec::{MapSpec, Pinning, ProgramSpec};
 use crate::uapi;
 use crate::uapi::{AttachType, Helper, MapType, ProgType};
@@ -219,7 +219,7 @@ pub struct AdoptOffsets {
 #[derive(Debug, thiserror::Error)]
 pub enum AdoptError {
     #[error(transparent)]
-    Btf(#[from] crate::elf::kernel_btf::KernelBtfError),
+    Btf(#[from] crate::btf::kernel::KernelBtfError),
     #[error("{strukt}.{path} is {size} bytes in the kernel's BTF, the adopt programs read {want}")]
     Size { strukt: &'static str, path: &'static str, size: u32, want: u32 },
 }

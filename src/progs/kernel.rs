@@ -3,7 +3,7 @@
 //! peer socket. The offsets come from the kernel's own BTF at load time
 //! (`/sys/kernel/btf/vmlinux`), never from the kernel sockasm was built on.
 
-use crate::elf::kernel_btf::{KernelBtf, KernelBtfError};
+use crate::btf::kernel::{KernelBtf, KernelBtfError};
 
 /// One kernel struct member the programs read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -162,7 +162,7 @@ impl Map {
             ..Default::default()
         };
         let btf = if spec.map_type.needs_btf() {
-            let (blob, key_id, value_id) = super::btf::sk_storage_btf(spec.value_size);
+            let (blob, key_id, value_id) = crate::btf::builder::sk_storage_btf(spec.value_size);
             let btf = super::btf::load_btf(&blob)?;
             attr.btf_fd = fd_u32(btf.fd.as_fd());
             attr.btf_key_type_id = key_id;

@@ -30,9 +30,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
+pub use crate::btf::builder::{BtfBuilder, sk_storage_btf};
 pub use crate::spec::MapSpec;
 pub use attach::{ProgQuery, attach_cgroup, attach_map, detach_cgroup, detach_map, query_cgroup, query_cgroup_full};
-pub use btf::{BtfBuilder, LoadedBtf, load_btf, sk_storage_btf};
+pub use btf::{LoadedBtf, load_btf};
 pub use error::{Result, SysError};
 pub use info::{
     MapInfo, ProgInfo, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id, prog_ids, prog_info, prog_map_ids,

@@ -320,6 +320,26 @@ pub const INSN_SIZE: usize = 8;
 /// Maximum object name length (including the terminating NUL).
 pub const BPF_OBJ_NAME_LEN: usize = 16;
 
+impl ProgType {
+    /// The expected attach type a program of this type is loaded with when
+    /// nothing else names one: the types with a single attach point, and
+    /// XDP's plain hook. One table for `verify --type` and ELF section names.
+    pub fn default_attach_type(self) -> Option<AttachType> {
+        Some(match self {
+            ProgType::SOCK_OPS => AttachType::CGROUP_SOCK_OPS,
+            ProgType::SK_MSG => AttachType::SK_MSG_VERDICT,
+            ProgType::XDP => AttachType::XDP,
+            ProgType::SK_LOOKUP => AttachType::SK_LOOKUP,
+            ProgType::FLOW_DISSECTOR => AttachType::FLOW_DISSECTOR,
+            ProgType::LIRC_MODE2 => AttachType::LIRC_MODE2,
+            ProgType::NETFILTER => AttachType::NETFILTER,
+            ProgType::CGROUP_DEVICE => AttachType::CGROUP_DEVICE,
+            ProgType::CGROUP_SYSCTL => AttachType::CGROUP_SYSCTL,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -592,7 +592,9 @@ pub struct DecodeError {
     pub reason: &'static str,
 }
 
-fn hex(b: &[u8]) -> String {
+/// Bytes as lower-case hex pairs separated by spaces: `b7 01 00 00`. The one
+/// hex formatter of messages and listings.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
 }
 
