@@ -198,7 +198,6 @@ mod tests {
     use super::*;
     use crate::asm::{Alu, Program, R0, R1, R2, R10, Size, call, exit, ld_map, store_imm};
     use crate::syscall::{MapSpec, ProgType};
-    use std::collections::BTreeMap;
 
     /// `r0 = *lookup(map, 0) or 0`: one map load of `map`.
     fn reader(name: &str, map: &str) -> ProgramSpec {
@@ -210,16 +209,7 @@ mod tests {
         p.push(call(crate::uapi::Helper::MapLookupElem.id()));
         p.push(Alu::Mov.imm(R0, 0));
         p.push(exit());
-        ProgramSpec {
-            name: name.into(),
-            prog_type: ProgType::SOCKET_FILTER,
-            expected_attach_type: None,
-            attach_btf_id: None,
-            license: "GPL".into(),
-            code: p.assemble().unwrap(),
-            comments: BTreeMap::new(),
-            pinning: Default::default(),
-        }
+        ProgramSpec::new(name, ProgType::SOCKET_FILTER, p.assemble().unwrap())
     }
 
     #[test]
@@ -251,16 +241,7 @@ mod tests {
         }
     }
     fn spec_of(p: Program) -> ProgramSpec {
-        ProgramSpec {
-            name: "t".into(),
-            prog_type: ProgType::SOCKET_FILTER,
-            expected_attach_type: None,
-            attach_btf_id: None,
-            license: "GPL".into(),
-            code: p.assemble().unwrap(),
-            comments: BTreeMap::new(),
-            pinning: Default::default(),
-        }
+        ProgramSpec::new("t", ProgType::SOCKET_FILTER, p.assemble().unwrap())
     }
 
     /// func_info only for a program that takes a function's address: every

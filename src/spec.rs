@@ -81,6 +81,20 @@ pub enum Object<'a> {
 }
 
 impl ProgramSpec {
+    /// A GPL program with no expected attach type, no notes, not pinned.
+    pub fn new(name: impl Into<String>, prog_type: ProgType, code: Assembled) -> ProgramSpec {
+        ProgramSpec {
+            name: name.into(),
+            prog_type,
+            expected_attach_type: None,
+            attach_btf_id: None,
+            license: "GPL".into(),
+            code,
+            comments: BTreeMap::new(),
+            pinning: Pinning::None,
+        }
+    }
+
     /// Width in 8-byte slots.
     pub fn slots(&self) -> usize {
         self.code.slots()
@@ -210,16 +224,7 @@ mod tests {
         p.push(ld_map(R1, "counts"));
         p.push(Alu::Mov.imm(R0, 0));
         p.push(exit());
-        let prog = ProgramSpec {
-            name: "t".into(),
-            prog_type: ProgType::SOCKET_FILTER,
-            expected_attach_type: None,
-            attach_btf_id: None,
-            license: "GPL".into(),
-            code: p.assemble().unwrap(),
-            comments: BTreeMap::new(),
-            pinning: Default::default(),
-        };
+        let prog = ProgramSpec::new("t", ProgType::SOCKET_FILTER, p.assemble().unwrap());
         assert_eq!((prog.slots(), prog.insns().len()), (4, 3));
         let mut spec = CollectionSpec { maps: vec![], programs: vec![prog] };
         assert_eq!(spec.unbound_ref(), Some(("t", "counts")));

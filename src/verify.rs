@@ -24,7 +24,6 @@ use crate::syscall::{
     ProgType, SysError, TestRun, TestRunResult, VerifierStats,
 };
 use crate::trace;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 pub use crate::spec::kernel_name;
@@ -130,16 +129,7 @@ pub fn from_text(
         return Err(VerifyError::Input(format!("{file}: no instructions")));
     }
     let stem = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("prog");
-    let program = ProgramSpec {
-        name: kernel_name(stem),
-        prog_type,
-        expected_attach_type: attach,
-        attach_btf_id: None,
-        license: "GPL".into(),
-        code,
-        comments: BTreeMap::new(),
-        pinning: crate::spec::Pinning::None,
-    };
+    let program = ProgramSpec { expected_attach_type: attach, ..ProgramSpec::new(kernel_name(stem), prog_type, code) };
     let spec = CollectionSpec { maps: maps.to_vec(), programs: vec![program] };
     if let Some((_, name)) = spec.unbound_ref() {
         return Err(VerifyError::Input(format!(

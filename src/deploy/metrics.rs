@@ -69,23 +69,15 @@ mod tests {
     use super::{label, prometheus};
     use crate::deploy::status::Status;
     use crate::progs::counters::Counter;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     #[test]
     fn prometheus_labels_are_escaped() {
         assert_eq!(label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
         let st = Status {
             loaded: true,
-            pin_dir: PathBuf::from("/sys/fs/bpf/x\"y"),
             cgroups: vec![PathBuf::from("/sys/fs/cgroup/a b"), PathBuf::from("/sys/fs/cgroup/c\nd")],
-            others: vec![],
-            programs: vec![],
-            pins: vec![],
-            attachments: vec![],
-            map: None,
-            config: None,
-            ports: None,
-            counters: Default::default(),
+            ..Status::not_loaded(Path::new("/sys/fs/bpf/x\"y"))
         };
         let text = prometheus(&st, &[], &[]);
         assert!(

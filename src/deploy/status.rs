@@ -83,21 +83,28 @@ pub struct Status {
     pub counters: counters::Totals,
 }
 
+impl Status {
+    /// Nothing loaded at `pin_dir`.
+    pub fn not_loaded(pin_dir: &Path) -> Status {
+        Status {
+            loaded: false,
+            pin_dir: pin_dir.to_path_buf(),
+            cgroups: vec![],
+            others: vec![],
+            programs: vec![],
+            pins: vec![],
+            attachments: vec![],
+            map: None,
+            config: None,
+            ports: None,
+            counters: counters::Totals::default(),
+        }
+    }
+}
+
 /// Reads the state of the bypass pinned at `pin_dir`.
 pub fn status(pin_dir: &Path) -> Result<Status> {
-    let mut st = Status {
-        loaded: false,
-        pin_dir: pin_dir.to_path_buf(),
-        cgroups: vec![],
-        others: vec![],
-        programs: vec![],
-        pins: vec![],
-        attachments: vec![],
-        map: None,
-        config: None,
-        ports: None,
-        counters: counters::Totals::default(),
-    };
+    let mut st = Status::not_loaded(pin_dir);
     let pins = pins()?;
     let present = pins_present(pin_dir, &pins, "status")?;
     if present.is_empty() {

@@ -95,8 +95,10 @@ fn bench_smoke_all_transports_verified_and_clean() {
     let (pid, v, err) = run_json(
         Command::new(BIN).args([
             "bench",
+            // 0.2 s cells: the sampler must see both ends at least once even
+            // when the machine is busy (with 0.05 s cells it once saw none).
             "--seconds",
-            "0.05",
+            "0.2",
             "--repeat",
             "1",
             "--sizes",

@@ -3,8 +3,9 @@
 //!
 //! **Documents** ([`DOCS`]): every ` ```console ` block is a sequence of
 //! commands (a line starting with `$ `) each followed by the output it prints.
-//! Each command runs with `bash -c` (stdout and stderr together, at most 60 s)
-//! in one scratch directory per document, in document order, holding a copy
+//! Each command runs with `bash -c` (stdout and stderr together, at most
+//! 180 s: a 1M-instruction verification took 25-30 s on a busy 2-vCPU
+//! machine) in one scratch directory per document, in document order, holding a copy
 //! of every file of the document's examples directory, with the built `sockasm` first on the
 //! `PATH`. So `$ cat F` checks that the guide shows the example file F as it is
 //! (or a file an earlier command of the document wrote), and files made by one
@@ -311,7 +312,7 @@ fn path() -> String {
 
 fn bash(cmd: &str, dir: &Path) -> Output {
     Command::new("timeout")
-        .args(["60", "bash", "-c", &format!("{{ {cmd}\n}} 2>&1")])
+        .args(["180", "bash", "-c", &format!("{{ {cmd}\n}} 2>&1")])
         .current_dir(dir)
         .env("PATH", path())
         .stdin(Stdio::null())
