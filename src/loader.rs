@@ -66,7 +66,8 @@ impl<T> Named<T> {
         self.0.iter().map(|(n, o)| (n.as_str(), o))
     }
 
-    fn push(&mut self, name: &str, o: T) {
+    /// Adds `o` under `name` (a map opened elsewhere, say, for [`load_program`]).
+    pub fn push(&mut self, name: &str, o: T) {
         self.0.push((name.to_string(), o));
     }
 }
@@ -135,6 +136,7 @@ pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<Load
     let bytes = bind(p, maps)?;
     let mut spec = ProgSpec::new(p.prog_type, &p.name, &bytes).with_log_level(log_level).with_license(&p.license);
     spec.expected_attach_type = p.expected_attach_type;
+    spec.attach_btf_id = p.attach_btf_id.unwrap_or(0);
     let funcs = func_info(p).map_err(|e| LoadError::refused(p.prog_type, &p.name, e))?;
     if let Some((btf, records)) = &funcs {
         spec.btf = Some(btf.as_fd());

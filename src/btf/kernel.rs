@@ -20,6 +20,8 @@ pub enum KernelBtfError {
     Corrupt(String),
     #[error("the kernel's BTF has no struct {0}")]
     NoStruct(String),
+    #[error("the kernel's BTF has no function {0} (a kernel without this BPF iterator?)")]
+    NoFunc(String),
     #[error("struct {strukt} has no member {path} in the kernel's BTF")]
     NoMember { strukt: String, path: String },
     #[error("{strukt}.{path} is a bitfield; only whole members can be read")]
@@ -170,6 +172,18 @@ impl<'a> KernelBtf<'a> {
             Some((n, _)) => Err(KernelBtfError::NoStruct(n.to_string())),
             None => Ok(ids),
         }
+    }
+
+    /// The id of the function (`BTF_KIND_FUNC`) named `name`: what a
+    /// tracing program's `attach_btf_id` names, e.g. `bpf_iter_tcp`.
+    pub fn find_func(&self, name: &str) -> Result<u32> {
+        for id in 1..self.starts.len() as u32 {
+            let (name_off, info, _, _) = self.record(id)?;
+            if (info >> 24) & 0x1f == KIND_FUNC && self.name(name_off)? == name.as_bytes() {
+                return Ok(id);
+            }
+        }
+        Err(KernelBtfError::NoFunc(name.to_string()))
     }
 
     fn skip_mods(&self, mut id: u32) -> Result<u32> {

@@ -238,6 +238,7 @@ impl Object {
             name: kernel_name(&p.name),
             prog_type,
             expected_attach_type: if explicit_type { attach } else { kind.expected_attach_type },
+            attach_btf_id: None,
             license: self.license.clone().unwrap_or_default(),
             code,
             comments,

@@ -17,6 +17,7 @@ pub mod btf;
 pub mod error;
 pub mod info;
 pub mod ioctl;
+pub mod iter;
 pub mod map;
 pub mod mmap;
 pub mod pin;
@@ -38,6 +39,7 @@ pub use info::{
     MapInfo, ProgInfo, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id, prog_ids, prog_info, prog_map_ids,
     prog_next_id, prog_xlated_insns,
 };
+pub use iter::{iter_create, iter_link, iter_run};
 pub use map::{Map, UpdateFlag, possible_cpus};
 pub use pin::{get_pinned, get_pinned_with_flags, pin, unpin};
 pub use prog::{
@@ -69,6 +71,8 @@ pub enum Cmd {
     ObjGetInfoByFd = 15,
     ProgQuery = 16,
     BtfLoad = 18,
+    LinkCreate = 28,
+    IterCreate = 33,
 }
 
 impl Cmd {
@@ -93,6 +97,8 @@ impl Cmd {
             Cmd::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Cmd::ProgQuery => "BPF_PROG_QUERY",
             Cmd::BtfLoad => "BPF_BTF_LOAD",
+            Cmd::LinkCreate => "BPF_LINK_CREATE",
+            Cmd::IterCreate => "BPF_ITER_CREATE",
         }
     }
 }

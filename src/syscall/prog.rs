@@ -117,6 +117,9 @@ pub struct ProgSpec<'a> {
     /// for a program that passes a callback (`bpf_loop`), and they name the
     /// functions in its log.
     pub func_info: &'a [(u32, u32)],
+    /// `attach_btf_id`: for a tracing program, the kernel BTF id of what it
+    /// attaches to (an iterator's `bpf_iter_<target>` function); 0 for none.
+    pub attach_btf_id: u32,
 }
 
 impl Default for ProgSpec<'_> {
@@ -131,6 +134,7 @@ impl Default for ProgSpec<'_> {
             prog_flags: 0,
             btf: None,
             func_info: &[],
+            attach_btf_id: 0,
         }
     }
 }
@@ -372,6 +376,7 @@ impl LoadedProg {
                 prog_flags: spec.prog_flags,
                 prog_name: name,
                 expected_attach_type: spec.expected_attach_type.map_or(0, |t| t.0),
+                attach_btf_id: spec.attach_btf_id,
                 ..Default::default()
             };
             if let Some(btf) = spec.btf {
