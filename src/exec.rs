@@ -202,7 +202,12 @@ pub fn run(opts: &Options, sig: &Signals) -> Result<Outcome, ExecError> {
     let mut sb = Scratch::create(NAME_PREFIX)?;
     let (cg_path, pin_path) = (sb.cgroup().to_path_buf(), sb.pin_dir().to_path_buf());
     sig.check()?;
-    sb.load(LoadOptions { max_entries: opts.max_entries, max_queue: opts.max_queue, ..LoadOptions::default() })?;
+    sb.load(LoadOptions {
+        max_entries: opts.max_entries,
+        max_queue: opts.max_queue,
+        adopt: false,
+        ..LoadOptions::default()
+    })?;
     let mut child = spawn(opts, &cg_path, sig)?;
     let exit = wait(&mut child, sig)?;
     // From here on the command's status must reach the user, whatever fails.

@@ -2,9 +2,9 @@
 //! modules a module may name (`use crate::…` or a `crate::…` path), and which
 //! std/external APIs that touch the kernel or the file system it may use.
 //!
-//! - the object layer (`asm`, `uapi`, `spec`, `elf`, `progs`, and `json`,
-//!   which they print with) builds and reads BPF objects as plain data: no
-//!   syscall, no file, no process (the rule aya-obj keeps);
+//! - the object layer (`asm`, `btf`, `uapi`, `spec`, `elf`, `progs`) builds and
+//!   reads BPF objects as plain data: no syscall, no file, no process (the
+//!   rule aya-obj keeps); serde derives are allowed, they do no I/O;
 //! - `deploy` (the bypass's life cycle) never reaches up into `bench`,
 //!   `exec`, the CLI or the agent: what `bench` and `exec` share with it
 //!   (the scratch cgroup, [`crate::deploy::scratch`]) lives in it.
@@ -13,7 +13,7 @@
 //! are not checked: tests may read fixtures.
 
 /// Top-level modules of the object layer.
-const OBJECT_LAYER: [&str; 7] = ["asm", "btf", "uapi", "spec", "elf", "progs", "json"];
+const OBJECT_LAYER: [&str; 6] = ["asm", "btf", "uapi", "spec", "elf", "progs"];
 
 /// What code of the object layer must not name: anything that touches the
 /// kernel, files or processes.

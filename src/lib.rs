@@ -21,7 +21,6 @@ pub mod elf;
 pub mod exec;
 pub mod input;
 pub mod jited;
-pub mod json;
 #[cfg(test)]
 mod layers;
 pub mod loader;

@@ -19,6 +19,8 @@
 //! [`create_maps`] makes its maps, and `verify::verify` loads each program
 //! with [`load_program`] at the log level asked for and explains the verdict.
 
+use crate::btf::kernel::KernelBtf;
+use crate::deploy::KERNEL_BTF;
 use crate::spec::{CollectionSpec, ProgramSpec, describe_map, program_btf};
 use crate::syscall::{LoadError, LoadedProg, Map, MapType, ProgSpec, SysError, load_btf};
 use std::os::fd::{AsFd, AsRawFd};
@@ -61,7 +63,8 @@ impl<T> Named<T> {
         self.0.iter().map(|(n, o)| (n.as_str(), o))
     }
 
-    fn push(&mut self, name: &str, o: T) {
+    /// Adds `o` under `name` (a map opened elsewhere, say, for [`load_program`]).
+    pub fn push(&mut self, name: &str, o: T) {
         self.0.push((name.to_string(), o));
     }
 }
@@ -94,12 +97,34 @@ pub fn create_maps(spec: &CollectionSpec) -> Result<Maps, LoaderError> {
 }
 
 /// The program's instruction bytes with every map load bound to the fd of
-/// the map of its name. A name `maps` lacks refuses the load.
+/// the map of its name, and every kfunc call by name to the kfunc's BTF id
+/// in the running kernel ([`kfunc_ids`]). A name `maps` lacks, or a kfunc
+/// the kernel does not have, refuses the load.
 pub fn bind(p: &ProgramSpec, maps: &Maps) -> Result<Vec<u8>, LoadError> {
     let refused = |why: String| LoadError::refused(p.prog_type, &p.name, why);
     let mut code = p.code.clone();
     code.bind_maps(|n| maps.raw_fd(n)).map_err(|e| refused(e.to_string()))?;
+    if !code.kfunc_refs.is_empty() {
+        let names: Vec<&str> = code.kfunc_refs.iter().map(|r| r.name.as_str()).collect();
+        let ids = kfunc_ids(std::path::Path::new(KERNEL_BTF), &names).map_err(refused)?;
+        code.bind_kfuncs(|n| ids.iter().find(|(k, _)| k == n).map(|(_, id)| *id))
+            .map_err(|e| refused(e.to_string()))?;
+    }
     code.to_bytes().map_err(|e| refused(format!("cannot encode it: {e}")))
+}
+
+/// The BTF ids of the kfunc `names` in the kernel BTF at `path` (the
+/// running kernel's is `/sys/kernel/btf/vmlinux`): the `imm` of a kfunc
+/// call, which differs from one kernel build to the next, so a program
+/// names its kfuncs and is bound here, when it is loaded. A name the BTF
+/// has no function of is left out (the caller names it in its error).
+pub fn kfunc_ids(path: &std::path::Path, names: &[&str]) -> Result<Vec<(String, i32)>, String> {
+    let blob = std::fs::read(path).map_err(|e| {
+        format!("calls kfuncs ({}), whose BTF ids come from {}: cannot read it: {e}", names.join(", "), path.display())
+    })?;
+    let btf = KernelBtf::parse(&blob).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ids = btf.find_funcs(names).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(names.iter().zip(ids).filter_map(|(n, id)| Some((n.to_string(), i32::try_from(id?).ok()?))).collect())
 }
 
 /// Binds and loads one program (never attaches it). `log_level` 0 keeps
@@ -110,6 +135,7 @@ pub fn load_program(p: &ProgramSpec, maps: &Maps, log_level: u32) -> Result<Load
     let bytes = bind(p, maps)?;
     let mut spec = ProgSpec::new(p.prog_type, &p.name, &bytes).with_log_level(log_level).with_license(&p.license);
     spec.expected_attach_type = p.expected_attach_type;
+    spec.attach_btf_id = p.attach_btf_id.unwrap_or(0);
     let described = program_btf(p).map_err(|e| LoadError::refused(p.prog_type, &p.name, e))?;
     let loaded = match &described {
         None => None,
@@ -158,6 +184,28 @@ pub fn load(spec: &CollectionSpec, log_level: u32) -> Result<Collection, LoaderE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kfunc ids from the running kernel's BTF (the iterator kfuncs are in
+    /// vmlinux since 6.4); a name it lacks is left out, an unreadable file
+    /// is an error naming it.
+    #[test]
+    fn kfunc_ids_from_kernel_btf() {
+        let e = kfunc_ids(std::path::Path::new("/nonexistent/vmlinux"), &["bpf_iter_num_new"]).unwrap_err();
+        assert!(e.contains("/nonexistent/vmlinux") && e.contains("bpf_iter_num_new"), "{e}");
+        let path = std::path::Path::new(KERNEL_BTF);
+        if !path.exists() {
+            eprintln!("SKIPPED kfunc_ids_from_kernel_btf: no {KERNEL_BTF}");
+            return;
+        }
+        let ids = kfunc_ids(path, &["bpf_iter_num_new", "bpf_iter_num_next", "no_such_kfunc_here"]).unwrap();
+        let names: Vec<&str> = ids.iter().map(|(n, _)| n.as_str()).collect();
+        if names.is_empty() {
+            eprintln!("SKIPPED kfunc_ids_from_kernel_btf: this kernel has no number iterator (Linux 6.4)");
+            return;
+        }
+        assert_eq!(names, ["bpf_iter_num_new", "bpf_iter_num_next"]);
+        assert!(ids.iter().all(|(_, id)| *id > 0) && ids[0].1 != ids[1].1, "{ids:?}");
+    }
     use crate::asm::{Alu, Program, R0, R1, R2, R10, Size, call, exit, ld_map, store_imm};
     use crate::syscall::{MapSpec, ProgType};
 

@@ -32,6 +32,9 @@ pub struct ProgramSpec {
     pub name: String,
     pub prog_type: ProgType,
     pub expected_attach_type: Option<AttachType>,
+    /// A tracing program's target, as a kernel BTF id (an iterator's
+    /// `bpf_iter_<target>` function); `None` for every other program.
+    pub attach_btf_id: Option<u32>,
     pub license: String,
     /// Instructions, label (function) names by slot, and the symbolic map loads.
     pub code: Assembled,
@@ -265,6 +268,7 @@ impl ProgramSpec {
             name: name.into(),
             prog_type,
             expected_attach_type: None,
+            attach_btf_id: None,
             license: "GPL".into(),
             code,
             comments: BTreeMap::new(),
@@ -442,6 +446,7 @@ mod tests {
             comments: BTreeMap::new(),
             source: Some(source),
             pinning: Default::default(),
+            attach_btf_id: None,
         };
         let btf = program_btf(&prog).unwrap().unwrap();
         assert!(!btf.required);

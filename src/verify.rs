@@ -322,7 +322,12 @@ pub fn context_listing(c: &ProgramSpec, slot: usize, radius: usize) -> String {
     };
     let lo = pos.saturating_sub(radius);
     let hi = (pos + radius + 1).min(insns.len());
-    let opts = ListingOptions { annotate: true, labels: c.code.labels.clone(), comments: c.comments.clone() };
+    let opts = ListingOptions {
+        annotate: true,
+        labels: c.code.labels.clone(),
+        comments: c.comments.clone(),
+        kfuncs: c.code.kfunc_names(),
+    };
     let source = c.source.as_ref().filter(|s| !s.synthetic);
     let mut shown_line = None;
     let mut out = String::new();
@@ -338,7 +343,7 @@ pub fn context_listing(c: &ProgramSpec, slot: usize, radius: usize) -> String {
             let _ = writeln!(out, "{}", line.comment());
         }
         let mark = if lo + k == pos && *s == slot { "=>" } else { "  " };
-        let _ = write!(out, "{mark}{s:>6}:\t{insn}");
+        let _ = write!(out, "{mark}{s:>6}:\t{}", listing::insn_text_at(*s, insn, &opts));
         if let Some(a) = listing::annotation(&insns, *s, insn, &opts) {
             let _ = write!(out, "{}{a}", listing::ANNOTATION_SEP);
         }

@@ -257,10 +257,22 @@ fn load_fields(r: &LoadReport) -> Vec<(&'static str, String)> {
         ("ports", r.ports.to_string()),
         ("same_netns", r.same_netns.to_string()),
     ];
+    match &r.adoption {
+        deploy::Adoption::Off => {}
+        deploy::Adoption::Skipped(why) => f.push(("adoption_skipped", why.clone())),
+        deploy::Adoption::Done(a) => {
+            f.push(("adopted", a.adopted.to_string()));
+            f.push(("adopt_confirmed", a.confirmed.to_string()));
+            f.push(("adopt_deferred", a.deferred.to_string()));
+        }
+    }
     // The resolved target in words, so the root (every process on the host) is plain.
     f.push(("target", crate::cgroup::describe(&r.cgroup)));
     for o in &r.others {
-        f.push(("warning", format!("another sockasm sock_ops program (id {}) is attached to the same cgroup", o.prog_id)));
+        f.push((
+            "warning",
+            format!("another sockasm sock_ops program (id {}) is attached to the same cgroup", o.prog_id),
+        ));
     }
     f
 }

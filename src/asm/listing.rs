@@ -41,9 +41,13 @@
 
 use super::helpers::helper_name;
 use super::insn::*;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
+use std::io::{self, Write as _};
+
+use serde::ser::Error as _;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Separates an instruction's text from its annotations in a listing.
 pub const ANNOTATION_SEP: &str = " ; ";
@@ -468,11 +472,14 @@ pub struct ListingOptions {
     /// Extra per-slot annotations supplied by the caller (ctx field names,
     /// map names, ...), appended after the built-in ones.
     pub comments: BTreeMap<usize, String>,
+    /// Kfunc names by slot (a call by name whose BTF id the loader binds):
+    /// such a call is written `call kfunc(NAME)`, as the text assembler reads it.
+    pub kfuncs: BTreeMap<usize, String>,
 }
 
 impl Default for ListingOptions {
     fn default() -> ListingOptions {
-        ListingOptions { annotate: true, labels: BTreeMap::new(), comments: BTreeMap::new() }
+        ListingOptions { annotate: true, labels: BTreeMap::new(), comments: BTreeMap::new(), kfuncs: BTreeMap::new() }
     }
 }
 
@@ -567,6 +574,26 @@ pub fn annotation(insns: &[(usize, Insn)], slot: usize, insn: &Insn, opts: &List
     }
 }
 
+/// The instruction at `slot` as a listing writes it: a kfunc call that
+/// `opts` names is `call kfunc(NAME)`.
+pub fn write_insn_at(out: &mut Vec<u8>, slot: usize, insn: &Insn, opts: &ListingOptions) {
+    match (insn, opts.kfuncs.get(&slot)) {
+        (Insn::Call(Call::Kfunc { .. }), Some(name)) => {
+            out.put(b"call kfunc(");
+            out.str(name);
+            out.put(b")");
+        }
+        _ => write_insn(out, insn),
+    }
+}
+
+/// [`write_insn_at`] as a string.
+pub fn insn_text_at(slot: usize, insn: &Insn, opts: &ListingOptions) -> String {
+    let mut v = Vec::with_capacity(48);
+    write_insn_at(&mut v, slot, insn, opts);
+    String::from_utf8(v).expect("listings are UTF-8")
+}
+
 /// Right-aligns `slot` in 8 columns, like llvm-objdump's `%8u:`.
 fn slot_prefix(out: &mut Vec<u8>, slot: usize) {
     let mut tmp = [0u8; 20];
@@ -593,7 +620,7 @@ pub fn write_listing<W: io::Write>(out: &mut W, insns: &[(usize, Insn)], opts: &
             buf.put(b":\n");
         }
         slot_prefix(&mut buf, *slot);
-        write_insn(&mut buf, insn);
+        write_insn_at(&mut buf, *slot, insn, opts);
         if opts.annotate {
             let mark = buf.len();
             buf.put(ANNOTATION_SEP.as_bytes());
@@ -631,91 +658,122 @@ pub fn with_slots(insns: &[Insn]) -> Vec<(usize, Insn)> {
 }
 
 // ---------------------------------------------------------------------------
-// JSON (hand-written; no serde).
+// JSON: typed with serde; the instructions stream into the writer one by one
+// (a listing of millions of instructions is never held as JSON values).
 
-/// Writes `s` as a JSON string literal.
-fn json_str(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'"' => out.put(b"\\\""),
-            b'\\' => out.put(b"\\\\"),
-            b'\n' => out.put(b"\\n"),
-            b'\r' => out.put(b"\\r"),
-            b'\t' => out.put(b"\\t"),
-            c if c < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.put(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(b'"');
+/// One instruction of `dump --json`. Read back with `S = String`; written
+/// with `&str` borrowed from scratch buffers (no allocation per instruction).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonInsn<S = String> {
+    pub slot: usize,
+    pub text: S,
+    /// `b7 00 ...`; null for an instruction that has no encoding (a decoded
+    /// write to r10) and no input bytes.
+    pub bytes: Option<S>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<S>,
+    pub annotation: Option<S>,
 }
 
-fn hex_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for (i, x) in b.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        out.put(&[HEX[(x >> 4) as usize], HEX[(x & 15) as usize]]);
-    }
-    out.push(b'"');
+/// `{"insns":[...]}`: a raw listing. Written with a streaming `I`
+/// ([`write_json`]); read back with the default, a vector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonListing<I = Vec<JsonInsn>> {
+    pub insns: I,
 }
 
-fn json_insns<W: io::Write>(
-    w: &mut W,
-    buf: &mut Vec<u8>,
-    insns: &[(usize, Insn)],
-    bytes: Option<&[u8]>,
-    opts: &ListingOptions,
-) -> io::Result<()> {
-    buf.push(b'[');
-    let mut scratch = Vec::with_capacity(128);
-    let starts = if opts.annotate { Starts::bits(insns) } else { Starts::Search(insns) };
-    for (n, (slot, insn)) in insns.iter().enumerate() {
-        if n > 0 {
-            buf.push(b',');
-        }
-        buf.put(b"{\"slot\":");
-        int(buf, *slot as i64);
-        buf.put(b",\"text\":");
-        scratch.clear();
-        write_insn(&mut scratch, insn);
-        json_str(buf, &scratch);
-        buf.put(b",\"bytes\":");
+/// One named program of `{"programs":[...]}` ([`write_json_programs`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonProgram<I = Vec<JsonInsn>> {
+    pub name: String,
+    pub insns: I,
+}
+
+/// `{"programs":[{"name":"...","insns":[...]}, ...]}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonPrograms<I = Vec<JsonInsn>> {
+    pub programs: Vec<JsonProgram<I>>,
+}
+
+/// The instructions of a listing as a JSON array, each built in `scratch`
+/// when the serializer gets to it.
+struct InsnStream<'a> {
+    insns: &'a [(usize, Insn)],
+    bytes: Option<&'a [u8]>,
+    opts: &'a ListingOptions,
+}
+
+impl Serialize for InsnStream<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let starts = if self.opts.annotate { Starts::bits(self.insns) } else { Starts::Search(self.insns) };
+        let scratch = RefCell::new(Scratch::default());
+        s.collect_seq(self.insns.iter().map(|(slot, insn)| Entry {
+            stream: self,
+            starts: &starts,
+            scratch: &scratch,
+            slot: *slot,
+            insn,
+        }))
+    }
+}
+
+/// Text, bytes and annotation of the instruction being written.
+#[derive(Default)]
+struct Scratch {
+    text: Vec<u8>,
+    bytes: String,
+    note: Vec<u8>,
+}
+
+struct Entry<'s> {
+    stream: &'s InsnStream<'s>,
+    starts: &'s Starts<'s>,
+    scratch: &'s RefCell<Scratch>,
+    slot: usize,
+    insn: &'s Insn,
+}
+
+impl Serialize for Entry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let InsnStream { insns, bytes, opts } = *self.stream;
+        let (slot, insn) = (self.slot, self.insn);
+        let mut guard = self.scratch.borrow_mut();
+        let Scratch { text, bytes: hex, note } = &mut *guard;
+        text.clear();
+        write_insn_at(text, slot, insn, opts);
+        hex.clear();
         let width = insn.slots() * 8;
-        match bytes.and_then(|b| b.get(slot * 8..slot * 8 + width)) {
-            Some(b) => hex_bytes(buf, b),
-            None => match insn.to_bytes() {
-                Ok(b) => hex_bytes(buf, &b),
-                Err(_) => buf.put(b"null"),
-            },
+        let has_bytes = match bytes.and_then(|b| b.get(slot * 8..slot * 8 + width)) {
+            Some(b) => {
+                push_hex(hex, b);
+                true
+            }
+            None => insn.to_bytes().map(|b| push_hex(hex, &b)).is_ok(),
+        };
+        note.clear();
+        let has_note = opts.annotate && write_annotation(note, insns, self.starts, slot, insn, opts);
+        let (text, note) = (std::str::from_utf8(text), std::str::from_utf8(note));
+        JsonInsn {
+            slot,
+            text: text.map_err(S::Error::custom)?,
+            bytes: has_bytes.then_some(hex.as_str()),
+            label: opts.labels.get(&slot).map(String::as_str),
+            annotation: if has_note { Some(note.map_err(S::Error::custom)?) } else { None },
         }
-        if let Some(l) = opts.labels.get(slot) {
-            buf.put(b",\"label\":");
-            json_str(buf, l.as_bytes());
-        }
-        buf.put(b",\"annotation\":");
-        scratch.clear();
-        if opts.annotate && write_annotation(&mut scratch, insns, &starts, *slot, insn, opts) {
-            json_str(buf, &scratch);
-        } else {
-            buf.put(b"null");
-        }
-        buf.push(b'}');
-        if buf.len() >= FLUSH_AT {
-            w.write_all(buf)?;
-            buf.clear();
-        }
+        .serialize(s)
     }
-    buf.push(b']');
-    Ok(())
 }
 
-/// Writes `{"insns":[{"slot":0,"text":"...","bytes":"b7 00 ...","annotation":null}, ...]}`.
+/// Writes `v` and a newline through a buffer of its own.
+fn write_doc<W: io::Write>(out: &mut W, v: &impl Serialize) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(FLUSH_AT, out);
+    serde_json::to_writer(&mut w, v)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// Writes `{"insns":[{"slot":0,"text":"...","bytes":"b7 00 ...","annotation":null}, ...]}`
+/// ([`JsonListing`]).
 ///
 /// `bytes` is the buffer the instructions were decoded from, if any (slot `s`
 /// is at `bytes[8*s..]`); without it the bytes are re-encoded. An instruction
@@ -727,11 +785,7 @@ pub fn write_json<W: io::Write>(
     bytes: Option<&[u8]>,
     opts: &ListingOptions,
 ) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(FLUSH_AT + 512);
-    buf.put(b"{\"insns\":");
-    json_insns(out, &mut buf, insns, bytes, opts)?;
-    buf.put(b"}\n");
-    out.write_all(&buf)
+    write_doc(out, &JsonListing { insns: InsnStream { insns, bytes, opts } })
 }
 
 /// [`write_json`] into a string.
@@ -748,22 +802,16 @@ pub struct NamedListing<'a> {
     pub opts: &'a ListingOptions,
 }
 
-/// Writes `{"programs":[{"name":"...","insns":[...]}, ...]}`.
+/// Writes `{"programs":[{"name":"...","insns":[...]}, ...]}` ([`JsonPrograms`]).
 pub fn write_json_programs<W: io::Write>(out: &mut W, progs: &[NamedListing<'_>]) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(FLUSH_AT + 512);
-    buf.put(b"{\"programs\":[");
-    for (i, p) in progs.iter().enumerate() {
-        if i > 0 {
-            buf.push(b',');
-        }
-        buf.put(b"{\"name\":");
-        json_str(&mut buf, p.name.as_bytes());
-        buf.put(b",\"insns\":");
-        json_insns(out, &mut buf, p.insns, None, p.opts)?;
-        buf.push(b'}');
-    }
-    buf.put(b"]}\n");
-    out.write_all(&buf)
+    let programs = progs
+        .iter()
+        .map(|p| JsonProgram {
+            name: p.name.to_string(),
+            insns: InsnStream { insns: p.insns, bytes: None, opts: p.opts },
+        })
+        .collect();
+    write_doc(out, &JsonPrograms { programs })
 }
 
 #[cfg(test)]
@@ -920,8 +968,19 @@ mod tests {
         let d = decode_all(&raw).unwrap();
         assert!(json(&d, Some(&raw), &opts).contains("\"bytes\":\"b7 0a 00 00 00 00 00 00\""));
         assert!(json(&d, None, &opts).contains("\"bytes\":null"));
-        let mut s = Vec::new();
-        json_str(&mut s, "a\"b\\c\n\u{1}".as_bytes());
-        assert_eq!(String::from_utf8(s).unwrap(), r#""a\"b\\c\n\u0001""#);
+        // What it writes reads back as the typed listing.
+        let back: JsonListing = serde_json::from_str(&j).unwrap();
+        assert_eq!(back.insns.len(), insns.len());
+        assert_eq!(
+            back.insns[0],
+            JsonInsn {
+                slot: 0,
+                text: "r0 = 0".into(),
+                bytes: Some("b7 00 00 00 00 00 00 00".into()),
+                label: None,
+                annotation: None
+            }
+        );
+        assert!(back.insns.iter().any(|i| i.label.as_deref() == Some("out")));
     }
 }

@@ -61,6 +61,9 @@ pub enum Item {
         name: String,
         value_off: Option<i32>,
     },
+    /// `call kfunc(name)`: a kernel function called by name; the loader
+    /// binds its BTF id from the running kernel's BTF.
+    Kfunc(String),
 }
 
 impl From<Insn> for Item {
@@ -118,6 +121,11 @@ pub fn call(helper: i32) -> Insn {
 }
 pub fn exit() -> Insn {
     Insn::Exit
+}
+/// `call kfunc(name)`: the BTF id is bound at load time
+/// ([`Assembled::bind_kfuncs`]).
+pub fn call_kfunc(name: &str) -> Item {
+    Item::Kfunc(name.to_string())
 }
 /// `dst = value ll`.
 pub fn lddw(dst: Reg, value: u64) -> Insn {
@@ -179,6 +187,14 @@ pub struct MapRef {
     pub name: String,
 }
 
+/// A kfunc call by name, left for load time.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct KfuncRef {
+    /// Index into [`Assembled::insns`].
+    pub index: usize,
+    pub name: String,
+}
+
 /// The result of assembly: resolved instructions plus what a listing and a
 /// loader need to know about them.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -187,6 +203,8 @@ pub struct Assembled {
     /// Label names by slot.
     pub labels: BTreeMap<usize, String>,
     pub map_refs: Vec<MapRef>,
+    /// Kfunc calls by name (`call kfunc(bpf_iter_num_new)`), bound by the loader.
+    pub kfunc_refs: Vec<KfuncRef>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
@@ -205,6 +223,10 @@ pub enum AsmErrorKind {
     Encode(#[from] EncodeError),
     #[error("map `{0}` has no fd bound")]
     UnboundMap(String),
+    #[error(
+        "kfunc `{0}` is not a function of the running kernel's BTF (/sys/kernel/btf/vmlinux); is the name right, and does this kernel have it?"
+    )]
+    UnboundKfunc(String),
 }
 
 /// An assembly error, naming the item (instruction or label) it is about.
@@ -235,6 +257,7 @@ impl Item {
             Item::Map { dst, value_off: Some(off), .. } => {
                 Insn::LdImm64 { dst: *dst, value: Imm64::MapValue { fd: 0, off: *off } }
             }
+            Item::Kfunc(_) => Insn::Call(Call::Kfunc { btf_id: 0, module: 0 }),
             Item::Label(_) => Insn::Exit,
         }
     }
@@ -242,6 +265,7 @@ impl Item {
         match self {
             Item::Label(_) => None,
             Item::Map { name, .. } => Some(format!("{} ; map {name}", self.insn())),
+            Item::Kfunc(name) => Some(format!("call kfunc({name})")),
             _ => Some(self.insn().to_string()),
         }
     }
@@ -315,6 +339,7 @@ impl Program {
                     }
                 }
                 Item::Map { name, .. } => out.map_refs.push(MapRef { index: out.insns.len(), name: name.clone() }),
+                Item::Kfunc(name) => out.kfunc_refs.push(KfuncRef { index: out.insns.len(), name: name.clone() }),
                 Item::Insn(_) => {}
             }
             insn.validate().map_err(|e| err(i, e.into()))?;
@@ -360,6 +385,28 @@ impl Assembled {
             }
         }
         Ok(())
+    }
+
+    /// Binds every kfunc call by name to the BTF id `id_of(name)` gives
+    /// (the loader looks it up in the running kernel's BTF).
+    pub fn bind_kfuncs(&mut self, mut id_of: impl FnMut(&str) -> Option<i32>) -> Result<(), AsmError> {
+        for r in &self.kfunc_refs {
+            let id = id_of(&r.name).ok_or_else(|| AsmError {
+                item: r.index,
+                insn: Some(format!("call kfunc({})", r.name)),
+                kind: AsmErrorKind::UnboundKfunc(r.name.clone()),
+            })?;
+            if let Insn::Call(Call::Kfunc { btf_id, .. }) = &mut self.insns[r.index] {
+                *btf_id = id;
+            }
+        }
+        Ok(())
+    }
+
+    /// The kfunc names by slot, for a listing ([`super::listing::ListingOptions::kfuncs`]).
+    pub fn kfunc_names(&self) -> BTreeMap<usize, String> {
+        let slots = self.slot_of();
+        self.kfunc_refs.iter().filter_map(|r| Some((*slots.get(r.index)?, r.name.clone()))).collect()
     }
 
     /// Little-endian bytes, 8 per slot. The instructions were validated by
@@ -465,5 +512,17 @@ mod tests {
         a.bind_maps(|n| Some(if n == "sock_map" { 7 } else { 9 })).unwrap();
         assert_eq!(a.insns[0], Insn::LdImm64 { dst: R1, value: Imm64::MapFd(7) });
         assert_eq!(a.insns[1], Insn::LdImm64 { dst: R2, value: Imm64::MapValue { fd: 9, off: 4 } });
+    }
+
+    #[test]
+    fn kfuncs_bind_at_load_time() {
+        let mut p = Program::new();
+        p.push(lddw(R1, 5)).push(call_kfunc("bpf_iter_num_new")).push(exit());
+        let mut a = p.assemble().unwrap();
+        assert_eq!(a.kfunc_names().into_iter().collect::<Vec<_>>(), [(2, "bpf_iter_num_new".to_string())]);
+        let e = a.clone().bind_kfuncs(|_| None).unwrap_err();
+        assert_eq!(e.kind, AsmErrorKind::UnboundKfunc("bpf_iter_num_new".into()));
+        a.bind_kfuncs(|n| (n == "bpf_iter_num_new").then_some(4242)).unwrap();
+        assert_eq!(a.insns[1], Insn::Call(Call::Kfunc { btf_id: 4242, module: 0 }));
     }
 }

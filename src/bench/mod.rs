@@ -788,7 +788,7 @@ pub fn run(cfg: &Config, intr: &Arc<Interrupt>) -> Result<Report, BenchError> {
         eprintln!("sockasm bench: cgroup {}, pins {}", cg_path.display(), pin_path.display());
     }
     intr.check()?;
-    let lr = sb.load(LoadOptions { verifier_stats: true, ..LoadOptions::default() })?;
+    let lr = sb.load(LoadOptions { verifier_stats: true, adopt: false, ..LoadOptions::default() })?;
     intr.check()?;
     let mut runner = Runner {
         cfg,

@@ -7,8 +7,8 @@
 //! read is bounds-checked: corrupt BTF is an error, never a panic.
 
 use super::{
-    BTF_MAGIC, KIND_ARRAY, KIND_CONST, KIND_DATASEC, KIND_DECL_TAG, KIND_ENUM, KIND_ENUM64, KIND_FUNC_PROTO, KIND_INT,
-    KIND_MAX, KIND_RESTRICT, KIND_STRUCT, KIND_TYPE_TAG, KIND_TYPEDEF, KIND_UNION, KIND_VAR, KIND_VOLATILE,
+    BTF_MAGIC, KIND_ARRAY, KIND_CONST, KIND_DATASEC, KIND_DECL_TAG, KIND_ENUM, KIND_ENUM64, KIND_FUNC, KIND_FUNC_PROTO,
+    KIND_INT, KIND_MAX, KIND_RESTRICT, KIND_STRUCT, KIND_TYPE_TAG, KIND_TYPEDEF, KIND_UNION, KIND_VAR, KIND_VOLATILE,
 };
 
 /// How deep anonymous members and typedef chains are followed.
@@ -20,6 +20,8 @@ pub enum KernelBtfError {
     Corrupt(String),
     #[error("the kernel's BTF has no struct {0}")]
     NoStruct(String),
+    #[error("the kernel's BTF has no function {0} (a kernel without this BPF iterator?)")]
+    NoFunc(String),
     #[error("struct {strukt} has no member {path} in the kernel's BTF")]
     NoMember { strukt: String, path: String },
     #[error("{strukt}.{path} is a bitfield; only whole members can be read")]
@@ -115,6 +117,31 @@ impl<'a> KernelBtf<'a> {
         Ok(&rest[..end])
     }
 
+    /// The ids of the functions (`BTF_KIND_FUNC`) with these names, in one
+    /// pass; `None` for a name the BTF has no function of. A kfunc call's
+    /// `imm` is this id (kfuncs of vmlinux; a module's have their own BTF).
+    pub fn find_funcs(&self, names: &[&str]) -> Result<Vec<Option<u32>>> {
+        let mut ids = vec![None; names.len()];
+        let mut left = names.len();
+        for id in 1..self.starts.len() as u32 {
+            if left == 0 {
+                break;
+            }
+            let (name_off, info, _, _) = self.record(id)?;
+            if (info >> 24) & 0x1f != KIND_FUNC {
+                continue;
+            }
+            let n = self.name(name_off)?;
+            for (slot, want) in ids.iter_mut().zip(names) {
+                if slot.is_none() && n == want.as_bytes() {
+                    *slot = Some(id);
+                    left -= 1;
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     /// The id of the first struct named `name`.
     pub fn find_struct(&self, name: &str) -> Result<u32> {
         self.find_structs(&[name]).map(|ids| ids[0])
@@ -145,6 +172,18 @@ impl<'a> KernelBtf<'a> {
             Some((n, _)) => Err(KernelBtfError::NoStruct(n.to_string())),
             None => Ok(ids),
         }
+    }
+
+    /// The id of the function (`BTF_KIND_FUNC`) named `name`: what a
+    /// tracing program's `attach_btf_id` names, e.g. `bpf_iter_tcp`.
+    pub fn find_func(&self, name: &str) -> Result<u32> {
+        for id in 1..self.starts.len() as u32 {
+            let (name_off, info, _, _) = self.record(id)?;
+            if (info >> 24) & 0x1f == KIND_FUNC && self.name(name_off)? == name.as_bytes() {
+                return Ok(id);
+            }
+        }
+        Err(KernelBtfError::NoFunc(name.to_string()))
     }
 
     fn skip_mods(&self, mut id: u32) -> Result<u32> {
@@ -284,6 +323,8 @@ mod tests {
         t.extend([0, (KIND_UNION << 24) | 2, 16, s("b"), 1, 0, s("c"), 3, 0]);
         // 5: struct outer { int a; <anon union> @64 }
         t.extend([s("outer"), (KIND_STRUCT << 24) | 2, 24, s("a"), 1, 0, 0, 4, 64]);
+        // 6: a function named `inner` (its prototype is not needed here)
+        t.extend([s("inner"), KIND_FUNC << 24, 0]);
         let types: Vec<u8> = t.iter().flat_map(|v| v.to_le_bytes()).collect();
         let mut b = Vec::new();
         b.extend(BTF_MAGIC.to_le_bytes());
@@ -300,13 +341,21 @@ mod tests {
     fn members_through_anonymous_unions() {
         let b = blob();
         let btf = KernelBtf::parse(&b).unwrap();
-        assert_eq!(btf.len(), 6);
+        assert_eq!(btf.len(), 7);
         assert_eq!(btf.member("outer", "a").unwrap(), Member { offset: 0, size: 4 });
         assert_eq!(btf.member("outer", "b").unwrap(), Member { offset: 8, size: 4 });
         assert_eq!(btf.member("outer", "c.x").unwrap(), Member { offset: 16, size: 8 });
         assert_eq!(btf.member("outer", "c").unwrap(), Member { offset: 8, size: 16 });
         assert!(matches!(btf.member("outer", "zz"), Err(KernelBtfError::NoMember { .. })));
         assert!(matches!(btf.member("nosuch", "a"), Err(KernelBtfError::NoStruct(_))));
+    }
+
+    #[test]
+    fn functions_by_name_not_structs() {
+        let b = blob();
+        let btf = KernelBtf::parse(&b).unwrap();
+        assert_eq!(btf.find_funcs(&["inner", "outer", "nosuch"]).unwrap(), [Some(6), None, None]);
+        assert_eq!(btf.find_struct("inner").unwrap(), 3);
     }
 
     #[test]

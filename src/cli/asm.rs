@@ -99,6 +99,20 @@ pub fn assemble(src: &str, maps: &[String]) -> std::result::Result<(Vec<u8>, usi
         asm.bind_maps(|n| binds.iter().find(|(b, _)| b == n).map(|(_, fd)| *fd))
             .map_err(|e| parsed.error_at(src, 0, false, e.to_string()))?;
     }
+    if let Some(r) = asm.kfunc_refs.first() {
+        // A kfunc's BTF id is the running kernel's: the loader binds it
+        // (`sockasm run`/`verify`); raw bytes would carry a wrong one.
+        let item = parsed.program.items.iter().position(|i| matches!(i, crate::asm::Item::Kfunc(_))).unwrap_or(0);
+        return Err(parsed.error_at(
+            src,
+            item,
+            true,
+            format!(
+                "kfunc `{}` is bound by name when the program is loaded (`sockasm run`, `sockasm verify`); for raw bytes write its BTF id, `call kfunc(ID)`",
+                r.name
+            ),
+        ));
+    }
     let n = asm.insns.len();
     let bytes = asm.to_bytes().map_err(|e| parsed.error_at(src, 0, false, e.to_string()))?;
     Ok((bytes, n))

@@ -127,7 +127,11 @@ fn dump_elf(out: &mut impl Write, path: &std::path::Path, args: &Args) -> Result
     }
     let obj = crate::elf::Object::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path.display().to_string();
-    let text = if args.json { format!("{}\n", obj.to_json(&name)) } else { obj.dump(&name, !args.no_annotate) };
+    let text = if args.json {
+        format!("{}\n", super::json_line(&obj.to_json(&name))?)
+    } else {
+        obj.dump(&name, !args.no_annotate)
+    };
     ignore_broken_pipe(out.write_all(text.as_bytes()))
 }
 
@@ -255,7 +259,12 @@ fn dump_builtin(out: &mut impl Write, args: &Args) -> Result<()> {
             let opts = if args.no_annotate {
                 options(args)
             } else {
-                ListingOptions { annotate: true, labels: p.code.labels.clone(), comments: p.comments.clone() }
+                ListingOptions {
+                    annotate: true,
+                    labels: p.code.labels.clone(),
+                    comments: p.comments.clone(),
+                    kfuncs: p.code.kfunc_names(),
+                }
             };
             (p.name.as_str(), insns, opts)
         })

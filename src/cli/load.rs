@@ -37,6 +37,10 @@ pub struct Args {
     /// Pair sockets across network namespaces again (the default)
     #[arg(long)]
     pub any_netns: bool,
+    /// Do not adopt the cgroup's connections opened before this load (they then stay on TCP
+    /// until they close)
+    #[arg(long)]
+    pub no_adopt: bool,
     /// Kernel BTF to read struct offsets from
     #[arg(long, default_value = deploy::KERNEL_BTF, hide = true)]
     pub kernel_btf: PathBuf,
@@ -61,6 +65,7 @@ impl Args {
             } else {
                 None
             },
+            adopt: !self.no_adopt,
         }
     }
 }
@@ -141,6 +146,39 @@ pub fn run(args: &Args, verbose: bool) -> Result<()> {
     }
     if r.stale_removed > 0 {
         outln!("  removed {} stale sock_info entries of sockets that closed while detached", r.stale_removed);
+    }
+    match &r.adoption {
+        deploy::Adoption::Off => {}
+        deploy::Adoption::Skipped(why) => outln!("  adoption of connections opened before this load: skipped: {why}"),
+        deploy::Adoption::Done(a) => {
+            outln!(
+                "  adopted {} connected sockets opened before this load ({} network namespaces): {} confirmed, \
+                 {} left on TCP (a reader was busy); {} without a peer in the cgroup",
+                a.adopted,
+                a.namespaces,
+                a.confirmed,
+                a.deferred,
+                a.unpaired
+            );
+            if a.deferred > 0 {
+                outln!(
+                    "  task scan: {} sockets in a read call host-wide{}",
+                    a.busy,
+                    if a.all_busy {
+                        ", and a read it could not place (io_uring, socketcall): all deferred"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            if a.key_mismatches > 0 {
+                outln!(
+                    "warning: {} of {} recomputed keys differ from sock_ops' (a bug in sockasm; those sockets were left alone)",
+                    a.key_mismatches,
+                    a.key_checks
+                );
+            }
+        }
     }
     outln!("TCP connections opened from now on by processes in that cgroup skip the TCP/IP stack between each other.");
     Ok(())

@@ -33,6 +33,33 @@ pub struct Args {
     /// NAME=TYPE,KEY_SIZE,VALUE_SIZE,MAX_ENTRIES[,FLAGS]. Repeatable.
     #[arg(long = "map", value_name = "SPEC")]
     pub maps: Vec<String>,
+    /// Before the run, put the loaded program itself in slot INDEX of the
+    /// program array MAP (a `--map MAP=prog_array,4,4,N`), so that
+    /// `bpf_tail_call(ctx, MAP, INDEX)` jumps back to its start: a chain of
+    /// tail calls that only the kernel's limit ends.
+    #[arg(long = "self-at", value_name = "MAP=INDEX")]
+    pub self_at: Option<String>,
+}
+
+/// `--self-at MAP=INDEX`: the program's fd into slot INDEX of the
+/// PROG_ARRAY `MAP`. (The array holds a reference to the program, and the
+/// program one to the array: both are freed when the array's last fd
+/// closes, which clears it.)
+fn put_self(maps: &crate::loader::Maps, prog: &crate::syscall::LoadedProg, at: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let (name, index) = at
+        .split_once('=')
+        .and_then(|(n, i)| Some((n.trim(), i.trim().parse::<u32>().ok()?)))
+        .ok_or_else(|| format!("--self-at `{at}`: expected MAP=INDEX (e.g. jmp=0)"))?;
+    let map =
+        maps.get(name).ok_or_else(|| format!("--self-at {at}: no map `{name}` (add --map {name}=prog_array,4,4,N)"))?;
+    if map.spec().map_type != crate::syscall::MapType::PROG_ARRAY {
+        return Err(format!("--self-at {at}: map `{name}` is a {}, not a prog_array", map.spec().map_type).into());
+    }
+    let fd = prog.fd().as_raw_fd() as u32;
+    map.update(&index.to_ne_bytes(), &fd.to_ne_bytes(), crate::syscall::UpdateFlag::Any)
+        .map_err(|e| format!("--self-at {at}: putting the program in slot {index} of `{name}` failed: {e}"))?;
+    Ok(())
 }
 
 pub fn run(args: &Args, _verbose: bool) -> Result<()> {
@@ -66,6 +93,9 @@ pub fn run(args: &Args, _verbose: bool) -> Result<()> {
             return Err(msg.into());
         }
     };
+    if let Some(at) = &args.self_at {
+        put_self(&inputs.maps, &prog, at)?;
+    }
     let res = verify::run(&prog, c.prog_type, &data, args.repeat)?;
     outln!("retval: {}", res.retval);
     let signed = res.retval as i32;

@@ -91,7 +91,12 @@ pub fn parse_types(t: Option<&str>, a: Option<&str>) -> Result<(Option<ProgType>
 }
 
 fn listing_options(c: &crate::spec::ProgramSpec) -> crate::asm::listing::ListingOptions {
-    crate::asm::listing::ListingOptions { annotate: true, labels: c.code.labels.clone(), comments: c.comments.clone() }
+    crate::asm::listing::ListingOptions {
+        annotate: true,
+        labels: c.code.labels.clone(),
+        comments: c.comments.clone(),
+        kfuncs: c.code.kfunc_names(),
+    }
 }
 
 /// The submitted listing, then the translated one (their slot numbers
@@ -101,6 +106,7 @@ fn print_xlated(c: &crate::spec::ProgramSpec, prog: &crate::syscall::LoadedProg)
     let opts = crate::asm::listing::ListingOptions {
         labels: c.code.labels.clone(),
         comments: c.comments.clone(),
+        kfuncs: c.code.kfunc_names(),
         ..Default::default()
     };
     outln!("--- submitted ({} insns) ---", c.slots());

@@ -48,6 +48,28 @@ pub enum Role {
     /// Many connections, random writes, readers that change how they read
     /// at every call; every byte checked in order.
     Chaos(ChaosArgs),
+    /// A connection opened before `sockasm load`, with a reader idle,
+    /// blocked in recv() or busy while it runs (the adoption tests).
+    Adopt(AdoptArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AdoptArgs {
+    /// 127.0.0.1, ::1, or an address of the --listen-netns namespace
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// idle | plain | waitall | lowat | busy
+    #[arg(long)]
+    pub reader: crate::traffic::adopt::Reader,
+    /// Bytes each way after the go file.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub bytes: u64,
+    /// Print {"ready": true} and wait for this file (run `sockasm load` meanwhile).
+    #[arg(long)]
+    pub go_file: PathBuf,
+    /// Listen in the network namespace /run/netns/NAME (from a thread that stays there).
+    #[arg(long)]
+    pub listen_netns: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -235,6 +257,18 @@ fn run_role(args: &Args) -> Result<()> {
         Role::Client(a) => client(a, timeout),
         Role::Pair(a) => pair(a, timeout),
         Role::Chaos(a) => chaos(a, timeout),
+        Role::Adopt(a) => {
+            let cfg = crate::traffic::adopt::AdoptConfig {
+                host: a.host.clone(),
+                reader: a.reader,
+                bytes: a.bytes,
+                go_file: a.go_file.clone(),
+                listen_netns: a.listen_netns.clone(),
+                timeout,
+            };
+            print_line(&crate::traffic::adopt::run_adopt(&cfg)?);
+            Ok(())
+        }
     }
 }
 

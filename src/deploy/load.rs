@@ -5,6 +5,7 @@ use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::adopt::{self, Adoption};
 use super::cgroups::{attach_state, resolve_cgroup};
 use super::config::{
     Config, PortSelection, add_ports, read_config, read_ports, remove_other_ports, tcp_rmem_max, write_config,
@@ -49,6 +50,8 @@ pub struct LoadOptions {
     /// for a new load (yes when peer-blind, which cannot refuse TCP_REPAIR
     /// sockets), unchanged when reusing.
     pub same_netns: Option<bool>,
+    /// Adopt the cgroup's established connections (`load --no-adopt`: false).
+    pub adopt: bool,
 }
 
 impl Default for LoadOptions {
@@ -63,6 +66,7 @@ impl Default for LoadOptions {
             ports_only: None,
             ports_except: None,
             same_netns: None,
+            adopt: true,
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct LoadReport {
     pub stale_removed: usize,
     /// Other sockasm pin directories' programs attached to the same cgroup.
     pub others: Vec<OtherAttachment>,
+    /// Connections opened before this load, adopted (or why not).
+    pub adoption: Adoption,
     /// Wall time of the whole load.
     pub elapsed: Duration,
 }
@@ -167,6 +173,11 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         pin_new(&objs, &opts.pin_dir, &mut undo)?;
     }
 
+    // After sock_ops is attached: a connection established from now on is
+    // sock_ops' (the adopt pass only checks its key). A failure here undoes
+    // the load like any other step (and the adoption undoes itself).
+    let adoption =
+        if opts.adopt { adopt::adopt(&objs.objects, &cg, &opts.kernel_btf, cfg.peer_aware)? } else { Adoption::Off };
     let programs = objs.objects.programs().map(|(fd, insns)| prog_status(fd, insns)).collect::<Result<Vec<_>>>()?;
     let mut others = Vec::new();
     for cp in cgroup_progs()? {
@@ -189,6 +200,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadReport> {
         ports,
         stale_removed,
         others,
+        adoption,
         elapsed: start.elapsed(),
     })
 }

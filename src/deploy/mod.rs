@@ -41,6 +41,7 @@
 //! and `unload` also find sockasm programs no pin refers to any more by
 //! walking the kernel's program ids ([`orphans()`]).
 
+mod adopt;
 mod cgroups;
 mod check;
 mod config;
@@ -57,6 +58,7 @@ mod stale;
 mod status;
 mod unload;
 
+pub use adopt::{AdoptReport, Adoption};
 pub use cgroups::cgroups_with_prog;
 pub use check::{AttachCheck, check_attached};
 pub use config::{Config, PortSelection};

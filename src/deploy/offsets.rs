@@ -11,6 +11,7 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+use crate::progs::adopt::AdoptOffsets;
 use crate::progs::{KernelOffsets, Policy};
 use crate::syscall::error::effective_caps;
 use crate::syscall::mmap::Mapped;
@@ -79,7 +80,57 @@ pub(super) fn policy(btf_path: &Path, caps: u64) -> Policy {
     p
 }
 
+/// Where the adopt programs' offsets of this boot are kept (with the
+/// iterators' BTF ids and `pollwake`'s address, read from /proc/kallsyms).
+pub const ADOPT_OFFSETS_PATH: &str = "/run/sockasm/adopt-offsets";
+
+/// The adopt programs' offsets: kept ones of this boot, or read from the
+/// BTF at `btf_path` (and kept). `Err`: why the host cannot adopt.
+pub(super) fn adopt_offsets(btf_path: &Path) -> Result<AdoptOffsets, String> {
+    let boot = std::fs::read_to_string(BOOT_ID).ok().map(|s| s.trim().to_string());
+    let kept = Path::new(ADOPT_OFFSETS_PATH);
+    if btf_path == Path::new(KERNEL_BTF)
+        && let Some(boot) = &boot
+        && let Some(o) = read_text(kept, boot).and_then(|t| AdoptOffsets::from_text(&t))
+    {
+        return Ok(o);
+    }
+    let blob =
+        std::fs::read(btf_path).map_err(|e| format!("cannot read the kernel's BTF at {}: {e}", btf_path.display()))?;
+    let mut o = AdoptOffsets::from_btf(&blob).map_err(|e| format!("{}: {e}", btf_path.display()))?;
+    o.pollwake = pollwake();
+    if btf_path == Path::new(KERNEL_BTF)
+        && let Some(boot) = &boot
+    {
+        // Best effort, as for the kernel offsets.
+        let _ = write_text(kept, boot, &o.to_text());
+    }
+    Ok(o)
+}
+
+/// The address of the kernel's `pollwake` from /proc/kallsyms (0 when
+/// hidden): poll()/select() wait entries are then not taken for sleepers.
+fn pollwake() -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/kallsyms") else { return 0 };
+    text.lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            let (addr, _kind, name) = (w.next()?, w.next()?, w.next()?);
+            (name == "pollwake" && w.next().is_none()).then(|| u64::from_str_radix(addr, 16).ok())?
+        })
+        .unwrap_or(0)
+}
+
 fn read(path: &Path, boot: &str) -> Option<KernelOffsets> {
+    KernelOffsets::from_text(&read_text(path, boot)?)
+}
+
+fn write(path: &Path, boot: &str, o: &KernelOffsets) -> std::io::Result<()> {
+    write_text(path, boot, &o.to_text())
+}
+
+/// The text kept at `path` for boot `boot`, if the file is a safe one of ours.
+fn read_text(path: &Path, boot: &str) -> Option<String> {
     let md = std::fs::symlink_metadata(path).ok()?;
     if !md.is_file() || md.uid() != nix::unistd::geteuid().as_raw() || md.mode() & 0o022 != 0 || md.len() > 4096 {
         return None;
@@ -87,19 +138,20 @@ fn read(path: &Path, boot: &str) -> Option<KernelOffsets> {
     let text = std::fs::read_to_string(path).ok()?;
     let rest = text.strip_prefix("boot_id ")?;
     let (id, fields) = rest.split_once('\n')?;
-    (id == boot).then(|| KernelOffsets::from_text(fields))?
+    (id == boot).then(|| fields.to_string())
 }
 
-fn write(path: &Path, boot: &str, o: &KernelOffsets) -> std::io::Result<()> {
+fn write_text(path: &Path, boot: &str, text: &str) -> std::io::Result<()> {
     let dir = path.parent().ok_or_else(|| std::io::Error::other("no parent directory"))?;
-    let tmp = dir.join(format!(".kernel-offsets.{}", std::process::id()));
+    let name = path.file_name().map_or("offsets".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&tmp)?;
-    let done = f.write_all(format!("boot_id {boot}\n{}", o.to_text()).as_bytes()).and_then(|()| f.sync_all());
+    let done = f.write_all(format!("boot_id {boot}\n{text}").as_bytes()).and_then(|()| f.sync_all());
     let done = done.and_then(|()| std::fs::rename(&tmp, path));
     if done.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -1,8 +1,8 @@
 //! One program of an object to a [`ProgramSpec`], and the object's maps to
 //! map specs: what [`crate::loader`] loads.
 
-use super::{ElfError, Object, ProgRef, R_BPF_64_64, RelocTarget, corrupt, reloc_type_name};
-use crate::asm::{Assembled, MapRef, RawInsn, decode_all};
+use super::{ElfError, Object, ProgRef, R_BPF_64_32, R_BPF_64_64, RelocTarget, corrupt, reloc_type_name};
+use crate::asm::{Assembled, KfuncRef, MapRef, RawInsn, decode_all};
 use crate::asm::{Call, Imm64, Insn};
 use crate::spec::MapSpec;
 use crate::spec::{ProgramSpec, Source, SourceLine, kernel_name};
@@ -72,6 +72,8 @@ impl Object {
         let mut comments = BTreeMap::new();
         // (slot, map name) of every map load.
         let mut map_slots: Vec<(usize, String)> = Vec::new();
+        // (slot, kfunc name) of every call of an extern function.
+        let mut kfunc_slots: Vec<(usize, String)> = Vec::new();
         let size_of = |shndx: usize, off: u64, size: u64| -> Result<u64, ElfError> {
             let len = self.section_by_shndx(shndx).map_or(0, |s| s.bytes.len() as u64);
             if off >= len || !off.is_multiple_of(8) {
@@ -158,6 +160,16 @@ impl Object {
                                     here()
                                 )));
                             }
+                            // LLVM writes a call of an `extern ... __ksym` function as
+                            // `call -1` (src 1) with R_BPF_64_32 against the undefined
+                            // symbol; like libbpf, make it a kfunc call (src 2) that
+                            // the loader binds by name.
+                            (RelocTarget::Extern, Insn::Call(_)) if r.rtype == R_BPF_64_32 => {
+                                out[at].src = 2;
+                                out[at].imm = 0;
+                                out[at].off = 0;
+                                kfunc_slots.push((at, r.symbol.clone()));
+                            }
                             (RelocTarget::Extern, _) => {
                                 return Err(ElfError::Unsupported(format!(
                                     "{}: `{}` is an extern (kfunc, kconfig or a function of another object): sockasm does not resolve externs",
@@ -211,7 +223,17 @@ impl Object {
                 }
             })
             .collect::<Result<_, _>>()?;
-        let code = Assembled { insns: decoded.into_iter().map(|(_, i)| i).collect(), labels, map_refs };
+        let kfunc_refs = kfunc_slots
+            .into_iter()
+            .map(|(slot, name)| match decoded.iter().position(|(s, _)| *s == slot) {
+                Some(index) => Ok(KfuncRef { index, name }),
+                None => Err(corrupt(format!(
+                    "`{}`: the call of kfunc `{name}` at slot {slot} is not an instruction",
+                    p.name
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
+        let code = Assembled { insns: decoded.into_iter().map(|(_, i)| i).collect(), labels, map_refs, kfunc_refs };
         // The source lines of every part, at the slots it was linked to.
         let mut lines = BTreeMap::new();
         for &(shndx, off, size, base) in &parts {
@@ -229,6 +251,7 @@ impl Object {
             name: kernel_name(&p.name),
             prog_type,
             expected_attach_type: if explicit_type { attach } else { kind.expected_attach_type },
+            attach_btf_id: None,
             license: self.license.clone().unwrap_or_default(),
             code,
             comments,

@@ -24,6 +24,7 @@ pub mod section;
 
 use crate::asm::{Call, DecodeError, Imm64, Insn};
 use crate::uapi::MapType;
+pub use render::{JsonMap, JsonObjInsn, JsonObject, JsonReloc, JsonSection};
 pub use section::{SectionKind, infer};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,11 +1,11 @@
-//! An object as `sockasm dump --disasm FILE.o` shows it: text and JSON.
+//! An object as `sockasm dump --disasm FILE.o` shows it: text and JSON ([`JsonObject`]).
 
 use super::{CodeSection, MapOrigin, Object, Reloc, RelocTarget, describe_map, reloc_type_name};
 use crate::asm::Insn;
 use crate::asm::listing::{self, ListingOptions};
-use crate::json::Json;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
 
 impl Object {
     /// The annotation of a relocated instruction: `R_BPF_64_64 pkt_count: map PERCPU_ARRAY`.
@@ -33,6 +33,7 @@ impl Object {
             RelocTarget::Data { section, value } => {
                 let _ = write!(s, ": global data in {section}+{value}");
             }
+            RelocTarget::Extern if matches!(insn, Insn::Call(_)) => s.push_str(": kfunc, bound by name at load time"),
             RelocTarget::Extern => s.push_str(": extern (undefined symbol)"),
             RelocTarget::Other => {}
         }
@@ -44,7 +45,7 @@ impl Object {
     /// annotations on their instruction.
     pub fn section_listing(&self, section: &CodeSection, annotate: bool) -> String {
         let labels = self.labels(section);
-        let opts = ListingOptions { annotate, labels: labels.clone(), comments: BTreeMap::new() };
+        let opts = ListingOptions { annotate, labels: labels.clone(), ..ListingOptions::default() };
         let mut out = String::new();
         let mut first = true;
         for (slot, insn) in &section.insns {
@@ -119,20 +120,18 @@ impl Object {
     }
 
     /// `dump --json` for an object.
-    pub fn to_json(&self, file: &str) -> Json {
+    pub fn to_json(&self, file: &str) -> JsonObject {
         let maps = self
             .maps
             .iter()
-            .map(|m| {
-                Json::obj([
-                    ("name", Json::str(&m.name)),
-                    ("type", Json::str(m.map_type.to_string())),
-                    ("key_size", m.key_size.into()),
-                    ("value_size", m.value_size.into()),
-                    ("max_entries", m.max_entries.into()),
-                    ("map_flags", m.map_flags.into()),
-                    ("origin", Json::str(if m.origin == MapOrigin::Legacy { "maps" } else { ".maps" })),
-                ])
+            .map(|m| JsonMap {
+                name: m.name.clone(),
+                map_type: m.map_type.to_string(),
+                key_size: m.key_size,
+                value_size: m.value_size,
+                max_entries: m.max_entries,
+                map_flags: m.map_flags,
+                origin: if m.origin == MapOrigin::Legacy { "maps" } else { ".maps" }.into(),
             })
             .collect();
         let sections = self
@@ -140,57 +139,88 @@ impl Object {
             .iter()
             .map(|s| {
                 let labels = self.labels(s);
-                let opts = ListingOptions { annotate: true, labels: labels.clone(), comments: BTreeMap::new() };
+                let opts = ListingOptions { annotate: true, labels: labels.clone(), ..ListingOptions::default() };
                 let insns = s
                     .insns
                     .iter()
                     .map(|(slot, insn)| {
                         let reloc = s.relocs.iter().find(|r| r.slot == *slot);
-                        let note = match reloc {
-                            Some(r) => Some(self.reloc_note(r, insn)),
-                            None => listing::annotation(&s.insns, *slot, insn, &opts),
-                        };
-                        let mut o =
-                            vec![("slot".to_string(), Json::from(*slot)), ("text".into(), Json::str(insn.to_string()))];
-                        if let Some(l) = labels.get(slot) {
-                            o.push(("label".into(), Json::str(l)));
+                        JsonObjInsn {
+                            slot: *slot,
+                            text: insn.to_string(),
+                            label: labels.get(slot).cloned(),
+                            reloc: reloc.map(|r| JsonReloc {
+                                reloc_type: reloc_type_name(r.rtype).to_string(),
+                                symbol: r.symbol.clone(),
+                            }),
+                            annotation: match reloc {
+                                Some(r) => Some(self.reloc_note(r, insn)),
+                                None => listing::annotation(&s.insns, *slot, insn, &opts),
+                            },
                         }
-                        if let Some(r) = reloc {
-                            o.push((
-                                "reloc".into(),
-                                Json::obj([
-                                    ("type", Json::str(reloc_type_name(r.rtype))),
-                                    ("symbol", Json::str(&r.symbol)),
-                                ]),
-                            ));
-                        }
-                        o.push(("annotation".into(), note.map_or(Json::Null, Json::Str)));
-                        Json::Obj(o)
                     })
                     .collect();
-                Json::obj([
-                    ("name", Json::str(&s.name)),
-                    (
-                        "program_type",
-                        if s.is_text {
-                            Json::Null
-                        } else {
-                            Json::str(s.kind.prog_type.map_or("unknown".to_string(), |t| t.to_string()))
-                        },
-                    ),
-                    (
-                        "expected_attach_type",
-                        s.kind.expected_attach_type.map_or(Json::Null, |a| Json::str(a.to_string())),
-                    ),
-                    ("insns", Json::Arr(insns)),
-                ])
+                JsonSection {
+                    name: s.name.clone(),
+                    program_type: (!s.is_text)
+                        .then(|| s.kind.prog_type.map_or("unknown".to_string(), |t| t.to_string())),
+                    expected_attach_type: s.kind.expected_attach_type.map(|a| a.to_string()),
+                    insns,
+                }
             })
             .collect();
-        Json::obj([
-            ("file", Json::str(file)),
-            ("license", self.license.as_deref().map_or(Json::Null, Json::str)),
-            ("maps", Json::Arr(maps)),
-            ("sections", Json::Arr(sections)),
-        ])
+        JsonObject { file: file.to_string(), license: self.license.clone(), maps, sections }
     }
+}
+
+/// `sockasm dump --disasm --json FILE.o`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonObject {
+    pub file: String,
+    pub license: Option<String>,
+    pub maps: Vec<JsonMap>,
+    pub sections: Vec<JsonSection>,
+}
+
+/// A map the object defines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonMap {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub map_type: String,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    /// `maps` (legacy section) or `.maps` (BTF).
+    pub origin: String,
+}
+
+/// A code section; `program_type` is null for `.text` (subprograms).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonSection {
+    pub name: String,
+    pub program_type: Option<String>,
+    pub expected_attach_type: Option<String>,
+    pub insns: Vec<JsonObjInsn>,
+}
+
+/// One instruction of a section, with its relocation if it has one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonObjInsn {
+    pub slot: usize,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reloc: Option<JsonReloc>,
+    pub annotation: Option<String>,
+}
+
+/// `{"type": "R_BPF_64_64", "symbol": "counts"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonReloc {
+    #[serde(rename = "type")]
+    pub reloc_type: String,
+    pub symbol: String,
 }

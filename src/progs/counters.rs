@@ -42,10 +42,28 @@ pub enum Counter {
     /// Writes over TCP because the peer is in another network namespace and
     /// pairing is limited to one (`load --same-netns-only`, or peer-blind).
     PassOtherNetns = 16,
+    /// Established sockets of the cgroup that predate `load`, put into the
+    /// SOCKHASH by the adopt pass.
+    SocketsAdopted = 17,
+    /// Adopted sockets confirmed: peers may redirect into them.
+    AdoptConfirmed = 18,
+    /// Adopted sockets never confirmed in `load`'s rounds (a reader inside a
+    /// read call, bytes arriving or unread); they stay on TCP.
+    AdoptDeferred = 19,
+    /// Established sockets the adopt pass left alone: no peer end of theirs
+    /// was found in the attached cgroup (or two looked alike).
+    AdoptUnpaired = 20,
+    /// Writes over TCP because the adopted peer is not (yet) confirmed for
+    /// them.
+    PassPeerUnconfirmed = 21,
+    /// Sockets already in the map whose key the adopt pass recomputed.
+    AdoptKeyChecks = 22,
+    /// ... and found different from the one sock_ops computed (a bug).
+    AdoptKeyMismatches = 23,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 17] = [
+    pub const ALL: [Counter; 24] = [
         Counter::SocketsAdded,
         Counter::InsertFailures,
         Counter::RedirectedMsgs,
@@ -63,6 +81,13 @@ impl Counter {
         Counter::SocketsSkipped,
         Counter::SocketsRepairRefused,
         Counter::PassOtherNetns,
+        Counter::SocketsAdopted,
+        Counter::AdoptConfirmed,
+        Counter::AdoptDeferred,
+        Counter::AdoptUnpaired,
+        Counter::PassPeerUnconfirmed,
+        Counter::AdoptKeyChecks,
+        Counter::AdoptKeyMismatches,
     ];
     /// Byte offset in the map value.
     pub const fn offset(self) -> i16 {
@@ -88,6 +113,13 @@ impl Counter {
             Counter::SocketsSkipped => "sockets_skipped_by_port",
             Counter::SocketsRepairRefused => "sockets_refused_repair",
             Counter::PassOtherNetns => "tcp_other_netns",
+            Counter::SocketsAdopted => "sockets_adopted",
+            Counter::AdoptConfirmed => "sockets_adopt_confirmed",
+            Counter::AdoptDeferred => "sockets_adopt_deferred",
+            Counter::AdoptUnpaired => "sockets_adopt_unpaired",
+            Counter::PassPeerUnconfirmed => "tcp_peer_unconfirmed",
+            Counter::AdoptKeyChecks => "adopt_key_checks",
+            Counter::AdoptKeyMismatches => "adopt_key_mismatches",
         }
     }
     /// One line on what it counts (`status --format prometheus` HELP).
@@ -115,6 +147,15 @@ impl Counter {
             }
             Counter::PassOtherNetns => {
                 "Writes over TCP because the peer is in another network namespace and pairing is limited to one."
+            }
+            Counter::SocketsAdopted => "Established sockets opened before load, adopted into the SOCKHASH.",
+            Counter::AdoptConfirmed => "Adopted sockets confirmed to receive redirected bytes.",
+            Counter::AdoptDeferred => "Adopted sockets not confirmed in load's rounds; they stay on TCP.",
+            Counter::AdoptUnpaired => "Established sockets not adopted: their peer end was not found in the cgroup.",
+            Counter::PassPeerUnconfirmed => "Writes over TCP because the adopted peer is not confirmed for them.",
+            Counter::AdoptKeyChecks => "Keys of sockets sock_ops added, recomputed by the adopt pass.",
+            Counter::AdoptKeyMismatches => {
+                "Recomputed keys that differed from sock_ops' (a bug; those sockets are untouched)."
             }
         }
     }

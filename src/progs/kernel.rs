@@ -39,6 +39,10 @@ pub struct KernelOffsets {
     /// `sk_psock.msg_tot_len`, from the start of `struct sk_psock`: bytes
     /// queued by the redirect and not read yet.
     pub psock_tot_len: Field,
+    /// `tcp_sock.write_seq`: the end of what the socket has handed to TCP
+    /// (redirected writes never move it); sk_msg compares a writer's with an
+    /// adopted peer's `confirm_seq`.
+    pub write_seq: Field,
     /// `tcp_sock.repair`, a one-bit flag: set while user space may choose
     /// the socket's sequence numbers (TCP_REPAIR), so such a socket never
     /// joins: its key could be another connection's.
@@ -56,13 +60,14 @@ pub struct Flag {
 }
 
 /// The members, as (field, struct, member path in that struct, size).
-const MEMBERS: [(&str, &str, &str, u32); 6] = [
+const MEMBERS: [(&str, &str, &str, u32); 7] = [
     ("sock.sk_rmem_alloc", "sock", "sk_backlog.rmem_alloc", 4),
     ("sock.sk_rcvbuf", "sock", "sk_rcvbuf", 4),
     ("sock.sk_cookie", "sock", "__sk_common.skc_cookie", 8),
     ("sock.sk_user_data", "sock", "sk_user_data", 8),
     ("sk_psock.ingress_msg.next", "sk_psock", "ingress_msg.next", 8),
     ("sk_psock.msg_tot_len", "sk_psock", "msg_tot_len", 4),
+    ("tcp_sock.write_seq", "tcp_sock", "write_seq", 4),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +86,7 @@ impl KernelOffsets {
         let btf = KernelBtf::parse(blob)?;
         let structs = ["sock", "tcp_sock", "sk_psock"];
         let ids = btf.find_structs(&structs)?;
-        let mut out = [Field { offset: 0, size: 0, name: "" }; 6];
+        let mut out = [Field { offset: 0, size: 0, name: "" }; 7];
         for (slot, (name, strukt, path, want)) in out.iter_mut().zip(MEMBERS) {
             let id = structs.iter().zip(&ids).find(|(s, _)| **s == strukt).map_or(0, |(_, id)| *id);
             let m = btf.member_of(id, strukt, path)?;
@@ -95,7 +100,7 @@ impl KernelOffsets {
             }
             *slot = Field { offset: m.offset, size: m.size, name };
         }
-        let [rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len] = out;
+        let [rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len, write_seq] = out;
         let bit = btf.flag_bit_of(ids[1], "tcp_sock", "repair")?;
         let byte =
             u32::try_from(bit / 8).map_err(|_| KernelError::TooFar { field: "tcp_sock.repair", offset: u32::MAX })?;
@@ -104,14 +109,22 @@ impl KernelOffsets {
         }
         // BTF counts bits from the least significant bit on little-endian x86-64.
         let repair = Flag { byte, mask: 1 << (bit % 8), name: "tcp_sock.repair" };
-        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len, repair })
+        Ok(KernelOffsets { rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len, write_seq, repair })
     }
 
     /// One line per field, `NAME OFFSET SIZE` (the flag: `NAME BYTE MASK`),
     /// for keeping the offsets of one boot ([`KernelOffsets::from_text`]).
     pub fn to_text(&self) -> String {
         let mut s = String::new();
-        for f in [self.rmem_alloc, self.rcvbuf, self.cookie, self.user_data, self.psock_ingress, self.psock_tot_len] {
+        for f in [
+            self.rmem_alloc,
+            self.rcvbuf,
+            self.cookie,
+            self.user_data,
+            self.psock_ingress,
+            self.psock_tot_len,
+            self.write_seq,
+        ] {
             s += &format!("{} {} {}\n", f.name, f.offset, f.size);
         }
         s += &format!("{} {} {}\n", self.repair.name, self.repair.byte, self.repair.mask);
@@ -127,7 +140,7 @@ impl KernelOffsets {
             let (a, b) = (w.next()?.parse().ok()?, w.next()?.parse().ok()?);
             (w.next().is_none() && a <= 32 * 1024).then_some((a, b))
         };
-        let mut fields = [Field { offset: 0, size: 0, name: "" }; 6];
+        let mut fields = [Field { offset: 0, size: 0, name: "" }; 7];
         for (slot, (name, _, _, want)) in fields.iter_mut().zip(MEMBERS) {
             let (offset, size) = value(name)?;
             if size != want {
@@ -135,11 +148,11 @@ impl KernelOffsets {
             }
             *slot = Field { offset, size, name };
         }
-        let [rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len] = fields;
+        let [rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len, write_seq] = fields;
         let (byte, mask) = value("tcp_sock.repair")?;
         let mask = u8::try_from(mask).ok().filter(|m| m.count_ones() == 1)?;
         let repair = Flag { byte, mask, name: "tcp_sock.repair" };
-        Some(KernelOffsets { rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len, repair })
+        Some(KernelOffsets { rmem_alloc, rcvbuf, cookie, user_data, psock_ingress, psock_tot_len, write_seq, repair })
     }
 }
 
@@ -197,6 +210,7 @@ pub(crate) mod tests {
             user_data: f(656, 8, "sock.sk_user_data"),
             psock_ingress: f(392, 8, "sk_psock.ingress_msg.next"),
             psock_tot_len: f(412, 4, "sk_psock.msg_tot_len"),
+            write_seq: f(1720, 4, "tcp_sock.write_seq"),
             repair: Flag { byte: 2121, mask: 1, name: "tcp_sock.repair" },
         }
     }

@@ -13,6 +13,7 @@
 //!   nothing more than plain TCP; [`FLAG_RECEIVED`] and [`FLAG_LEAVING`]
 //!   make that safe against a peer redirecting at the same moment.
 
+pub mod adopt;
 pub mod counters;
 pub mod kernel;
 pub mod key;
@@ -56,9 +57,25 @@ pub const INFO_OFF_ADDR: i16 = 8;
 /// the kernel reuses the memory for another socket, so a peer that reads the
 /// same cookie after its other reads knows they came from this socket.
 pub const INFO_OFF_COOKIE: i16 = 16;
-/// and the cookie of its network namespace (for `load --same-netns-only`).
+/// and the cookie of its network namespace (for `load --same-netns-only`),
 pub const INFO_OFF_NETNS: i16 = 24;
-pub const INFO_VALUE_SIZE: u32 = 32;
+/// and, for a socket adopted by [`adopt`] (connected before `load`), the
+/// confirmation word: 0 for every socket sock_ops added; else
+/// [`CONFIRM_ADOPTED`], [`CONFIRM_CANDIDATE`] and [`CONFIRM_CONFIRMED`] in
+/// the low bits and the `confirm_seq` (the socket's `rcv_nxt` when it was
+/// last found clean) in the high 32 bits. Written whole, read whole.
+pub const INFO_OFF_CONFIRM: i16 = 32;
+pub const INFO_VALUE_SIZE: u32 = 40;
+
+/// Confirmation word bits (see [`INFO_OFF_CONFIRM`]): the socket was
+/// adopted, so peers redirect into it only once it is confirmed;
+pub const CONFIRM_ADOPTED: i32 = 2;
+/// it was clean at the first confirm pass (C1), with the `confirm_seq` above;
+pub const CONFIRM_CANDIDATE: i32 = 4;
+/// it was still clean, with the same `rcv_nxt`, at the second (C2), and no
+/// task was inside a read-family syscall on it in between: a writer whose
+/// `write_seq` equals `confirm_seq` may redirect into it.
+pub const CONFIRM_CONFIRMED: i32 = 1;
 
 /// A peer has redirected (or is about to redirect) into this socket: its
 /// receive side may hold redirected bytes, which the kernel frees when a
@@ -111,6 +128,11 @@ pub const STATE_TCP_USED: i32 = 1;
 /// attachment on a nested cgroup, which runs the program again for the same
 /// socket, does nothing).
 pub const STATE_IN_MAP: i32 = 2;
+/// Put into the map by the adopt pass ([`adopt`]), not by sock_ops: its
+/// writes go over TCP until the peer is confirmed, and a write that finds no
+/// (confirmed) peer does not end its chances (the peer may be adopted in a
+/// later pass). The other rules (spills, streams) are the same.
+pub const STATE_ADOPTED: i32 = 3;
 /// `sk_state` value layout: the mode above, the run of small writes that
 /// found the peer behind, the socket's own kernel address, and whether this
 /// socket has set its peer's [`FLAG_RECEIVED`] (then the peer can never
@@ -273,6 +295,18 @@ impl Builder {
         }
     }
 
+    /// `dst = size bytes at (base + off)`, through `bpf_probe_read_kernel`
+    /// into `r10 + at`, with `base` a register holding a kernel pointer or
+    /// address. Clobbers r0-r5.
+    fn read_at(&mut self, at: i16, size: u32, base: Reg, off: u32, what: &str) {
+        self.push(Alu::Mov.reg(R3, base));
+        self.note(Alu::Add.imm(R3, off as i32), what.to_string());
+        self.push(Alu::Mov.reg(R1, R10));
+        self.push(Alu::Add.imm(R1, at as i32));
+        self.push(Alu::Mov.imm(R2, size as i32));
+        self.call(Helper::ProbeReadKernel);
+    }
+
     fn finish(
         self,
         name: &'static str,
@@ -297,6 +331,7 @@ impl Builder {
             name: name.to_string(),
             prog_type,
             expected_attach_type: Some(expected_attach_type),
+            attach_btf_id: None,
             license: "GPL".into(),
             code: asm,
             comments: notes,
@@ -315,6 +350,8 @@ const STACK_SCRATCH: i16 = STACK_KEY_COUNTER - 8;
 const STACK_PEER_RMEM: i16 = STACK_SCRATCH - 8;
 const STACK_PEER_RCVBUF: i16 = STACK_SCRATCH - 4;
 const STACK_PEER_COOKIE: i16 = STACK_SCRATCH - 16;
+/// sk_msg: the writer's own `write_seq` (an adopted peer's check).
+const STACK_WRITE_SEQ: i16 = STACK_SCRATCH - 24;
 /// sock_ops: the `sock_info` value it inserts.
 const STACK_INFO: i16 = STACK_SCRATCH - INFO_VALUE_SIZE as i16;
 /// sock_ops, leaving (the `sock_info` value's slots are free then): what it
@@ -335,6 +372,7 @@ fn item_slots(p: &Program) -> Vec<usize> {
             slot += match it {
                 Item::Label(_) => 0,
                 Item::Map { .. } => 2,
+                Item::Kfunc(_) => 1,
                 Item::Insn(i) | Item::Branch { insn: i, .. } => i.slots(),
             };
             at

@@ -8,6 +8,8 @@
 //! key = st->key; key.role = 3 - key.role;           // the peer's key: ours, the other role
 //! info = map_lookup(&sock_info, &key);              // the peer's address and cookies
 //! if (!info) goto miss;
+//! if (info->confirm && !(info->confirm & CONFIRMED && self->write_seq == info->confirm >> 32))
+//!     { unconfirmed++; passed++; return SK_PASS; }   // an adopted peer (see `adopt`); no mode change
 //! if ((config.pair_flags & SAME_NETNS) && get_netns_cookie(msg) != info->netns) goto other_netns;
 //! q = peer->sk_rmem_alloc; rcvbuf = peer->sk_rcvbuf;           // bpf_probe_read_kernel
 //! if (peer->sk_cookie != info->cookie) goto stale;  // read last: the reads above came from the peer
@@ -23,7 +25,7 @@
 //! }
 //! if (msg_redirect_hash(msg, &sock_hash, &key, BPF_F_INGRESS) == SK_PASS) { redirected++; return SK_PASS; }
 //! other_netns: st->mode = TCP_USED;     // (counted as such)
-//! miss: st->mode = TCP_USED;            // sock_ops takes the socket out of the map if it can
+//! miss: if (st->mode != ADOPTED) st->mode = TCP_USED;  // sock_ops takes the socket out of the map if it can
 //! ...   passed++, and why; return SK_PASS;  // never SK_DROP: the write goes over TCP
 //! ```
 //! Ordering. Every write that goes over TCP sets `TCP_USED` (or finds no
@@ -66,9 +68,10 @@
 use super::counters::Counter;
 use super::key::*;
 use super::{
-    Builder, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_COOKIE, INFO_OFF_FLAGS, INFO_OFF_NETNS, MAP_CONFIG,
-    MAP_SOCK_INFO, MAP_SOCKHASH, Policy, STACK_PEER_COOKIE, STACK_PEER_RCVBUF, STACK_PEER_RMEM, STATE_OFF_MODE,
-    STATE_OFF_PEER_FLAGGED, STATE_OFF_RUN, STATE_TCP_USED, config,
+    Builder, CONFIRM_CONFIRMED, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_CONFIRM, INFO_OFF_COOKIE,
+    INFO_OFF_FLAGS, INFO_OFF_NETNS, MAP_CONFIG, MAP_SOCK_INFO, MAP_SOCKHASH, Policy, STACK_PEER_COOKIE,
+    STACK_PEER_RCVBUF, STACK_PEER_RMEM, STACK_WRITE_SEQ, STATE_ADOPTED, STATE_OFF_MODE, STATE_OFF_PEER_FLAGGED,
+    STATE_OFF_RUN, STATE_OFF_SELF, STATE_TCP_USED, config,
 };
 use crate::asm::{
     Alu, AsmError, AtomicOp, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Size, atomic, exit, ja, ld_map,
@@ -128,6 +131,32 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.note(load(Size::DW, R1, R9, INFO_OFF_NETNS), "sock_info.netns");
     b.push(Jmp::Jne.reg(R0, R1, "other_netns"));
     b.label("paired");
+
+    // An adopted peer (connected before `load`) takes redirects only once
+    // the adopt pass confirmed it, and only from a writer that has sent
+    // nothing over TCP since: then no TCP byte of ours can still reach its
+    // receive queue, and no reader of it is in plain tcp_recvmsg (see
+    // [`super::adopt`]). Otherwise this write goes over TCP, and the
+    // connection keeps its chance (a later pass confirms it again).
+    b.note(load(Size::DW, R1, R9, INFO_OFF_CONFIRM), "sock_info.confirm");
+    b.push(Jmp::Jeq.imm(R1, 0, "not_adopted"));
+    b.push(Jmp::Jset.imm(R1, CONFIRM_CONFIRMED, "peer_confirmed"));
+    b.push(ja("unconfirmed"));
+    b.label("peer_confirmed");
+    if let Some(o) = policy.offsets() {
+        b.push(Alu::Rsh.imm(R1, 32));
+        b.push(store(Size::DW, R10, STACK_PEER_COOKIE, R1));
+        b.push(store_imm(Size::DW, R10, STACK_WRITE_SEQ, 0));
+        b.peer_read(STACK_WRITE_SEQ, &o.write_seq, (R7, STATE_OFF_SELF), "self");
+        b.push(load(Size::DW, R1, R10, STACK_WRITE_SEQ));
+        b.push(load(Size::DW, R2, R10, STACK_PEER_COOKIE));
+        b.push(Jmp::Jne.reg(R1, R2, "unconfirmed"));
+        b.push(ja("not_adopted"));
+    }
+    b.label("unconfirmed");
+    b.count(&[(Counter::PassPeerUnconfirmed, None), (Counter::PassedMsgs, None), (Counter::PassedBytes, Some(R8))]);
+    b.push(ja("out"));
+    b.label("not_adopted");
 
     if let Some(o) = policy.offsets() {
         b.peer_read(STACK_PEER_RMEM, &o.rmem_alloc, (R9, INFO_OFF_ADDR), "peer");
@@ -212,6 +241,9 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     b.label("for_good");
     passed(&mut b, Counter::PassForGood);
     b.label("miss");
+    // An adopted writer's peer may be adopted in a later pass: no finality.
+    b.push(load(Size::DW, R1, R7, STATE_OFF_MODE));
+    b.push(Jmp::Jeq.imm(R1, STATE_ADOPTED, "no_peer"));
     b.push(store_imm(Size::DW, R7, STATE_OFF_MODE, STATE_TCP_USED));
     b.label("no_peer");
     b.count(&[(Counter::PassNoPeer, None), (Counter::PassedMsgs, None), (Counter::PassedBytes, Some(R8))]);

@@ -84,10 +84,11 @@
 use super::counters::Counter;
 use super::key::*;
 use super::{
-    Builder, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_COOKIE, INFO_OFF_FLAGS, INFO_OFF_NETNS, LEAVE_DONE,
-    LEAVE_PEER_PENDING, MAP_CONFIG, MAP_PORTS, MAP_SOCK_INFO, MAP_SOCKHASH, PORT_EXCLUDE, PORT_INCLUDE, Policy,
-    STACK_INFO, STACK_LEAVE_COOKIE, STACK_LEAVE_NEXT, STACK_LEAVE_PSOCK, STACK_LEAVE_TOT, STACK_SCRATCH, STATE_IN_MAP,
-    STATE_OFF_KEY, STATE_OFF_LEAVE, STATE_OFF_MODE, STATE_OFF_RTT_THEIRS, STATE_OFF_SELF, STATE_TCP_USED, config,
+    Builder, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_CONFIRM, INFO_OFF_COOKIE, INFO_OFF_FLAGS,
+    INFO_OFF_NETNS, LEAVE_DONE, LEAVE_PEER_PENDING, MAP_CONFIG, MAP_PORTS, MAP_SOCK_INFO, MAP_SOCKHASH, PORT_EXCLUDE,
+    PORT_INCLUDE, Policy, STACK_INFO, STACK_LEAVE_COOKIE, STACK_LEAVE_NEXT, STACK_LEAVE_PSOCK, STACK_LEAVE_TOT,
+    STACK_SCRATCH, STATE_IN_MAP, STATE_OFF_KEY, STATE_OFF_LEAVE, STATE_OFF_MODE, STATE_OFF_RTT_THEIRS, STATE_OFF_SELF,
+    STATE_TCP_USED, config,
 };
 use crate::asm::{
     Alu, AsmError, AtomicOp, Endian, Insn, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Size, atomic, exit, ja,
@@ -205,6 +206,7 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     // sequence numbers) must not be overwritten; this one stays on TCP.
     b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_FLAGS, 0));
     b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_ADDR, 0));
+    b.push(store_imm(Size::DW, R10, STACK_INFO + INFO_OFF_CONFIRM, 0));
     if let Some(o) = policy.offsets() {
         b.ctx_load(Size::DW, R1, R6, ctx::SK, SK.1);
         b.push(Jmp::Jeq.imm(R1, 0, "failed"));

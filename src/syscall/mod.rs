@@ -17,6 +17,7 @@ pub mod btf;
 pub mod error;
 pub mod info;
 pub mod ioctl;
+pub mod iter;
 pub mod map;
 pub mod mmap;
 pub mod pin;
@@ -38,6 +39,7 @@ pub use info::{
     JitedProg, MapInfo, ProgInfo, btf_blob_by_id, map_fd_by_id, map_ids, map_info, map_next_id, prog_fd_by_id,
     prog_ids, prog_info, prog_jited, prog_map_ids, prog_next_id, prog_xlated_insns,
 };
+pub use iter::{iter_create, iter_link, iter_run};
 pub use map::{Map, UpdateFlag, possible_cpus};
 pub use pin::{get_pinned, get_pinned_with_flags, pin, unpin};
 pub use prog::{
@@ -70,6 +72,8 @@ pub enum Cmd {
     ProgQuery = 16,
     BtfLoad = 18,
     BtfGetFdById = 19,
+    LinkCreate = 28,
+    IterCreate = 33,
 }
 
 impl Cmd {
@@ -95,6 +99,8 @@ impl Cmd {
             Cmd::ProgQuery => "BPF_PROG_QUERY",
             Cmd::BtfLoad => "BPF_BTF_LOAD",
             Cmd::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
+            Cmd::LinkCreate => "BPF_LINK_CREATE",
+            Cmd::IterCreate => "BPF_ITER_CREATE",
         }
     }
 }

@@ -125,6 +125,9 @@ pub struct ProgSpec<'a> {
     /// and the kernel keeps them (and the JIT's address of each) for
     /// BPF_OBJ_GET_INFO_BY_FD.
     pub line_info: &'a [crate::spec::LineInfo],
+    /// `attach_btf_id`: for a tracing program, the kernel BTF id of what it
+    /// attaches to (an iterator's `bpf_iter_<target>` function); 0 for none.
+    pub attach_btf_id: u32,
 }
 
 impl Default for ProgSpec<'_> {
@@ -140,6 +143,7 @@ impl Default for ProgSpec<'_> {
             btf: None,
             func_info: &[],
             line_info: &[],
+            attach_btf_id: 0,
         }
     }
 }
@@ -387,6 +391,7 @@ impl LoadedProg {
                 prog_flags: spec.prog_flags,
                 prog_name: name,
                 expected_attach_type: spec.expected_attach_type.map_or(0, |t| t.0),
+                attach_btf_id: spec.attach_btf_id,
                 ..Default::default()
             };
             if let Some(btf) = spec.btf {

@@ -182,6 +182,11 @@ fn classify<'a>(l: &'a str, in_liveness: bool) -> Line<'a> {
         if rest == "safe" {
             return Line::Safe { idx };
         }
+        // `15:` alone: a state print with nothing to name (after
+        // bpf_tail_call the verifier prints one before the next insn).
+        if rest.is_empty() {
+            return Line::Blank;
+        }
         if is_state(rest) {
             return Line::State { idx, state: rest };
         }
@@ -393,6 +398,38 @@ struct Parsed<'a> {
     funcs: BTreeMap<usize, usize>,
 }
 
+/// A log line as one or two lines. At level 1 the verifier prints no state
+/// after an instruction, so the state it prints when it starts the next
+/// path (`14: R0=... R6=0`, after a jump it followed) lands on the
+/// instruction's line: `7: (15) if r6 == 0x0 goto pc+6 14: R0=...`.
+fn unglue(raw: &str) -> impl Iterator<Item = &str> {
+    let split = (|| {
+        let (head, rest) = raw.split_once(": (")?;
+        num(head)?;
+        if rest.contains(" ; ") {
+            return None;
+        }
+        // The last ` N: ` whose tail is a state.
+        let mut at = None;
+        let mut from = 0;
+        while let Some(p) = rest[from..].find(": ") {
+            let colon = from + p;
+            let start = rest[..colon].rfind(' ').map_or(0, |b| b + 1);
+            if start > 0 && num(&rest[start..colon]).is_some() && is_state(&rest[colon + 2..]) {
+                at = Some(head.len() + 3 + start);
+            }
+            from = colon + 2;
+        }
+        at
+    })();
+    match split {
+        Some(at) => [Some(raw[..at].trim_end()), Some(&raw[at..])],
+        None => [Some(raw), None],
+    }
+    .into_iter()
+    .flatten()
+}
+
 fn parse(log: &str) -> Parsed<'_> {
     let mut events: Vec<Ev> = Vec::new();
     let mut funcs = BTreeMap::new();
@@ -401,7 +438,7 @@ fn parse(log: &str) -> Parsed<'_> {
     let mut expect: Option<Line> = None;
     let mut started = false;
     let mut first = true;
-    for raw in log.lines() {
+    for raw in log.lines().flat_map(unglue) {
         let line = classify(raw, in_liveness);
         in_liveness = matches!(line, Line::Liveness);
         // A log that does not fit its buffer keeps its end (Linux 6.4's
@@ -640,7 +677,7 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                 }
                 match by_slot.get(idx) {
                     Some(insn) => {
-                        let _ = write!(out, "{idx:>8}:\t{insn}");
+                        let _ = write!(out, "{idx:>8}:\t{}", listing::insn_text_at(*idx, insn, &opts));
                         if let Some(a) = listing::annotation(insns, *idx, insn, &opts) {
                             let _ = write!(out, "{}{a}", listing::ANNOTATION_SEP);
                         }
@@ -657,7 +694,10 @@ pub fn render(insns: &[(usize, Insn)], opts: &ListingOptions, log: &str, complet
                     let _ = writeln!(out, "\t\tregisters there: {s}");
                 }
                 let insn = by_slot.get(idx);
-                if insn.is_some_and(|x| matches!(x, Insn::Call(Call::Helper(_)) | Insn::Call(Call::Kfunc { .. }))) {
+                // The call the verifier refused did not run: nothing was clobbered.
+                if failing != Some(i)
+                    && insn.is_some_and(|x| matches!(x, Insn::Call(Call::Helper(_)) | Insn::Call(Call::Kfunc { .. })))
+                {
                     clobbered = st.helper_call(&mut ch);
                 }
                 if let Some(a) = after {
@@ -1047,7 +1087,7 @@ mod tests {
     /// A text program's instructions and labels, as `sockasm verify` has them.
     fn program(src: &str) -> (Vec<(usize, Insn)>, ListingOptions) {
         let a = crate::asm::text::assemble(src).unwrap();
-        (with_slots(&a.insns), ListingOptions { annotate: true, labels: a.labels, comments: BTreeMap::new() })
+        (with_slots(&a.insns), ListingOptions { annotate: true, labels: a.labels, ..ListingOptions::default() })
     }
 
     fn trace(src: &str, log: &str, complete: bool) -> String {
@@ -1447,11 +1487,20 @@ path 2: the jump at 6 taken, to 8 (out): safe, pruned at once
             ("stack depth 8+0+0", Stats),
             ("R0 !read_ok", Other("R0 !read_ok")),
             ("12: what", Other("12: what")),
+            ("15:", Blank),
             ("from x to y: z", Other("from x to y: z")),
         ];
         for (l, want) in cases {
             assert_eq!(&classify(l, false), want, "{l}");
         }
+        let glued = "7: (15) if r6 == 0x0 goto pc+6 14: R0=ringbuf_mem(ref_obj_id=2,sz=8) R6=0 R10=fp0 refs=2";
+        assert_eq!(
+            unglue(glued).collect::<Vec<_>>(),
+            ["7: (15) if r6 == 0x0 goto pc+6", "14: R0=ringbuf_mem(ref_obj_id=2,sz=8) R6=0 R10=fp0 refs=2"]
+        );
+        let whole = "6: (15) if r0 == 0x0 goto pc+7        ; R0=ringbuf_mem(ref_obj_id=2,sz=8) refs=2";
+        assert_eq!(unglue(whole).collect::<Vec<_>>(), [whole]);
+        assert_eq!(unglue("12: (95) exit").collect::<Vec<_>>(), ["12: (95) exit"]);
         assert_eq!(classify("  1   2: 01........ (0f) r0 += r1", true), Liveness);
         assert_eq!(classify("      0: .1........ (bf) r6 = r1", true), Liveness);
     }

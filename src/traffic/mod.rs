@@ -25,6 +25,7 @@
 //! - [`probe`]: where and at what CPU cost the process ran (getrusage,
 //!   sched_getcpu samples, its affinity and cgroup), and the one percentile.
 
+pub mod adopt;
 pub mod chaos;
 pub mod client;
 pub mod net;

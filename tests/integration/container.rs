@@ -72,13 +72,17 @@ struct Image {
 
 impl Image {
     fn build(bin: &Path) -> Result<Image, String> {
-        let ctx = std::env::temp_dir().join(format!("sockasm-image-{}", std::process::id()));
+        // One context and tag per build: tests run in parallel, and
+        // `podman rmi -f` of a shared tag would remove another test's containers.
+        static BUILDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ctx = std::env::temp_dir().join(format!("sockasm-image-{}-{n}", std::process::id()));
         let dir = ctx.join("target/x86_64-unknown-linux-gnu/release");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         std::fs::copy(bin, dir.join("sockasm")).map_err(|e| e.to_string())?;
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::copy(root.join(".containerignore"), ctx.join(".containerignore")).map_err(|e| e.to_string())?;
-        let tag = format!("localhost/sockasm-test:{}", std::process::id());
+        let tag = format!("localhost/sockasm-test:{}-{n}", std::process::id());
         let cf = root.join("Containerfile");
         let o =
             run("podman", &["build", "-q", "-f", cf.to_str().unwrap_or(""), "-t", &tag, ctx.to_str().unwrap_or("")]);
@@ -407,4 +411,157 @@ print(json.dumps({
         let flag = arg.split('=').next().unwrap_or(arg);
         assert!(help.contains(flag), "sockasm agent has no {flag}:\n{help}");
     }
+}
+
+/// A podman bridge network, removed (by its name) on drop.
+struct Network {
+    name: String,
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = run("podman", &["network", "rm", "-f", &self.name]);
+    }
+}
+
+/// Two containers of the image on one podman bridge network, a server and a
+/// client, both moved into the test's cgroup by the worker itself (before
+/// they create a socket): their connections cross two network namespaces
+/// and the bridge, pair by their sequence numbers, and are redirected, with
+/// every byte checked by the workers.
+#[test]
+fn container_pods_on_a_podman_bridge_pair() {
+    const TEST: &str = "container_pods_on_a_podman_bridge_pair";
+    let Some(img) = image_or_skip(TEST) else { return };
+    let env = Env::new();
+    let id = std::process::id();
+    // A subnet of the test's own (10.203.x.x is used only by the tests).
+    let net = Network { name: format!("sockasm-test-{id}") };
+    let subnet = format!("10.203.{}.0/24", 100 + id % 100);
+    let server_ip = format!("10.203.{}.2", 100 + id % 100);
+    let o = run("podman", &["network", "create", "--driver", "bridge", "--subnet", &subnet, &net.name]);
+    if !o.status.success() {
+        return skipped(TEST, &format!("podman cannot create a bridge network here:\n{}", show(&o)));
+    }
+    env.load(&[]);
+    let cg = env.cg_str();
+    let container = |name: &str, ip: Option<&str>, worker: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = img.base.clone();
+        for a in ["--rm", "--name", name, "--network", &net.name, "--cgroupns=host", "-v", &format!("{cg}:{cg}")] {
+            args.push(a.to_string());
+        }
+        if let Some(ip) = ip {
+            args.extend(["--ip".to_string(), ip.to_string()]);
+        }
+        args.push(img.tag.clone());
+        args.extend(["worker", "--cgroup", cg, "--timeout", "60"].iter().map(|s| s.to_string()));
+        args.extend(worker.iter().map(|s| s.to_string()));
+        args
+    };
+    let (conns, bytes) = (2u64, 4u64 << 20);
+    let names = [format!("sockasm-test-{id}-server"), format!("sockasm-test-{id}-client")];
+    // Removed on every way out, by name.
+    struct Rm<'a>(&'a [String; 2]);
+    impl Drop for Rm<'_> {
+        fn drop(&mut self) {
+            for n in self.0 {
+                let _ = run("podman", &["rm", "-f", "-t", "2", n]);
+            }
+        }
+    }
+    let _rm = Rm(&names);
+    let serve = container(
+        &names[0],
+        Some(&server_ip),
+        &[
+            "serve",
+            "--listen",
+            "0.0.0.0:7000",
+            "--conns",
+            &conns.to_string(),
+            "--reader",
+            "epoll-lt",
+            "--expect-tag",
+            "pod",
+        ],
+    );
+    let mut server = Command::new("podman")
+        .args(&serve)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("podman run (server)");
+    let server_err = crate::kernel::harness::capture(server.stderr.take().expect("stderr"));
+    let lines = {
+        let out = server.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    };
+    let first = lines.recv_timeout(Duration::from_secs(60));
+    let kill = |server: &mut std::process::Child| {
+        let _ = server.kill();
+        let _ = server.wait();
+    };
+    let first = match first {
+        Ok(l) => l,
+        Err(e) => {
+            kill(&mut server);
+            let err = server_err.lock().map(|s| s.clone()).unwrap_or_default();
+            panic!("the server container never listened ({e}):\n{err}");
+        }
+    };
+    assert!(first.contains("\"listening\""), "{first}");
+    let before = env.counters();
+    let target = format!("{server_ip}:7000");
+    let client = container(
+        &names[1],
+        None,
+        &[
+            "client",
+            "--connect",
+            &target,
+            "--conns",
+            &conns.to_string(),
+            "--concurrent",
+            &conns.to_string(),
+            "--bytes",
+            &bytes.to_string(),
+            "--write-size",
+            "65536",
+            "--half-close",
+            "--tag",
+            "pod",
+        ],
+    );
+    let o = Command::new("timeout").args(["-s", "KILL", "90", "podman"]).args(&client).stdin(Stdio::null()).output();
+    let o = o.expect("podman run (client)");
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut result = None;
+    while result.is_none() && Instant::now() < end {
+        if let Ok(l) = lines.recv_timeout(Duration::from_millis(200)) {
+            result = Some(l);
+        }
+    }
+    kill(&mut server);
+    let d = env.counters().since(&before);
+    eprintln!("[podman bridge] counters {d:?}");
+    assert!(o.status.success(), "client container:\n{}", show(&o));
+    let client_out = String::from_utf8_lossy(&o.stdout);
+    let want = format!("\"bytes_received\":{}", conns * bytes);
+    assert!(client_out.replace(' ', "").contains(&want), "client: {client_out}\n{}", show(&o));
+    let sv = result.unwrap_or_else(|| panic!("no result from the server: {:?}", server_err.lock().map(|s| s.clone())));
+    assert!(sv.replace(' ', "").contains(&format!("\"bytes_in\":{}", conns * bytes)), "server: {sv}");
+    assert!(sv.replace(' ', "").contains(&format!("\"distinct_streams\":{conns}")), "server: {sv}");
+    assert_eq!(d.sockets_added, 2 * conns, "both ends of every connection joined: {d:?}");
+    assert_eq!((d.tcp_no_peer, d.tcp_peer_stale, d.tcp_other_netns), (0, 0, 0), "{d:?}");
+    assert!(d.redirected_bytes >= 2 * conns * bytes, "both directions redirected: {d:?}");
 }

@@ -71,6 +71,56 @@ pub fn object(name: &str) -> PathBuf {
     dir.join(format!("{name}.o"))
 }
 
+/// The C files of the course (docs/examples/c, docs/examples/verifier, the
+/// exercises), compiled as the documents compile them (`clang-19 -O2 -target
+/// bpf -mcpu=v4 -c`, no `-g`), once per test run: (file relative to the
+/// crate, object).
+pub fn doc_objects() -> &'static [(String, PathBuf)] {
+    static OBJS: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    OBJS.get_or_init(|| {
+        require(CLANG, "clang-19");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sockasm-doc-c-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut sources = Vec::new();
+        for dir in ["docs/examples/c", "docs/examples/verifier"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "c") {
+                    sources.push(p);
+                }
+            }
+        }
+        for e in std::fs::read_dir(root.join("docs/exercises")).unwrap() {
+            for f in ["task.c", "solution.c"] {
+                let p = e.as_ref().unwrap().path().join(f);
+                if p.exists() {
+                    sources.push(p);
+                }
+            }
+        }
+        sources.sort();
+        sources
+            .into_iter()
+            .enumerate()
+            .map(|(i, src)| {
+                let rel = src.strip_prefix(root).unwrap().display().to_string();
+                let obj = d.join(format!("{i}.o"));
+                let out = Command::new(CLANG)
+                    .args(["-O2", "-target", "bpf", "-mcpu=v4", "-c"])
+                    .arg(&src)
+                    .arg("-o")
+                    .arg(&obj)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "clang-19 {rel}:\n{}", String::from_utf8_lossy(&out.stderr));
+                (rel, obj)
+            })
+            .collect()
+    })
+}
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
@@ -170,11 +220,14 @@ fn same_insn(ours: &str, plain: &str, v4: Option<&str>) -> bool {
 
 #[test]
 fn dump_matches_llvm_objdump() {
-    for (name, _) in OBJECTS {
-        let obj = object(name);
-        let plain = objdump(&obj, false);
-        let v4 = objdump(&obj, true);
-        let (out, mine) = ours(&obj);
+    let tests = OBJECTS.iter().map(|(n, _)| (n.to_string(), object(n)));
+    let docs = doc_objects().iter().cloned();
+    let all: Vec<(String, PathBuf)> = tests.chain(docs).collect();
+    assert!(all.len() > OBJECTS.len() + 7, "the course's C files were not found");
+    for (name, obj) in &all {
+        let plain = objdump(obj, false);
+        let v4 = objdump(obj, true);
+        let (out, mine) = ours(obj);
         assert_eq!(plain.keys().collect::<Vec<_>>(), mine.keys().collect::<Vec<_>>(), "{name}: sections differ\n{out}");
         let mut compared = 0;
         for (sec, want) in &plain {
@@ -234,6 +287,24 @@ fn dump_names_types_maps_license_and_callees() {
     assert_eq!(m["socket"].header, "program type: SOCKET_FILTER");
     assert!(m["mystery/thing"].header.starts_with("program type: unknown"), "{out}");
     assert!(m["socket"].text.values().any(|t| t == "r0 = *(u8 *)skb[0]"), "{out}");
+}
+
+/// `dump --json` of an object reads back as the typed document: maps,
+/// sections with their program types, and the map load's relocation.
+#[test]
+fn object_json_reads_back_typed() {
+    let out = run(Command::new(BIN).args(["dump", "--disasm", "--json"]).arg(object("xdp")));
+    let o: elf::JsonObject = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(o.file.ends_with("xdp.o"), "{}", o.file);
+    assert_eq!(o.maps.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["pkt_count"]);
+    let xdp = o.sections.iter().find(|s| s.program_type.as_deref() == Some("XDP")).unwrap_or_else(|| panic!("{out}"));
+    let load = xdp.insns.iter().find(|i| i.reloc.is_some()).unwrap_or_else(|| panic!("{out}"));
+    let r = load.reloc.as_ref().unwrap();
+    assert_eq!((r.reloc_type.as_str(), r.symbol.as_str()), ("R_BPF_64_64", "pkt_count"), "{out}");
+    assert!(load.annotation.as_deref().is_some_and(|a| a.contains("pkt_count")), "{out}");
+    // The untyped view has the same keys a script reads.
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((&v["maps"][0]["type"], &v["maps"][0]["origin"]), (&"PERCPU_ARRAY".into(), &"maps".into()), "{out}");
 }
 
 #[test]
@@ -296,7 +367,7 @@ fn not_bpf_objects_get_clear_errors() {
 fn exercise(bytes: &[u8]) {
     if let Ok(o) = Object::parse(bytes) {
         let _ = o.dump("x.o", true);
-        let _ = o.to_json("x.o").to_string();
+        let _ = serde_json::to_string(&o.to_json("x.o")).unwrap();
         for p in o.programs() {
             let _ = o.link(&p, Some(ProgType::SOCKET_FILTER), None);
         }

@@ -26,7 +26,9 @@
 //!   `call func(+1)` stay literal); the verifier's counts, which its
 //!   heuristics change from version to version: `processed N insns`,
 //!   `N states (peak M)`, `max_states_per_insn`, `total_states`,
-//!   `peak_states`, `mark_read`; and the
+//!   `peak_states`, `mark_read`; a kfunc's BTF id in the verifier's text
+//!   of a call (`call bpf_cast_to_kern_ctx#62986`; a helper's number,
+//!   `call bpf_map_lookup_elem#1`, stays); and the
 //!   numbers of a line that reports a prune point (`path 3: from 9 to 5:
 //!   safe, pruned at once`, `(a state already verified at 5 covers this
 //!   one, ...)`, `-> at 2 (loop): safe: ...`, the raw log's `from 6 to 8:
@@ -56,7 +58,10 @@
 //! **Features the host may refuse.** A ` ```console ` block right after the
 //! line `<!-- needs: FEATURE -->` (invisible when rendered) runs only if a
 //! probe finds the feature: `arena` creates an ARENA map as
-//! `--map NAME=arena,0,0,1,0x400` does ([`crate::verify_run::arena_refused`]).
+//! `--map NAME=arena,0,0,1,0x400` does ([`crate::verify_run::arena_refused`]);
+//! `kfuncs` looks up the kfuncs the course calls ([`COURSE_KFUNCS`]) in the
+//! running kernel's BTF. Exercises whose task calls kfuncs are skipped the
+//! same way on a kernel without them.
 //! If the host refuses it, each command of the block is skipped with a line
 //! `DOC:LINE: SKIPPED (the host refuses ARENA maps: ERROR)` on stderr (past
 //! libtest's capture, so a passing run shows it too), and the summary counts
@@ -66,8 +71,14 @@
 //! integration guide::guide` rewrites every output that differs with what the
 //! command printed (a `...` in it is lost); review the diff.
 //!
-//! A command whose program is not installed (`xxd`, `llvm-objdump-19`) is
-//! skipped with a note on stderr. `sockasm run`, `sockasm verify` and
+//! A command whose program is not installed (`xxd`, `llvm-objdump-19`,
+//! `clang-19`) is skipped with a `SKIPPED` line on stderr (past libtest's
+//! capture) and counted in the summary. The C examples of docs/isa.md
+//! (`docs/examples/c`, copied into the same scratch directory) are compiled
+//! in the command that lists them (`clang-19 ... -c alu.c && sockasm dump
+//! --disasm alu.o`), so a host without clang-19 skips both at once;
+//! tests/integration/elf.rs compiles the same files and checks sockasm's
+//! listing against llvm-objdump-19 (and fails without clang-19). `sockasm run`, `sockasm verify` and
 //! `sockasm dump --disasm` of the built-in programs need root; without it the
 //! test fails unless SOCKASM_SKIP_KERNEL_TESTS is set, and then only those
 //! commands are skipped.
@@ -81,7 +92,10 @@
 //! succeeds and prints the line `retval: N`). The task must fail its way and
 //! the solution must pass with the stated retval. Any number of lines
 //! `` `also: ARGS => CHECK` `` run the solution again with other arguments
-//! (another packet), so that a fix right for one input only fails.
+//! (another packet), so that a fix right for one input only fails. A C
+//! exercise (the C bridge) has `task.c` and `solution.c` instead, compiled
+//! with `clang-19 -O2 -target bpf -mcpu=v4 -c` and run as objects; without
+//! clang-19 it is skipped with a `SKIPPED` line.
 //! `docs/exercises/README.md` must link every exercise.
 
 use std::path::{Path, PathBuf};
@@ -89,7 +103,8 @@ use std::process::{Command, Output, Stdio};
 
 /// The markdown files whose console blocks are run, each with the directory
 /// of the example files it shows.
-const DOCS: &[(&str, &str)] = &[("docs/isa.md", "docs/examples"), ("docs/verifier.md", "docs/examples/verifier")];
+const DOCS: &[(&str, &[&str])] =
+    &[("docs/isa.md", &["docs/examples", "docs/examples/c"]), ("docs/verifier.md", &["docs/examples/verifier"])];
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const BIN: &str = env!("CARGO_BIN_EXE_sockasm");
@@ -234,6 +249,28 @@ fn most_walked_row(line: &str) -> Option<String> {
         .then(|| format!("\t{slot}: # times, #%  {insn}"))
 }
 
+/// The verifier's text of a kfunc call (`call bpf_cast_to_kern_ctx#62986`)
+/// with the BTF id masked: ids are numbered by the kernel build. A helper's
+/// number (`call bpf_map_lookup_elem#1`) is the UAPI's and stays.
+fn mask_kfunc_ids(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(p) = rest.find("call ") {
+        let start = p + "call ".len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let name_len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+        let digits = rest[name_len..].strip_prefix('#').map_or(0, |d| d.bytes().take_while(u8::is_ascii_digit).count());
+        if name_len > 0 && digits > 0 && sockasm::asm::helpers::helper_id(&rest[..name_len]).is_none() {
+            out.push_str(&rest[..name_len]);
+            out.push_str("#<btf id>");
+            rest = &rest[name_len + 1 + digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One line as compared: trailing whitespace, timings, kernel addresses and
 /// what the kernel build decides masked (the module doc lists it). `xlated`:
 /// the line is part of a listing the kernel rewrote.
@@ -245,7 +282,7 @@ fn normalize(line: &str, xlated: bool) -> String {
     if let Some(row) = most_walked_row(line) {
         return row;
     }
-    let mut l = mask_number(line, "duration: ", " ns");
+    let mut l = mask_kfunc_ids(&mask_number(line, "duration: ", " ns"));
     for (before, after) in [
         ("verification time ", " usec"),
         (", ", " bytes JITed"),
@@ -409,16 +446,36 @@ fn scratch(name: &str) -> PathBuf {
 fn refused(feature: &str) -> Option<String> {
     match feature {
         "arena" => crate::verify_run::arena_refused().map(|e| format!("the host refuses ARENA maps: {e}")),
-        _ => panic!("<!-- needs: {feature} -->: unknown feature (known: arena)"),
+        "kfuncs" => kfuncs_missing(),
+        _ => panic!("<!-- needs: {feature} -->: unknown feature (known: arena, kfuncs)"),
+    }
+}
+
+/// The kfuncs the course calls, which the running kernel's BTF must have
+/// (the number iterator came in 6.4, `bpf_cast_to_kern_ctx` in 6.3).
+const COURSE_KFUNCS: &[&str] =
+    &["bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy", "bpf_cast_to_kern_ctx"];
+
+/// Why the host cannot run the course's kfunc calls, or `None` if it can.
+fn kfuncs_missing() -> Option<String> {
+    let btf = Path::new("/sys/kernel/btf/vmlinux");
+    match sockasm::loader::kfunc_ids(btf, COURSE_KFUNCS) {
+        Err(e) => Some(format!("no kernel BTF for kfunc calls: {e}")),
+        Ok(ids) if ids.len() < COURSE_KFUNCS.len() => {
+            let missing: Vec<&str> =
+                COURSE_KFUNCS.iter().copied().filter(|k| !ids.iter().any(|(n, _)| n == k)).collect();
+            Some(format!("this kernel has no kfunc {} (Linux 6.4 has them)", missing.join(", ")))
+        }
+        Ok(_) => None,
     }
 }
 
 /// Runs every command of `doc` (relative to the crate root); returns how
 /// many ran and how many were skipped.
-fn run_document(doc: &str, examples: &str, load: bool) -> (usize, usize) {
+fn run_document(doc: &str, examples: &[&str], load: bool) -> (usize, usize) {
     let text = std::fs::read_to_string(Path::new(ROOT).join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
     let dir = scratch(&doc.replace('/', "_"));
-    for p in example_files(examples) {
+    for p in examples.iter().flat_map(|d| example_files(d)) {
         std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
     let steps = console_steps(&text);
@@ -440,7 +497,8 @@ fn run_document(doc: &str, examples: &str, load: bool) -> (usize, usize) {
             continue;
         }
         if let Some(p) = programs(&s.cmd).into_iter().find(|p| !installed(p)) {
-            eprintln!("{doc}:{}: `{p}` is not installed, skipping `{}`", s.line, s.cmd);
+            // Loud: past libtest's capture, and counted in the summary.
+            crate::verify_run::skip_note(&format!("{doc}:{}: SKIPPED (`{p}` is not installed): `{}`", s.line, s.cmd));
             skipped += 1;
             continue;
         }
@@ -615,14 +673,15 @@ fn example_files(dir: &str) -> Vec<PathBuf> {
 fn every_example_file_is_shown_in_a_document() {
     for (doc, examples) in DOCS {
         let text = std::fs::read_to_string(Path::new(ROOT).join(doc)).unwrap();
-        for p in example_files(examples) {
+        for p in examples.iter().flat_map(|d| example_files(d)) {
             let name = p.file_name().unwrap().to_str().unwrap();
             if name.ends_with(".rs") {
                 continue; // dsl_example_prints_what_the_text_says
             }
             assert!(
                 text.contains(&format!("$ cat {name}\n")),
-                "{examples}/{name} is not shown (`$ cat {name}`) in {doc}"
+                "{} is not shown (`$ cat {name}`) in {doc}",
+                p.display()
             );
         }
     }
@@ -721,6 +780,18 @@ fn kernel_build_masks() {
         (&["      13:\tr2 += 1"], &["      13:\tr2 += 2"], false),
         (&["      13:\tr2 += 1"], &["      14:\tr2 += 1"], false),
         (&["       4:\tif r1 < 10 goto -3 ; -> loop"], &["       4:\tif r1 < 11 goto -3 ; -> loop"], false),
+        // A kfunc's BTF id, not a helper's number.
+        (
+            &["verifier at: 1: (85) call bpf_cast_to_kern_ctx#62986"],
+            &["verifier at: 1: (85) call bpf_cast_to_kern_ctx#61000"],
+            true,
+        ),
+        (
+            &["verifier at: 1: (85) call bpf_cast_to_kern_ctx#62986"],
+            &["verifier at: 1: (85) call bpf_rdonly_cast#62986"],
+            false,
+        ),
+        (&["5: (85) call bpf_map_lookup_elem#1"], &["5: (85) call bpf_map_lookup_elem#2"], false),
         // Precision marks and prune points.
         (&["\t\t~ precise: r1 r4 (walked back to 0)"], &["\t\t~ precise: r1 (walked back to 3)"], true),
         (&["\t\t~ precise: r1 r4 (walked back to 0)"], &["\t\tR1=100"], false),
@@ -869,9 +940,14 @@ fn exercises_fail_and_pass_as_documented() {
         let args: Vec<&str> = readme_field(&readme, "args", d).split_whitespace().collect();
         let task = readme_field(&readme, "task", d);
         let solution = readme_field(&readme, "solution", d);
-        let (t, s) = (base.join(d).join("task.s"), base.join(d).join("solution.s"));
-        assert_ne!(std::fs::read(&t).unwrap(), std::fs::read(&s).unwrap(), "{d}: task and solution are the same");
+        let (ts, ss) = sources(&base.join(d));
+        assert_ne!(std::fs::read(&ts).unwrap(), std::fs::read(&ss).unwrap(), "{d}: task and solution are the same");
         if !load {
+            continue;
+        }
+        let Some((t, s)) = exercise_programs(&base.join(d)) else { continue };
+        if let Some(why) = calls_kfuncs(&ts).then(kfuncs_missing).flatten() {
+            crate::verify_run::skip_note(&format!("docs/exercises/{d}: SKIPPED ({why})"));
             continue;
         }
         let run = |f: &Path| Command::new(BIN).arg("run").arg(f).args(&args).output().unwrap();
@@ -884,6 +960,51 @@ fn exercises_fail_and_pass_as_documented() {
             check(&o, want, &format!("{d}/solution.s, also-run {}", i + 1));
         }
     }
+}
+
+/// Whether a task (text or C) calls kfuncs.
+fn calls_kfuncs(task: &Path) -> bool {
+    let src = std::fs::read_to_string(task).unwrap_or_default();
+    src.contains("kfunc(") || src.contains(".ksyms")
+}
+
+/// An exercise's task and solution sources: `task.s` and `solution.s`, or
+/// (the C bridge) `task.c` and `solution.c`.
+fn sources(dir: &Path) -> (PathBuf, PathBuf) {
+    if dir.join("task.c").exists() {
+        (dir.join("task.c"), dir.join("solution.c"))
+    } else {
+        (dir.join("task.s"), dir.join("solution.s"))
+    }
+}
+
+/// The task and solution as `sockasm run` takes them: the `.s` files, or
+/// the `.c` files compiled as the README says (`clang-19 -O2 -target bpf
+/// -mcpu=v4 -c`). Without clang-19 a C exercise is skipped, loudly (None).
+fn exercise_programs(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let (t, s) = sources(dir);
+    if t.extension().is_some_and(|e| e == "s") {
+        return Some((t, s));
+    }
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    if !installed("clang-19") {
+        crate::verify_run::skip_note(&format!("docs/exercises/{name}: SKIPPED (`clang-19` is not installed)"));
+        return None;
+    }
+    let out = scratch(&format!("ex-{name}"));
+    let compile = |src: &Path| {
+        let obj = out.join(src.file_name().unwrap()).with_extension("o");
+        let o = Command::new("clang-19")
+            .args(["-O2", "-target", "bpf", "-mcpu=v4", "-c"])
+            .arg(src)
+            .arg("-o")
+            .arg(&obj)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "clang-19 {}:\n{}", src.display(), String::from_utf8_lossy(&o.stderr));
+        obj
+    };
+    Some((compile(&t), compile(&s)))
 }
 
 /// The README lines `` `also: ARGS => CHECK` ``, as (ARGS, CHECK).
@@ -935,14 +1056,12 @@ fn rejection_view_and_trace_agree_on_the_state_at_the_failing_instruction() {
         if !readme_field(&readme, "task", &name).starts_with("rejected: ") {
             continue; // a task that loads and returns the wrong value
         }
+        let Some((task, _)) = exercise_programs(d) else { continue };
+        if calls_kfuncs(&sources(d).0) && kfuncs_missing().is_some() {
+            continue; // skipped, loudly, by exercises_fail_and_pass_as_documented
+        }
         let verify = |extra: &[&str]| {
-            let o = Command::new(BIN)
-                .arg("verify")
-                .arg(d.join("task.s"))
-                .args(verify_args(&args))
-                .args(extra)
-                .output()
-                .unwrap();
+            let o = Command::new(BIN).arg("verify").arg(&task).args(verify_args(&args)).args(extra).output().unwrap();
             assert!(!o.status.success(), "{name}/task.s is accepted");
             String::from_utf8_lossy(&o.stdout).to_string()
         };

@@ -1,3 +1,4 @@
+mod adopt;
 mod agent;
 mod asm_text;
 mod bench;

@@ -12,13 +12,13 @@ use super::kernel::kernel_ok;
 
 const MIB: u64 = 1 << 20;
 
-fn ip(args: &[&str]) {
+pub fn ip(args: &[&str]) {
     let o = Command::new("ip").args(args).stdin(Stdio::null()).output().expect("run ip");
     assert!(o.status.success(), "ip {}: {}", args.join(" "), show(&o));
 }
 
 /// A veth pair from `a` (address `addr_a`, /24) to `b` (`addr_b`).
-fn veth(a: &str, addr_a: &str, b: &str, addr_b: &str) {
+pub fn veth(a: &str, addr_a: &str, b: &str, addr_b: &str) {
     ip(&["-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", b]);
     for (ns, addr) in [(a, addr_a), (b, addr_b)] {
         ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", "veth0"]);
@@ -154,7 +154,10 @@ fn kernel_pairs_over_a_bridge_and_through_dnat() {
         .expect("run iptables");
     if !dnat.status.success() {
         // Not silent: the rest of the test ran; this part needs netfilter's NAT.
-        crate::verify_run::skip_note(&format!("SKIPPED the DNAT part of kernel_pairs_over_a_bridge_and_through_dnat: {}", show(&dnat)));
+        crate::verify_run::skip_note(&format!(
+            "SKIPPED the DNAT part of kernel_pairs_over_a_bridge_and_through_dnat: {}",
+            show(&dnat)
+        ));
         return;
     }
     let before = env.counters();
@@ -317,7 +320,8 @@ fn kernel_churn_never_misdelivers() {
     let env = Env::new();
     env.load(&[]);
     let before = env.counters();
-    let (mut srv, port) = env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", &conns.to_string(), "--reader", "epoll-et"]);
+    let (mut srv, port) =
+        env.server(true, None, &["--listen", "127.0.0.1:0", "--conns", &conns.to_string(), "--reader", "epoll-et"]);
     let c = env
         .client(
             true,

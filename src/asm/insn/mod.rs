@@ -595,7 +595,22 @@ pub struct DecodeError {
 /// Bytes as lower-case hex pairs separated by spaces: `b7 01 00 00`. The one
 /// hex formatter of messages and listings.
 pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    let mut s = String::with_capacity(b.len() * 3);
+    push_hex(&mut s, b);
+    s
+}
+
+/// [`hex`] appended to `out`, by table: `dump --json` writes one per
+/// instruction, and `format!` per byte cost more than the rest of the JSON.
+pub fn push_hex(out: &mut String, b: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push(char::from(DIGITS[usize::from(x >> 4)]));
+        out.push(char::from(DIGITS[usize::from(x & 15)]));
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@
 //! | `r1 = map_idx_value(0, 8) ll` | lddw src 6 |
 //! | `ld_pseudo r1, 2, 5` | what llvm-objdump prints for pseudo lddw (second imm 0) |
 //! | `call kfunc(ID)` / `call kfunc(ID, MODULE)` | kfunc call (src 2) |
+//! | `call kfunc(bpf_iter_num_new)` | kfunc call by name: the loader binds the BTF id from the running kernel's BTF |
 //! | `call func(+N)` / `call func(name)` / `call name` | BPF-to-BPF call (src 1); `call name` with a label `name` of this file (as llvm-mc resolves it); `local(...)` is accepted for `func(...)` |
 //! | `call bpf_map_lookup_elem` / `call map_lookup_elem` | helper call by name, when no label has that name |
 //! | `r0 = *(u16 *)skb[r1 + 4]` | LD_IND with an offset |

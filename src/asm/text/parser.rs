@@ -355,7 +355,17 @@ impl<'a> LineParser<'a, '_> {
             |p: &Self, name: &str| p.is_ident(name) && matches!(p.peek_at(1), Some(Tok { kind: Tk::P(P::LParen), .. }));
         if is_fn(self, "kfunc") {
             self.i += 2;
-            let id = self.imm32("a BTF id")?;
+            // `kfunc(bpf_iter_num_new)`: by name, the loader binds the BTF id.
+            if let Some(t) = self.peek().filter(|t| t.kind == Tk::Ident) {
+                self.i += 1;
+                let name = self.text(t).to_string();
+                self.expect_p(P::RParen, "`)`")?;
+                self.annotation()?;
+                self.end()?;
+                self.push(Item::Kfunc(name), col, tcol);
+                return Ok(());
+            }
+            let id = self.imm32("a BTF id or a kfunc name")?;
             let module =
                 if self.eat_p(P::Comma) { self.number(Field::Off16, "a module BTF fd index")?.0 as i16 } else { 0 };
             self.expect_p(P::RParen, "`)`")?;

@@ -67,6 +67,13 @@ pub struct Counters {
     pub sockets_skipped_by_port: u64,
     pub sockets_refused_repair: u64,
     pub tcp_other_netns: u64,
+    pub sockets_adopted: u64,
+    pub sockets_adopt_confirmed: u64,
+    pub sockets_adopt_deferred: u64,
+    pub sockets_adopt_unpaired: u64,
+    pub tcp_peer_unconfirmed: u64,
+    pub adopt_key_checks: u64,
+    pub adopt_key_mismatches: u64,
 }
 
 impl Counters {
@@ -89,6 +96,13 @@ impl Counters {
             sockets_skipped_by_port: s.u64("counters.sockets_skipped_by_port"),
             sockets_refused_repair: s.u64("counters.sockets_refused_repair"),
             tcp_other_netns: s.u64("counters.tcp_other_netns"),
+            sockets_adopted: s.u64("counters.sockets_adopted"),
+            sockets_adopt_confirmed: s.u64("counters.sockets_adopt_confirmed"),
+            sockets_adopt_deferred: s.u64("counters.sockets_adopt_deferred"),
+            sockets_adopt_unpaired: s.u64("counters.sockets_adopt_unpaired"),
+            tcp_peer_unconfirmed: s.u64("counters.tcp_peer_unconfirmed"),
+            adopt_key_checks: s.u64("counters.adopt_key_checks"),
+            adopt_key_mismatches: s.u64("counters.adopt_key_mismatches"),
         }
     }
     pub fn since(&self, before: &Counters) -> Counters {
@@ -110,6 +124,13 @@ impl Counters {
             sockets_skipped_by_port: self.sockets_skipped_by_port - before.sockets_skipped_by_port,
             sockets_refused_repair: self.sockets_refused_repair - before.sockets_refused_repair,
             tcp_other_netns: self.tcp_other_netns - before.tcp_other_netns,
+            sockets_adopted: self.sockets_adopted - before.sockets_adopted,
+            sockets_adopt_confirmed: self.sockets_adopt_confirmed - before.sockets_adopt_confirmed,
+            sockets_adopt_deferred: self.sockets_adopt_deferred - before.sockets_adopt_deferred,
+            sockets_adopt_unpaired: self.sockets_adopt_unpaired - before.sockets_adopt_unpaired,
+            tcp_peer_unconfirmed: self.tcp_peer_unconfirmed - before.tcp_peer_unconfirmed,
+            adopt_key_checks: self.adopt_key_checks - before.adopt_key_checks,
+            adopt_key_mismatches: self.adopt_key_mismatches - before.adopt_key_mismatches,
         }
     }
 }
