@@ -157,7 +157,7 @@ fn dump_loaded(out: &mut impl Write, fd: BorrowedFd<'_>, jited: bool) -> Result<
         jited_listing(fd)?
     } else {
         let bytes = info::prog_xlated_insns(fd)?;
-        xlated_lines(fd, &bytes).into_iter().map(|(_, l)| l + "\n").collect()
+        with_source_lines(fd, xlated_lines(fd, &bytes))
     };
     ignore_broken_pipe(writeln!(out, "{header}").and_then(|_| out.write_all(text.as_bytes())))
 }
@@ -187,6 +187,37 @@ fn xlated_lines(fd: BorrowedFd<'_>, bytes: &[u8]) -> Vec<(usize, String)> {
             (slot, l)
         })
         .collect()
+}
+
+/// The listing, with the program's BTF line info (`; <line> @ file:N`)
+/// above the first instruction each entry covers, where the program has
+/// line info and the line says more than the instruction below it.
+fn with_source_lines(fd: BorrowedFd<'_>, lines: Vec<(usize, String)>) -> String {
+    use crate::syscall::info;
+    let p = info::prog_jited(fd).ok();
+    let btf = p
+        .as_ref()
+        .filter(|p| p.btf_id != 0 && !p.line_info.is_empty())
+        .and_then(|p| info::btf_blob_by_id(p.btf_id).ok())
+        .and_then(|b| crate::btf::object::Btf::parse(&b).ok());
+    let mut out = String::new();
+    for (slot, l) in &lines {
+        if let (Some(p), Some(b)) = (&p, &btf)
+            && let Some(li) = p.line_info.iter().find(|li| li.insn_off as usize == *slot)
+            && let (Ok(file), Ok(text)) = (b.string_at(li.file_name_off), b.string_at(li.line_off))
+        {
+            let insn = l.split_once(":\t").map_or(l.as_str(), |(_, t)| t);
+            let insn = insn.split(listing::ANNOTATION_SEP).next().unwrap_or(insn).trim();
+            if insn != text.trim() {
+                let src = crate::spec::SourceLine { file, line: li.line_col >> 10, col: li.line_col & 0x3ff, text };
+                out.push_str(&src.comment());
+                out.push('\n');
+            }
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
 }
 
 /// Program `fd`'s BPF instructions, each followed by the x86-64 code the
