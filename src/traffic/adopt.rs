@@ -178,26 +178,41 @@ fn run(cfg: &AdoptConfig, done: &Arc<AtomicBool>) -> Result<AdoptRun, TrafficErr
         }
         Reader::Busy => {
             let (mut w, r, stop_w) = (dup(&client)?, dup(&server)?, stop.clone());
-            let (sent_tx, sent_rx) = mpsc::channel::<u64>();
+            // How far the writer got, and whether it stopped: the reader never
+            // waits for bytes that were not written (it once did, when the
+            // writer stopped right after the reader had caught up).
+            let sent = Arc::new(std::sync::atomic::AtomicU64::new(PRE));
+            let finished = Arc::new(AtomicBool::new(false));
+            let (sent_w, finished_w) = (sent.clone(), finished.clone());
             threads.push(std::thread::spawn(move || {
                 let mut off = PRE;
-                while !stop_w.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    send(&mut w, &up, off, 4096)?;
-                    off += 4096;
-                    std::thread::sleep(Duration::from_micros(500));
-                }
-                let _ = sent_tx.send(off);
-                Ok(off - PRE)
+                let r = (|| {
+                    while !stop_w.load(Ordering::Relaxed) && Instant::now() < deadline {
+                        send(&mut w, &up, off, 4096)?;
+                        off += 4096;
+                        sent_w.store(off, Ordering::Release);
+                        std::thread::sleep(Duration::from_micros(500));
+                    }
+                    Ok(off - PRE)
+                })();
+                finished_w.store(true, Ordering::Release);
+                r
             }));
             threads.push(std::thread::spawn(move || {
                 let mut off = PRE;
                 loop {
-                    if let Ok(end) = sent_rx.try_recv() {
+                    let done = finished.load(Ordering::Acquire);
+                    let end = sent.load(Ordering::Acquire);
+                    if off < end {
                         receive(&r, &up, off, end - off, 0)?;
-                        return Ok(end - PRE);
+                        off = end;
+                    } else if done {
+                        return Ok(off - PRE);
+                    } else if Instant::now() > deadline {
+                        return Err(TrafficError::Timeout(Duration::ZERO, format!("busy reader at {off}")));
+                    } else {
+                        std::thread::sleep(Duration::from_micros(100));
                     }
-                    receive(&r, &up, off, 4096, 0)?;
-                    off += 4096;
                 }
             }));
         }
