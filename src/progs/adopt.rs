@@ -65,8 +65,8 @@ use super::counters::Counter;
 use super::key::*;
 use super::{
     Builder, CONFIRM_ADOPTED, CONFIRM_CANDIDATE, CONFIRM_CONFIRMED, INFO_OFF_ADDR, INFO_OFF_CONFIRM, INFO_OFF_COOKIE,
-    INFO_OFF_FLAGS, INFO_OFF_NETNS, INFO_VALUE_SIZE, KernelOffsets, MAP_CONFIG, MAP_PORTS, MAP_SK_STATE, MAP_SOCK_INFO,
-    MAP_SOCKHASH, PORT_EXCLUDE, PORT_INCLUDE, STATE_ADOPTED, STATE_OFF_KEY, STATE_OFF_MODE, STATE_OFF_SELF, config,
+    INFO_OFF_FLAGS, INFO_OFF_NETNS, INFO_VALUE_SIZE, KernelOffsets, MAP_SK_STATE, MAP_SOCK_INFO, MAP_SOCKHASH,
+    STATE_ADOPTED, STATE_OFF_KEY, STATE_OFF_MODE, STATE_OFF_SELF,
 };
 use crate::asm::{
     Alu, AsmError, AtomicOp, Endian, Insn, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Reg, Size, atomic, exit, ja,
@@ -376,29 +376,14 @@ pub fn tcp_program(o: &AdoptOffsets, k: &KernelOffsets) -> Result<ProgramSpec, A
     b.push(Jmp::Jne.reg(R1, R2, "out"));
 
     // The ports sock_ops admits (see sockops.rs).
-    b.push(Alu::Mov.imm(R9, 0));
-    for (f, which) in [(F::Num, "local port"), (F::Dport, "remote port")] {
+    b.admit_ports((R9, S_TMP), ["local port", "remote port"], ("out", "admitted"), |b, i| {
+        let f = [F::Num, F::Dport][i];
         b.sk_field(S_TMP, R6, o, f, 2);
         b.push(load(Size::DW, R1, R10, S_TMP));
         if f == F::Dport {
             b.push(Insn::Endian { op: Endian::Be, bits: 16, dst: R1 });
         }
-        b.push(store(Size::W, R10, S_TMP, R1));
-        b.note(ld_map(R1, MAP_PORTS), format!("map {MAP_PORTS}: the {which}"));
-        b.push(Alu::Mov.reg(R2, R10));
-        b.push(Alu::Add.imm(R2, S_TMP as i32));
-        b.call(Helper::MapLookupElem);
-        b.push(Jmp::Jeq.imm(R0, 0, 2));
-        b.push(load(Size::W, R1, R0, 0));
-        b.push(Alu::Or.reg(R9, R1));
-    }
-    b.push(Jmp::Jset.imm(R9, PORT_EXCLUDE, "out"));
-    b.note(ld_map_value(R1, MAP_CONFIG, 0), format!("map {MAP_CONFIG} value"));
-    b.note(load(Size::DW, R1, R1, config::OFF_PORT_FLAGS), "config.port_flags");
-    b.push(Jmp::Jset.imm(R1, config::PORTS_ONLY_LISTED, "only_listed"));
-    b.push(ja("admitted"));
-    b.label("only_listed");
-    b.push(Jmp::Jset.imm(R9, PORT_INCLUDE, "admitted"));
+    });
     b.push(ja("out"));
     b.label("admitted");
     // Never a socket whose sequence numbers user space may have chosen.

@@ -218,6 +218,41 @@ impl Builder {
         self.prog.push(call(helper.id()));
     }
 
+    /// The port rule of `load --ports`/`--exclude-ports`, one for sock_ops
+    /// and for adoption. `port(b, i)` leaves the local (`i` 0) or remote
+    /// (`i` 1) port in R1, in host byte order (the `ports` map's keys are
+    /// u32s); each is looked up and its flags or'ed into `acc`. An EXCLUDE
+    /// port jumps to `reject`; an admitted socket jumps to `admitted`; one
+    /// without an INCLUDE port when only listed ports are admitted falls
+    /// through. Uses R0-R5, `acc` and 4 bytes of stack at `slot`.
+    fn admit_ports(
+        &mut self,
+        (acc, slot): (Reg, i16),
+        names: [&str; 2],
+        (reject, admitted): (&str, &str),
+        mut port: impl FnMut(&mut Builder, usize),
+    ) {
+        self.push(Alu::Mov.imm(acc, 0));
+        for (i, name) in names.iter().enumerate() {
+            port(self, i);
+            self.push(store(Size::W, R10, slot, R1));
+            self.note(ld_map(R1, MAP_PORTS), format!("map {MAP_PORTS}: the {name}"));
+            self.push(Alu::Mov.reg(R2, R10));
+            self.push(Alu::Add.imm(R2, slot as i32));
+            self.call(Helper::MapLookupElem);
+            self.push(Jmp::Jeq.imm(R0, 0, 2));
+            self.push(load(Size::W, R1, R0, 0));
+            self.push(Alu::Or.reg(acc, R1));
+        }
+        self.push(Jmp::Jset.imm(acc, PORT_EXCLUDE, reject));
+        self.note(ld_map_value(R1, MAP_CONFIG, 0), format!("map {MAP_CONFIG} value"));
+        self.note(load(Size::DW, R1, R1, config::OFF_PORT_FLAGS), "config.port_flags");
+        self.push(Jmp::Jset.imm(R1, config::PORTS_ONLY_LISTED, "only_listed"));
+        self.push(ja(admitted));
+        self.label("only_listed");
+        self.push(Jmp::Jset.imm(acc, PORT_INCLUDE, admitted));
+    }
+
     /// `dst = *(u32 *)(ctx + off)`, annotated with the context field.
     fn ctx_load(&mut self, size: Size, dst: Reg, ctx: Reg, off: i16, field: &str) {
         self.note(load(size, dst, ctx, off), field.to_string());

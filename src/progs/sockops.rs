@@ -85,14 +85,13 @@ use super::counters::Counter;
 use super::key::*;
 use super::{
     Builder, FLAG_LEAVING, FLAG_RECEIVED, INFO_OFF_ADDR, INFO_OFF_CONFIRM, INFO_OFF_COOKIE, INFO_OFF_FLAGS,
-    INFO_OFF_NETNS, LEAVE_DONE, LEAVE_PEER_PENDING, MAP_CONFIG, MAP_PORTS, MAP_SOCK_INFO, MAP_SOCKHASH, PORT_EXCLUDE,
-    PORT_INCLUDE, Policy, STACK_INFO, STACK_LEAVE_COOKIE, STACK_LEAVE_NEXT, STACK_LEAVE_PSOCK, STACK_LEAVE_TOT,
-    STACK_SCRATCH, STATE_IN_MAP, STATE_OFF_KEY, STATE_OFF_LEAVE, STATE_OFF_MODE, STATE_OFF_RTT_THEIRS, STATE_OFF_SELF,
-    STATE_TCP_USED, config,
+    INFO_OFF_NETNS, LEAVE_DONE, LEAVE_PEER_PENDING, MAP_SOCK_INFO, MAP_SOCKHASH, Policy, STACK_INFO,
+    STACK_LEAVE_COOKIE, STACK_LEAVE_NEXT, STACK_LEAVE_PSOCK, STACK_LEAVE_TOT, STACK_SCRATCH, STATE_IN_MAP,
+    STATE_OFF_KEY, STATE_OFF_LEAVE, STATE_OFF_MODE, STATE_OFF_RTT_THEIRS, STATE_OFF_SELF, STATE_TCP_USED,
 };
 use crate::asm::{
     Alu, AsmError, AtomicOp, Endian, Insn, Jmp, R0, R1, R2, R3, R4, R6, R7, R8, R9, R10, Size, atomic, exit, ja,
-    ld_map, ld_map_value, load, store, store_imm,
+    ld_map, load, store, store_imm,
 };
 use crate::spec::ProgramSpec;
 use crate::uapi;
@@ -160,29 +159,14 @@ pub fn program(policy: &Policy) -> Result<ProgramSpec, AsmError> {
     // EXCLUDE is left alone, and so is one without an INCLUDE port when
     // only listed ports are admitted. The `ports` map's keys are u32s in
     // host byte order.
-    b.push(Alu::Mov.imm(R8, 0));
-    for (field, name) in [(ctx::LOCAL_PORT, "local_port"), (ctx::REMOTE_PORT, "remote_port")] {
+    b.admit_ports((R8, STACK_SCRATCH), ["local_port", "remote_port"], ("skipped", "admitted"), |b, i| {
+        let (field, name) = [(ctx::LOCAL_PORT, "local_port"), (ctx::REMOTE_PORT, "remote_port")][i];
         b.ctx_load(Size::W, R1, R6, field, &format!("bpf_sock_ops.{name}"));
         if field == ctx::REMOTE_PORT {
             // The remote port sits in network byte order: be32 makes it a number.
             b.push(Insn::Endian { op: Endian::Be, bits: 32, dst: R1 });
         }
-        b.push(store(Size::W, R10, STACK_SCRATCH, R1));
-        b.note(ld_map(R1, MAP_PORTS), format!("map {MAP_PORTS}: the {name}"));
-        b.push(Alu::Mov.reg(R2, R10));
-        b.push(Alu::Add.imm(R2, STACK_SCRATCH as i32));
-        b.call(Helper::MapLookupElem);
-        b.push(Jmp::Jeq.imm(R0, 0, 2));
-        b.push(load(Size::W, R1, R0, 0));
-        b.push(Alu::Or.reg(R8, R1));
-    }
-    b.push(Jmp::Jset.imm(R8, PORT_EXCLUDE, "skipped"));
-    b.note(ld_map_value(R1, MAP_CONFIG, 0), format!("map {MAP_CONFIG} value"));
-    b.note(load(Size::DW, R1, R1, config::OFF_PORT_FLAGS), "config.port_flags");
-    b.push(Jmp::Jset.imm(R1, config::PORTS_ONLY_LISTED, "only_listed"));
-    b.push(ja("admitted"));
-    b.label("only_listed");
-    b.push(Jmp::Jset.imm(R8, PORT_INCLUDE, "admitted"));
+    });
     b.label("skipped");
     b.count(&[(Counter::SocketsSkipped, None)]);
     b.push(ja("out"));
